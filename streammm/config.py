@@ -1,0 +1,173 @@
+"""Settings: one frozen, validated object built from defaults < file < environment < flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from streammm.errors import ConfigError
+
+ENV_PREFIX = "STREAMMM_"
+DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey", "credential")
+MASK = "***"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MediaConfig(_Section):
+    sample_fps: float = Field(1.0, gt=0, le=30)
+    shot_detect_fps: float = Field(4.0, ge=0, le=30, description="0 turns shot-change keyframes off")
+    shot_threshold: float = Field(0.35, gt=0, le=2, description="histogram distance that counts as a cut")
+    segment_s: float = Field(2.0, gt=0, le=60)
+    max_file_mb: int = Field(4096, gt=0)
+
+
+class SpeechConfig(_Section):
+    model: str = Field("tiny.en", description="tiny.en (bundled), base (bundled, multilingual), or any faster-whisper name/path")
+    compute_type: str = "int8"
+    beam_size: int = Field(5, ge=1, le=10)
+    language: str | None = None
+    vad: bool = True
+    min_silence_ms: int = Field(300, ge=50)
+    max_buffer_s: float = Field(20.0, ge=4, le=30)
+    boundary_guard_s: float = Field(1.0, ge=0.2)
+
+
+class OcrConfig(_Section):
+    engine: Literal["rapidocr"] = "rapidocr"
+    min_score: float = Field(0.5, ge=0, le=1)
+    gate_threshold: float = Field(10.0, ge=0, description="mean abs pixel difference (0-255) of a grid cell that counts as changed")
+    gate_grid: int = Field(12, ge=1, le=64)
+    max_side_px: int = Field(1280, ge=160)
+
+
+class BundledProfileConfig(_Section):
+    vision_model: Literal["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"] = "efficientnet-lite0"
+    top_k: int = Field(10, ge=1, le=100)
+    tag_min_prob: float = Field(0.08, ge=0, le=1)
+    detectors: bool = True
+
+
+class ClipProfileConfig(_Section):
+    arch: str = "ViT-B-32"
+    pretrained: str = Field("laion2b_s34b_b79k", description="open_clip tag or a local checkpoint file")
+
+
+class EmbeddingConfig(_Section):
+    profile: Literal["bundled", "clip"] = "bundled"
+    bundled: BundledProfileConfig = BundledProfileConfig()
+    clip: ClipProfileConfig = ClipProfileConfig()
+
+
+class ModelsConfig(_Section):
+    device: Literal["cpu", "cuda"] = "cpu"
+    threads: int = Field(2, ge=1, le=64, description="inference thread pool size")
+    speech: SpeechConfig = SpeechConfig()
+    ocr: OcrConfig = OcrConfig()
+    embedding: EmbeddingConfig = EmbeddingConfig()
+
+
+class LogConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = False
+
+
+class Settings(_Section):
+    media: MediaConfig = MediaConfig()
+    models: ModelsConfig = ModelsConfig()
+    log: LogConfig = LogConfig()
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings as plain data, with every secret masked."""
+        return _mask(self.model_dump(mode="json"))
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    defaults_file: Path | None = DEFAULT_CONFIG_FILE,
+) -> Settings:
+    """Merge the defaults file, `config_file`, `STREAMMM_<SECTION>__<KEY>` variables and `overrides`.
+
+    `overrides` uses dotted keys (`{"models.device": "cuda"}`); a value of None means "not given".
+    """
+    data: dict[str, Any] = {}
+    if defaults_file is not None and defaults_file.exists():
+        _deep_merge(data, _read_yaml(defaults_file))
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        _deep_merge(data, _read_yaml(path))
+    env = os.environ if env is None else env
+    for name, raw in sorted(env.items()):
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            keys = name[len(ENV_PREFIX) :].lower().split("__")
+            _set_path(data, keys, _parse_scalar(raw, name))
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_path(data, dotted.split("."), value)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return loaded
+
+
+def _parse_scalar(raw: str, name: str) -> Any:
+    try:
+        return yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError:
+        raise ConfigError(f"environment variable {name}: cannot parse {raw!r}") from None
+
+
+def _deep_merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    for key, value in other.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = dict(value) if isinstance(value, Mapping) else value
+
+
+def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
+    node = data
+    for key in keys[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[keys[-1]] = value
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v, k) for k, v in value.items()}
+    if any(word in key.lower() for word in SECRET_WORDS) and value not in (None, "", [], {}):
+        return MASK
+    if isinstance(value, list):
+        return [_mask(v, key) for v in value]
+    return value

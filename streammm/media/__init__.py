@@ -1,0 +1,1 @@
+"""Media: probing, frame sampling with shot changes, audio extraction, remuxing into segments."""

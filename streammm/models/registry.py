@@ -1,0 +1,79 @@
+"""Create models by name from configuration; each is loaded once per process and then shared."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from streammm.config import ModelsConfig
+from streammm.models.base import ImageEncoder, OcrEngine, TextEncoder, Transcriber
+from streammm.models.runtime import configure_threads, torch_device
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+_loaded: dict[tuple[str, str], Any] = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Embedder:
+    """A text and an image encoder that map into one space, and the version that names that space."""
+
+    profile: str
+    version: str
+    text: TextEncoder
+    image: ImageEncoder
+
+
+def _once(kind: str, config: ModelsConfig, build: Callable[[], T]) -> T:
+    key = (kind, config.model_dump_json())
+    with _lock:
+        if key not in _loaded:
+            log.info("loading %s model", kind)
+            _loaded[key] = build()
+        return _loaded[key]  # type: ignore[no-any-return]
+
+
+def create_transcriber(config: ModelsConfig) -> Transcriber:
+    from streammm.models.speech import FasterWhisperTranscriber
+
+    return _once("speech", config, lambda: FasterWhisperTranscriber(config.speech, device=config.device, threads=config.threads))
+
+
+def create_ocr_engine(config: ModelsConfig) -> OcrEngine:
+    from streammm.models.ocr import RapidOcrEngine
+
+    return _once("ocr", config, lambda: RapidOcrEngine(config.ocr, device=config.device, threads=config.threads))
+
+
+def create_text_encoder(config: ModelsConfig) -> TextEncoder:
+    """The text encoder of the configured profile (cheap to call when the embedder is loaded)."""
+    return create_embedder(config).text
+
+
+def create_embedder(config: ModelsConfig) -> Embedder:
+    return _once("embedding", config, lambda: _build_embedder(config))
+
+
+def _build_embedder(config: ModelsConfig) -> Embedder:
+    device = torch_device(config.device)
+    configure_threads(config.threads)
+    profile = config.embedding.profile
+    if profile == "bundled":
+        from streammm.models.bundled_vision import EfficientNetConseImageEncoder
+        from streammm.models.text import MiniLmTextEncoder
+
+        options = config.embedding.bundled
+        text = MiniLmTextEncoder(device=device)
+        image = EfficientNetConseImageEncoder(options, text, device=device)
+        version = f"bundled-{options.vision_model}-minilm-v1"
+        return Embedder(profile, version, text, image)
+    from streammm.models.clip import OpenClipImageEncoder, OpenClipModel, OpenClipTextEncoder
+
+    clip_options = config.embedding.clip
+    model = OpenClipModel(clip_options, device=device)
+    version = f"clip-{clip_options.arch}-{clip_options.pretrained.rsplit('/', 1)[-1]}-v1"
+    return Embedder(profile, version, OpenClipTextEncoder(model), OpenClipImageEncoder(model))

@@ -1,0 +1,152 @@
+"""Perception of one media file: the vision, OCR and speech stages over its frames and audio."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streammm.config import Settings
+from streammm.media.audio import load_audio
+from streammm.media.frames import sample_frames
+from streammm.media.probe import probe
+from streammm.models.base import OcrEngine, Transcriber
+from streammm.models.registry import Embedder, create_embedder, create_ocr_engine, create_transcriber
+from streammm.models.runtime import InferencePool
+from streammm.records import FrameObservation, Timeline, Word
+from streammm.stages import ocr as ocr_stage
+from streammm.stages.speech import SpeechState, transcribe_step
+from streammm.stages.vision import observe_frames
+
+log = logging.getLogger(__name__)
+FRAME_BATCH = 8
+
+
+@dataclass
+class StageTimes:
+    """Wall seconds spent per stage, and what the OCR gate let through."""
+
+    decode_s: float = 0.0
+    vision_s: float = 0.0
+    ocr_s: float = 0.0
+    speech_s: float = 0.0
+    frames: int = 0
+    frames_ocr: int = 0
+    area_ocr: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Perceiver:
+    """Runs perception with models from the settings (or injected ones), each loaded on first use."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transcriber: Transcriber | None = None,
+        ocr_engine: OcrEngine | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.settings = settings
+        self._transcriber = transcriber
+        self._ocr = ocr_engine
+        self._embedder = embedder
+
+    @property
+    def transcriber(self) -> Transcriber:
+        if self._transcriber is None:
+            self._transcriber = create_transcriber(self.settings.models)
+        return self._transcriber
+
+    @property
+    def ocr_engine(self) -> OcrEngine:
+        if self._ocr is None:
+            self._ocr = create_ocr_engine(self.settings.models)
+        return self._ocr
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = create_embedder(self.settings.models)
+        return self._embedder
+
+    def load_models(self) -> None:
+        """Load every model now (they load lazily otherwise)."""
+        _ = self.transcriber, self.ocr_engine, self.embedder
+
+    def perceive_file(
+        self, path: str | Path, *, progress: Callable[[float], None] | None = None
+    ) -> tuple[Timeline, StageTimes]:
+        """The file's timeline; `progress` is called with the media time reached by the frame stages."""
+        settings = self.settings
+        info = probe(path, max_file_mb=settings.media.max_file_mb)
+        times = StageTimes()
+        pool = InferencePool(1)
+        try:
+            words_future = pool.submit(self._speech, path, times) if info.has_audio else None
+            frames, spans = self._frames(path, info.has_video, times, progress)
+            words = words_future.result() if words_future is not None else []
+        finally:
+            pool.close()
+        timeline = Timeline(
+            media=str(path),
+            duration_s=info.duration_s,
+            words=tuple(words),
+            ocr=tuple(sorted(spans, key=lambda s: (s.start_s, s.text))),
+            frames=tuple(frames),
+        )
+        return timeline, times
+
+    def _speech(self, path: str | Path, times: StageTimes) -> list[Word]:
+        started = time.perf_counter()
+        audio = load_audio(path)
+        if audio is None:
+            return []
+        _, words = transcribe_step(SpeechState(), audio, self.transcriber, self.settings.models.speech, final=True)
+        times.speech_s = time.perf_counter() - started
+        return words
+
+    def _frames(self, path, has_video, times, progress):
+        if not has_video:
+            return [], []
+        settings = self.settings
+        observations: list[FrameObservation] = []
+        ocr_state = ocr_stage.OcrState()
+        spans = []
+        batch = []
+        last_t = 0.0
+        started = time.perf_counter()
+        frames = sample_frames(path, settings.media, max_side_px=settings.models.ocr.max_side_px)
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) == FRAME_BATCH:
+                times.decode_s += time.perf_counter() - started
+                ocr_state, closed = self._frame_batch(batch, ocr_state, observations, times)
+                spans += closed
+                last_t = batch[-1].t_s
+                if progress:
+                    progress(last_t)
+                batch = []
+                started = time.perf_counter()
+        times.decode_s += time.perf_counter() - started
+        if batch:
+            ocr_state, closed = self._frame_batch(batch, ocr_state, observations, times)
+            spans += closed
+            last_t = batch[-1].t_s
+        end_s = max(last_t + 1 / settings.media.sample_fps, last_t)
+        spans += ocr_stage.finish(ocr_state, end_s, 1 / settings.media.sample_fps)
+        times.frames, times.frames_ocr, times.area_ocr = ocr_state.frames, ocr_state.frames_read, ocr_state.area_read
+        if progress:
+            progress(last_t)
+        return observations, spans
+
+    def _frame_batch(self, batch, ocr_state, observations, times):
+        started = time.perf_counter()
+        observations += observe_frames(batch, self.embedder.image)
+        times.vision_s += time.perf_counter() - started
+        started = time.perf_counter()
+        ocr_state, closed = ocr_stage.read_step(ocr_state, batch, self.ocr_engine, self.settings.models.ocr)
+        times.ocr_s += time.perf_counter() - started
+        return ocr_state, closed

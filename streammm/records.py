@@ -1,0 +1,123 @@
+"""The records that flow between stages: frozen dataclasses with media-time stamps in seconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Word:
+    """A spoken word, with its media-time span."""
+
+    start_s: float
+    end_s: float
+    text: str
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """A line of on-screen text, visible from `start_s` until `end_s`."""
+
+    start_s: float
+    end_s: float
+    text: str
+    score: float = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """A decoded RGB frame (H x W x 3, uint8) at media time `t_s`."""
+
+    t_s: float
+    image: np.ndarray
+    shot_change: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class FrameObservation:
+    """What the vision encoder saw in a frame: tags and a unit vector in the joint space."""
+
+    t_s: float
+    tags: tuple[str, ...]
+    vector: np.ndarray
+    shot_change: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class AudioChunk:
+    """Mono 16 kHz float32 samples starting at media time `start_s`."""
+
+    start_s: float
+    samples: np.ndarray
+    sample_rate: int = 16_000
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What a probe of a media file found."""
+
+    path: str
+    duration_s: float
+    has_video: bool
+    has_audio: bool
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    video_codec: str = ""
+    audio_codec: str = ""
+    container: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Segment:
+    """A short, independently decodable piece of a stream: encoded bytes, not re-encoded.
+
+    Timestamps inside `data` start near zero; `start_s` places them on the stream's media timeline.
+    """
+
+    stream_id: str
+    seq: int
+    start_s: float
+    duration_s: float
+    container: str
+    data: bytes
+    last: bool = False
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Everything perception found in one media file."""
+
+    media: str
+    duration_s: float
+    words: tuple[Word, ...] = ()
+    ocr: tuple[OcrLine, ...] = ()
+    frames: tuple[FrameObservation, ...] = field(default=())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "media": self.media,
+            "duration_s": round(self.duration_s, 3),
+            "words": [_span(w.start_s, w.end_s, w.text) for w in self.words],
+            "ocr": [_span(o.start_s, o.end_s, o.text) for o in self.ocr],
+            "frames": [{"t_s": round(f.t_s, 3), "tags": list(f.tags)} for f in self.frames],
+        }
+
+
+def _span(start_s: float, end_s: float, text: str) -> dict[str, object]:
+    return {"start_s": round(start_s, 3), "end_s": round(end_s, 3), "text": text}
