@@ -89,7 +89,7 @@ class FasterWhisperTranscriber:
             condition_on_previous_text=False,
         )
         words: list[Word] = []
-        for segment in segments:
+        for segment in list(segments):
             for w in segment.words or ():
                 text = w.word.strip()
                 if text:
@@ -101,16 +101,39 @@ class FasterWhisperTranscriber:
                             probability=round(float(w.probability), 4),
                         )
                     )
-        return words
+        if not (self.options.vad and words):
+            return words
+        return snap_to_speech(words, self._voice_activity(audio, min_silence_ms=100, pad_ms=30))
 
     def speech_regions(self, audio: AudioChunk) -> list[tuple[float, float]]:
+        return self._voice_activity(audio, min_silence_ms=self.options.min_silence_ms, pad_ms=100)
+
+    def _voice_activity(self, audio: AudioChunk, *, min_silence_ms: int, pad_ms: int) -> list[tuple[float, float]]:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         if len(audio.samples) < audio.sample_rate // 10:
             return []
         spans = get_speech_timestamps(
             np.ascontiguousarray(audio.samples, dtype=np.float32),
-            VadOptions(min_silence_duration_ms=self.options.min_silence_ms, speech_pad_ms=100),
+            VadOptions(min_silence_duration_ms=min_silence_ms, speech_pad_ms=pad_ms),
         )
         rate = audio.sample_rate
         return [(audio.start_s + s["start"] / rate, audio.start_s + s["end"] / rate) for s in spans]
+
+
+def snap_to_speech(words: list[Word], regions: list[tuple[float, float]]) -> list[Word]:
+    """Trim each word to the speech region it overlaps most.
+
+    Whisper's word timestamps often stretch the first word after a pause back into the silence; the
+    voice activity detector knows where speech starts, and citations should point there.
+    """
+    if not regions:
+        return words
+    snapped = []
+    for word in words:
+        best = max(regions, key=lambda r: min(word.end_s, r[1]) - max(word.start_s, r[0]))
+        start, end = max(word.start_s, best[0]), min(word.end_s, best[1])
+        if end - start >= 0.05:
+            word = Word(round(start, 3), round(end, 3), word.text, word.probability)
+        snapped.append(word)
+    return snapped

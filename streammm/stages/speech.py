@@ -1,15 +1,16 @@
 """Speech stage: audio chunks of a stream to words, cut only where nobody is speaking.
 
 Audio accumulates per stream until voice activity detection finds a pause that is safely before the
-end of what has arrived; everything up to that pause is transcribed once and the rest waits for the
-next chunk. So a word that straddles a segment boundary is transcribed once, whole, at its media time.
-If nobody pauses for `max_buffer_s`, the words that end well before the buffer's end are emitted and
-the audio after the last of them is kept.
+end of what has arrived. The model then hears the last `context_s` of earlier audio, everything that
+has arrived, and emits only the words before that pause that it has not emitted already. So a word
+that straddles a segment boundary is transcribed once, whole, at its media time, and hears the same
+surroundings as in the whole file. If nobody pauses for `max_buffer_s`, the words that end well
+before the newest audio are emitted instead.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,9 +23,11 @@ MAX_GAP_S = 1.0  # a jump in time larger than this starts a new buffer instead o
 
 @dataclass(frozen=True, eq=False)
 class SpeechState:
-    """Audio received but not yet transcribed."""
+    """Audio received but not yet transcribed, and the transcribed audio just before it."""
 
     pending: AudioChunk | None = None
+    context: AudioChunk | None = None
+    emitted_until_s: float = float("-inf")  # the cut after the last emitted word: later words are new
 
 
 def transcribe_step(
@@ -37,26 +40,54 @@ def transcribe_step(
 ) -> tuple[SpeechState, list[Word]]:
     """Add `chunk` (None: nothing new) and return the words that are now safe to emit."""
     words: list[Word] = []
-    pending = state.pending
+    pending, context, emitted = state.pending, state.context, state.emitted_until_s
     if chunk is not None and pending is not None and chunk.start_s - pending.end_s > MAX_GAP_S:
-        words += transcriber.transcribe(pending)  # a discontinuity: finish what came before it
-        pending = None
+        words += _transcribe(transcriber, context, pending, emitted)  # a discontinuity: finish what came before
+        pending = context = None
     pending = append_audio(pending, chunk)
     if pending is None or len(pending.samples) == 0:
-        return SpeechState(), words
+        return replace(state, pending=None, context=context), words
     if final:
-        return SpeechState(), words + transcriber.transcribe(pending)
+        return SpeechState(), words + _transcribe(transcriber, context, pending, emitted)
     cut_s = pause_before_end(transcriber.speech_regions(pending), pending, options)
+    if cut_s is None and pending.duration_s < options.max_buffer_s:
+        return replace(state, pending=pending, context=context), words
+    heard = _transcribe(transcriber, context, pending, emitted)
     if cut_s is not None:
-        head, tail = split_audio(pending, cut_s)
-        return SpeechState(tail), words + transcriber.transcribe(head)
-    if pending.duration_s < options.max_buffer_s:
-        return SpeechState(pending), words
-    heard = transcriber.transcribe(pending)
-    safe_until = pending.end_s - options.boundary_guard_s
-    done = [w for w in heard if w.end_s <= safe_until]
-    cut_s = done[-1].end_s if done else safe_until
-    return SpeechState(split_audio(pending, cut_s)[1]), words + done
+        done = [w for w in heard if _middle(w) < cut_s]
+    else:
+        safe_until = pending.end_s - options.boundary_guard_s
+        done = [w for w in heard if w.end_s <= safe_until]
+        cut_s = done[-1].end_s if done else safe_until
+    head, tail = split_audio(pending, cut_s)
+    return (
+        SpeechState(
+            pending=tail,
+            context=_last_seconds(append_audio(context, head), options.context_s),
+            emitted_until_s=cut_s,
+        ),
+        words + done,
+    )
+
+
+def _transcribe(transcriber: Transcriber, context: AudioChunk | None, audio: AudioChunk, after_s: float) -> list[Word]:
+    """Words of `audio` heard after `context` (which ends where `audio` starts), minus those already
+    emitted: a word is new when its middle is past `after_s`, the cut that closed the last emission."""
+    joined = append_audio(context, audio) if context is not None else audio
+    assert joined is not None
+    return [w for w in transcriber.transcribe(joined) if _middle(w) > after_s]
+
+
+def _middle(word: Word) -> float:
+    return (word.start_s + word.end_s) / 2
+
+
+def _last_seconds(audio: AudioChunk | None, seconds: float) -> AudioChunk | None:
+    if audio is None or seconds <= 0:
+        return None
+    if audio.duration_s <= seconds:
+        return audio
+    return split_audio(audio, audio.end_s - seconds)[1]
 
 
 def pause_before_end(regions: list[tuple[float, float]], audio: AudioChunk, options: SpeechConfig) -> float | None:

@@ -1,0 +1,1 @@
+"""Evaluation: metrics and the harness that compares retrieval strategies."""

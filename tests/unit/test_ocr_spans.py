@@ -1,0 +1,65 @@
+"""OCR span merging and the change gate, with a scripted engine (the real RapidOCR is in integration)."""
+
+import numpy as np
+
+from streammm.config import OcrConfig
+from streammm.models.base import TextBox
+from streammm.records import Frame
+from streammm.stages.ocr import OcrState, changed_bands, finish, line_key, read_step, thumbnail
+
+H, W = 240, 320
+
+
+class ScriptedOcr:
+    """Reads whatever `script[t]` says is on screen; records the bands it was asked to read."""
+
+    def __init__(self):
+        self.on_screen: list[TextBox] = []
+        self.reads: list[int] = []
+
+    def read(self, image):
+        self.reads.append(image.shape[0])
+        return list(self.on_screen)
+
+
+def frame(t_s: float, stripe_row: int | None = None) -> Frame:
+    image = np.zeros((H, W, 3), dtype=np.uint8)
+    if stripe_row is not None:
+        image[stripe_row * 20 : stripe_row * 20 + 20, :] = 255
+    return Frame(t_s=t_s, image=image)
+
+
+def test_line_key_ignores_case_and_spacing():
+    assert line_key("00:00:07:00") == line_key("00 : 00:07: 00")
+    assert line_key("Slide 3 of 5") == line_key("slide 3of5")
+    assert line_key("00:00:07:00") != line_key("00:00:08:00")
+
+
+def test_changed_bands_are_padded_rows_of_changed_cells():
+    a = thumbnail(frame(0).image, 12)
+    b = thumbnail(frame(1, stripe_row=6).image, 12)
+    assert changed_bands(None, a, 10.0) == [(0, 12)]
+    assert changed_bands(a, a, 10.0) == []
+    (first, last), = changed_bands(a, b, 10.0)
+    assert first <= 6 < last and last - first <= 4
+
+
+def test_unchanged_frames_are_not_read_and_lines_become_spans():
+    engine = ScriptedOcr()
+    options = OcrConfig(gate_grid=12)
+    engine.on_screen = [TextBox("slide 3 of 5", 0.9, (10, 200, 100, 220))]
+    state, closed = read_step(OcrState(), [frame(t) for t in (10.0, 11.0, 12.0)], engine, options)
+    assert closed == [] and engine.reads == [H]  # read once; two identical frames passed the gate
+    engine.on_screen = []
+    state, closed = read_step(state, [frame(13.0, stripe_row=10)], engine, options)
+    assert [(c.start_s, c.end_s, c.text) for c in closed] == [(10.0, 13.0, "slide 3 of 5")]
+    assert engine.reads[-1] < H  # only a band was re-read
+    assert state.frames == 4 and state.frames_read == 2
+
+
+def test_open_spans_close_at_the_end_of_the_stream():
+    engine = ScriptedOcr()
+    engine.on_screen = [TextBox("Hello", 0.9, (0, 0, 50, 20))]
+    state, _ = read_step(OcrState(), [frame(0.0), frame(1.0)], engine, OcrConfig())
+    (span,) = finish(state, end_s=5.0, hold_s=1.0)
+    assert (span.start_s, span.end_s, span.text) == (0.0, 2.0, "Hello")
