@@ -121,3 +121,59 @@ class Timeline:
 
 def _span(start_s: float, end_s: float, text: str) -> dict[str, object]:
     return {"start_s": round(start_s, 3), "end_s": round(end_s, 3), "text": text}
+
+
+MODALITIES = ("visual", "speech", "ocr")
+VECTOR_NAMES = (*MODALITIES, "joint")
+
+
+@dataclass(frozen=True, eq=False)
+class Clip:
+    """One aligned window of a stream: what was seen, said and written, and its named vectors.
+
+    `vectors` maps a name in VECTOR_NAMES to a unit vector; a modality with no evidence in the window
+    (no speech, no text) is absent from the map and from `modalities`.
+    """
+
+    clip_id: str
+    stream_id: str
+    start_s: float
+    end_s: float
+    profile: str
+    transcript: str = ""
+    ocr_text: str = ""
+    tags: tuple[str, ...] = ()
+    words: tuple[Word, ...] = ()
+    ocr_lines: tuple[OcrLine, ...] = ()
+    frame_times: tuple[float, ...] = ()
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    thumbnail: str = ""  # file name under the data dir's thumbnails/, "" when none
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(m for m in MODALITIES if m in self.vectors)
+
+
+@dataclass(frozen=True)
+class ClipFilter:
+    """Restricts a query: to some streams, and/or to clips overlapping [start_s, end_s]."""
+
+    stream_ids: tuple[str, ...] | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ScoredClip:
+    """A clip found by a query; higher scores are better, comparable only within one query."""
+
+    clip: Clip
+    score: float
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    stream_id: str
+    clips: int
+    start_s: float
+    end_s: float

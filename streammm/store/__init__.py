@@ -1,0 +1,1 @@
+"""Clip stores: one Protocol, an embedded backend (the default) and a Weaviate backend."""

@@ -1,0 +1,58 @@
+"""The ClipStore Protocol every backend implements, and deterministic clip ids."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from streammm.records import Clip, ClipFilter, ScoredClip, StreamInfo
+
+CLIP_NAMESPACE = uuid.UUID("5b1f3c52-8f0e-4d3a-9d43-6a8e2f0c9b17")
+
+
+def clip_id(stream_id: str, start_s: float, profile: str) -> str:
+    """The same window of the same stream under the same embedding profile always gets the same id."""
+    return str(uuid.uuid5(CLIP_NAMESPACE, f"{stream_id}|{start_s:.3f}|{profile}"))
+
+
+class ClipStore(Protocol):
+    """Durable storage and retrieval of clips. Every method is blocking; call from a worker thread."""
+
+    dim: int
+
+    def upsert(self, clips: Sequence[Clip]) -> None:
+        """Insert or replace by clip_id; when it returns, the clips are durable."""
+        ...
+
+    def search_vector(
+        self, vector: np.ndarray, *, target: str, k: int, where: ClipFilter | None = None
+    ) -> list[ScoredClip]:
+        """Nearest clips by the named vector `target` (visual|speech|ocr|joint); clips lacking it never match."""
+        ...
+
+    def search_text(self, query: str, *, k: int, where: ClipFilter | None = None) -> list[ScoredClip]:
+        """BM25 over transcript and on-screen text."""
+        ...
+
+    def search_hybrid(
+        self, query: str, vector: np.ndarray, *, target: str, k: int, alpha: float = 0.5, where: ClipFilter | None = None
+    ) -> list[ScoredClip]:
+        """Vector search on `target` fused with BM25; alpha=1 is pure vector, 0 pure BM25."""
+        ...
+
+    def get(self, clip_ids: Sequence[str]) -> list[Clip]:
+        """The clips that exist among `clip_ids`, in the order asked."""
+        ...
+
+    def count(self, where: ClipFilter | None = None) -> int: ...
+
+    def streams(self) -> list[StreamInfo]: ...
+
+    def delete_stream(self, stream_id: str) -> int:
+        """Remove a stream's clips; returns how many were removed."""
+        ...
+
+    def close(self) -> None: ...
