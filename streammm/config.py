@@ -76,6 +76,48 @@ class ModelsConfig(_Section):
     embedding: EmbeddingConfig = EmbeddingConfig()
 
 
+class WeaviateConfig(_Section):
+    http_url: str = "http://127.0.0.1:8080"
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(50051, ge=1, le=65535)
+    api_key: str | None = None
+    collection: str = "StreammmClip"
+    timeout_s: float = Field(30.0, gt=0)
+    batch_size: int = Field(100, ge=1)
+
+
+class StoreConfig(_Section):
+    backend: Literal["embedded", "weaviate"] = "embedded"
+    data_dir: str = Field("./streammm-data", description="embedded store, thumbnails and uploads live here")
+    optimize_every: int = Field(200, ge=1, description="embedded: compact the table after this many upserts")
+    weaviate: WeaviateConfig = WeaviateConfig()
+
+
+class KafkaConfig(_Section):
+    bootstrap_servers: str = Field("", description="empty: start the bundled Tansu broker on a free local port")
+    topic_prefix: str = "streammm"
+    partitions: int = Field(6, ge=1, le=1024)
+    replication_factor: int = Field(1, ge=1)
+    max_message_mb: int = Field(16, ge=1, le=200)
+    fetch_max_wait_ms: int = Field(20, ge=1, le=5000)
+    session_timeout_ms: int = Field(10000, ge=1000)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+
+
+class AlignConfig(_Section):
+    window_s: float = Field(4.0, gt=0)
+    stride_s: float = Field(2.0, gt=0)
+    modality_timeout_s: float = Field(15.0, gt=0, description="wall seconds to wait for a silent modality")
+    thumbnail_px: int = Field(320, ge=32)
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"visual": 1.0, "speech": 1.0, "ocr": 1.0},
+        description="joint vector = normalised weighted sum of the modality vectors present",
+    )
+
+
 class LogConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = False
@@ -84,6 +126,9 @@ class LogConfig(_Section):
 class Settings(_Section):
     media: MediaConfig = MediaConfig()
     models: ModelsConfig = ModelsConfig()
+    align: AlignConfig = AlignConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    store: StoreConfig = StoreConfig()
     log: LogConfig = LogConfig()
 
     def public_dict(self) -> dict[str, Any]:
