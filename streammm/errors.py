@@ -24,3 +24,7 @@ class MediaError(StreammmError):
 
 class ModelError(StreammmError):
     """A model cannot be found or loaded (wrong name, missing weights, no such device)."""
+
+
+class StoreError(StreammmError):
+    """The clip store cannot be opened, written or queried; retriable when the cause is I/O."""

@@ -1,0 +1,335 @@
+"""The contract every ClipStore backend passes: subclass ClipStoreContract and provide `store_factory`.
+
+`store_factory()` must return a store on the same (initially empty) location each time it is called, so
+reopening can be tested. Vectors are small (8-d) synthetic unit vectors with known angles, so expected
+rankings and cosine scores are exact; BM25 expectations rely only on term frequency and document length.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+
+from streammm.records import VECTOR_NAMES, Clip, ClipFilter, OcrLine, ScoredClip, StreamInfo, Word
+from streammm.store.base import ClipStore, clip_id
+
+DIM = 8
+PROFILE = "contract"
+
+
+def axis(i: int) -> np.ndarray:
+    v = np.zeros(DIM, dtype=np.float32)
+    v[i] = 1.0
+    return v
+
+
+def tilted(cosine: float, towards: int = 1) -> np.ndarray:
+    """A unit vector whose cosine with axis(0) is `cosine`, rotated towards axis(`towards`)."""
+    v = axis(0) * cosine + axis(towards) * math.sqrt(max(0.0, 1.0 - cosine * cosine))
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def make_clip(stream_id: str = "cam-1", start_s: float = 0.0, end_s: float | None = None, **fields) -> Clip:
+    return Clip(
+        clip_id=clip_id(stream_id, start_s, PROFILE),
+        stream_id=stream_id,
+        start_s=start_s,
+        end_s=start_s + 4.0 if end_s is None else end_s,
+        profile=PROFILE,
+        **fields,
+    )
+
+
+def ids(hits: list[ScoredClip] | list[Clip]) -> list[str]:
+    return [h.clip.clip_id if isinstance(h, ScoredClip) else h.clip_id for h in hits]
+
+
+class ClipStoreContract:
+    """Backend-independent behaviour of a ClipStore. Subclasses define the `store_factory` fixture."""
+
+    @pytest.fixture
+    def store(self, store_factory: Callable[[], ClipStore]) -> Iterator[ClipStore]:
+        store = store_factory()
+        yield store
+        store.close()
+
+    # --- upsert -----------------------------------------------------------------------------------
+
+    def test_upsert_is_idempotent_and_replaces_content(self, store: ClipStore) -> None:
+        first = [
+            make_clip(start_s=4.0 * i, transcript=f"original text {i}", vectors={"joint": axis(i)}) for i in range(3)
+        ]
+        store.upsert(first)
+        store.upsert(first)
+        assert store.count() == 3
+        replaced = make_clip(start_s=4.0, transcript="rewritten narration", vectors={"joint": axis(5)})
+        store.upsert([replaced])
+        assert store.count() == 3
+        [got] = store.get([replaced.clip_id])
+        assert got.transcript == "rewritten narration"
+        assert ids(store.search_text("rewritten", k=5)) == [replaced.clip_id]
+        assert replaced.clip_id not in ids(store.search_text("original", k=5))
+        assert ids(store.search_vector(axis(5), target="joint", k=1)) == [replaced.clip_id]
+        store.upsert([])
+        assert store.count() == 3
+
+    def test_duplicate_ids_in_one_batch_keep_the_last(self, store: ClipStore) -> None:
+        older = make_clip(transcript="older words")
+        newer = make_clip(transcript="newer words")
+        store.upsert([older, newer])
+        assert store.count() == 1
+        assert store.get([newer.clip_id])[0].transcript == "newer words"
+
+    # --- vectors ----------------------------------------------------------------------------------
+
+    def test_each_named_vector_is_searched_on_its_own(self, store: ClipStore) -> None:
+        # Clip i's vector `target j` makes the angle 0.3 * ((i - j) mod 4) with axis(0): for target j,
+        # clip j is first (cosine 1), then j+1, j+2, j+3 in that order.
+        clips = [
+            make_clip(
+                start_s=4.0 * i,
+                vectors={
+                    name: tilted(math.cos(0.3 * ((i - j) % 4)), towards=1 + j) for j, name in enumerate(VECTOR_NAMES)
+                },
+            )
+            for i in range(4)
+        ]
+        only_visual = make_clip(start_s=100.0, vectors={"visual": tilted(0.5)})
+        no_vectors = make_clip(start_s=104.0, transcript="silence")
+        store.upsert([*clips, only_visual, no_vectors])
+        for j, name in enumerate(VECTOR_NAMES):
+            hits = store.search_vector(axis(0), target=name, k=10)
+            expected = [clips[(j + m) % 4].clip_id for m in range(4)]
+            if name == "visual":
+                expected.append(only_visual.clip_id)  # cos 0.5 < cos 0.9, the farthest of the four
+            assert ids(hits) == expected, name
+            cosines = sorted([math.cos(0.3 * m) for m in range(4)] + ([0.5] if name == "visual" else []), reverse=True)
+            assert [h.score for h in hits] == pytest.approx(cosines, abs=1e-4), name
+        assert ids(store.search_vector(axis(0), target="speech", k=2)) == [clips[1].clip_id, clips[2].clip_id]
+
+    def test_a_clip_lacking_a_vector_never_matches_that_target(self, store: ClipStore) -> None:
+        # The speech-less clip's (absent) speech vector would be the best match if it were stored as anything.
+        silent = make_clip(start_s=0.0, vectors={"visual": axis(2), "joint": axis(2)})
+        talking = make_clip(start_s=4.0, vectors={"visual": axis(3), "speech": tilted(-0.9), "joint": axis(3)})
+        store.upsert([silent, talking])
+        assert ids(store.search_vector(axis(0), target="speech", k=5)) == [talking.clip_id]
+        assert ids(store.search_vector(axis(2), target="speech", k=5)) == [talking.clip_id]
+        assert store.search_vector(axis(0), target="ocr", k=5) == []
+        assert ids(store.search_vector(axis(2), target="visual", k=5)) == [silent.clip_id, talking.clip_id]
+
+    # --- BM25 -------------------------------------------------------------------------------------
+
+    def test_bm25_finds_rare_words_in_transcript_and_screen_text(self, store: ClipStore) -> None:
+        dense = make_clip(start_s=0.0, transcript="xylophone xylophone xylophone")
+        sparse = make_clip(start_s=4.0, transcript="someone in the back played a xylophone during the long parade")
+        screen = make_clip(start_s=8.0, transcript="a quiet kitchen", ocr_text="MARMALADE recipe")
+        other = make_clip(start_s=12.0, transcript="trains arrive at the station")
+        store.upsert([dense, sparse, screen, other])
+        assert ids(store.search_text("xylophone", k=10)) == [dense.clip_id, sparse.clip_id]
+        assert ids(store.search_text("marmalade", k=10)) == [screen.clip_id]
+        assert set(ids(store.search_text("marmalade trains", k=10))) == {screen.clip_id, other.clip_id}
+        assert ids(store.search_text("xylophone", k=1)) == [dense.clip_id]
+        assert store.search_text("zanzibar", k=10) == []
+        assert store.search_text("", k=10) == []
+        assert store.search_text("   ", k=10) == []
+        hits = store.search_text("xylophone", k=10)
+        assert hits[0].score > hits[1].score > 0
+        assert hits[0].clip.transcript == dense.transcript
+
+    def test_bm25_finds_clips_upserted_after_earlier_searches(self, store: ClipStore) -> None:
+        store.upsert([make_clip(start_s=0.0, transcript="first batch only")])
+        assert len(store.search_text("first", k=5)) == 1
+        later = [make_clip(start_s=4.0 * i, transcript=f"gondola number{i}") for i in range(1, 6)]
+        for clip in later:
+            store.upsert([clip])
+            assert ids(store.search_text(f"number{later.index(clip) + 1}", k=5)) == [clip.clip_id]
+        assert set(ids(store.search_text("gondola", k=10))) == {c.clip_id for c in later}
+
+    # --- hybrid -----------------------------------------------------------------------------------
+
+    def _hybrid_clips(self, store: ClipStore) -> dict[str, Clip]:
+        clips = {
+            "both": make_clip(start_s=0.0, transcript="zeppelin zeppelin zeppelin", vectors={"joint": axis(0)}),
+            "vector_only": make_clip(start_s=4.0, transcript="harbour at dawn", vectors={"joint": tilted(0.9)}),
+            "mixed": make_clip(
+                start_s=8.0,
+                transcript="one zeppelin drifted over the harbour at dawn with gulls and boats",
+                vectors={"joint": tilted(0.6)},
+            ),
+            "weak": make_clip(start_s=12.0, transcript="quiet morning", vectors={"joint": tilted(0.2)}),
+            "text_only": make_clip(start_s=16.0, transcript="zeppelin zeppelin seen", vectors={"visual": axis(0)}),
+        }
+        store.upsert(list(clips.values()))
+        return clips
+
+    def test_hybrid_returns_clips_found_by_either_side(self, store: ClipStore) -> None:
+        c = self._hybrid_clips(store)
+        hits = store.search_hybrid("zeppelin", axis(0), target="joint", k=10, alpha=0.5)
+        found = ids(hits)
+        assert found[0] == c["both"].clip_id  # best on both sides wins for any alpha
+        assert c["text_only"].clip_id in found and c["vector_only"].clip_id in found
+        assert len(found) == len(set(found)) == 5
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        assert len(store.search_hybrid("zeppelin", axis(0), target="joint", k=2)) == 2
+
+    def test_hybrid_alpha_one_is_vector_order_and_zero_is_bm25_order(self, store: ClipStore) -> None:
+        c = self._hybrid_clips(store)
+        by_vector = ids(store.search_vector(axis(0), target="joint", k=10))
+        by_text = ids(store.search_text("zeppelin", k=10))
+        assert by_vector == [c[n].clip_id for n in ("both", "vector_only", "mixed", "weak")]
+        assert by_text == [c[n].clip_id for n in ("both", "text_only", "mixed")]
+        assert ids(store.search_hybrid("zeppelin", axis(0), target="joint", k=10, alpha=1.0))[:4] == by_vector
+        assert ids(store.search_hybrid("zeppelin", axis(0), target="joint", k=10, alpha=0.0))[:3] == by_text
+
+    def test_hybrid_respects_filters(self, store: ClipStore) -> None:
+        c = self._hybrid_clips(store)
+        later = ClipFilter(start_s=4.0)  # "both" spans [0, 4], which only touches 4.0: excluded
+        found = ids(store.search_hybrid("zeppelin", axis(0), target="joint", k=10, where=later))
+        assert set(found) == {c[n].clip_id for n in ("vector_only", "mixed", "weak", "text_only")}
+        assert found[0] == c["vector_only"].clip_id or found[0] == c["text_only"].clip_id
+        elsewhere = ClipFilter(stream_ids=("cam-9",))
+        assert store.search_hybrid("zeppelin", axis(0), target="joint", k=10, where=elsewhere) == []
+
+    # --- filters ----------------------------------------------------------------------------------
+
+    def _filter_clips(self, store: ClipStore) -> dict[tuple[str, float], Clip]:
+        clips = {
+            (stream, start): make_clip(
+                stream_id=stream,
+                start_s=start,
+                transcript=f"lighthouse keeper on {stream}",
+                vectors={"joint": tilted(0.9 - start / 100.0)},
+            )
+            for stream in ("cam-1", "o'brien", "cam-2")
+            for start in (0.0, 4.0, 8.0)
+        }
+        store.upsert(list(clips.values()))
+        return clips
+
+    def test_filter_by_stream(self, store: ClipStore) -> None:
+        clips = self._filter_clips(store)
+        quoted = {c.clip_id for (s, _), c in clips.items() if s == "o'brien"}
+        where = ClipFilter(stream_ids=("o'brien",))
+        assert store.count(where) == 3
+        assert set(ids(store.search_vector(axis(0), target="joint", k=10, where=where))) == quoted
+        assert set(ids(store.search_text("lighthouse", k=10, where=where))) == quoted
+        assert set(ids(store.search_hybrid("lighthouse", axis(0), target="joint", k=10, where=where))) == quoted
+        assert store.count(ClipFilter(stream_ids=("cam-1", "cam-2"))) == 6
+        assert store.count(ClipFilter(stream_ids=("x' OR '1'='1",))) == 0
+        assert store.count(ClipFilter(stream_ids=("cam-9",))) == 0
+        assert store.search_vector(axis(0), target="joint", k=10, where=ClipFilter(stream_ids=("cam-9",))) == []
+
+    def test_filter_by_time_uses_overlap_with_open_boundaries(self, store: ClipStore) -> None:
+        clips = self._filter_clips(store)  # per stream: [0, 4], [4, 8], [8, 12]
+
+        def starts(where: ClipFilter) -> set[float]:
+            found = ids(store.search_vector(axis(0), target="joint", k=20, where=where))
+            assert set(ids(store.search_text("lighthouse", k=20, where=where))) == set(found)
+            assert store.count(where) == len(found)
+            return {c.start_s for c in store.get(found) if c.stream_id == "cam-1"}
+
+        assert starts(ClipFilter(start_s=4.0, end_s=8.0)) == {4.0}  # touching ends do not overlap
+        assert starts(ClipFilter(start_s=3.9, end_s=4.1)) == {0.0, 4.0}
+        assert starts(ClipFilter(start_s=5.0, end_s=6.0)) == {4.0}  # inside one clip
+        assert starts(ClipFilter(start_s=8.0)) == {8.0}
+        assert starts(ClipFilter(end_s=4.0)) == {0.0}
+        assert starts(ClipFilter(start_s=12.0)) == set()
+        assert starts(ClipFilter(start_s=-100.0, end_s=100.0)) == {0.0, 4.0, 8.0}
+        both = ClipFilter(stream_ids=("cam-2",), start_s=3.0, end_s=5.0)
+        found = store.get(ids(store.search_text("lighthouse", k=20, where=both)))
+        assert {(c.stream_id, c.start_s) for c in found} == {("cam-2", 0.0), ("cam-2", 4.0)}
+        assert store.count(both) == 2 and len(clips) == 9
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    def test_get_keeps_the_order_asked_and_skips_unknown_ids(self, store: ClipStore) -> None:
+        a, b, c = (make_clip(start_s=4.0 * i) for i in range(3))
+        store.upsert([a, b, c])
+        unknown = clip_id("nowhere", 0.0, PROFILE)
+        assert ids(store.get([c.clip_id, unknown, a.clip_id])) == [c.clip_id, a.clip_id]
+        assert ids(store.get([b.clip_id])) == [b.clip_id]
+        assert store.get([]) == []
+        assert store.get([unknown]) == []
+
+    def test_count_and_streams(self, store: ClipStore) -> None:
+        assert store.count() == 0 and store.streams() == []
+        store.upsert(
+            [make_clip("b-stream", 10.0, 14.0), make_clip("b-stream", 2.0, 6.5), make_clip("a-stream", 1.0, 3.0)]
+        )
+        assert store.count() == 3
+        assert store.count(ClipFilter(stream_ids=("b-stream",))) == 2
+        assert store.count(ClipFilter(start_s=6.0)) == 2
+        assert store.streams() == [StreamInfo("a-stream", 1, 1.0, 3.0), StreamInfo("b-stream", 2, 2.0, 14.0)]
+
+    def test_delete_stream(self, store: ClipStore) -> None:
+        keep = make_clip("keep", 0.0, transcript="walrus", vectors={"joint": axis(1)})
+        gone = [make_clip("gone", 4.0 * i, transcript="walrus", vectors={"joint": axis(1)}) for i in range(3)]
+        store.upsert([keep, *gone])
+        assert store.delete_stream("gone") == 3
+        assert store.delete_stream("gone") == 0
+        assert store.delete_stream("never-seen") == 0
+        assert store.count() == 1
+        assert [s.stream_id for s in store.streams()] == ["keep"]
+        assert ids(store.search_text("walrus", k=10)) == [keep.clip_id]
+        assert ids(store.search_vector(axis(1), target="joint", k=10)) == [keep.clip_id]
+        assert store.get([c.clip_id for c in gone]) == []
+
+    def test_everything_survives_close_and_reopen(self, store_factory: Callable[[], ClipStore]) -> None:
+        store = store_factory()
+        clips = [
+            make_clip(start_s=4.0 * i, transcript=f"albatross {'nest ' * i}", vectors={"joint": tilted(0.9 - 0.1 * i)})
+            for i in range(5)
+        ]
+        store.upsert(clips)
+
+        def snapshot(s: ClipStore) -> tuple:
+            return (
+                s.count(),
+                s.streams(),
+                [(h.clip.clip_id, round(h.score, 5)) for h in s.search_vector(axis(0), target="joint", k=10)],
+                [(h.clip.clip_id, round(h.score, 5)) for h in s.search_text("albatross nest", k=10)],
+                ids(s.search_hybrid("nest", axis(0), target="joint", k=10)),
+            )
+
+        before = snapshot(store)
+        assert before[0] == 5 and len(before[2]) == 5 and len(before[3]) == 5
+        store.close()
+        reopened = store_factory()
+        try:
+            assert snapshot(reopened) == before
+            assert ids(reopened.get([c.clip_id for c in clips])) == [c.clip_id for c in clips]
+        finally:
+            reopened.close()
+
+    def test_records_round_trip(self, store: ClipStore) -> None:
+        rng = np.random.default_rng(7)
+        raw = {name: rng.standard_normal(DIM) for name in ("visual", "ocr", "joint")}
+        vectors = {name: (v / np.linalg.norm(v)).astype(np.float32) for name, v in raw.items()}
+        clip = make_clip(
+            stream_id="round-trip",
+            start_s=12.25,
+            end_s=16.25,
+            transcript="hello there",
+            ocr_text="EXIT 12",
+            tags=("person", "bicycle", "traffic light"),
+            words=(Word(12.3, 12.71, "hello", 0.93), Word(12.8, 13.1, "there", 0.4999)),
+            ocr_lines=(OcrLine(12.25, 14.0, "EXIT 12", 0.875), OcrLine(13.0, 16.25, "ÉCHAP ✓", 1.0)),
+            frame_times=(12.25, 13.25, 14.1, 15.999),
+            vectors=vectors,
+            thumbnail="abc123.jpg",
+        )
+        store.upsert([clip])
+        [got] = store.get([clip.clip_id])
+        for name in ("clip_id", "stream_id", "start_s", "end_s", "profile", "transcript", "ocr_text", "tags",
+                     "words", "ocr_lines", "frame_times", "thumbnail"):  # fmt: skip
+            assert getattr(got, name) == getattr(clip, name), name
+        assert set(got.vectors) == {"visual", "ocr", "joint"}
+        assert got.modalities == ("visual", "ocr")
+        for name, vector in vectors.items():
+            np.testing.assert_allclose(got.vectors[name], vector, atol=1e-6)
+        [hit] = store.search_vector(vectors["ocr"], target="ocr", k=1)
+        assert hit.clip.words == clip.words and hit.clip.tags == clip.tags
+        assert hit.score == pytest.approx(1.0, abs=1e-5)

@@ -1,0 +1,202 @@
+"""The embedded LanceDB clip store: the shared contract, plus crash safety, a second process and compaction."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from store_contract import DIM, ClipStoreContract, axis, make_clip, tilted
+
+from streammm.errors import StoreError
+from streammm.store.embedded import LanceDbClipStore
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class TestLanceDbStore(ClipStoreContract):
+    @pytest.fixture
+    def store_factory(self, tmp_path: Path):
+        # A small optimize_every so that compaction also runs inside the contract tests.
+        return lambda: LanceDbClipStore(tmp_path / "store", DIM, optimize_every=3)
+
+
+def _child(code: str, *args: str, log: Path) -> subprocess.Popen:
+    """`python -c code args...` from the repository root; stdout is piped, stderr goes to `log`."""
+    with log.open("a") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code), *args],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+
+
+WRITER = """
+    import sys
+    import numpy as np
+    from streammm.records import Clip
+    from streammm.store.embedded import LanceDbClipStore
+
+    store = LanceDbClipStore(sys.argv[1], 8, optimize_every=10)
+    prefix, rng, n = sys.argv[2], np.random.default_rng(0), 0
+    while True:
+        batch = []
+        for _ in range(5):
+            v = rng.standard_normal(8).astype("float32")
+            batch.append(Clip(f"{prefix}-{n}", "crash", float(n), n + 4.0, "test",
+                              transcript=f"{prefix}token{n} common", vectors={"joint": v / np.linalg.norm(v)}))
+            n += 1
+        store.upsert(batch)
+        print("\\n".join(c.clip_id for c in batch), flush=True)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_no_acknowledged_clip_is_lost_when_the_writer_is_killed(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    acked: list[str] = []
+    landed_unacknowledged = 0
+    for round_ in ("first", "second"):  # the second writer starts on the store the first one left behind
+        writer = _child(WRITER, str(path), round_, log=tmp_path / "writer.log")
+        assert writer.stdout is not None
+        started = len(acked)
+        while len(acked) - started < 300:
+            line = writer.stdout.readline()
+            assert line, f"writer exited early ({writer.wait()}): {(tmp_path / 'writer.log').read_text()}"
+            acked.append(line.strip())
+        writer.send_signal(signal.SIGKILL)  # it is in the middle of its next upsert (or an optimize)
+        acked.extend(line.strip() for line in writer.stdout.read().splitlines())  # printed before the kill
+        assert writer.wait() == -signal.SIGKILL
+        store = LanceDbClipStore(path, DIM)
+        try:
+            assert len(store.get(acked)) == len(acked)
+            extra = store.count() - len(acked) - landed_unacknowledged
+            assert 0 <= extra <= 5  # the batch in flight when killed may or may not have landed
+            landed_unacknowledged += extra
+            last = acked[-1].replace("-", "token")
+            assert [h.clip.clip_id for h in store.search_text(last, k=3)] == [acked[-1]]
+            assert len(store.search_vector(axis(0), target="joint", k=10)) == 10
+        finally:
+            store.close()
+    store = LanceDbClipStore(path, DIM)
+    store.upsert([make_clip("after-crash", transcript="recovered")])
+    assert store.count() == len(acked) + landed_unacknowledged + 1
+    assert len(store.search_text("recovered", k=5)) == 1
+
+
+READER = """
+    import pathlib, sys
+    import numpy as np
+    from streammm.store.embedded import LanceDbClipStore
+
+    store = LanceDbClipStore(sys.argv[1], 8)
+    stop, query = pathlib.Path(sys.argv[2]), np.eye(8, dtype="float32")[0]
+    while True:
+        finished = stop.exists()
+        count = store.count()
+        hits = store.search_text("common", k=5)
+        assert all("common" in h.clip.transcript for h in hits), hits
+        assert len(store.get([h.clip.clip_id for h in hits])) == len(hits)
+        assert len(store.search_vector(query, target="joint", k=3)) == min(3, count)
+        print(count, flush=True)
+        if finished:
+            break
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_reader_process_reads_consistently_while_this_one_writes(tmp_path: Path) -> None:
+    path, stop = tmp_path / "store", tmp_path / "stop"
+    store = LanceDbClipStore(path, DIM, optimize_every=5)
+    reader = _child(READER, str(path), str(stop), log=tmp_path / "reader.log")
+    counts: list[int] = []
+    collector = threading.Thread(target=lambda: counts.extend(int(line) for line in reader.stdout or []))
+    collector.start()
+    rng, n, deadline = np.random.default_rng(1), 0, time.monotonic() + 30
+    while (len(counts) < 20 or n < 150) and time.monotonic() < deadline and reader.poll() is None:
+        vectors = rng.standard_normal((5, DIM)).astype(np.float32)
+        store.upsert(
+            [
+                make_clip("live", n + i, transcript=f"common word{n + i}", vectors={"joint": v / np.linalg.norm(v)})
+                for i, v in enumerate(vectors)
+            ]
+        )
+        n += 5
+    stop.touch()
+    assert reader.wait(timeout=60) == 0, (tmp_path / "reader.log").read_text()
+    collector.join()
+    assert counts == sorted(counts), "the count went down"
+    assert len(set(counts)) >= 3, f"the reader saw no progress: {counts}"
+    assert counts[-1] == store.count() == n
+
+
+def test_search_finds_everything_across_optimize_rounds(tmp_path: Path) -> None:
+    store = LanceDbClipStore(tmp_path / "store", DIM, optimize_every=5)
+    clips = [
+        make_clip(start_s=4.0 * i, transcript=f"quokka{i} shared", vectors={"joint": tilted(0.99 - 0.05 * i, 1 + i % 7)})
+        for i in range(13)
+    ]
+    for clip in clips:
+        store.upsert([clip])
+    stats = store._table.index_stats("transcript_idx")  # rows 0-9 were folded into the index, 10-12 were not
+    assert (stats.num_indexed_rows, stats.num_unindexed_rows) == (10, 3)
+    assert store.count() == 13
+    for i, clip in enumerate(clips):
+        assert [h.clip.clip_id for h in store.search_text(f"quokka{i}", k=3)] == [clip.clip_id]
+        assert store.search_vector(clip.vectors["joint"], target="joint", k=1)[0].clip.clip_id == clip.clip_id
+    assert len(store.search_text("shared", k=20)) == 13
+    store.upsert([make_clip(start_s=0.0, transcript="renamed entirely")])  # an indexed row, replaced
+    assert store.search_text("quokka0", k=3) == []
+    assert [h.clip.clip_id for h in store.search_text("renamed", k=3)] == [clips[0].clip_id]
+    assert len(store.search_text("shared", k=20)) == 12
+
+
+def test_misuse_raises_store_errors(tmp_path: Path) -> None:
+    store = LanceDbClipStore(tmp_path / "store", DIM)
+    store.upsert([make_clip(vectors={"joint": axis(0)})])
+    with pytest.raises(StoreError, match="holds 8-d vectors, not 16-d"):
+        LanceDbClipStore(tmp_path / "store", 16)
+    with pytest.raises(StoreError, match="unknown vector target"):
+        store.search_vector(axis(0), target="audio", k=1)
+    with pytest.raises(StoreError, match="8-d"):
+        store.search_vector(np.ones(3), target="joint", k=1)
+    with pytest.raises(StoreError, match="vector 'visual'"):
+        store.upsert([make_clip(start_s=4.0, vectors={"visual": np.ones(5)})])
+    with pytest.raises(StoreError, match="alpha"):
+        store.search_hybrid("x", axis(0), target="joint", k=1, alpha=1.5)
+    assert store.count() == 1
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.count()
+
+
+def test_library_errors_are_wrapped_and_io_is_retriable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LanceDbClipStore(tmp_path / "store", DIM)
+
+    class Failing:
+        def __init__(self, exc: Exception) -> None:
+            self.exc = exc
+
+        def count_rows(self, *_: object) -> int:
+            raise self.exc
+
+    monkeypatch.setattr(store, "_table", Failing(OSError("No space left on device")))
+    with pytest.raises(StoreError, match="count failed: No space left") as io_error:
+        store.count()
+    assert io_error.value.retriable
+    monkeypatch.setattr(store, "_table", Failing(ValueError("Invalid input, Schema error")))
+    with pytest.raises(StoreError) as bad_input:
+        store.count()
+    assert not bad_input.value.retriable
