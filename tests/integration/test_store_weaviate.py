@@ -1,0 +1,70 @@
+"""WeaviateClipStore against a real Weaviate: the shared ClipStore contract, when WEAVIATE_URL is set.
+
+No Weaviate server can run on the development machines, so this is skipped unless WEAVIATE_URL points at
+one (e.g. `http://localhost:8080`, started with docker/). gRPC is expected on WEAVIATE_GRPC_HOST (default:
+the URL's host) and WEAVIATE_GRPC_PORT (default 50051); WEAVIATE_API_KEY is sent when set. Each test uses
+its own collection and deletes it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
+import pytest
+import weaviate
+from store_contract import DIM, ClipStoreContract
+from weaviate.classes.init import Auth
+
+from streammm.config import WeaviateConfig
+from streammm.store.weaviate import WeaviateClipStore
+
+WEAVIATE_URL = os.environ.get("WEAVIATE_URL", "")
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not WEAVIATE_URL,
+        reason="WEAVIATE_URL is not set: no real Weaviate to run the store contract against "
+        "(the stand-in tests in test_store_weaviate_standin.py still run)",
+    ),
+]
+
+
+def weaviate_config(collection: str) -> WeaviateConfig:
+    url = urlsplit(WEAVIATE_URL)
+    return WeaviateConfig(
+        http_url=WEAVIATE_URL,
+        grpc_host=os.environ.get("WEAVIATE_GRPC_HOST") or url.hostname or "127.0.0.1",
+        grpc_port=int(os.environ.get("WEAVIATE_GRPC_PORT", "50051")),
+        api_key=os.environ.get("WEAVIATE_API_KEY") or None,
+        collection=collection,
+    )
+
+
+def drop_collection(config: WeaviateConfig) -> None:
+    url = urlsplit(config.http_url)
+    secure = url.scheme == "https"
+    client = weaviate.connect_to_custom(
+        http_host=url.hostname or "127.0.0.1",
+        http_port=url.port or (443 if secure else 80),
+        http_secure=secure,
+        grpc_host=config.grpc_host,
+        grpc_port=config.grpc_port,
+        grpc_secure=secure,
+        auth_credentials=Auth.api_key(config.api_key) if config.api_key else None,
+    )
+    try:
+        client.collections.delete(config.collection)
+    finally:
+        client.close()
+
+
+class TestWeaviateStore(ClipStoreContract):
+    @pytest.fixture
+    def store_factory(self) -> Iterator[Callable[[], WeaviateClipStore]]:
+        config = weaviate_config(f"StreammmTest_{uuid.uuid4().hex[:12]}")
+        yield lambda: WeaviateClipStore(config, DIM)
+        drop_collection(config)
