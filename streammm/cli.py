@@ -36,6 +36,34 @@ def build_parser() -> argparse.ArgumentParser:
     show = config_commands.add_parser("show", help="print the effective settings (secrets masked)")
     show.set_defaults(run=_cmd_config_show)
 
+    up = commands.add_parser("up", help="run everything in one process: broker, workers, store; ingest inputs")
+    up.add_argument("--ingest", nargs="+", action="extend", default=[], metavar="PATH_OR_URL", help="sources to ingest; PATH=ID names the stream")
+    up.add_argument("--data-dir", help="where the store and thumbnails live (default ./streammm-data)")
+    up.add_argument("--once", action="store_true", help="index the inputs, wait until every clip is stored, exit 0")
+    up.add_argument("--realtime", action="store_true", help="feed files at wall-clock pace (a live simulation)")
+    up.set_defaults(run=_cmd_up)
+
+    pub = commands.add_parser("publish", help="feed a file, RTSP URL or HLS playlist into the segments topic")
+    pub.add_argument("source", help="a media file or a live URL")
+    pub.add_argument("--stream", required=True, help="stream id")
+    pub.add_argument("--realtime", action="store_true", help="send each segment when its time has come")
+    pub.set_defaults(run=_cmd_publish)
+
+    worker = commands.add_parser("worker", help="run one kind of pipeline worker against kafka.bootstrap_servers")
+    worker.add_argument("kind", choices=["vision", "speech", "ocr", "align"])
+    worker.add_argument("--replicas", type=int, default=1, help="consumers of the same group in this process")
+    worker.add_argument("--data-dir", help="the align worker's store and thumbnails")
+    worker.set_defaults(run=_cmd_worker)
+
+    search = commands.add_parser("search", help="find the best moments for a query")
+    search.add_argument("query")
+    search.add_argument("--data-dir", help="the store to search (default ./streammm-data)")
+    search.add_argument("--stream", action="append", help="only these streams (repeatable)")
+    search.add_argument("--strategy", default="hybrid", choices=["visual", "speech", "ocr", "joint", "late", "hybrid"])
+    search.add_argument("--k", type=int, default=5, help="how many moments (1-100)")
+    search.add_argument("--json", action="store_true", help="print a JSON list")
+    search.set_defaults(run=_cmd_search)
+
     bench = commands.add_parser("bench", help="measure speed (prints numbers; not a test)")
     bench.add_argument("what", nargs="?", default="perception", choices=["perception"], help="what to measure")
     bench.add_argument("--media", nargs="*", help="media files (default: the shared dev videos)")
@@ -53,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "log.level": args.log_level,
                 "models.device": args.device,
                 "models.embedding.profile": getattr(args, "profile", None),
+                "store.data_dir": getattr(args, "data_dir", None),
             },
         )
         setup_logging(settings.log)
@@ -106,6 +135,106 @@ def _print_timeline(doc: dict[str, Any]) -> None:
 def _mmss(seconds: float) -> str:
     minutes, rest = divmod(max(0.0, seconds), 60)
     return f"{int(minutes):02d}:{rest:05.2f}"
+
+
+def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from streammm.ingest.sources import is_live, stream_id_for
+    from streammm.media.probe import check_file
+    from streammm.pipeline.runner import run_up
+
+    inputs = [stream_id_for(source) for source in args.ingest]
+    for source, _ in inputs:
+        if not is_live(source):
+            check_file(source, max_file_mb=settings.media.max_file_mb)  # fail before anything starts
+    if args.once and not inputs:
+        print("streammm: error: --once needs at least one --ingest input", file=sys.stderr)
+        return 2
+    return asyncio.run(run_up(settings, inputs, once=args.once, realtime=args.realtime))
+
+
+def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from streammm.bus.kafka import ensure_topics, start_producer
+    from streammm.errors import ConfigError
+    from streammm.ingest.publisher import publish
+    from streammm.pipeline.stats import PipelineStats
+
+    bootstrap = settings.kafka.bootstrap_servers
+    if not bootstrap:
+        raise ConfigError("publish needs a broker: set kafka.bootstrap_servers (STREAMMM_KAFKA__BOOTSTRAP_SERVERS)")
+
+    async def run() -> int:
+        topics = await ensure_topics(settings.kafka, bootstrap)
+        producer = await start_producer(settings.kafka, bootstrap)
+        stats = PipelineStats()
+        try:
+            sent = await publish(args.source, args.stream, producer=producer, topics=topics, settings=settings, realtime=args.realtime, stats=stats)
+        finally:
+            await producer.stop()
+        print(f"published {sent} segments of {args.source} as stream {args.stream}", file=sys.stderr)
+        return 0 if sent else 1
+
+    return asyncio.run(run())
+
+
+def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from streammm.pipeline.runner import run_workers
+
+    if not 1 <= args.replicas <= 64:
+        print("streammm: error: --replicas must be between 1 and 64", file=sys.stderr)
+        return 2
+    return asyncio.run(run_workers(settings, args.kind, args.replicas))
+
+
+def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from streammm.models.registry import create_text_encoder
+    from streammm.qa.retrieval import retrieve
+    from streammm.records import ClipFilter
+    from streammm.store.factory import open_existing_store
+
+    if not 1 <= args.k <= 100:
+        print("streammm: error: --k must be between 1 and 100", file=sys.stderr)
+        return 2
+    encoder = create_text_encoder(settings.models)
+    store = open_existing_store(settings, encoder.dim)
+    try:
+        where = ClipFilter(stream_ids=tuple(args.stream)) if args.stream else None
+        found = retrieve(store, args.query, encoder.encode([args.query])[0], strategy=args.strategy, k=args.k, where=where)
+    finally:
+        store.close()
+    rows = [
+        {
+            "stream_id": f.clip.stream_id,
+            "start_s": f.clip.start_s,
+            "end_s": f.clip.end_s,
+            "score": round(f.score, 6),
+            "transcript": f.clip.transcript,
+            "ocr_text": f.clip.ocr_text,
+            "clip_id": f.clip.clip_id,
+        }
+        for f in found
+    ]
+    if args.json:
+        json.dump(rows, sys.stdout, ensure_ascii=False)
+        print()
+    elif not rows:
+        print("no moments found")
+    else:
+        for row in rows:
+            said = f"  said: {row['transcript'][:100]}" if row["transcript"] else ""
+            shown = f"  shown: {' | '.join(row['ocr_text'].splitlines())[:100]}" if row["ocr_text"] else ""
+            print(f"[{row['stream_id']} @ {_clock(row['start_s'])}–{_clock(row['end_s'])}]  score {row['score']:.4f}{said}{shown}")
+    return 0
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(int(max(0.0, seconds)), 60)
+    return f"{minutes:02d}:{rest:02d}"
 
 
 def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:

@@ -177,3 +177,24 @@ class StreamInfo:
     clips: int
     start_s: float
     end_s: float
+
+
+@dataclass(frozen=True, eq=False)
+class Observation:
+    """What one modality's stage reported for a stream: final for media time up to `end_s`.
+
+    `start_s`..`end_s` is the range this report covers; a later report for an overlapping range
+    (after a worker restart) replaces what an earlier one said about it.
+    """
+
+    modality: str  # "visual" | "speech" | "ocr"
+    stream_id: str
+    seq: int
+    start_s: float
+    end_s: float
+    last: bool = False
+    frames: tuple[FrameObservation, ...] = ()
+    thumbnails: tuple[bytes, ...] = ()  # a JPEG per frame, same order as `frames`
+    words: tuple[Word, ...] = ()
+    ocr: tuple[OcrLine, ...] = ()
+    published_at: float = 0.0  # wall-clock UNIX time the source segment was published

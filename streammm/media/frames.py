@@ -7,6 +7,7 @@ import io
 import logging
 import math
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +20,7 @@ from streammm.records import Frame
 
 log = logging.getLogger(__name__)
 BATCH = 16
+_DECORD_IMPORT = threading.Lock()  # worker threads may ask for decord at the same moment
 
 
 def sample_frames(
@@ -90,8 +92,13 @@ def import_decord() -> ModuleType:
     crashes torch's CPU matrix products on machines without a GPU. streammm uses decord's CPU decoder,
     which needs none of those libraries, so the `nvidia` namespace is hidden while decord loads.
     """
-    if "decord" in sys.modules:
-        return sys.modules["decord"]
+    with _DECORD_IMPORT:
+        if "decord" in sys.modules:
+            return sys.modules["decord"]
+        return _import_decord_hiding_nvidia()
+
+
+def _import_decord_hiding_nvidia() -> ModuleType:
     real_find_spec = importlib.util.find_spec
 
     def find_spec(name: str, package: str | None = None):  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ from streammm.models.runtime import configure_threads, torch_device
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 _loaded: dict[tuple[str, str], Any] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # a build may create a model it depends on
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class Embedder:
     image: ImageEncoder
 
 
-def _once(kind: str, config: ModelsConfig, build: Callable[[], T]) -> T:
-    key = (kind, config.model_dump_json())
+def _once(kind: str, config: ModelsConfig | str, build: Callable[[], T]) -> T:
+    key = (kind, config if isinstance(config, str) else config.model_dump_json())
     with _lock:
         if key not in _loaded:
             log.info("loading %s model", kind)
@@ -50,7 +50,11 @@ def create_ocr_engine(config: ModelsConfig) -> OcrEngine:
 
 
 def create_text_encoder(config: ModelsConfig) -> TextEncoder:
-    """The text encoder of the configured profile (cheap to call when the embedder is loaded)."""
+    """The configured profile's text encoder alone (queries need no vision model)."""
+    if config.embedding.profile == "bundled":
+        from streammm.models.text import MiniLmTextEncoder
+
+        return _once("text", config.device, lambda: MiniLmTextEncoder(device=torch_device(config.device)))
     return create_embedder(config).text
 
 
@@ -64,10 +68,8 @@ def _build_embedder(config: ModelsConfig) -> Embedder:
     profile = config.embedding.profile
     if profile == "bundled":
         from streammm.models.bundled_vision import EfficientNetConseImageEncoder
-        from streammm.models.text import MiniLmTextEncoder
-
         options = config.embedding.bundled
-        text = MiniLmTextEncoder(device=device)
+        text = create_text_encoder(config)
         image = EfficientNetConseImageEncoder(options, text, device=device)
         version = f"bundled-{options.vision_model}-minilm-v1"
         return Embedder(profile, version, text, image)

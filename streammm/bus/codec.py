@@ -1,0 +1,203 @@
+"""The versioned wire format of every message streammm puts on Kafka.
+
+A value is `SMM` + a version byte + a 4-byte big-endian header length + a JSON header + raw payload
+bytes (the media of a segment). Vectors travel as base64 little-endian float32.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from streammm.errors import StreammmError
+from streammm.records import Clip, FrameObservation, Observation, OcrLine, Segment, Word
+
+MAGIC = b"SMM"
+VERSION = 1
+_PREFIX = struct.Struct(">3sBI")
+
+
+class CodecError(StreammmError):
+    """A message is not in streammm's wire format (or is of a newer version)."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    reason: str
+    source_topic: str
+    partition: int
+    offset: int
+    stream_id: str
+    payload: bytes
+
+
+def pack(kind: str, header: dict[str, Any], payload: bytes = b"") -> bytes:
+    body = json.dumps({"type": kind, **header}, separators=(",", ":"), ensure_ascii=False).encode()
+    return _PREFIX.pack(MAGIC, VERSION, len(body)) + body + payload
+
+
+def unpack(value: bytes | None) -> tuple[str, dict[str, Any], bytes]:
+    if not value or len(value) < _PREFIX.size:
+        raise CodecError("empty or short message")
+    magic, version, length = _PREFIX.unpack_from(value)
+    if magic != MAGIC:
+        raise CodecError("not a streammm message (bad magic)")
+    if version != VERSION:
+        raise CodecError(f"unsupported message version {version} (this build reads {VERSION})")
+    end = _PREFIX.size + length
+    try:
+        header = json.loads(value[_PREFIX.size : end])
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CodecError(f"malformed message header: {exc}") from None
+    if not isinstance(header, dict) or "type" not in header:
+        raise CodecError("message header has no type")
+    return header.pop("type"), header, value[end:]
+
+
+def encode_segment(segment: Segment, published_at: float) -> bytes:
+    header = {
+        "stream_id": segment.stream_id,
+        "seq": segment.seq,
+        "start_s": segment.start_s,
+        "duration_s": segment.duration_s,
+        "container": segment.container,
+        "last": segment.last,
+        "published_at": published_at,
+    }
+    return pack("segment", header, segment.data)
+
+
+def decode_segment(value: bytes) -> tuple[Segment, float]:
+    kind, h, payload = unpack(value)
+    _expect(kind, "segment")
+    try:
+        segment = Segment(
+            stream_id=str(h["stream_id"]),
+            seq=int(h["seq"]),
+            start_s=float(h["start_s"]),
+            duration_s=float(h["duration_s"]),
+            container=str(h["container"]),
+            data=payload,
+            last=bool(h.get("last", False)),
+        )
+        return segment, float(h.get("published_at", 0.0))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CodecError(f"malformed segment header: {exc!r}") from None
+
+
+def encode_observation(obs: Observation) -> bytes:
+    header: dict[str, Any] = {
+        "modality": obs.modality,
+        "stream_id": obs.stream_id,
+        "seq": obs.seq,
+        "start_s": obs.start_s,
+        "end_s": obs.end_s,
+        "last": obs.last,
+        "published_at": obs.published_at,
+        "frames": [
+            {"t_s": f.t_s, "tags": list(f.tags), "vector": encode_vector(f.vector), "shot_change": f.shot_change}
+            for f in obs.frames
+        ],
+        "thumbnails": [base64.b64encode(t).decode() for t in obs.thumbnails],
+        "words": [[w.start_s, w.end_s, w.text, w.probability] for w in obs.words],
+        "ocr": [[o.start_s, o.end_s, o.text, o.score] for o in obs.ocr],
+    }
+    return pack("obs", header)
+
+
+def decode_observation(value: bytes) -> Observation:
+    kind, h, _ = unpack(value)
+    _expect(kind, "obs")
+    try:
+        return Observation(
+            modality=str(h["modality"]),
+            stream_id=str(h["stream_id"]),
+            seq=int(h["seq"]),
+            start_s=float(h["start_s"]),
+            end_s=float(h["end_s"]),
+            last=bool(h["last"]),
+            published_at=float(h.get("published_at", 0.0)),
+            frames=tuple(
+                FrameObservation(float(f["t_s"]), tuple(f["tags"]), decode_vector(f["vector"]), bool(f["shot_change"]))
+                for f in h["frames"]
+            ),
+            thumbnails=tuple(base64.b64decode(t) for t in h["thumbnails"]),
+            words=tuple(Word(float(a), float(b), str(t), float(p)) for a, b, t, p in h["words"]),
+            ocr=tuple(OcrLine(float(a), float(b), str(t), float(s)) for a, b, t, s in h["ocr"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CodecError(f"malformed observation: {exc!r}") from None
+
+
+def encode_clip_event(clip: Clip, stored_at: float) -> bytes:
+    """A finished clip as announced on the clips topic (no vectors: consumers fetch what they need)."""
+    header = {
+        "clip_id": clip.clip_id,
+        "stream_id": clip.stream_id,
+        "start_s": clip.start_s,
+        "end_s": clip.end_s,
+        "profile": clip.profile,
+        "transcript": clip.transcript,
+        "ocr_text": clip.ocr_text,
+        "tags": list(clip.tags),
+        "thumbnail": clip.thumbnail,
+        "stored_at": stored_at,
+        "vectors": {name: encode_vector(v) for name, v in clip.vectors.items()},
+    }
+    return pack("clip", header)
+
+
+def decode_clip_event(value: bytes) -> tuple[Clip, float]:
+    kind, h, _ = unpack(value)
+    _expect(kind, "clip")
+    try:
+        clip = Clip(
+            clip_id=h["clip_id"],
+            stream_id=h["stream_id"],
+            start_s=float(h["start_s"]),
+            end_s=float(h["end_s"]),
+            profile=h["profile"],
+            transcript=h["transcript"],
+            ocr_text=h["ocr_text"],
+            tags=tuple(h["tags"]),
+            thumbnail=h["thumbnail"],
+            vectors={name: decode_vector(v) for name, v in h["vectors"].items()},
+        )
+        return clip, float(h["stored_at"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CodecError(f"malformed clip event: {exc!r}") from None
+
+
+def encode_dead_letter(letter: DeadLetter) -> bytes:
+    header = {
+        "reason": letter.reason,
+        "source_topic": letter.source_topic,
+        "partition": letter.partition,
+        "offset": letter.offset,
+        "stream_id": letter.stream_id,
+    }
+    return pack("dead_letter", header, letter.payload)
+
+
+def decode_dead_letter(value: bytes) -> DeadLetter:
+    kind, h, payload = unpack(value)
+    _expect(kind, "dead_letter")
+    return DeadLetter(h["reason"], h["source_topic"], int(h["partition"]), int(h["offset"]), h["stream_id"], payload)
+
+
+def encode_vector(vector: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+
+
+def decode_vector(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4").copy()
+
+
+def _expect(kind: str, wanted: str) -> None:
+    if kind != wanted:
+        raise CodecError(f"expected a {wanted} message, got {kind!r}")

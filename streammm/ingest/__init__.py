@@ -1,0 +1,1 @@
+"""Sources (files, RTSP, HLS) into segments on the segments topic."""

@@ -1,0 +1,170 @@
+"""Vision, speech and OCR workers: a segment in, one observation per segment out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streammm.bus.codec import CodecError, decode_segment, encode_observation
+from streammm.bus.kafka import InMessage, OutMessage, dead_letter
+from streammm.bus.topics import Topics
+from streammm.config import Settings
+from streammm.errors import MediaError
+from streammm.media.audio import load_audio
+from streammm.media.frames import sample_frames
+from streammm.models.runtime import InferencePool
+from streammm.perception import Perceiver
+from streammm.records import Observation, Segment
+from streammm.stages import ocr as ocr_stage
+from streammm.stages.speech import SpeechState, transcribe_step
+from streammm.stages.vision import observe_frames
+
+log = logging.getLogger(__name__)
+
+
+def jpeg_thumbnail(image: np.ndarray, longest_px: int) -> bytes:
+    import cv2
+
+    scale = min(1.0, longest_px / max(image.shape[:2]))
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(small[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return data.tobytes() if ok else b""
+
+
+class SegmentHandler:
+    """Shared plumbing: decode the segment, run `observe` in the inference pool, encode, dead-letter."""
+
+    modality = ""
+
+    def __init__(self, settings: Settings, perceiver: Perceiver, topics: Topics, pool: InferencePool) -> None:
+        self.settings = settings
+        self.perceiver = perceiver
+        self.topics = topics
+        self.pool = pool
+
+    async def handle(self, message: InMessage) -> list[OutMessage]:
+        try:
+            segment, published_at = decode_segment(message.value)
+        except CodecError as exc:
+            return [dead_letter(message, f"{self.modality}: {exc}", self.topics.dlq)]
+        outputs: list[OutMessage] = []
+        try:
+            obs = await self.pool.run(self.observe, segment, published_at, message)
+        except MediaError as exc:
+            # The stream goes on: report the range as empty so the aligner's watermark moves past it.
+            outputs.append(dead_letter(message, f"{self.modality}: {exc}", self.topics.dlq))
+            obs = Observation(self.modality, segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last, published_at=published_at)
+        outputs.append(OutMessage(self.topics.observation(self.modality), segment.stream_id, encode_observation(obs)))
+        return outputs
+
+    def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
+        raise NotImplementedError
+
+    def safe_offset(self, topic: str, partition: int, next_offset: int) -> int:
+        return next_offset
+
+    async def tick(self) -> list[OutMessage]:
+        return []
+
+    def on_revoked(self, partitions: Sequence[tuple[str, int]]) -> None:
+        pass
+
+    def on_assigned(self, partitions: Sequence[tuple[str, int]]) -> None:
+        pass
+
+
+class VisionHandler(SegmentHandler):
+    modality = "visual"
+
+    def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
+        frames = list(sample_frames(segment.data, self.settings.media, offset_s=segment.start_s, max_side_px=640))
+        observed = observe_frames(frames, self.perceiver.embedder.image)
+        px = self.settings.align.thumbnail_px
+        return Observation(
+            "visual", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
+            frames=tuple(observed), thumbnails=tuple(jpeg_thumbnail(f.image, px) for f in frames), published_at=published_at,
+        )
+
+
+@dataclass
+class _SpeechStream:
+    state: SpeechState = field(default_factory=SpeechState)
+    reported_until_s: float | None = None
+    partition: int = -1
+    segments: list[tuple[int, float]] = field(default_factory=list)  # (offset, start_s) still needed
+
+
+class SpeechHandler(SegmentHandler):
+    """Keeps each stream's untranscribed audio; commits only past segments whose audio is transcribed."""
+
+    modality = "speech"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.streams: dict[str, _SpeechStream] = {}
+
+    def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
+        stream = self.streams.setdefault(segment.stream_id, _SpeechStream())
+        stream.partition = message.partition
+        stream.segments.append((message.offset, segment.start_s))
+        chunk = load_audio(segment.data, offset_s=segment.start_s)
+        options = self.settings.models.speech
+        start = stream.reported_until_s if stream.reported_until_s is not None else segment.start_s
+        if chunk is None and stream.state.pending is None:
+            words, until = [], segment.end_s  # no audio track: nothing to wait for
+        else:
+            stream.state, words = transcribe_step(stream.state, chunk, self.perceiver.transcriber, options, final=segment.last)
+            pending = stream.state.pending
+            until = segment.end_s if pending is None or len(pending.samples) == 0 else pending.start_s
+        until = max(until, start)
+        stream.reported_until_s = until
+        # The oldest segment still holding untranscribed audio must be read again after a crash.
+        stream.segments = [s for i, s in enumerate(stream.segments) if i + 1 == len(stream.segments) or stream.segments[i + 1][1] > until]
+        if segment.last:
+            self.streams.pop(segment.stream_id, None)
+        return Observation("speech", segment.stream_id, segment.seq, start, until, segment.last, words=tuple(words), published_at=published_at)
+
+    def safe_offset(self, topic: str, partition: int, next_offset: int) -> int:
+        held = [s.segments[0][0] for s in self.streams.values() if s.partition == partition and s.segments and s.state.pending is not None]
+        return min([next_offset, *held])
+
+    def on_revoked(self, partitions: Sequence[tuple[str, int]]) -> None:
+        revoked = {p for _, p in partitions}
+        for stream_id in [k for k, s in self.streams.items() if s.partition in revoked]:
+            del self.streams[stream_id]  # the new owner re-reads from the last commit
+
+
+class OcrHandler(SegmentHandler):
+    modality = "ocr"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.states: dict[str, tuple[int, ocr_stage.OcrState]] = {}
+
+    def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
+        options = self.settings.models.ocr
+        _, state = self.states.get(segment.stream_id, (message.partition, ocr_stage.OcrState()))
+        frames = list(sample_frames(segment.data, self.settings.media, offset_s=segment.start_s, max_side_px=options.max_side_px))
+        state, closed = ocr_stage.read_step(state, frames, self.perceiver.ocr_engine, options)
+        hold_s = 1 / self.settings.media.sample_fps
+        still_open = ocr_stage.finish(state, segment.end_s, hold_s)
+        if segment.last:
+            self.states.pop(segment.stream_id, None)
+        else:
+            self.states[segment.stream_id] = (message.partition, state)
+        return Observation(
+            "ocr", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
+            ocr=tuple(closed) + tuple(still_open), published_at=published_at,
+        )
+
+    def on_revoked(self, partitions: Sequence[tuple[str, int]]) -> None:
+        revoked = {p for _, p in partitions}
+        for stream_id in [k for k, (p, _) in self.states.items() if p in revoked]:
+            del self.states[stream_id]
+
+
+HANDLERS = {"vision": VisionHandler, "speech": SpeechHandler, "ocr": OcrHandler}
+

@@ -1,0 +1,1 @@
+"""Question answering and moment search: retrieval strategies, moments, answerers, citations."""

@@ -1,0 +1,33 @@
+"""Open the configured clip store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streammm.config import Settings
+from streammm.store.base import ClipStore
+
+
+def data_dir(settings: Settings) -> Path:
+    path = Path(settings.store.data_dir).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def open_store(settings: Settings, dim: int) -> ClipStore:
+    if settings.store.backend == "weaviate":
+        from streammm.store.weaviate import WeaviateClipStore
+
+        return WeaviateClipStore(settings.store.weaviate, dim)
+    from streammm.store.embedded import LanceDbClipStore
+
+    return LanceDbClipStore(data_dir(settings) / "clips", dim, optimize_every=settings.store.optimize_every)
+
+
+def open_existing_store(settings: Settings, dim: int) -> ClipStore:
+    """The store a reader should search: for the embedded backend, one that `up` has already written."""
+    from streammm.errors import StoreError
+
+    if settings.store.backend == "embedded" and not (Path(settings.store.data_dir).expanduser() / "clips").exists():
+        raise StoreError(f"no clip store in {settings.store.data_dir} (index something first: streammm up --once --ingest FILE)")
+    return open_store(settings, dim)
