@@ -193,6 +193,7 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from streammm.models.registry import create_text_encoder
+    from streammm.qa.moments import merge_into_moments
     from streammm.qa.retrieval import retrieve
     from streammm.records import ClipFilter
     from streammm.store.factory import open_existing_store
@@ -204,20 +205,20 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     store = open_existing_store(settings, encoder.dim)
     try:
         where = ClipFilter(stream_ids=tuple(args.stream)) if args.stream else None
-        found = retrieve(store, args.query, encoder.encode([args.query])[0], strategy=args.strategy, k=args.k, where=where)
+        found = retrieve(store, args.query, encoder.encode([args.query])[0], strategy=args.strategy, k=args.k * 3, where=where)
     finally:
         store.close()
     rows = [
         {
-            "stream_id": f.clip.stream_id,
-            "start_s": f.clip.start_s,
-            "end_s": f.clip.end_s,
-            "score": round(f.score, 6),
-            "transcript": f.clip.transcript,
-            "ocr_text": f.clip.ocr_text,
-            "clip_id": f.clip.clip_id,
+            "stream_id": m.stream_id,
+            "start_s": m.start_s,
+            "end_s": m.end_s,
+            "score": round(m.score, 6),
+            "transcript": m.transcript,
+            "ocr_text": m.ocr_text,
+            "clip_id": m.clip_id,
         }
-        for f in found
+        for m in merge_into_moments(found)[: args.k]
     ]
     if args.json:
         json.dump(rows, sys.stdout, ensure_ascii=False)

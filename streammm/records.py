@@ -19,12 +19,23 @@ class Word:
 
 @dataclass(frozen=True)
 class OcrLine:
-    """A line of on-screen text, visible from `start_s` until `end_s`."""
+    """A line of on-screen text, visible from `start_s` until `end_s`.
+
+    `x`, `y` place the line's centre as fractions of the frame's width and height (-1: unknown): the
+    same words in two places on screen are two lines.
+    """
 
     start_s: float
     end_s: float
     text: str
     score: float = 1.0
+    x: float = -1.0
+    y: float = -1.0
+
+    def same_place(self, other: OcrLine, *, dx: float = 0.08, dy: float = 0.05) -> bool:
+        if min(self.x, self.y, other.x, other.y) < 0:
+            return True
+        return abs(self.x - other.x) <= dx and abs(self.y - other.y) <= dy
 
 
 @dataclass(frozen=True, eq=False)

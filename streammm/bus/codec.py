@@ -105,7 +105,7 @@ def encode_observation(obs: Observation) -> bytes:
         ],
         "thumbnails": [base64.b64encode(t).decode() for t in obs.thumbnails],
         "words": [[w.start_s, w.end_s, w.text, w.probability] for w in obs.words],
-        "ocr": [[o.start_s, o.end_s, o.text, o.score] for o in obs.ocr],
+        "ocr": [[o.start_s, o.end_s, o.text, o.score, o.x, o.y] for o in obs.ocr],
     }
     return pack("obs", header)
 
@@ -128,7 +128,7 @@ def decode_observation(value: bytes) -> Observation:
             ),
             thumbnails=tuple(base64.b64decode(t) for t in h["thumbnails"]),
             words=tuple(Word(float(a), float(b), str(t), float(p)) for a, b, t, p in h["words"]),
-            ocr=tuple(OcrLine(float(a), float(b), str(t), float(s)) for a, b, t, s in h["ocr"]),
+            ocr=tuple(OcrLine(float(a), float(b), str(t), float(s), float(x), float(y)) for a, b, t, s, x, y in h["ocr"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CodecError(f"malformed observation: {exc!r}") from None

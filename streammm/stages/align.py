@@ -145,13 +145,13 @@ def _window(state: AlignState, start: float, end: float, is_last: bool) -> Windo
 
 
 def _merge_spans(existing: tuple[OcrLine, ...], incoming: tuple[OcrLine, ...]) -> tuple[OcrLine, ...]:
-    """The same line reported again (still open, or re-read after a restart) extends one span."""
+    """The same line in the same place reported again (still open, or re-read after a restart) extends one span."""
     spans = list(existing)
     for new in incoming:
         key = line_key(new.text)
         for i, old in enumerate(spans):
-            if line_key(old.text) == key and new.start_s <= old.end_s and new.end_s >= old.start_s:
-                spans[i] = OcrLine(min(old.start_s, new.start_s), max(old.end_s, new.end_s), old.text, max(old.score, new.score))
+            if line_key(old.text) == key and old.same_place(new) and new.start_s <= old.end_s and new.end_s >= old.start_s:
+                spans[i] = replace(old, start_s=min(old.start_s, new.start_s), end_s=max(old.end_s, new.end_s), score=max(old.score, new.score))
                 break
         else:
             spans.append(new)

@@ -7,8 +7,9 @@ from collections import Counter
 import numpy as np
 
 from streammm.models.base import TextEncoder, unit_rows
-from streammm.records import Clip
+from streammm.records import Clip, OcrLine
 from streammm.stages.align import Window
+from streammm.stages.ocr import line_key
 from streammm.store.base import clip_id
 
 MAX_TAGS = 8
@@ -26,7 +27,10 @@ def fuse_vectors(vectors: dict[str, np.ndarray], weights: dict[str, float]) -> n
 def build_clip(window: Window, *, profile: str, text_encoder: TextEncoder, weights: dict[str, float]) -> Clip:
     transcript = " ".join(w.text for w in window.words)
     ocr_lines = _distinct(window.ocr)
-    ocr_text = "\n".join(o.text for o in ocr_lines)
+    # Text that appears during the window is what the viewer is being shown; text that was already
+    # there (menus, clocks, labels) is background. New lines are indexed twice.
+    appearing = [o.text for o in ocr_lines if o.start_s > window.start_s]
+    ocr_text = "\n".join([o.text for o in ocr_lines] + appearing)
     vectors: dict[str, np.ndarray] = {}
     if window.frames:
         vectors["visual"] = unit_rows(np.mean([f.vector for f in window.frames], axis=0))[0]
@@ -59,11 +63,10 @@ def build_clip(window: Window, *, profile: str, text_encoder: TextEncoder, weigh
     )
 
 
-def _distinct(lines):
-    seen, out = set(), []
+def _distinct(lines: tuple[OcrLine, ...]) -> tuple[OcrLine, ...]:
+    """One entry per line on screen: the same words shown in two places count twice."""
+    out: list[OcrLine] = []
     for line in sorted(lines, key=lambda o: (o.start_s, o.text)):
-        key = " ".join(line.text.lower().split())
-        if key not in seen:
-            seen.add(key)
+        if not any(line_key(o.text) == line_key(line.text) and o.same_place(line) for o in out):
             out.append(line)
     return tuple(out)

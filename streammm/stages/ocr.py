@@ -24,13 +24,19 @@ class OpenSpan:
     last_seen_s: float
     text: str
     score: float
+    x: float
+    y: float
+
+    def line(self, end_s: float) -> OcrLine:
+        return OcrLine(self.start_s, end_s, self.text, self.score, self.x, self.y)
 
 
 @dataclass(frozen=True, eq=False)
 class OcrState:
     reference: np.ndarray | None = None  # grey thumbnail of what the current lines were read from
     lines: tuple[TextBox, ...] = ()
-    spans: dict[str, OpenSpan] = field(default_factory=dict)
+    spans: tuple[OpenSpan, ...] = ()
+    frame_size: tuple[int, int] = (1, 1)  # (width, height) of the frames the lines were read from
     frames: int = 0
     frames_read: int = 0
     area_read: float = 0.0  # in frames: 1.0 = one whole frame read
@@ -50,10 +56,7 @@ def read_step(
 
 def finish(state: OcrState, end_s: float, hold_s: float) -> list[OcrLine]:
     """Close the spans still open at the end of the stream; each lasts `hold_s` past its last sighting."""
-    return [
-        OcrLine(s.start_s, round(min(end_s, s.last_seen_s + hold_s), 3) if end_s > s.start_s else s.start_s, s.text, s.score)
-        for s in state.spans.values()
-    ]
+    return [s.line(round(min(end_s, s.last_seen_s + hold_s), 3) if end_s > s.start_s else s.start_s) for s in state.spans]
 
 
 def line_key(text: str) -> str:
@@ -112,6 +115,7 @@ def _read_frame(state: OcrState, frame: Frame, engine: OcrEngine, options: OcrCo
     lines.sort(key=lambda b: (b.box[1], b.box[0]))
     return replace(
         state,
+        frame_size=(frame.image.shape[1], frame.image.shape[0]),
         reference=new_reference,
         lines=tuple(lines),
         frames_read=state.frames_read + 1,
@@ -121,14 +125,20 @@ def _read_frame(state: OcrState, frame: Frame, engine: OcrEngine, options: OcrCo
 
 
 def _update_spans(state: OcrState, t_s: float) -> tuple[OcrState, list[OcrLine]]:
-    visible: dict[str, TextBox] = {}
+    """Continue the span of each visible line seen in the same place last time; open or close the rest."""
+    width, height = state.frame_size
+    open_spans = list(state.spans)
+    continued: list[OpenSpan] = []
     for line in state.lines:
-        visible.setdefault(line_key(line.text), line)
-    closed = [
-        OcrLine(span.start_s, t_s, span.text, span.score) for key, span in state.spans.items() if key not in visible
-    ]
-    spans = {}
-    for key, line in visible.items():
-        span = state.spans.get(key)
-        spans[key] = replace(span, last_seen_s=t_s) if span else OpenSpan(t_s, t_s, line.text, round(line.score, 4))
-    return replace(state, spans=spans), closed
+        x0, y0, x1, y1 = line.box
+        seen = OcrLine(t_s, t_s, line.text, round(line.score, 4), round((x0 + x1) / 2 / width, 3), round((y0 + y1) / 2 / height, 3))
+        match = next(
+            (s for s in open_spans if line_key(s.text) == line_key(seen.text) and s.line(t_s).same_place(seen)), None
+        )
+        if match is not None:
+            open_spans.remove(match)
+            continued.append(replace(match, last_seen_s=t_s))
+        elif not any(line_key(c.text) == line_key(seen.text) and c.line(t_s).same_place(seen) for c in continued):
+            continued.append(OpenSpan(t_s, t_s, seen.text, seen.score, seen.x, seen.y))
+    closed = [span.line(t_s) for span in open_spans]
+    return replace(state, spans=tuple(continued)), closed

@@ -358,7 +358,7 @@ class WeaviateClipStore:
             "ocr_text": clip.ocr_text,
             "tags": [str(t) for t in clip.tags],
             "words_json": json.dumps([[w.start_s, w.end_s, w.text, w.probability] for w in clip.words]),
-            "ocr_lines_json": json.dumps([[o.start_s, o.end_s, o.text, o.score] for o in clip.ocr_lines]),
+            "ocr_lines_json": json.dumps([[o.start_s, o.end_s, o.text, o.score, o.x, o.y] for o in clip.ocr_lines]),
             # floats, never ints: the client sends a list of ints as int[], which a number[] property rejects
             "frame_times": [float(t) for t in clip.frame_times],
             "thumbnail": clip.thumbnail,

@@ -63,3 +63,20 @@ def test_open_spans_close_at_the_end_of_the_stream():
     state, _ = read_step(OcrState(), [frame(0.0), frame(1.0)], engine, OcrConfig())
     (span,) = finish(state, end_s=5.0, hold_s=1.0)
     assert (span.start_s, span.end_s, span.text) == (0.0, 2.0, "Hello")
+
+
+def test_the_same_words_in_two_places_are_two_spans():
+    engine = ScriptedOcr()
+    options = OcrConfig(gate_grid=12)
+    engine.on_screen = [TextBox("Mirror displays", 0.9, (200, 20, 300, 40))]
+    state, _ = read_step(OcrState(), [frame(28.0)], engine, options)
+    engine.on_screen = [
+        TextBox("Mirror displays", 0.9, (202, 21, 301, 41)),  # the same line, read a pixel off
+        TextBox("MIRROR DISPLAYS", 0.9, (20, 180, 120, 200)),  # the same words somewhere else
+    ]
+    cut = Frame(t_s=29.0, image=frame(29.0).image, shot_change=True)  # a cut: the whole frame is read again
+    state, closed = read_step(state, [cut], engine, options)
+    assert closed == []
+    spans = sorted(finish(state, end_s=40.0, hold_s=1.0), key=lambda s: s.start_s)
+    assert [(s.start_s, s.text) for s in spans] == [(28.0, "Mirror displays"), (29.0, "MIRROR DISPLAYS")]
+    assert spans[0].y < 0.2 < 0.7 < spans[1].y

@@ -1,0 +1,73 @@
+"""Moments: adjacent retrieved clips of one stream merged into one cited span."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from streammm.records import Clip, ScoredClip
+
+MAX_MOMENT_S = 12.0
+
+
+@dataclass(frozen=True, eq=False)
+class Moment:
+    stream_id: str
+    start_s: float
+    end_s: float
+    score: float
+    clips: tuple[Clip, ...]  # best first
+
+    @property
+    def clip_id(self) -> str:
+        return self.clips[0].clip_id
+
+    @property
+    def transcript(self) -> str:
+        words = sorted({(w.start_s, w.text) for c in self.clips for w in c.words})
+        return " ".join(text for _, text in words) or " ".join(dict.fromkeys(c.transcript for c in self.clips if c.transcript))
+
+    @property
+    def ocr_text(self) -> str:
+        lines = dict.fromkeys(line.text for c in sorted(self.clips, key=lambda c: c.start_s) for line in c.ocr_lines)
+        return "\n".join(lines) or "\n".join(dict.fromkeys(c.ocr_text for c in self.clips if c.ocr_text))
+
+
+def merge_into_moments(found: Sequence[ScoredClip], *, max_moment_s: float = MAX_MOMENT_S) -> list[Moment]:
+    """Clips of one stream that overlap or touch become one moment (while it spans at most `max_moment_s`).
+
+    Clips are taken best first; a clip joins every moment it connects (merging them) when the result
+    stays within the cap, else it starts its own. A moment ranks by its best clip.
+    """
+    moments: list[list[ScoredClip]] = []
+    for item in found:
+        clip = item.clip
+        joined: list[ScoredClip] = [item]
+        keep: list[list[ScoredClip]] = []
+        for members in moments:
+            start, end = _span(members)
+            if (
+                members[0].clip.stream_id == clip.stream_id
+                and clip.start_s <= end
+                and clip.end_s >= start
+                and max(end, *(m.clip.end_s for m in joined)) - min(start, *(m.clip.start_s for m in joined)) <= max_moment_s
+            ):
+                joined = members + joined
+            else:
+                keep.append(members)
+        moments = keep + [sorted(joined, key=lambda m: -m.score)]
+        moments.sort(key=lambda members: -members[0].score)
+    return [
+        Moment(
+            stream_id=members[0].clip.stream_id,
+            start_s=_span(members)[0],
+            end_s=_span(members)[1],
+            score=members[0].score,
+            clips=tuple(m.clip for m in members),
+        )
+        for members in moments
+    ]
+
+
+def _span(members: Sequence[ScoredClip]) -> tuple[float, float]:
+    return min(m.clip.start_s for m in members), max(m.clip.end_s for m in members)
