@@ -11,6 +11,7 @@ from streammm.config import Settings
 from streammm.paths import shared_media
 
 PERCEPTION_MEDIA = ("derived/narrated_slideshow.mp4", "video/display-dual-monitors.webm")
+PIPELINE_MEDIA = "derived/narrated_slideshow.mp4"  # speech, on-screen text and pictures: every modality works
 
 
 def run_perception_bench(settings: Settings, media: list[str] | None = None) -> dict[str, Any]:
@@ -69,3 +70,62 @@ def _print_table(result: dict[str, Any]) -> None:
     for row in result["rows"]:
         print(" | ".join("-" if row[c] is None else str(row[c]) for c in columns))
     print(f"model load {result['model_load_s']} s; peak memory {result['peak_rss_mb']} MB")
+
+
+def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None = None) -> dict[str, Any]:
+    """For each N: N concurrent real-time streams through `up` on a fresh store; freshness and keeping up.
+
+    Freshness is segment published -> the clip that needs it stored (searchable). A run keeps up with
+    real time when the last clip is stored within one window of the last segment being published.
+    """
+    import asyncio
+    import statistics
+    import tempfile
+
+    from streammm.pipeline.runner import run_up
+    from streammm.pipeline.stats import PipelineStats
+
+    source = str(Path(media) if media else shared_media() / PIPELINE_MEDIA)
+    rows = []
+    for n in streams:
+        with tempfile.TemporaryDirectory(prefix="streammm-bench-") as data:
+            run_settings = settings.model_copy(update={"store": settings.store.model_copy(update={"data_dir": data})})
+            stats = PipelineStats()
+            started = time.perf_counter()
+            asyncio.run(run_up(run_settings, [(source, f"bench-{i + 1}") for i in range(n)], once=True, realtime=True, stats=stats))
+            wall_s = time.perf_counter() - started
+        fresh = sorted(stats.freshness_s)
+        media_s = max((p.media_s_published for p in stats.streams.values()), default=0.0)
+        tail_s = max(0.0, wall_s - media_s)
+        rows.append(
+            {
+                "streams": n,
+                "clips": len(fresh),
+                "freshness_p50_s": _pct(fresh, 50),
+                "freshness_p95_s": _pct(fresh, 95),
+                "freshness_p99_s": _pct(fresh, 99),
+                "freshness_mean_s": round(statistics.fmean(fresh), 2) if fresh else None,
+                "media_s": round(media_s, 1),
+                "wall_s": round(wall_s, 1),
+                "keeps_up": bool(fresh) and _pct(fresh, 95) <= settings.media.segment_s + settings.align.window_s + 8.0,
+            }
+        )
+        print(f"N={n}: freshness p50 {rows[-1]['freshness_p50_s']} s, p95 {rows[-1]['freshness_p95_s']} s, p99 {rows[-1]['freshness_p99_s']} s over {len(fresh)} clips; wall {wall_s:.1f} s for {media_s:.1f} s of media", flush=True)
+    keeping = [r["streams"] for r in rows if r["keeps_up"]]
+    result = {
+        "bench": "pipeline",
+        "media": Path(source).name,
+        "segment_s": settings.media.segment_s,
+        "rows": rows,
+        "max_streams_real_time": max(keeping) if keeping else 0,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+    print(f"largest N keeping up with real time: {result['max_streams_real_time']}")
+    return result
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    index = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
+    return round(values[index], 2)

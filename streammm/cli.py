@@ -65,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.set_defaults(run=_cmd_search)
 
     bench = commands.add_parser("bench", help="measure speed (prints numbers; not a test)")
-    bench.add_argument("what", nargs="?", default="perception", choices=["perception"], help="what to measure")
+    bench.add_argument("what", nargs="?", default="perception", choices=["perception", "pipeline"], help="what to measure")
     bench.add_argument("--media", nargs="*", help="media files (default: the shared dev videos)")
+    bench.add_argument("--streams", nargs="*", type=int, default=[1, 2, 3], help="pipeline: concurrent stream counts to try")
     bench.add_argument("--json", metavar="OUT", help="also write the results as JSON here")
     bench.set_defaults(run=_cmd_bench)
     return parser
@@ -239,9 +240,12 @@ def _clock(seconds: float) -> str:
 
 
 def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from streammm.bench import run_perception_bench
+    from streammm.bench import run_perception_bench, run_pipeline_bench
 
-    results = run_perception_bench(settings, args.media)
+    if args.what == "pipeline":
+        results = run_pipeline_bench(settings, args.streams, args.media[0] if args.media else None)
+    else:
+        results = run_perception_bench(settings, args.media)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(results, out, indent=1)

@@ -102,7 +102,14 @@ async def run_workers(settings: Settings, kind: str, replicas: int) -> int:
     return 0
 
 
-async def run_up(settings: Settings, inputs: Sequence[tuple[str, str]], *, once: bool, realtime: bool = False) -> int:
+async def run_up(
+    settings: Settings,
+    inputs: Sequence[tuple[str, str]],
+    *,
+    once: bool,
+    realtime: bool = False,
+    stats: PipelineStats | None = None,
+) -> int:
     """`streammm up`: broker (unless configured), every worker, the store; ingest `inputs` (source, stream id)."""
     stop = asyncio.Event()
     install_stop_signals(stop)
@@ -117,6 +124,8 @@ async def run_up(settings: Settings, inputs: Sequence[tuple[str, str]], *, once:
     publish_stop = threading.Event()
     try:
         pipeline = await open_pipeline(settings, bootstrap, KINDS)
+        if stats is not None:
+            pipeline.stats = stats
         tasks = [pipeline.worker(kind, stop) for kind in KINDS]
         producer = await start_producer(settings.kafka, bootstrap)
         try:
