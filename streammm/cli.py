@@ -148,7 +148,7 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     inputs = [stream_id_for(source) for source in args.ingest]
     for source, _ in inputs:
         if not is_live(source):
-            check_file(source, max_file_mb=settings.media.max_file_mb)  # fail before anything starts
+            check_file(source, max_file_mb=settings.media.max_file_mb)  # a missing or empty file: fail at once
     if args.once and not inputs:
         print("streammm: error: --once needs at least one --ingest input", file=sys.stderr)
         return 2

@@ -121,6 +121,7 @@ async def run_up(
         bootstrap = broker.bootstrap_servers
     pipeline: Pipeline | None = None
     tasks: list[asyncio.Task[None]] = []
+    exit_code = 0
     publish_stop = threading.Event()
     try:
         pipeline = await open_pipeline(settings, bootstrap, KINDS)
@@ -139,7 +140,12 @@ async def run_up(
             ]
             status = asyncio.create_task(_show_status(pipeline.stats, stop))
             if once:
-                await _until_indexed(stop, tasks, publishers, pipeline.stats, [sid for _, sid in inputs])
+                failed = await _until_indexed(stop, tasks, publishers, pipeline.stats, [sid for _, sid in inputs])
+                for task, (source, stream_id) in zip(publishers, inputs):
+                    if stream_id in failed:
+                        reason = task.exception() if task.done() and task.exception() else "nothing could be published"
+                        log.error("input %s (stream %s) was not indexed: %s", source, stream_id, reason)
+                exit_code = 1 if failed else 0
             else:
                 await _until_stopped(stop, tasks)
             status.cancel()
@@ -156,7 +162,7 @@ async def run_up(
         await _shutdown(stop, tasks, pipeline)
         if broker is not None:
             await asyncio.to_thread(broker.stop)
-    return 0
+    return exit_code
 
 
 async def _until_stopped(stop: asyncio.Event, tasks: Sequence[asyncio.Task[None]]) -> None:
@@ -168,20 +174,28 @@ async def _until_stopped(stop: asyncio.Event, tasks: Sequence[asyncio.Task[None]
             raise task.exception()  # type: ignore[misc]
 
 
-async def _until_indexed(stop, tasks, publishers, stats: PipelineStats, stream_ids: list[str]) -> None:
-    """Wait until every input's last clip is stored (or a worker fails, or a signal arrives)."""
+async def _until_indexed(stop, tasks, publishers, stats: PipelineStats, stream_ids: list[str]) -> list[str]:
+    """Wait until every input's last clip is stored (or a worker fails, or a signal arrives).
+
+    Returns the stream ids whose input could not be read; the other inputs are still indexed.
+    """
+    failed: list[str] = []
     while not stop.is_set():
-        for task in [*tasks, *publishers]:
+        for task in tasks:
             if task.done() and task.exception():
                 raise task.exception()  # type: ignore[misc]
-        published = [t for t in publishers if t.done()]
-        if len(published) == len(publishers) and all(
-            stats.streams.get(sid) is not None and stats.streams[sid].finished for sid in stream_ids
-        ):
-            return
-        if len(published) == len(publishers) and all(t.result() == 0 for t in publishers):
-            return  # nothing could be published
+        failed = []
+        for task, stream_id in zip(publishers, stream_ids):
+            if task.done() and (task.exception() is not None or task.result() == 0):
+                failed.append(stream_id)
+        waiting = [
+            sid for task, sid in zip(publishers, stream_ids)
+            if sid not in failed and not (task.done() and stats.streams.get(sid) is not None and stats.streams[sid].finished)
+        ]
+        if not waiting:
+            return failed
         await asyncio.sleep(0.2)
+    return failed
 
 
 async def _show_status(stats: PipelineStats, stop: asyncio.Event, every_s: float = 5.0) -> None:
