@@ -77,17 +77,23 @@ class Perceiver:
         _ = self.transcriber, self.ocr_engine, self.embedder
 
     def perceive_file(
-        self, path: str | Path, *, progress: Callable[[float], None] | None = None
+        self, path: str | Path, *, progress: Callable[[float], None] | None = None, parallel: bool = True
     ) -> tuple[Timeline, StageTimes]:
-        """The file's timeline; `progress` is called with the media time reached by the frame stages."""
+        """The file's timeline; `progress` is called with the media time reached by the frame stages.
+
+        Speech runs beside the frame stages unless `parallel` is off (benchmarks time stages alone).
+        """
         settings = self.settings
         info = probe(path, max_file_mb=settings.media.max_file_mb)
         times = StageTimes()
         pool = InferencePool(1)
         try:
-            words_future = pool.submit(self._speech, path, times) if info.has_audio else None
+            words_future = pool.submit(self._speech, path, times) if info.has_audio and parallel else None
             frames, spans = self._frames(path, info.has_video, times, progress)
-            words = words_future.result() if words_future is not None else []
+            if words_future is not None:
+                words = words_future.result()
+            else:
+                words = self._speech(path, times) if info.has_audio else []
         finally:
             pool.close()
         timeline = Timeline(
