@@ -17,7 +17,7 @@ from streammm.media.audio import load_audio
 from streammm.media.frames import sample_frames
 from streammm.models.runtime import InferencePool
 from streammm.perception import Perceiver
-from streammm.records import Observation, Segment
+from streammm.records import Observation, OcrLine, Segment
 from streammm.stages import ocr as ocr_stage
 from streammm.stages.speech import SpeechState, transcribe_step
 from streammm.stages.vision import observe_frames
@@ -142,27 +142,34 @@ class OcrHandler(SegmentHandler):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.states: dict[str, tuple[int, ocr_stage.OcrState]] = {}
+        # stream -> (partition, open lines, media time read up to)
+        self.states: dict[str, tuple[int, ocr_stage.OcrState, float]] = {}
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
         options = self.settings.models.ocr
-        _, state = self.states.get(segment.stream_id, (message.partition, ocr_stage.OcrState()))
+        hold_s = 1 / self.settings.media.sample_fps
+        _, state, read_until = self.states.get(segment.stream_id, (message.partition, ocr_stage.OcrState(), segment.start_s))
+        lapsed: list[OcrLine] = []
+        if segment.start_s - read_until > 1e-3:
+            # Segments in between were lost (dead-lettered or never published): nobody saw the screen
+            # then, so the open lines end where reading stopped instead of stretching over the gap.
+            lapsed = ocr_stage.finish(state, read_until, hold_s)
+            state = ocr_stage.OcrState()
         frames = list(sample_frames(segment.data, self.settings.media, offset_s=segment.start_s, max_side_px=options.max_side_px))
         state, closed = ocr_stage.read_step(state, frames, self.perceiver.ocr_engine, options)
-        hold_s = 1 / self.settings.media.sample_fps
         still_open = ocr_stage.finish(state, segment.end_s, hold_s)
         if segment.last:
             self.states.pop(segment.stream_id, None)
         else:
-            self.states[segment.stream_id] = (message.partition, state)
+            self.states[segment.stream_id] = (message.partition, state, segment.end_s)
         return Observation(
             "ocr", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
-            ocr=tuple(closed) + tuple(still_open), published_at=published_at,
+            ocr=tuple(lapsed) + tuple(closed) + tuple(still_open), published_at=published_at,
         )
 
     def on_revoked(self, partitions: Sequence[tuple[str, int]]) -> None:
         revoked = {p for _, p in partitions}
-        for stream_id in [k for k, (p, _) in self.states.items() if p in revoked]:
+        for stream_id in [k for k, (p, _, _) in self.states.items() if p in revoked]:
             del self.states[stream_id]
 
 

@@ -56,9 +56,15 @@ def observe(state: AlignState, obs: Observation, options: AlignConfig) -> AlignS
     m = obs.modality
     start, end = obs.start_s, obs.end_s
     next_start = state.next_start_s
+    on_grid = math.ceil(round(start / options.stride_s, 6)) * options.stride_s
     if next_start is None:
         # A restarted aligner sees reports from its last commit on; windows before them were stored.
-        next_start = math.ceil(round(start / options.stride_s, 6)) * options.stride_s
+        next_start = on_grid
+    elif m not in state.watermarks and next_start != DONE and on_grid > next_start:
+        # Each modality resumes at its own commit, and every one of them is at or before the first
+        # window not yet stored. Windows before the latest resume point were stored with evidence whose
+        # reports are committed now; emitting them again would overwrite complete clips with less.
+        next_start = on_grid
     frames, words, ocr = state.frames, state.words, state.ocr
     if m == "visual":
         thumbs = obs.thumbnails if len(obs.thumbnails) == len(obs.frames) else (None,) * len(obs.frames)
