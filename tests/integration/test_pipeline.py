@@ -110,6 +110,16 @@ def test_search_finds_the_spoken_sentence(up_run: UpRun):
     assert top["start_s"] < 9.84 and top["end_s"] > 7.31, f"top moment {top['start_s']}-{top['end_s']} s misses 7.31-9.84 s"
 
 
+def test_search_finds_the_on_screen_checkbox(up_run: UpRun):
+    """"Mirror displays" is on screen from 4 s to the end; the moment it is ticked (25-29 s) is when the
+    same words appear in two more places (the pink monitor box and its label) and must rank first."""
+    found = search("Mirror displays", up_run.data_dir, env=up_run.env, log=up_run.root / "search-mirror.log")
+    assert found, "no moments found"
+    top = found[0]
+    assert top["stream_id"] == "display-dual-monitors", json.dumps(found, indent=1)
+    assert top["start_s"] < 29.0 and top["end_s"] > 25.0, f"top moment {top['start_s']}-{top['end_s']} s misses 25-29 s"
+
+
 def test_restart_reingest_keeps_every_clip_once(up_run: UpRun, media: Path):
     before = clip_rows(up_run.data_dir)
     log = up_run.root / "up-2.log"
