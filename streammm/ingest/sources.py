@@ -42,12 +42,14 @@ def file_segments(path: str, stream_id: str, segment_s: float, *, max_file_mb: i
 def live_segments(
     url: str, stream_id: str, segment_s: float, stop: threading.Event, *, max_backoff_s: float = 30.0
 ) -> Iterator[Segment]:
-    """Segments of a live source forever (until `stop`); on a drop, reconnect with exponential backoff.
+    """Segments of a live source until it ends or `stop` is set; on a drop, reconnect with exponential backoff.
 
     Each connection's clock starts again at zero, so segments are shifted to continue the stream's
-    timeline where the last connection ended.
+    timeline where the last connection ended. A source that ends cleanly (an HLS playlist with an end,
+    an RTSP session the server closed) ends the stream: its last segment is marked `last`.
     """
     seq, base_s, backoff_s = 0, 0.0, 1.0
+    held: Segment | None = None  # one segment of look-ahead, so the last one can be marked
     while not stop.is_set():
         connection_end_s = base_s
         try:
@@ -58,10 +60,18 @@ def live_segments(
                 connection_end_s = shifted.end_s
                 seq += 1
                 backoff_s = 1.0
-                yield shifted
-            log.warning("live source %s ended; reconnecting in %.0f s", url, backoff_s)
+                if held is not None:
+                    yield held
+                held = shifted
+            if held is not None:
+                log.info("live source %s ended", url)
+                yield replace(held, last=True)
+                return
+            log.warning("live source %s sent nothing; reconnecting in %.0f s", url, backoff_s)
         except MediaError as exc:
             log.warning("live source %s dropped (%s); reconnecting in %.0f s", url, exc, backoff_s)
         base_s = connection_end_s
         stop.wait(backoff_s)
         backoff_s = min(max_backoff_s, backoff_s * 2)
+    if held is not None:
+        yield held

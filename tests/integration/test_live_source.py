@@ -1,0 +1,65 @@
+"""Live sources: an HLS playlist served over loopback HTTP, a server that is down at first."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import logging
+import socketserver
+import threading
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from streammm.bus.broker import free_port
+from streammm.ingest.sources import live_segments
+
+pytestmark = pytest.mark.integration
+
+
+def write_hls(source: Path, folder: Path) -> None:
+    """Remux a real video into an HLS playlist of ~2 s MPEG-TS pieces (what a live packager serves)."""
+    with av.open(str(source)) as src, av.open(str(folder / "index.m3u8"), "w", format="hls", options={"hls_time": "2", "hls_list_size": "0", "hls_playlist_type": "vod"}) as out:
+        inputs = [src.streams.video[0], src.streams.audio[0]]
+        streams = {s.index: out.add_stream_from_template(s) for s in inputs}
+        for packet in src.demux(inputs):
+            if packet.dts is None:
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+
+
+def test_hls_source_that_is_down_at_first_is_reconnected_and_read_to_its_end(tmp_path, media, caplog):
+    write_hls(media / "video" / "movie-hello.mp4", tmp_path)
+    port = free_port()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server_holder: list[socketserver.TCPServer] = []
+
+    def start_server_late() -> None:
+        time.sleep(1.5)  # the first connection attempts are refused
+        server = socketserver.TCPServer(("127.0.0.1", port), handler)
+        server_holder.append(server)
+        server.serve_forever()
+
+    threading.Thread(target=start_server_late, daemon=True).start()
+    stop = threading.Event()
+    timer = threading.Timer(60, stop.set)
+    timer.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="streammm.ingest.sources"):
+            segments = list(live_segments(f"http://127.0.0.1:{port}/index.m3u8", "cam", 2.0, stop, max_backoff_s=1.0))
+    finally:
+        timer.cancel()
+        for server in server_holder:
+            server.shutdown()
+            server.server_close()
+    assert "reconnecting" in caplog.text and "Connection refused" in caplog.text
+    assert not stop.is_set(), "the playlist's end should have ended the stream"
+    assert [s.seq for s in segments] == list(range(len(segments))) and len(segments) >= 3
+    assert [s.last for s in segments] == [False] * (len(segments) - 1) + [True]
+    for before, after in zip(segments, segments[1:]):
+        assert after.start_s == pytest.approx(before.end_s, abs=0.05)  # one continuous timeline
+    assert segments[-1].end_s == pytest.approx(8.33, abs=0.5)
