@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from streammm.config import Settings
@@ -35,7 +35,6 @@ class StageTimes:
     frames: int = 0
     frames_ocr: int = 0
     area_ocr: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class Perceiver:
