@@ -118,7 +118,7 @@ class Timeline:
     duration_s: float
     words: tuple[Word, ...] = ()
     ocr: tuple[OcrLine, ...] = ()
-    frames: tuple[FrameObservation, ...] = field(default=())
+    frames: tuple[FrameObservation, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from streammm.bus.codec import CodecError, decode_observation, encode_clip_event
-from streammm.bus.kafka import InMessage, OutMessage, dead_letter
+from streammm.bus.codec import decode_observation, encode_clip_event
+from streammm.bus.kafka import InMessage, OutMessage
 from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.models.registry import Embedder
@@ -62,10 +62,7 @@ class AlignHandler:
         thumbnails_dir.mkdir(parents=True, exist_ok=True)
 
     async def handle(self, message: InMessage) -> list[OutMessage]:
-        try:
-            obs = decode_observation(message.value)
-        except CodecError as exc:
-            return [dead_letter(message, f"align: {exc}", self.topics.dlq)]
+        obs = decode_observation(message.value)  # a malformed message: the loop dead-letters it
         if obs.stream_id in self.finished:
             if obs.seq > 0:
                 return []  # a late re-report (a restarted worker) for a stream whose clips are all stored

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from streammm.bus.codec import CodecError, decode_segment, encode_observation
+from streammm.bus.codec import decode_segment, encode_observation
 from streammm.bus.kafka import InMessage, OutMessage, dead_letter
 from streammm.bus.topics import Topics
 from streammm.config import Settings
@@ -35,7 +36,11 @@ def jpeg_thumbnail(image: np.ndarray, longest_px: int) -> bytes:
 
 
 class SegmentHandler:
-    """Shared plumbing: decode the segment, run `observe` in the inference pool, encode, dead-letter."""
+    """Shared plumbing: decode the segment, run `observe` in the inference pool, encode, dead-letter.
+
+    Stateful stages keep per-stream state in `streams`, each entry tagged with its partition, so a
+    revoked partition's streams are forgotten (the new owner re-reads them from the last commit).
+    """
 
     modality = ""
 
@@ -44,12 +49,10 @@ class SegmentHandler:
         self.perceiver = perceiver
         self.topics = topics
         self.pool = pool
+        self.streams: dict[str, Any] = {}
 
     async def handle(self, message: InMessage) -> list[OutMessage]:
-        try:
-            segment, published_at = decode_segment(message.value)
-        except CodecError as exc:
-            return [dead_letter(message, f"{self.modality}: {exc}", self.topics.dlq)]
+        segment, published_at = decode_segment(message.value)  # a malformed message: the loop dead-letters it
         outputs: list[OutMessage] = []
         try:
             obs = await self.pool.run(self.observe, segment, published_at, message)
@@ -70,7 +73,9 @@ class SegmentHandler:
         return []
 
     def on_revoked(self, partitions: Sequence[tuple[str, int]]) -> None:
-        pass
+        revoked = {p for _, p in partitions}
+        for stream_id in [k for k, s in self.streams.items() if s.partition in revoked]:
+            del self.streams[stream_id]
 
     def on_assigned(self, partitions: Sequence[tuple[str, int]]) -> None:
         pass
@@ -102,10 +107,6 @@ class SpeechHandler(SegmentHandler):
 
     modality = "speech"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.streams: dict[str, _SpeechStream] = {}
-
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
         stream = self.streams.setdefault(segment.stream_id, _SpeechStream())
         stream.partition = message.partition
@@ -131,24 +132,22 @@ class SpeechHandler(SegmentHandler):
         held = [s.segments[0][0] for s in self.streams.values() if s.partition == partition and s.segments and s.state.pending is not None]
         return min([next_offset, *held])
 
-    def on_revoked(self, partitions: Sequence[tuple[str, int]]) -> None:
-        revoked = {p for _, p in partitions}
-        for stream_id in [k for k, s in self.streams.items() if s.partition in revoked]:
-            del self.streams[stream_id]  # the new owner re-reads from the last commit
+
+@dataclass
+class _OcrStream:
+    partition: int
+    state: ocr_stage.OcrState
+    read_until_s: float  # media time read up to
 
 
 class OcrHandler(SegmentHandler):
     modality = "ocr"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        # stream -> (partition, open lines, media time read up to)
-        self.states: dict[str, tuple[int, ocr_stage.OcrState, float]] = {}
-
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
         options = self.settings.models.ocr
         hold_s = 1 / self.settings.media.sample_fps
-        _, state, read_until = self.states.get(segment.stream_id, (message.partition, ocr_stage.OcrState(), segment.start_s))
+        known = self.streams.get(segment.stream_id)
+        state, read_until = (known.state, known.read_until_s) if known else (ocr_stage.OcrState(), segment.start_s)
         lapsed: list[OcrLine] = []
         if segment.start_s - read_until > 1e-3:
             # Segments in between were lost (dead-lettered or never published): nobody saw the screen
@@ -159,18 +158,13 @@ class OcrHandler(SegmentHandler):
         state, closed = ocr_stage.read_step(state, frames, self.perceiver.ocr_engine, options)
         still_open = ocr_stage.finish(state, segment.end_s, hold_s)
         if segment.last:
-            self.states.pop(segment.stream_id, None)
+            self.streams.pop(segment.stream_id, None)
         else:
-            self.states[segment.stream_id] = (message.partition, state, segment.end_s)
+            self.streams[segment.stream_id] = _OcrStream(message.partition, state, segment.end_s)
         return Observation(
             "ocr", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
             ocr=tuple(lapsed) + tuple(closed) + tuple(still_open), published_at=published_at,
         )
-
-    def on_revoked(self, partitions: Sequence[tuple[str, int]]) -> None:
-        revoked = {p for _, p in partitions}
-        for stream_id in [k for k, (p, _, _) in self.states.items() if p in revoked]:
-            del self.states[stream_id]
 
 
 HANDLERS = {"vision": VisionHandler, "speech": SpeechHandler, "ocr": OcrHandler}

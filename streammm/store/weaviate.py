@@ -89,6 +89,27 @@ def vector_config() -> list[Any]:
     return [Configure.Vectors.self_provided(name=name, vector_index_config=hnsw) for name in VECTOR_NAMES]
 
 
+def connect(config: WeaviateConfig) -> weaviate.WeaviateClient:
+    """A connected client for `config` (REST at http_url, gRPC at grpc_host:grpc_port)."""
+    parts = urlsplit(config.http_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise StoreError(f"weaviate http_url must look like http://host:8080, got {config.http_url!r}")
+    secure = parts.scheme == "https"
+    return weaviate.connect_to_custom(
+        http_host=parts.hostname,
+        http_port=parts.port or (443 if secure else 80),
+        http_secure=secure,
+        grpc_host=config.grpc_host,
+        grpc_port=config.grpc_port,
+        grpc_secure=secure,
+        auth_credentials=Auth.api_key(config.api_key) if config.api_key else None,
+        additional_config=AdditionalConfig(
+            timeout=Timeout(init=min(config.timeout_s, 10.0), query=config.timeout_s, insert=config.timeout_s)
+        ),
+        skip_init_checks=False,
+    )
+
+
 class WeaviateClipStore:
     """`ClipStore` on a Weaviate server (REST for schema, gRPC for data), one collection per config."""
 
@@ -97,25 +118,9 @@ class WeaviateClipStore:
             raise ValueError(f"vector dimension must be positive, got {dim}")
         self.dim = dim
         self._config = config
-        parts = urlsplit(config.http_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise StoreError(f"weaviate http_url must look like http://host:8080, got {config.http_url!r}")
-        secure = parts.scheme == "https"
         self._where = f"Weaviate at {config.http_url} (gRPC {config.grpc_host}:{config.grpc_port})"
         with self._errors("connecting"):
-            self._client = weaviate.connect_to_custom(
-                http_host=parts.hostname,
-                http_port=parts.port or (443 if secure else 80),
-                http_secure=secure,
-                grpc_host=config.grpc_host,
-                grpc_port=config.grpc_port,
-                grpc_secure=secure,
-                auth_credentials=Auth.api_key(config.api_key) if config.api_key else None,
-                additional_config=AdditionalConfig(
-                    timeout=Timeout(init=min(config.timeout_s, 10.0), query=config.timeout_s, insert=config.timeout_s)
-                ),
-                skip_init_checks=False,
-            )
+            self._client = connect(config)
         try:
             self._collection = self._ensure_collection(config.collection)
         except BaseException:

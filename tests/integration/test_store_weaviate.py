@@ -14,12 +14,10 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
-import weaviate
 from store_contract import DIM, ClipStoreContract
-from weaviate.classes.init import Auth
 
 from streammm.config import WeaviateConfig
-from streammm.store.weaviate import WeaviateClipStore
+from streammm.store.weaviate import WeaviateClipStore, connect
 
 WEAVIATE_URL = os.environ.get("WEAVIATE_URL", "")
 
@@ -45,17 +43,7 @@ def weaviate_config(collection: str) -> WeaviateConfig:
 
 
 def drop_collection(config: WeaviateConfig) -> None:
-    url = urlsplit(config.http_url)
-    secure = url.scheme == "https"
-    client = weaviate.connect_to_custom(
-        http_host=url.hostname or "127.0.0.1",
-        http_port=url.port or (443 if secure else 80),
-        http_secure=secure,
-        grpc_host=config.grpc_host,
-        grpc_port=config.grpc_port,
-        grpc_secure=secure,
-        auth_credentials=Auth.api_key(config.api_key) if config.api_key else None,
-    )
+    client = connect(config)
     try:
         client.collections.delete(config.collection)
     finally:
