@@ -50,17 +50,31 @@ def sample_frames(
     previous_hist: np.ndarray | None = None
     for chunk_start in range(0, len(plan), BATCH):
         chunk = plan[chunk_start : chunk_start + BATCH]
-        try:
-            images = reader.get_batch([index for index, _ in chunk]).asnumpy()
-        except Exception as exc:  # a truncated file decodes up to the damage
-            log.warning("frame decoding stopped at %.2f s: %s", starts[chunk[0][0]], exc)
-            return
+        images = _decode(reader, [index for index, _ in chunk], starts)
         for (index, role), image in zip(chunk, images):
             hist = colour_histogram(image) if options.shot_detect_fps > 0 else None
             cut = is_cut(hist, previous_hist, options.shot_threshold)
             previous_hist = hist
             if role == "grid" or cut:
                 yield Frame(t_s=round(float(starts[index]), 3), image=image, shot_change=cut)
+        if len(images) < len(chunk):
+            return
+
+
+def _decode(reader, indices: list[int], starts: np.ndarray) -> list[np.ndarray]:
+    """The frames at `indices`; for a damaged file, those before the first frame that fails to decode."""
+    try:
+        return list(reader.get_batch(indices).asnumpy())
+    except Exception:  # one bad frame fails the whole batch: retry one by one up to the damage
+        pass
+    images = []
+    for index in indices:
+        try:
+            images.append(reader[index].asnumpy())
+        except Exception as exc:
+            log.warning("frame decoding stopped at %.2f s: %s", starts[index], str(exc).splitlines()[0][:200])
+            break
+    return images
 
 
 def open_video(source: str | Path | bytes, *, max_side_px: int):

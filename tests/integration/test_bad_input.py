@@ -47,7 +47,7 @@ def test_truncated_mp4_gives_a_valid_partial_timeline(bad_files):
     assert "Traceback" not in result.stderr
     doc = json.loads(result.stdout)
     assert set(doc) == {"media", "duration_s", "words", "ocr", "frames"}
-    assert doc["frames"], "the frames before the damage are still read"
+    assert doc["frames"], "the frames before the damage are still read; stderr: " + result.stderr[-2000:]
 
 
 def test_in_process_errors_are_media_errors(perceiver, bad_files):

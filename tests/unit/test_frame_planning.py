@@ -1,7 +1,7 @@
 import numpy as np
 
 from streammm.config import MediaConfig
-from streammm.media.frames import plan_frames
+from streammm.media.frames import _decode, plan_frames
 
 
 def test_grid_frames_sit_on_the_stream_timeline_and_probes_fill_between():
@@ -17,3 +17,27 @@ def test_no_probes_when_shot_detection_is_off():
     starts = np.arange(0, 100) / 10.0
     plan = plan_frames(starts, MediaConfig(sample_fps=2.0, shot_detect_fps=0))
     assert [role for _, role in plan] == ["grid"] * 20
+
+
+class DamagedReader:
+    """Stands in for a decord reader over a file whose frame 3 cannot be decoded (a batch fails whole)."""
+
+    class Image:
+        def __init__(self, value):
+            self.value = value
+
+        def asnumpy(self):
+            return np.full((2, 2, 3), self.value, dtype=np.uint8)
+
+    def get_batch(self, indices):
+        raise RuntimeError("decoding failed")
+
+    def __getitem__(self, index):
+        if index >= 3:
+            raise RuntimeError("decoding failed")
+        return self.Image(index)
+
+
+def test_a_damaged_batch_still_gives_the_frames_before_the_damage():
+    images = _decode(DamagedReader(), [0, 1, 2, 3, 4], np.arange(5) / 25.0)
+    assert [int(image[0, 0, 0]) for image in images] == [0, 1, 2]
