@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -41,7 +42,26 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", help="where the store and thumbnails live (default ./streammm-data)")
     up.add_argument("--once", action="store_true", help="index the inputs, wait until every clip is stored, exit 0")
     up.add_argument("--realtime", action="store_true", help="feed files at wall-clock pace (a live simulation)")
+    up.add_argument("--host", help="server address (default 127.0.0.1)")
+    up.add_argument("--port", type=int, help="server port (default 8000; 0 picks a free one)")
+    up.add_argument("--no-server", action="store_true", help="run the pipeline without the web/websocket server")
     up.set_defaults(run=_cmd_up)
+
+    serve = commands.add_parser("serve", help="serve the web page, websocket Q&A and search API over a store")
+    serve.add_argument("--data-dir", help="the store to serve (default ./streammm-data)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; anything else turns auth on)")
+    serve.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
+    serve.set_defaults(run=_cmd_serve)
+
+    ask = commands.add_parser("ask", help="ask a running server a question; prints the streamed answer and citations")
+    ask.add_argument("question")
+    ask.add_argument("--url", default="ws://127.0.0.1:8000/v1/ws", help="the server's websocket (default %(default)s)")
+    ask.add_argument("--stream", action="append", help="only these streams (repeatable)")
+    ask.add_argument("--strategy", choices=["visual", "speech", "ocr", "joint", "late", "hybrid"])
+    ask.add_argument("--k", type=int, help="how many moments to retrieve")
+    ask.add_argument("--token", help="bearer token (default $STREAMMM_TOKEN)")
+    ask.add_argument("--json", action="store_true", help="print the moments and the answer as one JSON document")
+    ask.set_defaults(run=_cmd_ask)
 
     pub = commands.add_parser("publish", help="feed a file, RTSP URL or HLS playlist into the segments topic")
     pub.add_argument("source", help="a media file or a live URL")
@@ -83,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "models.device": args.device,
                 "models.embedding.profile": getattr(args, "profile", None),
                 "store.data_dir": getattr(args, "data_dir", None),
+                "server.host": getattr(args, "host", None),
+                "server.port": getattr(args, "port", None),
             },
         )
         setup_logging(settings.log)
@@ -94,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("streammm: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `streammm ask ... | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _cmd_config_show(args: argparse.Namespace, settings: Settings) -> int:
@@ -152,7 +177,39 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     if args.once and not inputs:
         print("streammm: error: --once needs at least one --ingest input", file=sys.stderr)
         return 2
-    return asyncio.run(run_up(settings, inputs, once=args.once, realtime=args.realtime))
+    serve = not (args.once or args.no_server)
+    return asyncio.run(run_up(settings, inputs, once=args.once, realtime=args.realtime, serve=serve))
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from streammm.models.registry import create_text_encoder
+    from streammm.server.run import kafka_clip_feed, serve
+    from streammm.store.factory import data_dir, open_store
+
+    encoder = create_text_encoder(settings.models)
+    store = open_store(settings, encoder.dim)
+    bootstrap = settings.kafka.bootstrap_servers
+    feed = kafka_clip_feed(settings, bootstrap) if bootstrap else None
+    if feed is None:
+        print("streammm: no kafka.bootstrap_servers: serving stored clips only (watches are unavailable)", file=sys.stderr)
+    try:
+        asyncio.run(serve(settings, store, encoder, data_dir=data_dir(settings), clip_feed=feed))
+    finally:
+        store.close()
+    return 0
+
+
+def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import os
+
+    from streammm.client import ask
+
+    token = args.token or os.environ.get("STREAMMM_TOKEN")
+    asyncio.run(ask(args.url, args.question, streams=args.stream, k=args.k, strategy=args.strategy, token=token, as_json=args.json))
+    return 0
 
 
 def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
@@ -194,9 +251,9 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from streammm.models.registry import create_text_encoder
-    from streammm.qa.moments import merge_into_moments
-    from streammm.qa.retrieval import retrieve
-    from streammm.records import ClipFilter
+    from streammm.qa.answer import clock
+    from streammm.qa.service import Query, QueryService
+    from streammm.server.protocol import moment_json
     from streammm.store.factory import open_existing_store
 
     if not 1 <= args.k <= 100:
@@ -205,22 +262,10 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     encoder = create_text_encoder(settings.models)
     store = open_existing_store(settings, encoder.dim)
     try:
-        where = ClipFilter(stream_ids=tuple(args.stream)) if args.stream else None
-        found = retrieve(store, args.query, encoder.encode([args.query])[0], strategy=args.strategy, k=args.k * 3, where=where)
+        query = Query(args.query, streams=tuple(args.stream) if args.stream else None, k=args.k, strategy=args.strategy)
+        rows = [moment_json(m) for m in QueryService(store, encoder).moments(query)]
     finally:
         store.close()
-    rows = [
-        {
-            "stream_id": m.stream_id,
-            "start_s": m.start_s,
-            "end_s": m.end_s,
-            "score": round(m.score, 6),
-            "transcript": m.transcript,
-            "ocr_text": m.ocr_text,
-            "clip_id": m.clip_id,
-        }
-        for m in merge_into_moments(found)[: args.k]
-    ]
     if args.json:
         json.dump(rows, sys.stdout, ensure_ascii=False)
         print()
@@ -230,13 +275,9 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         for row in rows:
             said = f"  said: {row['transcript'][:100]}" if row["transcript"] else ""
             shown = f"  shown: {' | '.join(row['ocr_text'].splitlines())[:100]}" if row["ocr_text"] else ""
-            print(f"[{row['stream_id']} @ {_clock(row['start_s'])}–{_clock(row['end_s'])}]  score {row['score']:.4f}{said}{shown}")
+            span = f"{clock(row['start_s'])}–{clock(row['end_s'], up=True)}"
+            print(f"[{row['stream_id']} @ {span}]  score {row['score']:.4f}{said}{shown}")
     return 0
-
-
-def _clock(seconds: float) -> str:
-    minutes, rest = divmod(int(max(0.0, seconds)), 60)
-    return f"{minutes:02d}:{rest:02d}"
 
 
 def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:

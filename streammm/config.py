@@ -118,6 +118,46 @@ class AlignConfig(_Section):
     )
 
 
+class ServerConfig(_Section):
+    host: str = Field("127.0.0.1", description="0.0.0.0 to listen on every interface (auth then defaults to on)")
+    port: int = Field(8000, ge=0, le=65535, description="0 picks a free port")
+    max_message_kb: int = Field(64, ge=1, le=16384, description="largest websocket message or request body accepted")
+    max_question_chars: int = Field(1000, ge=1)
+    default_k: int = Field(5, ge=1)
+    max_k: int = Field(50, ge=1, le=1000)
+    max_in_flight: int = Field(8, ge=1, le=256, description="asks being answered at once on one socket")
+    max_watches: int = Field(16, ge=0, le=1024, description="standing queries per socket")
+    watch_threshold: float = Field(0.5, ge=-1, le=1, description="default cosine a live clip must reach to match a watch")
+
+
+class TokenConfig(_Section):
+    token: str = Field(min_length=8)
+    name: str = ""
+    streams: list[str] | None = Field(None, description="the streams this token may see; null = all")
+
+
+class AuthConfig(_Section):
+    enabled: bool | None = Field(None, description="null: off when the server listens on loopback only, on otherwise")
+    tokens: list[TokenConfig] = Field(default_factory=list)
+
+
+class LlmConfig(_Section):
+    base_url: str | None = Field(None, description="an OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
+    model: str = "llama3.1"
+    api_key: str | None = None
+    timeout_s: float = Field(60.0, gt=0)
+    max_tokens: int = Field(400, ge=16)
+    temperature: float = Field(0.0, ge=0, le=2)
+
+
+class QaConfig(_Section):
+    answerer: Literal["extractive", "llm"] = Field("extractive", description="llm needs qa.llm.base_url")
+    strategy: Literal["visual", "speech", "ocr", "joint", "late", "hybrid"] = "hybrid"
+    evidence_moments: int = Field(5, ge=1, le=50, description="moments handed to the answerer")
+    max_sentences: int = Field(3, ge=1, le=20, description="extractive: sentences in an answer")
+    llm: LlmConfig = LlmConfig()
+
+
 class LogConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = False
@@ -129,6 +169,9 @@ class Settings(_Section):
     align: AlignConfig = AlignConfig()
     kafka: KafkaConfig = KafkaConfig()
     store: StoreConfig = StoreConfig()
+    server: ServerConfig = ServerConfig()
+    auth: AuthConfig = AuthConfig()
+    qa: QaConfig = QaConfig()
     log: LogConfig = LogConfig()
 
     def public_dict(self) -> dict[str, Any]:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -51,3 +56,87 @@ def timelines(perceiver, media: Path):
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"streammm media: {os.environ.get('STREAMMM_MEDIA_DIR', '../shared/media')}"
+
+
+# --- a store holding the dev videos, and a server over it --------------------------------------------------
+
+DEV_MEDIA = (
+    "derived/narrated_slideshow.mp4",
+    "video/display-dual-monitors.webm",
+    "video/bikes.mp4",
+    "video/movie-hello.mp4",
+    "video/moviepy_timecode_example.mp4",
+)
+
+
+def streammm_env(**settings: object) -> dict[str, str]:
+    """This environment without the caller's STREAMMM_ settings (media/cache dirs kept), plus `settings`."""
+    keep = {"STREAMMM_MEDIA_DIR", "STREAMMM_CACHE_DIR"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMMM_") or k in keep}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update({f"STREAMMM_{key.upper()}": str(value) for key, value in settings.items()})
+    return env
+
+
+@pytest.fixture(scope="session")
+def dev_data_dir(tmp_path_factory: pytest.TempPathFactory, media: Path) -> Path:
+    """A data dir whose store holds every dev video named in queries.json, indexed once through the real
+    pipeline by `streammm up --once` (stream ids are the file stems)."""
+    data_dir = tmp_path_factory.mktemp("dev-store")
+    command = [sys.executable, "-m", "streammm", "up", "--once", "--data-dir", str(data_dir), "--ingest"]
+    command += [str(media / relative) for relative in DEV_MEDIA]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=streammm_env())
+    assert result.returncode == 0, result.stderr[-4000:]
+    return data_dir
+
+
+@dataclass
+class RunningServer:
+    url: str  # http://127.0.0.1:PORT
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/v1/ws"
+
+
+def start_server(data_dir: Path, log: Path, *extra: str, env: dict[str, str] | None = None, timeout_s: float = 180) -> RunningServer:
+    """`streammm serve` on a free port over `data_dir`; returns once /readyz answers 200."""
+    import httpx
+
+    from streammm.bus.broker import free_port
+
+    port = free_port()
+    command = [sys.executable, "-m", "streammm", "serve", "--data-dir", str(data_dir), "--port", str(port), *extra]
+    handle = log.open("w")
+    process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env or streammm_env())
+    server = RunningServer(f"http://127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"streammm serve exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.kill()
+    raise AssertionError(f"streammm serve not ready after {timeout_s} s:\n{log.read_text()[-4000:]}")
+
+
+def stop_server(server: RunningServer) -> None:
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def dev_server(dev_data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """`streammm serve` over the dev store (auth off: it listens on loopback)."""
+    server = start_server(dev_data_dir, tmp_path_factory.mktemp("dev-server") / "serve.log")
+    yield server
+    stop_server(server)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -267,3 +267,33 @@ async def read_topic(config: KafkaConfig, bootstrap_servers: str, topic: str, *,
     finally:
         await consumer.stop()
     return out
+
+
+async def follow_topic(config: KafkaConfig, bootstrap_servers: str, topic: str, stop: asyncio.Event) -> AsyncIterator[bytes]:
+    """Each new value of `topic` from now on (no consumer group: every follower sees every message),
+    until `stop` is set. A broker that goes away is retried with backoff, not raised."""
+    delay = 0.5
+    while not stop.is_set():
+        consumer = AIOKafkaConsumer(
+            topic,
+            **client_options(config, bootstrap_servers),
+            group_id=None,
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=config.fetch_max_wait_ms,
+            max_partition_fetch_bytes=config.max_message_mb * MB + MB,
+        )
+        try:
+            await consumer.start()
+            delay = 0.5
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    for record in records:
+                        yield record.value or b""
+        except KafkaError as exc:
+            log.warning("following %s failed (%s); retrying in %.1f s", topic, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        finally:
+            await consumer.stop()

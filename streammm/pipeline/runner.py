@@ -18,6 +18,7 @@ from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.errors import ConfigError
 from streammm.ingest.publisher import publish
+from streammm.ingest.sources import is_live
 from streammm.models.runtime import InferencePool
 from streammm.perception import Perceiver
 from streammm.pipeline.align import AlignHandler
@@ -25,6 +26,7 @@ from streammm.pipeline.perceive import HANDLERS
 from streammm.pipeline.stats import PipelineStats
 from streammm.store.base import ClipStore
 from streammm.store.factory import data_dir, open_store
+from streammm.store.media import register_media
 
 log = logging.getLogger(__name__)
 KINDS = ("vision", "speech", "ocr", "align")
@@ -109,8 +111,10 @@ async def run_up(
     once: bool,
     realtime: bool = False,
     stats: PipelineStats | None = None,
+    serve: bool = False,
 ) -> int:
-    """`streammm up`: broker (unless configured), every worker, the store; ingest `inputs` (source, stream id)."""
+    """`streammm up`: broker (unless configured), every worker, the store, the server (when `serve`);
+    ingest `inputs` (source, stream id)."""
     stop = asyncio.Event()
     install_stop_signals(stop)
     broker = None
@@ -128,6 +132,11 @@ async def run_up(
         if stats is not None:
             pipeline.stats = stats
         tasks = [pipeline.worker(kind, stop) for kind in KINDS]
+        for source, stream_id in inputs:
+            if not is_live(source):
+                register_media(data_dir(settings), stream_id, source)
+        if serve:
+            tasks.append(asyncio.create_task(_serve(pipeline, stop), name="server"))
         producer = await start_producer(settings.kafka, bootstrap)
         try:
             publishers = [
@@ -163,6 +172,16 @@ async def run_up(
         if broker is not None:
             await asyncio.to_thread(broker.stop)
     return exit_code
+
+
+async def _serve(pipeline: Pipeline, stop: asyncio.Event) -> None:
+    from streammm.server.run import kafka_clip_feed, serve
+
+    assert pipeline.store is not None
+    await serve(
+        pipeline.settings, pipeline.store, pipeline.perceiver.embedder.text, data_dir=data_dir(pipeline.settings),
+        clip_feed=kafka_clip_feed(pipeline.settings, pipeline.bootstrap_servers), stats=pipeline.stats, stop=stop,
+    )
 
 
 async def _until_stopped(stop: asyncio.Event, tasks: Sequence[asyncio.Task[None]]) -> None:

@@ -39,6 +39,14 @@ class PipelineStats:
                 s.last_freshness_s = freshness_s
                 self.freshness_s.append(freshness_s)
 
+    def snapshot(self) -> list[tuple[str, float, float | None]]:
+        """(stream id, lag in media seconds, last freshness) for every stream."""
+        with self._lock:
+            return [
+                (sid, max(0.0, p.media_s_published - p.stored_until_s), p.last_freshness_s)
+                for sid, p in sorted(self.streams.items())
+            ]
+
     def lines(self) -> list[str]:
         with self._lock:
             return [

@@ -1,0 +1,218 @@
+"""The offline answerer: the sentences, on-screen lines and frames of the evidence that best match the question.
+
+Each retrieved moment is cut into candidates (spoken sentences with their word times, on-screen lines
+with the span they were visible, the frames' tags), each candidate is scored against the question
+(cosine in the text space, shared content words, cue words such as "say" or "typed", the moment's rank)
+and the best few are said in plain sentences, each citing the clip it came from, narrowed to when it
+was said or shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from streammm.models.base import TextEncoder
+from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
+from streammm.qa.moments import Moment
+from streammm.records import Clip, OcrLine
+
+SENTENCE_END = re.compile(r"[.?!]['\"”’)]*$")
+PAUSE_S = 1.0  # a silence this long ends a sentence even without punctuation
+MAX_SENTENCE_WORDS = 30
+SAME_ROW = 0.03  # fraction of the frame's height
+NOTHING_FOUND = "I found nothing in the indexed streams that answers this."
+
+STOPWORDS = frozenset(
+    "a an the is are was were be been do does did what when where who whom which why how that this these those of in on "
+    "at to for from by with about into and or but not no it its he she they them his her their i you we me my your our "
+    "there here than then so as if any some can could would should will shall may might must has have had".split()
+)
+# Words in a question that point at one kind of evidence.
+CUES = {
+    "speech": frozenset("say says said saying tell tells told speak speaks spoke speaker narrator narrates talk talks mention mentions mentioned voice words".split()),
+    "typed": frozenset("type types typed typing enter enters entered command commands input search searches searched".split()),
+    "screen": frozenset("write writes written screen shown shows display displays displayed text label title reads button menu dialog".split()),
+    "frames": frozenset("see seen look looks appear appears picture image scene person people wearing color colour".split()),
+}
+CUE_BONUS = 0.4  # a cue names the kind of answer wanted: a strong prior
+WORD_BONUS = 0.25
+RANK_BONUS = 0.1
+
+
+@dataclass(frozen=True)
+class Candidate:
+    kind: str  # speech | screen | typed | frames
+    text: str
+    clip: Clip
+    start_s: float
+    end_s: float
+    moment_rank: int  # 0 = the best moment
+    line: str = ""  # typed: the whole on-screen line the text was typed into
+
+
+class ExtractiveAnswerer:
+    """Answers from the evidence alone; needs no network. `encoder` is the profile's text encoder."""
+
+    name = "extractive"
+
+    def __init__(self, encoder: TextEncoder, *, max_sentences: int = 3) -> None:
+        self.encoder = encoder
+        self.max_sentences = max_sentences
+
+    async def answer(self, question: str, moments: Sequence[Moment]) -> AsyncIterator[AnswerEvent]:
+        picked = await asyncio.to_thread(self.pick, question, moments)
+        evidence = Evidence.of(moments)
+        if not picked:
+            yield Delta(NOTHING_FOUND)
+            yield Done(NOTHING_FOUND, (), self.name)
+            return
+        parts: list[str] = []
+        citations: list[Citation] = []
+        for candidate in picked:
+            citation = evidence.cite(candidate.clip, candidate.start_s, candidate.end_s)
+            sentence = say(candidate, citation)
+            text = sentence if not parts else " " + sentence
+            parts.append(text)
+            citations.append(citation)
+            yield Delta(text)
+        yield Done("".join(parts), tuple(citations), self.name)
+
+    def pick(self, question: str, moments: Sequence[Moment]) -> list[Candidate]:
+        """The best candidates for `question`, best first, at most one per (kind, text, stream)."""
+        found = candidates(moments)
+        if not found:
+            return []
+        vectors = self.encoder.encode([question, *(c.text for c in found)])
+        scores = score_candidates(question, vectors[0], vectors[1:], found)
+        order = sorted(range(len(found)), key=lambda i: -scores[i])
+        picked: list[Candidate] = []
+        seen: set[tuple[str, str, str]] = set()
+        for i in order:
+            key = (found[i].kind, found[i].text.lower(), found[i].clip.stream_id)
+            if key not in seen:
+                seen.add(key)
+                picked.append(found[i])
+            if len(picked) == self.max_sentences:
+                break
+        return picked
+
+
+def score_candidates(question: str, question_vector: np.ndarray, vectors: np.ndarray, found: Sequence[Candidate]) -> list[float]:
+    """Cosine with the question, plus bonuses for shared content words, a cue for the candidate's kind and
+    the rank of its moment."""
+    asked = content_words(question)
+    cued = {kind for kind, words in CUES.items() if asked & words}
+    cosines = vectors @ question_vector
+    scores = []
+    for candidate, cosine in zip(found, cosines):
+        shared = len(asked & content_words(candidate.text)) / len(asked) if asked else 0.0
+        score = float(cosine) + WORD_BONUS * shared + RANK_BONUS / (1 + candidate.moment_rank)
+        if candidate.kind in cued:
+            score += CUE_BONUS
+        scores.append(score)
+    return scores
+
+
+def candidates(moments: Sequence[Moment]) -> list[Candidate]:
+    """Every spoken sentence, on-screen line and frame-tag list of the moments."""
+    found: list[Candidate] = []
+    for rank, moment in enumerate(moments):
+        found += _sentences(moment, rank)
+        found += _screen_lines(moment, rank)
+        best = moment.clips[0]
+        if best.tags:
+            found.append(Candidate("frames", ", ".join(best.tags[:5]), best, best.start_s, best.end_s, rank))
+    return found
+
+
+def say(candidate: Candidate, citation: Citation) -> str:
+    """One plain sentence for a candidate, ending with its citation tag."""
+    text = candidate.text.strip()
+    if candidate.kind == "speech":
+        return f"At {citation.tag} the speaker says: “{text}”"
+    if candidate.kind == "screen":
+        return f"At {citation.tag} the screen shows: “{text}”."
+    if candidate.kind == "typed":
+        return f"At {citation.tag} “{text}” is typed on screen (the line reads “{candidate.line.strip()}”)."
+    return f"At {citation.tag} the frames show: {text}."
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS and len(w) > 1}
+
+
+def _sentences(moment: Moment, rank: int) -> list[Candidate]:
+    words = sorted({(round(w.start_s, 2), round(w.end_s, 2), w.text) for c in moment.clips for w in c.words})
+    if not words:
+        return [Candidate("speech", c.transcript, c, c.start_s, c.end_s, rank) for c in moment.clips if c.transcript.strip()]
+    found = []
+    current: list[tuple[float, float, str]] = []
+    for i, word in enumerate(words):
+        current.append(word)
+        last = i == len(words) - 1
+        pause = not last and words[i + 1][0] - word[1] >= PAUSE_S
+        if last or pause or SENTENCE_END.search(word[2].strip()) or len(current) >= MAX_SENTENCE_WORDS:
+            start, end = current[0][0], current[-1][1]
+            text = " ".join(w[2].strip() for w in current).strip()
+            if text:
+                found.append(Candidate("speech", text, _clip_covering(moment, start, end), start, end, rank))
+            current = []
+    return found
+
+
+def _screen_lines(moment: Moment, rank: int) -> list[Candidate]:
+    """On-screen lines, each cited in the best clip that shows it; a line that grew in place from an
+    earlier line (text being typed) also gives a `typed` candidate for what was added."""
+    shown: list[tuple[OcrLine, Clip]] = []
+    seen: set[str] = set()
+    for clip in moment.clips:  # best first
+        lines = list(clip.ocr_lines) or [OcrLine(clip.start_s, clip.end_s, t) for t in clip.ocr_text.splitlines()]
+        for line in lines:
+            if line.text.strip() and line.text not in seen:
+                seen.add(line.text)
+                shown.append((line, clip))
+    found = [
+        Candidate("screen", line.text.strip(), clip, max(line.start_s, clip.start_s), min(line.end_s, clip.end_s), rank)
+        for line, clip in shown
+    ]
+    for line, clip in shown:
+        typed = _typed_into(line, [other for other, _ in shown])
+        if typed is not None:
+            text, started = typed
+            found.append(Candidate("typed", text, clip, max(started, clip.start_s), min(line.end_s, clip.end_s), rank, line=line.text))
+    return found
+
+
+def _typed_into(line: OcrLine, lines: Sequence[OcrLine]) -> tuple[str, float] | None:
+    """(what was typed, when typing began) when `line` is the last state of text growing in place:
+    earlier lines on the same row are prefixes of it and no line extends it further."""
+    def extends(longer: OcrLine, shorter: OcrLine) -> bool:
+        return (
+            longer.text != shorter.text
+            and longer.text.startswith(shorter.text)
+            and len(shorter.text.strip()) >= 2
+            and shorter.start_s < longer.start_s
+            and (min(longer.y, shorter.y) < 0 or abs(longer.y - shorter.y) <= SAME_ROW)
+        )
+
+    if any(extends(other, line) for other in lines):
+        return None
+    prefixes = sorted((other for other in lines if extends(line, other)), key=lambda other: len(other.text))
+    if not prefixes:
+        return None
+    typed = line.text[len(prefixes[0].text):].strip()
+    started = min([p.start_s for p in prefixes[1:]] + [line.start_s])
+    return (typed, started) if typed else None
+
+
+def _clip_covering(moment: Moment, start_s: float, end_s: float) -> Clip:
+    """The moment's clip that overlaps [start_s, end_s] most (the better-ranked one on a tie)."""
+    def overlap(clip: Clip) -> float:
+        return min(end_s, clip.end_s) - max(start_s, clip.start_s)
+
+    return max(moment.clips, key=overlap)

@@ -1,0 +1,65 @@
+"""Finding moments for a question: encode it, retrieve clips under a strategy, merge them into moments."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from streammm.models.base import TextEncoder
+from streammm.qa.moments import Moment, merge_into_moments
+from streammm.qa.retrieval import retrieve
+from streammm.records import ClipFilter, StreamInfo
+from streammm.store.base import ClipStore
+
+OVERFETCH = 3  # clips per wanted moment: adjacent clips merge, so fetch more than k
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    streams: tuple[str, ...] | None = None  # None: every stream the caller may see
+    start_s: float | None = None
+    end_s: float | None = None
+    k: int = 5
+    strategy: str = "hybrid"
+
+    @property
+    def where(self) -> ClipFilter | None:
+        if self.streams is None and self.start_s is None and self.end_s is None:
+            return None
+        return ClipFilter(stream_ids=self.streams, start_s=self.start_s, end_s=self.end_s)
+
+
+class QueryService:
+    """Blocking; call from a worker thread. Shared by the websocket, the HTTP search and the watches."""
+
+    def __init__(self, store: ClipStore, encoder: TextEncoder, *, streams_ttl_s: float = 2.0) -> None:
+        self.store = store
+        self.encoder = encoder
+        self._streams_ttl_s = streams_ttl_s
+        self._streams: tuple[float, list[StreamInfo]] | None = None
+        self._lock = threading.Lock()
+
+    def encode(self, text: str) -> np.ndarray:
+        return self.encoder.encode([text])[0]
+
+    def moments(self, query: Query, vector: np.ndarray | None = None) -> list[Moment]:
+        """The best `query.k` moments, best first."""
+        if query.streams == ():
+            return []
+        vector = self.encode(query.text) if vector is None else vector
+        found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH, where=query.where)
+        return merge_into_moments(found)[: query.k]
+
+    def streams(self) -> list[StreamInfo]:
+        """The stored streams, at most `streams_ttl_s` old (listing scans the store)."""
+        with self._lock:
+            if self._streams is None or time.monotonic() - self._streams[0] > self._streams_ttl_s:
+                self._streams = (time.monotonic(), self.store.streams())
+            return self._streams[1]
+
+    def stream_ids(self) -> set[str]:
+        return {s.stream_id for s in self.streams()}

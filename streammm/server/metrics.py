@@ -1,0 +1,53 @@
+"""Prometheus metrics of one server: request latency, pipeline lag, clips stored, sockets, watches."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from streammm.pipeline.stats import PipelineStats
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.latency = Histogram(
+            "streammm_request_seconds", "Time to the moments event, to answer.done, and per POST /v1/search",
+            ["stage"], buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.errors = Counter("streammm_request_errors_total", "Requests answered with an error, by code", ["code"], registry=r)
+        self.connections = Gauge("streammm_ws_connections", "Open websocket connections", registry=r)
+        self.watches = Gauge("streammm_watches", "Active watches", registry=r)
+        self.matches = Counter("streammm_watch_matches_total", "Match events pushed to watches", registry=r)
+        self.removed_citations = Counter(
+            "streammm_citations_removed_total", "Citations made by the generator that pointed at no evidence", registry=r
+        )
+        self.clips_stored = Gauge("streammm_clips_stored", "Clips in the store", registry=r)
+        self.clip_event_delay = Gauge(
+            "streammm_clip_event_delay_seconds", "From a clip being stored to the server hearing of it (last clip)", registry=r
+        )
+        self.pipeline_lag = Gauge(
+            "streammm_pipeline_lag_seconds", "Media seconds ingested but not yet stored as clips (streammm up only)",
+            ["stream_id"], registry=r,
+        )
+        self.freshness = Gauge(
+            "streammm_pipeline_freshness_seconds", "Wall time from a window's media arriving to its clip being stored (last clip)",
+            ["stream_id"], registry=r,
+        )
+
+    def clip_heard(self, stored_at: float) -> None:
+        self.clip_event_delay.set(max(0.0, time.time() - stored_at))
+
+    def render(self, clips_stored: int | None, stats: PipelineStats | None) -> bytes:
+        if clips_stored is not None:
+            self.clips_stored.set(clips_stored)
+        if stats is not None:
+            for stream_id, lag, freshness in stats.snapshot():
+                self.pipeline_lag.labels(stream_id).set(lag)
+                if freshness is not None:
+                    self.freshness.labels(stream_id).set(freshness)
+        return generate_latest(self.registry)

@@ -1,0 +1,79 @@
+"""Run the server: under uvicorn in the current event loop, on its own (`serve`) or inside `up`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import uvicorn
+
+from streammm.bus.codec import CodecError, decode_clip_event
+from streammm.bus.kafka import follow_topic
+from streammm.bus.topics import Topics
+from streammm.config import Settings
+from streammm.errors import ConfigError
+from streammm.models.base import TextEncoder
+from streammm.pipeline.stats import PipelineStats
+from streammm.records import Clip
+from streammm.server.app import ClipFeed, create_app
+from streammm.store.base import ClipStore
+
+log = logging.getLogger(__name__)
+WS_MAX_BYTES = 16 * 1024 * 1024  # above server.max_message_kb: oversize messages get an error event, not a dropped socket
+
+
+def kafka_clip_feed(settings: Settings, bootstrap_servers: str) -> ClipFeed:
+    """New clips as the align workers announce them on the clips topic."""
+    topic = Topics.from_config(settings.kafka).clips
+
+    async def feed(stop: asyncio.Event) -> AsyncIterator[tuple[Clip, float]]:
+        async for value in follow_topic(settings.kafka, bootstrap_servers, topic, stop):
+            try:
+                yield decode_clip_event(value)
+            except CodecError as exc:
+                log.warning("skipping a malformed clip event: %s", exc)
+
+    return feed
+
+
+async def serve(
+    settings: Settings,
+    store: ClipStore,
+    encoder: TextEncoder,
+    *,
+    data_dir: Path,
+    clip_feed: ClipFeed | None = None,
+    stats: PipelineStats | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until `stop` is set (or a signal, when `stop` is None)."""
+    app = create_app(settings, store, encoder, data_dir=data_dir, clip_feed=clip_feed, stats=stats)
+    config = uvicorn.Config(
+        app, host=settings.server.host, port=settings.server.port, log_level="warning",
+        ws_max_size=WS_MAX_BYTES, lifespan="on", access_log=False,
+    )
+    server = uvicorn.Server(config)
+    if stop is not None:
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller owns signals
+    task = asyncio.create_task(server.serve(), name="server")
+    while not server.started and not task.done():
+        await asyncio.sleep(0.05)
+    if not server.started:
+        try:
+            await task
+        except (SystemExit, OSError):
+            pass
+        raise ConfigError(f"cannot listen on {settings.server.host}:{settings.server.port} (in use, or not an address of this machine)")
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    print(f"streammm: serving on http://{host}:{port}  (websocket ws://{host}:{port}/v1/ws)", file=sys.stderr, flush=True)
+    if stop is None:
+        await task
+        return
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    waiter.cancel()
+    await task
