@@ -111,6 +111,7 @@ class AlignConfig(_Section):
     window_s: float = Field(4.0, gt=0)
     stride_s: float = Field(2.0, gt=0)
     modality_timeout_s: float = Field(15.0, gt=0, description="wall seconds to wait for a silent modality")
+    lateness_s: float = Field(120.0, ge=0, description="wall seconds a window emitted on a timeout waits for its late modality")
     thumbnail_px: int = Field(320, ge=32)
     weights: dict[str, float] = Field(
         default_factory=lambda: {"visual": 1.0, "speech": 1.0, "ocr": 1.0},

@@ -84,16 +84,16 @@ class AlignHandler:
     async def _emit(self, stream_id: str) -> list[OutMessage]:
         state, windows = ready_windows(self.states[stream_id], self.clock(), self.settings.align, self.last_heard)
         self.states[stream_id] = state
-        if not windows:
-            return []
-        clips = await self.pool.run(self._clips, windows)
-        await self.pool.run(self.store.upsert, clips)  # durable before anything is announced or committed
+        clips = await self.pool.run(self._clips, windows) if windows else []
+        if clips:
+            await self.pool.run(self.store.upsert, clips)  # durable before anything is announced or committed
         stored_at = self.clock()
         for window, clip in zip(windows, clips):
             freshness = stored_at - window.published_at if window.published_at else None
-            self.stats.stored(stream_id, clip.end_s, freshness, finished=state.finished and clip is clips[-1])
+            self.stats.stored(stream_id, clip.end_s, freshness, finished=False)
         if state.finished:
             log.info("stream %s: all clips stored", stream_id)
+            self.stats.finish(stream_id)
             del self.states[stream_id]
             self.finished.add(stream_id)
         return [OutMessage(self.topics.clips, c.stream_id, encode_clip_event(c, stored_at)) for c in clips]

@@ -39,6 +39,10 @@ class PipelineStats:
                 s.last_freshness_s = freshness_s
                 self.freshness_s.append(freshness_s)
 
+    def finish(self, stream_id: str) -> None:
+        with self._lock:
+            self.streams.setdefault(stream_id, StreamProgress()).finished = True
+
     def snapshot(self) -> list[tuple[str, float, float | None]]:
         """(stream id, lag in media seconds, last freshness) for every stream."""
         with self._lock:

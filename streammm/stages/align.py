@@ -7,6 +7,10 @@ that is merely busy with other streams is not silent. Windows start on the
 stride grid from the stream's first instant; the last one is the first that reaches the stream's end.
 A report for a media range replaces what an earlier report said about that range (a restarted worker
 re-reports), so at-least-once delivery never duplicates evidence.
+
+A window emitted on a timeout is remembered with the modalities it lacked, and its evidence is kept:
+when a late modality then reports past the window's end (it was busy, not dead), the window is emitted
+again, complete, under the same clip id. After `lateness_s` of wall time it is given up as it is.
 """
 
 from __future__ import annotations
@@ -33,6 +37,14 @@ class Window:
     published_at: float  # when the newest evidence's segment was published (for freshness)
 
 
+@dataclass(frozen=True)
+class Incomplete:
+    start_s: float
+    end_s: float
+    missing: frozenset[str]
+    emitted_at: float  # wall time
+
+
 @dataclass(frozen=True, eq=False)
 class AlignState:
     stream_id: str
@@ -45,10 +57,13 @@ class AlignState:
     words: tuple[Word, ...] = ()
     ocr: tuple[OcrLine, ...] = ()
     published: tuple[tuple[float, float, float], ...] = ()  # (range start_s, end_s, published_at)
+    incomplete: tuple[Incomplete, ...] = ()  # windows emitted on a timeout, waiting for late evidence
 
     @property
     def finished(self) -> bool:
-        return self.next_start_s == DONE
+        """Every window is emitted and none still waits for a late modality."""
+        return self.next_start_s == DONE and not self.incomplete
+
 
 
 def observe(state: AlignState, obs: Observation, options: AlignConfig) -> AlignState:
@@ -97,22 +112,35 @@ def ready_windows(
     """
     last_heard = last_heard or {}
     windows: list[Window] = []
+    incomplete: list[Incomplete] = []
+    for waiting in state.incomplete:  # late evidence first: it completes windows emitted on a timeout
+        missing = frozenset(m for m in waiting.missing if not _reported(state, m, waiting.end_s))
+        if missing != waiting.missing:
+            windows.append(_window(state, waiting.start_s, waiting.end_s, _is_last(state, waiting.start_s, options)))
+        if missing and now - waiting.emitted_at < options.lateness_s:
+            incomplete.append(replace(waiting, missing=missing))
     start = state.next_start_s
     while start is not None and start != DONE and (state.end_s is None or start < state.end_s or start == 0.0):
         end = start + options.window_s
         clipped = min(end, state.end_s) if state.end_s is not None else end
         if not all(_caught_up(state, m, clipped, now, options, last_heard) for m in MODALITIES):
             break
-        is_last = state.end_s is not None and end >= state.end_s
+        is_last = _is_last(state, start, options)
         windows.append(_window(state, start, clipped, is_last))
+        missing = frozenset(m for m in MODALITIES if not _reported(state, m, clipped))
+        if missing:
+            incomplete.append(Incomplete(round(start, 3), round(clipped, 3), missing, now))
         start = DONE if is_last else round(start + options.stride_s, 6)
     if state.end_s is not None and start is not None and start != DONE and start >= state.end_s:
         start = DONE
     keep_from = start if start is not None else -math.inf
+    if incomplete:
+        keep_from = min(keep_from, *(w.start_s for w in incomplete))
     return (
         replace(
             state,
             next_start_s=start,
+            incomplete=tuple(incomplete),
             frames=tuple(f for f in state.frames if f[0].t_s >= keep_from),
             words=tuple(w for w in state.words if _middle(w) >= keep_from),
             ocr=tuple(o for o in state.ocr if o.end_s > keep_from),
@@ -122,10 +150,18 @@ def ready_windows(
     )
 
 
+def _is_last(state: AlignState, start: float, options: AlignConfig) -> bool:
+    return state.end_s is not None and start + options.window_s >= state.end_s
+
+
+def _reported(state: AlignState, modality: str, until_s: float) -> bool:
+    return modality in state.ended or state.watermarks.get(modality, -math.inf) >= until_s - 1e-6
+
+
 def _caught_up(
     state: AlignState, modality: str, until_s: float, now: float, options: AlignConfig, last_heard: dict[str, float]
 ) -> bool:
-    if modality in state.ended or state.watermarks.get(modality, -math.inf) >= until_s - 1e-6:
+    if _reported(state, modality, until_s):
         return True
     silent_since = max(last_heard.get(modality, state.created_at), state.created_at)
     others_past = any(w >= until_s for m, w in state.watermarks.items() if m != modality)
