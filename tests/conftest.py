@@ -82,6 +82,9 @@ def streammm_env(**settings: object) -> dict[str, str]:
 def dev_data_dir(tmp_path_factory: pytest.TempPathFactory, media: Path) -> Path:
     """A data dir whose store holds every dev video named in queries.json, indexed once through the real
     pipeline by `streammm up --once` (stream ids are the file stems)."""
+    reuse = os.environ.get("STREAMMM_TEST_DEV_DATA_DIR")  # a developer's speed-up: a store made by this fixture before
+    if reuse and (Path(reuse) / "clips").is_dir():
+        return Path(reuse)
     data_dir = tmp_path_factory.mktemp("dev-store")
     command = [sys.executable, "-m", "streammm", "up", "--once", "--data-dir", str(data_dir), "--ingest"]
     command += [str(media / relative) for relative in DEV_MEDIA]

@@ -222,7 +222,7 @@ async def stream_media(request: Request) -> Response:
       200: {description: the media file}
       206: {description: a byte range of it}
       401: {description: missing or invalid token}
-      404: {description: unknown stream, or no file recorded for it}
+      404: {description: "unknown stream, or no file recorded for it"}
     """
     ctx = _ctx(request)
     access = _access(request)
@@ -250,7 +250,7 @@ async def thumbnail(request: Request) -> Response:
     responses:
       200: {description: image/jpeg}
       401: {description: missing or invalid token}
-      404: {description: unknown clip, or it has no keyframe}
+      404: {description: "unknown clip, or it has no keyframe"}
     """
     found = await _find_clip(request)
     path = _ctx(request).data_dir / "thumbnails" / found.thumbnail if found.thumbnail else None
@@ -283,7 +283,7 @@ async def readyz(request: Request) -> Response:
     ---
     responses:
       200: {description: ready}
-      503: {description: not ready, with the reason}
+      503: {description: "not ready, with the reason"}
     """
     ctx = _ctx(request)
     try:
@@ -309,7 +309,7 @@ async def metrics(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    return SCHEMA.OpenAPIResponse(request=request)
+    return JSONResponse(SCHEMA.get_schema(routes=request.app.routes))
 
 
 async def _request_error(request: Request, exc: Exception) -> Response:
