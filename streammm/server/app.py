@@ -118,7 +118,7 @@ async def _follow_clips(ctx: ServerContext, feed: ClipFeed, stop: asyncio.Event)
         try:
             async for clip, stored_at in feed(stop):
                 ctx.metrics.clip_heard(stored_at)
-                sent = await ctx.watches.on_clip(clip)
+                sent = await ctx.watches.on_clip(clip, stored_at)
                 if sent:
                     ctx.metrics.matches.inc(sent)
         except asyncio.CancelledError:

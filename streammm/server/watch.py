@@ -76,7 +76,7 @@ class WatchRegistry:
     def has(self, owner: object, watch_id: str) -> bool:
         return (id(owner), watch_id) in self._watches
 
-    async def on_clip(self, clip: Clip) -> int:
+    async def on_clip(self, clip: Clip, stored_at: float) -> int:
         """Push a `match` to every watch `clip` matches; returns how many were sent."""
         sends = []
         for watch in list(self._watches.values()):
@@ -87,7 +87,8 @@ class WatchRegistry:
                 continue
             score, matched_by = found
             moment = Moment(clip.stream_id, clip.start_s, clip.end_s, score, (clip,))
-            event = {"type": "match", "id": watch.id, "moment": moment_json(moment), "score": round(score, 6), "matched_by": matched_by}
+            event = {"type": "match", "id": watch.id, "moment": moment_json(moment), "score": round(score, 6),
+                     "matched_by": matched_by, "stored_at": stored_at}
             sends.append(asyncio.wait_for(watch.send(event), SEND_TIMEOUT_S))
         results = await asyncio.gather(*sends, return_exceptions=True)
         sent = sum(1 for r in results if not isinstance(r, BaseException))
