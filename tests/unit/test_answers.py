@@ -1,0 +1,157 @@
+"""Answers cite only evidence: citation tags, the extractive candidates, and the generative answerer's
+citation rewriting (the chat endpoint is replaced by httpx's MockTransport: no LLM runs on this machine)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import zlib
+
+import httpx
+import numpy as np
+import pytest
+
+from streammm.config import LlmConfig
+from streammm.qa.answer import Citation, Delta, Done, Evidence, clock, keep_cited_evidence
+from streammm.qa.extractive import ExtractiveAnswerer, _typed_into, candidates
+from streammm.qa.llm import CitationRewriter, LlmAnswerer, label_evidence
+from streammm.qa.moments import Moment
+from streammm.records import Clip, OcrLine, Word
+
+
+def clip(stream: str, start: float, end: float, **fields) -> Clip:
+    return Clip(clip_id=f"{stream}-{start:g}", stream_id=stream, start_s=start, end_s=end, profile="p", **fields)
+
+
+SLIDES = clip(
+    "slides", 6.0, 10.0,
+    words=(Word(6.2, 6.6, "for"), Word(6.6, 7.0, "them."), Word(7.31, 7.6, "He"), Word(7.6, 8.0, "was"), Word(8.0, 8.4, "not"), Word(9.5, 9.84, "man.")),
+    transcript="for them. He was not man.",
+)
+TERMINAL = clip(
+    "terminal", 4.0, 8.0,
+    ocr_lines=(
+        OcrLine(0.0, 4.0, "user@host:~$", x=0.40, y=0.20),
+        OcrLine(4.0, 5.0, "user@host:~$ ls /", x=0.43, y=0.20),
+        OcrLine(5.0, 8.3, "user@host:~$ ls /usr", x=0.44, y=0.20),
+        OcrLine(0.0, 8.3, "bash — Konsole", x=0.5, y=0.02),
+    ),
+    ocr_text="user@host:~$ ls /usr\nbash — Konsole",
+)
+MOMENTS = [Moment("slides", 6.0, 10.0, 0.9, (SLIDES,)), Moment("terminal", 4.0, 8.0, 0.5, (TERMINAL,))]
+
+
+class KeywordEncoder:
+    """A deterministic stand-in text encoder for unit tests: bag of words hashed into 64 dims."""
+
+    dim = 64
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().replace(".", " ").split():
+                out[i, zlib.crc32(word.encode()) % self.dim] += 1.0
+            out[i] /= max(np.linalg.norm(out[i]), 1e-9)
+        return out
+
+
+def run(answerer, question, moments) -> tuple[list[str], Done]:
+    async def go():
+        return [event async for event in answerer.answer(question, moments)]
+
+    events = asyncio.run(go())
+    assert isinstance(events[-1], Done) and all(isinstance(e, Delta) for e in events[:-1])
+    return [e.text for e in events[:-1]], events[-1]
+
+
+def test_clock_and_citation_tags():
+    assert clock(7.31) == "00:07" and clock(9.84, up=True) == "00:10" and clock(10.0, up=True) == "00:10"
+    assert clock(3725.2) == "1:02:05"
+    assert Citation("lobby", 65.0, 69.5, "c").tag == "[lobby @ 01:05–01:10]"
+
+
+def test_a_citation_can_only_be_made_from_evidence_and_stays_inside_its_clip():
+    evidence = Evidence.of(MOMENTS)
+    assert evidence.cite(SLIDES, 7.31, 99.0) == Citation("slides", 7.31, 10.0, SLIDES.clip_id)
+    with pytest.raises(ValueError):
+        evidence.cite(clip("elsewhere", 0, 4))
+
+
+def test_citations_not_pointing_at_moments_are_removed_and_counted():
+    good, bad = Citation("slides", 7.0, 9.0, SLIDES.clip_id), Citation("other", 1.0, 2.0, "not-retrieved")
+    done = Done(f"Yes {good.tag}. Also {bad.tag}.", (good, bad), "llm")
+    kept = keep_cited_evidence(done, MOMENTS)
+    assert kept.citations == (good,) and kept.removed_citations == 1
+    assert kept.text == f"Yes {good.tag}. Also."
+
+
+def test_text_typed_in_place_is_found_with_when_typing_began():
+    lines = list(TERMINAL.ocr_lines)
+    assert _typed_into(lines[2], lines) == ("ls /usr", 4.0)
+    assert _typed_into(lines[1], lines) is None, "an intermediate state is not the typed text"
+    assert _typed_into(lines[3], lines) is None
+
+
+def test_candidates_are_sentences_with_word_times_and_screen_lines():
+    found = candidates(MOMENTS)
+    speech = [(c.text, c.start_s, c.end_s) for c in found if c.kind == "speech"]
+    assert speech == [("for them.", 6.2, 7.0), ("He was not", 7.31, 8.4), ("man.", 9.5, 9.84)]  # the 1.1 s pause ends one
+    typed = [c for c in found if c.kind == "typed"]
+    assert [(c.text, c.start_s, c.end_s) for c in typed] == [("ls /usr", 4.0, 8.0)]
+
+
+def test_extractive_answer_streams_sentences_whose_citations_are_evidence():
+    deltas, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=2), "what command is typed?", MOMENTS)
+    assert "".join(deltas) == done.text and done.answerer == "extractive"
+    assert done.text.startswith("At [terminal @ 00:04–00:08] “ls /usr” is typed")
+    assert done.citations[0] == Citation("terminal", 4.0, 8.0, TERMINAL.clip_id)
+    assert all(c.clip_id in Evidence.of(MOMENTS).clips for c in done.citations)
+
+
+def test_extractive_answer_with_no_evidence_says_so_and_cites_nothing():
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "anything?", [])
+    assert done.citations == () and "nothing" in done.text
+
+
+def test_rewriter_turns_markers_into_tags_and_drops_what_points_at_no_evidence():
+    rewriter = CitationRewriter(label_evidence(MOMENTS), Evidence.of(MOMENTS))
+    pieces = ["He says so [E", "1]. Typed [E2, E9] too", " [slides @ 00:07–00:09] and [moon @ 00:01–00:02]", " [E7]."]
+    out = "".join(rewriter.feed(p) for p in pieces) + rewriter.finish()
+    assert re.sub(r"[ \t]{2,}", " ", out).strip() == rewriter.text  # what streamed is the answer
+    assert [c.clip_id for c in rewriter.citations] == [SLIDES.clip_id, TERMINAL.clip_id, SLIDES.clip_id]
+    assert rewriter.removed == 3  # E9, the moon tag, E7
+    assert "[E" not in rewriter.text and "moon" not in rewriter.text
+    assert "[slides @ 00:06–00:10]" in rewriter.text and "[terminal @ 00:04–00:08]" in rewriter.text
+
+
+def sse(*pieces: str) -> bytes:
+    chunks = [f"data: {json.dumps({'choices': [{'delta': {'content': p}}]})}\n\n" for p in pieces]
+    return ("".join(chunks) + "data: [DONE]\n\n").encode()
+
+
+def test_llm_answerer_streams_the_model_text_with_only_evidence_citations():
+    seen = {}
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        seen["body"] = json.loads(request.content)
+        seen["auth"] = request.headers.get("authorization")
+        return httpx.Response(200, content=sse("He was not ill disposed ", "[E1]", ", and someone typed ls /usr [E2][E5]."))
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(endpoint))
+    config = LlmConfig(base_url="http://llm.invalid/v1", model="m", api_key="k-123")
+    answerer = LlmAnswerer(config, ExtractiveAnswerer(KeywordEncoder()), client=client)
+    deltas, done = run(answerer, "who?", MOMENTS)
+    assert done.answerer == "llm" and done.removed_citations == 1
+    assert [c.stream_id for c in done.citations] == ["slides", "terminal"]
+    assert "".join(deltas).strip() == done.text
+    assert "[E" not in done.text and "[slides @ 00:06–00:10]" in done.text
+    assert seen["auth"] == "Bearer k-123" and seen["body"]["stream"] is True
+    assert "[E2] stream terminal" in seen["body"]["messages"][1]["content"]
+
+
+def test_llm_failure_falls_back_to_the_extractive_answer_with_a_note():
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(503, content=b"overloaded")))
+    answerer = LlmAnswerer(LlmConfig(base_url="http://llm.invalid/v1"), ExtractiveAnswerer(KeywordEncoder()), client=client)
+    _, done = run(answerer, "what command is typed?", MOMENTS)
+    assert done.answerer == "extractive" and "503" in done.note and done.citations
