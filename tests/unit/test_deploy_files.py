@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -141,6 +142,8 @@ def test_compose_environment_loads_and_matches_production_yaml(compose):
         assert settings.store.data_dir == "/data", service_name
         assert settings.log.json_format is True, service_name
         for name in env:
+            if name == "STREAMMM_AUTH__TOKENS":  # a per-deployment secret, from ${STREAMMM_API_TOKEN}
+                continue
             if name.startswith(ENV_PREFIX) and "__" in name:
                 assert _dotted(settings, name) == _dotted(production, name), f"{service_name}: {name} differs from configs/production.yaml"
 
@@ -215,5 +218,10 @@ def test_docker_compose_config_validates(profile):
     command = ["docker", "compose", "-f", str(COMPOSE_FILE)]
     if profile:
         command += ["--profile", profile]
-    done = subprocess.run([*command, "config", "--quiet"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    env = {**os.environ, "STREAMMM_API_TOKEN": "a-token-for-the-test"}
+    done = subprocess.run([*command, "config", "--quiet"], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
+    if not profile:  # the server's token must be given: without it compose refuses, saying what to set
+        env.pop("STREAMMM_API_TOKEN")
+        refused = subprocess.run([*command, "config", "--quiet"], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
+        assert refused.returncode != 0 and "STREAMMM_API_TOKEN" in refused.stderr
