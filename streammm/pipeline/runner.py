@@ -218,10 +218,14 @@ async def _until_indexed(stop, tasks, publishers, stats: PipelineStats, stream_i
 
 
 async def _show_status(stats: PipelineStats, stop: asyncio.Event, every_s: float = 5.0) -> None:
+    previous: list[str] = []
     while not stop.is_set():
         await asyncio.sleep(every_s)
-        for line in stats.lines():
-            log.info("%s", line)
+        lines = stats.lines()
+        if lines != previous:  # quiet while nothing changes (an idle server)
+            for line in lines:
+                log.info("%s", line)
+            previous = lines
 
 
 async def _shutdown(stop: asyncio.Event, tasks: Sequence[asyncio.Task[None]], pipeline: Pipeline | None) -> None:
