@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print a JSON list")
     search.set_defaults(run=_cmd_search)
 
+    from streammm.eval.cli import add_eval_parser
+
+    add_eval_parser(commands)
+
     bench = commands.add_parser("bench", help="measure speed (prints numbers; not a test)")
     bench.add_argument("what", nargs="?", default="perception", choices=["perception", "pipeline"], help="what to measure")
     bench.add_argument("--media", nargs="*", help="media files (default: the shared dev videos)")

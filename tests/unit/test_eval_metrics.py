@@ -1,0 +1,219 @@
+"""The retrieval metrics on hand-made cases, and the query-file loader's errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from streammm.errors import ConfigError
+from streammm.eval.metrics import ROW_KEYS, iou, make_row, overlap, score_moments, summarize, summarize_by_modality
+from streammm.eval.queries import load_queries
+
+
+def test_overlap_and_iou_of_spans():
+    assert overlap(10, 14, 12, 18) == 2.0
+    assert overlap(0, 4, 4, 8) == 0.0  # touching is not overlapping
+    assert overlap(0, 4, 6, 8) == 0.0
+    assert iou(10, 14, 12, 18) == pytest.approx(0.25)
+    assert iou(0, 10, 2, 4) == pytest.approx(0.2)
+    assert iou(3, 3, 3, 3) == 0.0
+
+
+def test_exact_hit():
+    scored = score_moments((10.0, 14.0), [(10.0, 14.0), (20.0, 24.0)])
+    assert scored["hit@1"] == 1
+    assert scored["rank"] == 1
+    assert scored["r@5"] == 1
+    assert scored["iou"] == 1.0
+    assert scored["start_error_s"] == 0.0
+
+
+def test_partial_overlap_at_the_top():
+    scored = score_moments((10.0, 14.0), [(12.0, 18.0)])
+    assert scored["hit@1"] == 1
+    assert scored["iou"] == pytest.approx(2 / 8)
+    assert scored["start_error_s"] == pytest.approx(2.0)
+    assert (scored["top_start_s"], scored["top_end_s"]) == (12.0, 18.0)
+
+
+def test_miss_at_rank_one_hit_at_rank_three():
+    scored = score_moments((10.0, 14.0), [(0.0, 4.0), (20.0, 24.0), (13.0, 17.0), (11.0, 12.0)])
+    assert scored["hit@1"] == 0
+    assert scored["rank"] == 3
+    assert scored["r@5"] == 1
+    assert scored["iou"] == 0.0
+    assert scored["start_error_s"] == pytest.approx(10.0)
+
+
+def test_hit_only_at_rank_six_is_not_recalled_at_five():
+    moments = [(float(s), float(s) + 2) for s in (30, 32, 34, 36, 38)] + [(9.0, 11.0)]
+    scored = score_moments((10.0, 14.0), moments)
+    assert scored["rank"] == 6
+    assert scored["r@5"] == 0
+
+
+def test_complete_miss():
+    scored = score_moments((10.0, 14.0), [(0.0, 4.0), (20.0, 24.0)])
+    assert scored["hit@1"] == 0
+    assert scored["rank"] is None
+    assert scored["r@5"] == 0
+    assert scored["iou"] == 0.0
+    assert scored["start_error_s"] == pytest.approx(10.0)
+
+
+def test_empty_result():
+    scored = score_moments((10.0, 14.0), [])
+    assert scored["hit@1"] == 0
+    assert scored["rank"] is None
+    assert scored["r@5"] == 0
+    assert scored["iou"] == 0.0
+    assert scored["start_error_s"] is None
+    assert scored["top_start_s"] is None
+
+
+def test_rows_are_plain_dicts_with_the_documented_keys():
+    row = make_row(query_id="q1", media="v.mp4", modality="speech", strategy="hybrid", expected=(1.0, 2.0), moments=[(0.0, 4.0)])
+    assert tuple(row) == ROW_KEYS
+    assert {"query_id", "media", "modality", "strategy", "hit@1", "rank", "iou", "start_error_s"} <= set(row)
+    assert json.loads(json.dumps(row)) == row
+
+
+def _rows():
+    window = (10.0, 14.0)
+    cases = [
+        ("a", "speech", "hybrid", [(10.0, 14.0)]),  # hit, iou 1, error 0
+        ("b", "speech", "hybrid", [(12.0, 18.0)]),  # hit, iou 0.25, error 2
+        ("c", "visual", "hybrid", [(0.0, 4.0), (20.0, 24.0), (13.0, 17.0)]),  # rank 3, iou 0, error 10
+        ("d", "visual", "hybrid", []),  # nothing: miss, iou 0, no error
+        ("a", "speech", "visual", [(0.0, 4.0)]),  # miss, error 10
+        ("c", "visual", "visual", [(11.0, 13.0)]),  # hit, iou 0.5, error 1
+    ]
+    return [make_row(query_id=q, media="v.mp4", modality=m, strategy=s, expected=window, moments=found) for q, m, s, found in cases]
+
+
+def test_summarize_per_strategy():
+    summary = summarize(_rows())
+    assert list(summary) == ["hybrid", "visual"]
+    hybrid = summary["hybrid"]
+    assert hybrid["n"] == 4
+    assert hybrid["hit@1"] == pytest.approx(2 / 4)
+    assert hybrid["r@5"] == pytest.approx(3 / 4)
+    assert hybrid["iou"] == pytest.approx((1.0 + 0.25 + 0.0 + 0.0) / 4)
+    assert hybrid["median_start_error_s"] == pytest.approx(2.0)  # median of 0, 2, 10; the empty result is left out
+    visual = summary["visual"]
+    assert visual["n"] == 2
+    assert visual["hit@1"] == pytest.approx(0.5)
+    assert visual["iou"] == pytest.approx(0.25)
+    assert visual["median_start_error_s"] == pytest.approx(5.5)  # median of 10 and 1
+
+
+def test_summarize_per_strategy_and_modality():
+    by_modality = summarize_by_modality(_rows())
+    assert by_modality["hybrid"]["speech"]["hit@1"] == 1.0
+    assert by_modality["hybrid"]["speech"]["iou"] == pytest.approx(0.625)
+    assert by_modality["hybrid"]["speech"]["median_start_error_s"] == pytest.approx(1.0)
+    assert by_modality["hybrid"]["visual"] == {"hit@1": 0.0, "r@5": 0.5, "iou": 0.0, "median_start_error_s": 10.0, "n": 2}
+    assert by_modality["visual"]["speech"]["n"] == 1
+
+
+def test_summarize_when_nothing_was_returned():
+    rows = [make_row(query_id="q", media="v", modality="ocr", strategy="ocr", expected=(1.0, 2.0), moments=[])]
+    assert summarize(rows)["ocr"] == {"hit@1": 0.0, "r@5": 0.0, "iou": 0.0, "median_start_error_s": None, "n": 1}
+
+
+# --- the query file -------------------------------------------------------------------------------
+
+
+def _query(**changes):
+    query = {"id": "q1", "media": "clip.mp4", "query": "a cat", "start": 1.0, "end": 3.0, "modality": "visual"}
+    query.update(changes)
+    return {key: value for key, value in query.items() if value is not None}
+
+
+def _write(folder: Path, queries, *, media=("clip.mp4",)) -> Path:
+    for name in media:
+        (folder / name).write_bytes(b"not really a video")
+    path = folder / "queries.json"
+    path.write_text(json.dumps({"queries": queries}), encoding="utf-8")
+    return path
+
+
+def test_loads_queries_with_media_relative_to_the_file(tmp_path):
+    path = _write(tmp_path, [_query(), _query(id="q2", modality="Visual+OCR", start=0)])
+    queries = load_queries(path)
+    assert [q.id for q in queries] == ["q1", "q2"]
+    assert queries[0].path == (tmp_path / "clip.mp4").resolve()
+    assert (queries[0].start, queries[0].end, queries[0].media) == (1.0, 3.0, "clip.mp4")
+    assert queries[1].modality == "visual+ocr"
+
+
+def test_media_root_overrides_the_files_folder(tmp_path):
+    root = tmp_path / "media"
+    root.mkdir()
+    (root / "clip.mp4").write_bytes(b"x")
+    path = tmp_path / "queries.json"
+    path.write_text(json.dumps({"queries": [_query()]}), encoding="utf-8")
+    assert load_queries(path, media_root=root)[0].path == (root / "clip.mp4").resolve()
+
+
+def test_missing_query_file(tmp_path):
+    with pytest.raises(ConfigError, match="query file not found"):
+        load_queries(tmp_path / "nope.json")
+
+
+def test_bad_json(tmp_path):
+    path = tmp_path / "queries.json"
+    path.write_text('{"queries": [', encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_queries(path)
+
+
+def test_not_a_query_list(tmp_path):
+    path = tmp_path / "queries.json"
+    path.write_text('[{"id": "q1"}]', encoding="utf-8")
+    with pytest.raises(ConfigError, match='"queries" list'):
+        load_queries(path)
+
+
+def test_missing_field_names_the_query(tmp_path):
+    path = _write(tmp_path, [_query(), _query(id="q7", end=None)])
+    with pytest.raises(ConfigError, match=r"query 'q7': missing field end"):
+        load_queries(path)
+
+
+def test_start_not_before_end(tmp_path):
+    path = _write(tmp_path, [_query(id="q3", start=5.0, end=5.0)])
+    with pytest.raises(ConfigError, match=r"query 'q3': start \(5.0\) must be before end \(5.0\)"):
+        load_queries(path)
+
+
+def test_times_must_be_numbers(tmp_path):
+    path = _write(tmp_path, [_query(id="q4", start="0:01")])
+    with pytest.raises(ConfigError, match=r"query 'q4': 'start' must be a number of seconds"):
+        load_queries(path)
+
+
+def test_unknown_media_names_the_query(tmp_path):
+    path = _write(tmp_path, [_query(), _query(id="q9", media="video/missing.mp4")])
+    with pytest.raises(ConfigError, match=r"query 'q9': media file not found: .*video/missing.mp4"):
+        load_queries(path)
+
+
+def test_unknown_modality(tmp_path):
+    path = _write(tmp_path, [_query(id="q5", modality="audio")])
+    with pytest.raises(ConfigError, match=r"query 'q5': modality 'audio'"):
+        load_queries(path)
+
+
+def test_duplicate_ids(tmp_path):
+    path = _write(tmp_path, [_query(), _query()])
+    with pytest.raises(ConfigError, match="'q1' is used twice"):
+        load_queries(path)
+
+
+def test_the_shared_query_file_loads(media):
+    queries = load_queries(media / "queries.json")
+    assert len(queries) >= 20
+    assert {q.modality for q in queries} >= {"visual", "speech", "ocr"}
