@@ -141,3 +141,33 @@ def _pct(values: list[float], q: float) -> float | None:
         return None
     index = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
     return round(values[index], 2)
+
+
+def perception_markdown(result: dict[str, Any]) -> str:
+    lines = [
+        f"Perception ({result['device']}, {result['profile']} profile; each stage timed alone, real-time factor = media s / wall s; "
+        f"model load {result['model_load_s']} s, peak memory {result['peak_rss_mb']} MB):",
+        "",
+        "| media | duration | inspect | decode | vision | OCR | speech | OCR ran on frames / area |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        x = [("–" if r[k] is None else f"{r[k]}x") for k in ("inspect_x", "decode_x", "vision_x", "ocr_x", "speech_x")]
+        lines.append(f"| {r['media']} | {r['duration_s']} s | {' | '.join(x)} | {r['ocr_frames_pct']} % / {r['ocr_area_pct']} % |")
+    return "\n".join(lines)
+
+
+def pipeline_markdown(result: dict[str, Any]) -> str:
+    lines = [
+        f"Pipeline ({result['media']} at wall-clock pace, N concurrent streams; freshness = segment published → clip searchable):",
+        "",
+        "| streams | clips | freshness p50 | p95 | p99 | wall for the media | keeps up |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['streams']} | {r['clips']} | {r['freshness_p50_s']} s | {r['freshness_p95_s']} s | {r['freshness_p99_s']} s | "
+            f"{r['wall_s']} s for {r['media_s']} s | {'yes' if r['keeps_up'] else 'no'} |"
+        )
+    lines += ["", f"Largest N keeping up with real time: {result['max_streams_real_time']}."]
+    return "\n".join(lines)

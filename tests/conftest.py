@@ -104,7 +104,7 @@ class RunningServer:
         return self.url.replace("http://", "ws://") + "/v1/ws"
 
 
-def start_server(data_dir: Path, log: Path, *extra: str, env: dict[str, str] | None = None, timeout_s: float = 180) -> RunningServer:
+def start_server(data_dir: Path, log: Path, *extra: str, env: dict[str, str] | None = None, timeout_s: float = 300) -> RunningServer:
     """`streammm serve` on a free port over `data_dir`; returns once /readyz answers 200."""
     import httpx
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -206,7 +207,7 @@ async def streams(request: Request) -> Response:
                     "clips": s.clips,
                     "start_s": s.start_s,
                     "end_s": s.end_s,
-                    "media_url": f"/v1/streams/{s.stream_id}/media" if s.stream_id in playable else None,
+                    "media_url": f"/v1/streams/{quote(s.stream_id, safe='')}/media" if s.stream_id in playable else None,
                 }
                 for s in found
                 if access.allows(s.stream_id)

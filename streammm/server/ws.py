@@ -141,7 +141,12 @@ class Connection:
     async def start_watch(self, message: WatchMessage) -> None:
         ctx = self.ctx
         if not ctx.has_clip_feed:
-            raise RequestError("watch_unavailable", "this server has no clip feed (it runs without a broker), so it cannot watch live streams", message.id)
+            raise RequestError(
+                "watch_unavailable",
+                "this server does not follow live streams: run `streammm up`, or give `streammm serve` the pipeline's broker "
+                "(kafka.bootstrap_servers), to use watches",
+                message.id,
+            )
         self._check_new_id(message.id)
         if ctx.watches.count(self) >= ctx.settings.server.max_watches:
             raise RequestError("too_many_requests", f"this socket already has {ctx.settings.server.max_watches} watches", message.id)
