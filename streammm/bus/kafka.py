@@ -245,15 +245,7 @@ async def read_topic(config: KafkaConfig, bootstrap_servers: str, topic: str, *,
 
     Idle-based on purpose: Tansu's end_offsets() answers the last batch's base offset + 1.
     """
-    consumer = AIOKafkaConsumer(
-        topic,
-        **client_options(config, bootstrap_servers),
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=config.fetch_max_wait_ms,
-        max_partition_fetch_bytes=config.max_message_mb * MB + MB,
-    )
+    consumer = _reader(config, bootstrap_servers, topic, start="earliest")
     await consumer.start()
     out: list[tuple[str, bytes]] = []
     try:
@@ -274,15 +266,7 @@ async def follow_topic(config: KafkaConfig, bootstrap_servers: str, topic: str, 
     until `stop` is set. A broker that goes away is retried with backoff, not raised."""
     delay = 0.5
     while not stop.is_set():
-        consumer = AIOKafkaConsumer(
-            topic,
-            **client_options(config, bootstrap_servers),
-            group_id=None,
-            auto_offset_reset="latest",
-            enable_auto_commit=False,
-            fetch_max_wait_ms=config.fetch_max_wait_ms,
-            max_partition_fetch_bytes=config.max_message_mb * MB + MB,
-        )
+        consumer = _reader(config, bootstrap_servers, topic, start="latest")
         try:
             await consumer.start()
             delay = 0.5
@@ -297,3 +281,16 @@ async def follow_topic(config: KafkaConfig, bootstrap_servers: str, topic: str, 
             delay = min(delay * 2, 10.0)
         finally:
             await consumer.stop()
+
+
+def _reader(config: KafkaConfig, bootstrap_servers: str, topic: str, *, start: str) -> AIOKafkaConsumer:
+    """A consumer of every partition of `topic`, outside any group, from the `start` ("earliest"/"latest")."""
+    return AIOKafkaConsumer(
+        topic,
+        **client_options(config, bootstrap_servers),
+        group_id=None,
+        auto_offset_reset=start,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=config.fetch_max_wait_ms,
+        max_partition_fetch_bytes=config.max_message_mb * MB + MB,
+    )

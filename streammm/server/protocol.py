@@ -75,14 +75,7 @@ TYPES = {"ask": AskMessage, "watch": WatchMessage, "cancel": CancelMessage}
 
 
 def parse_client_message(raw: str | bytes, limits: ServerConfig) -> ClientMessage:
-    if len(raw) > limits.max_message_kb * 1024:
-        raise RequestError("too_large", f"message is {len(raw)} bytes; the limit is {limits.max_message_kb} KB")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestError("bad_json", f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise RequestError("bad_json", "a message must be a JSON object")
+    data = _json_object(raw, limits, "message", 400)
     request_id = data.get("id") if isinstance(data.get("id"), str) else None
     kind = data.get("type")
     if kind not in TYPES:
@@ -97,14 +90,7 @@ def parse_client_message(raw: str | bytes, limits: ServerConfig) -> ClientMessag
 
 
 def parse_search_body(raw: bytes, limits: ServerConfig) -> SearchBody:
-    if len(raw) > limits.max_message_kb * 1024:
-        raise RequestError("too_large", f"body is {len(raw)} bytes; the limit is {limits.max_message_kb} KB", status=413)
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestError("bad_json", f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise RequestError("bad_json", "the body must be a JSON object")
+    data = _json_object(raw, limits, "body", 413)
     body = _validate(SearchBody, data, None)
     check_text(body.query, "query", limits, None)
     check_k(body.k, limits, None)
@@ -136,6 +122,18 @@ def check_text(text: str, field: str, limits: ServerConfig, request_id: str | No
 def check_k(k: int | None, limits: ServerConfig, request_id: str | None) -> None:
     if k is not None and not 1 <= k <= limits.max_k:
         raise RequestError("k_out_of_range", f"k must be between 1 and {limits.max_k} (got {k})", request_id)
+
+
+def _json_object(raw: str | bytes, limits: ServerConfig, what: str, too_large_status: int) -> dict[str, Any]:
+    if len(raw) > limits.max_message_kb * 1024:
+        raise RequestError("too_large", f"{what} is {len(raw)} bytes; the limit is {limits.max_message_kb} KB", status=too_large_status)
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError("bad_json", f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise RequestError("bad_json", f"the {what} must be a JSON object")
+    return data
 
 
 def _validate(model: type[BaseModel], data: dict[str, Any], request_id: str | None) -> Any:
