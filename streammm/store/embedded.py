@@ -9,13 +9,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import lancedb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from lancedb.index import FTS, BTree
 from lancedb.query import MultiMatchQuery
 
@@ -30,6 +31,14 @@ SCALAR_INDEXED = ("clip_id", "stream_id", "start_s", "end_s")
 KEEP_OLD_VERSIONS = timedelta(hours=1)  # optimize() prunes versions older than this; readers may still use newer ones
 HYBRID_POOL = 50  # candidates each side of a hybrid query contributes, at least
 ID_CHUNK = 500  # clip ids per IN (...) list in get()
+# Vector search over tables of at least VECTOR_CACHE_MIN_ROWS rows runs on an in-memory copy of the searched
+# vector columns (exact brute force in numpy, several times faster than LanceDB's flat scan), kept in step
+# with the table's latest version. Tables whose searched vectors would take more than VECTOR_CACHE_MAX_MB
+# are searched by LanceDB's flat scan instead. Both paths are exact.
+VECTOR_CACHE_MIN_ROWS = 5_000
+VECTOR_CACHE_MAX_MB = 2_048
+ROWID_CHUNK = 1_000  # row ids per IN (...) list when the cache fetches rows
+_SCALARS = ("stream_id", "start_s", "end_s", *(f"has_{name}" for name in VECTOR_NAMES))
 _PRIMARY_KEY = {b"lance-schema:unenforced-primary-key": b"true"}
 
 
@@ -62,14 +71,27 @@ class LanceDbClipStore:
     Rows added since the last optimize() are not in the FTS/BTREE indexes yet; LanceDB scans them flat, so
     they are found at once, and optimize() (every `optimize_every` upserts) folds them into the indexes.
     Every query re-reads the latest table version, so other processes' writes are seen immediately.
+
+    On tables of `vector_cache_min_rows` rows or more, vector queries are brute force over an in-memory copy
+    of the searched vector columns (see _VectorCache): the same exact answers, several times faster. It is
+    brought up to the latest version before each query: new rows are fetched, deleted ones dropped.
     """
 
-    def __init__(self, path: str | Path, dim: int, *, optimize_every: int = 200) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        dim: int,
+        *,
+        optimize_every: int = 200,
+        vector_cache_min_rows: int = VECTOR_CACHE_MIN_ROWS,
+        vector_cache_max_mb: float = VECTOR_CACHE_MAX_MB,
+    ) -> None:
         if dim < 1 or optimize_every < 1:
             raise StoreError(f"dim and optimize_every must be positive, got {dim} and {optimize_every}")
         self.path = Path(path)
         self.dim = dim
         self.optimize_every = optimize_every
+        self._cache = _VectorCache(dim, min_rows=vector_cache_min_rows, max_bytes=int(vector_cache_max_mb * 2**20))
         self._schema = clip_schema(dim)
         self._columns = list(self._schema.names)
         self._write_lock = threading.Lock()
@@ -114,6 +136,7 @@ class LanceDbClipStore:
         with self._write_lock:
             self._table = None
             self._db = None
+            self._cache.clear()
 
     # --- queries --------------------------------------------------------------------------------------
 
@@ -126,6 +149,10 @@ class LanceDbClipStore:
         if k < 1:
             return []
         with self._errors(f"vector search on {target!r}"):
+            cached = self._cache.search(self._open(), query, target, k, where, self._columns)
+            if cached is not None:
+                found, cosines = cached
+                return [] if found is None else [ScoredClip(clip, score) for clip, score in zip(self._to_clips(found), cosines)]
             rows = (
                 self._open()
                 .search(query, vector_column_name=target, query_type="vector")
@@ -352,3 +379,257 @@ def _normalised(hits: list[ScoredClip]) -> dict[str, ScoredClip]:
     return {
         h.clip.clip_id: ScoredClip(h.clip, (h.score - low) / span if span > 1e-12 else 1.0) for h in hits
     }
+
+
+# --- the in-memory vector cache -------------------------------------------------------------------------
+
+
+class _Stale(Exception):
+    """The table moved on while the cache was reading it; read again."""
+
+
+class _Matrix:
+    """Rows of one vector column with their norms, in a buffer that grows by appending.
+
+    Snapshots share a buffer: each reads only its first `n` rows, and appends go past the newest
+    snapshot's rows, so a published snapshot never sees its rows change.
+    """
+
+    def __init__(self, rows: np.ndarray, spare: int) -> None:
+        self.data = np.empty((len(rows) + spare, rows.shape[1]), dtype=np.float32)
+        self.norms = np.empty(len(rows) + spare, dtype=np.float32)
+        self.data[: len(rows)] = rows
+        self.norms[: len(rows)] = _norms(rows)
+
+    def appended(self, n: int, rows: np.ndarray) -> _Matrix:
+        """This matrix with `rows` written after its first `n` rows (a grown copy when they do not fit)."""
+        target = self
+        if n + len(rows) > len(self.data):
+            target = _Matrix(self.data[:n], spare=max(len(rows), n // 4, 1024))
+        target.data[n : n + len(rows)] = rows
+        target.norms[n : n + len(rows)] = _norms(rows)
+        return target
+
+
+@dataclass(frozen=True, eq=False)
+class _Snapshot:
+    """Every row the cache holds at table `version`, ascending by row id; `live` marks those still in it."""
+
+    version: int
+    rowids: np.ndarray  # uint64
+    live: np.ndarray  # bool
+    streams: np.ndarray  # int32 codes into stream_codes
+    stream_codes: dict[str, int]
+    start_s: np.ndarray
+    end_s: np.ndarray
+    has: dict[str, np.ndarray]
+    vectors: dict[str, _Matrix]
+
+    @property
+    def n(self) -> int:
+        return len(self.rowids)
+
+
+class _VectorCache:
+    """Exact vector search over an in-memory copy of the searched vector columns.
+
+    Lance row ids name immutable rows (an update deletes the old row and appends a new one; compaction
+    rewrites rows under new ids), so the cache follows the table by row id: on a new version it reads the
+    live row ids (one small column), fetches only the rows it has not seen and marks the missing ones dead.
+    After a compaction, or when dead rows outnumber live ones, it reads the columns again in full.
+    """
+
+    def __init__(self, dim: int, *, min_rows: int, max_bytes: int) -> None:
+        self.dim = dim
+        self.min_rows = min_rows
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._state: tuple[int, _Snapshot | None] | None = None  # (version, snapshot or None: not cached)
+        self._over = False
+        self._reading_all = False
+
+    def clear(self) -> None:
+        with self._lock:
+            self._state = None
+
+    def search(
+        self, table: lancedb.table.Table, query: np.ndarray, target: str, k: int, where: ClipFilter | None, columns: list[str]
+    ) -> tuple[pa.Table | None, list[float]] | None:
+        """(the best `k` rows with `columns`, best first, and their cosines; None and [] when nothing matches),
+        or None: search the table itself."""
+        for _ in range(3):
+            try:
+                snapshot = self._snapshot(table, target)
+                if snapshot is None:
+                    return None
+                ranked, cosines = self._rank(snapshot, query, target, k, where)
+                if not len(ranked):
+                    return None, []
+                held = [c for c in columns if c in snapshot.vectors]  # taken from memory, not read again
+                rows = _by_rowid(table, snapshot.rowids[ranked], [c for c in columns if c not in snapshot.vectors])
+                for name in held:
+                    flat = pa.array(snapshot.vectors[name].data[ranked].reshape(-1))
+                    rows = rows.append_column(name, pa.FixedSizeListArray.from_arrays(flat, self.dim))
+                return rows, [float(c) for c in cosines]
+            except _Stale:
+                continue
+        log.debug("vector cache: the table kept changing; searching it directly")
+        return None
+
+    # --- ranking ------------------------------------------------------------------------------------
+
+    def _rank(self, snap: _Snapshot, query: np.ndarray, target: str, k: int, where: ClipFilter | None) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (into snap.rowids) of the best `k` matching rows, best first, and their cosines."""
+        n = snap.n
+        mask = snap.live & snap.has[target]
+        if where is not None:
+            if where.stream_ids is not None:
+                codes = [snap.stream_codes[s] for s in where.stream_ids if s in snap.stream_codes]
+                mask &= np.isin(snap.streams, np.asarray(codes, dtype=np.int32))
+            if where.start_s is not None:
+                mask &= snap.end_s > float(_number(where.start_s))
+            if where.end_s is not None:
+                mask &= snap.start_s < float(_number(where.end_s))
+        positions = np.flatnonzero(mask)
+        if positions.size == 0:
+            return positions, np.empty(0, dtype=np.float32)
+        matrix = snap.vectors[target]
+        # einsum, not `@`: one thread. BLAS would spread this memory-bound product over every core and
+        # spin them, doubling its CPU time for no gain in wall time, while other queries want those cores.
+        if positions.size * 8 >= n:  # a pass over the whole matrix costs less than gathering the rows
+            cosines = np.einsum("ij,j->i", matrix.data[:n], query)[positions]
+        else:
+            cosines = np.einsum("ij,j->i", matrix.data[positions], query)
+        cosines = cosines / (matrix.norms[positions] * np.float32(np.linalg.norm(query)))
+        if positions.size > k:
+            kth = np.partition(cosines, positions.size - k)[positions.size - k]
+            keep = np.flatnonzero(cosines >= kth)  # ties at the boundary included, then cut in order below
+            positions, cosines = positions[keep], cosines[keep]
+        order = np.lexsort((positions, -cosines))[:k]  # best first; ties by row id (insertion order)
+        return positions[order], np.clip(cosines[order], -1.0, 1.0)  # rounding can overshoot by an ulp
+
+    # --- keeping up with the table --------------------------------------------------------------------
+
+    def _snapshot(self, table: lancedb.table.Table, target: str) -> _Snapshot | None:
+        version = table.version
+        state = self._state
+        if state is not None and state[0] == version and (state[1] is None or target in state[1].vectors):
+            return state[1]
+        if self._reading_all:
+            return None  # a full read takes seconds on a large table: search the table meanwhile
+        with self._lock:
+            version = table.version
+            state = self._state
+            if state is not None and state[0] == version and (state[1] is None or target in state[1].vectors):
+                return state[1]
+            old = state[1] if state is not None else None
+            names = sorted({target, *(old.vectors if old is not None else ())})
+            rows = table.count_rows()
+            if rows < self.min_rows or rows * self.dim * 4 * len(names) > self.max_bytes:
+                if rows >= self.min_rows and not self._over:
+                    log.warning("%d rows of %d vector columns exceed the vector cache (%d MB): searching the table directly", rows, len(names), self.max_bytes >> 20)
+                self._over = rows >= self.min_rows
+                self._state = (version, None)
+                return None
+            began = time.perf_counter()
+            fresh = None
+            if old is not None and set(names) == set(old.vectors):
+                fresh = self._follow(table, old, version)
+            how = "followed"
+            if fresh is None:
+                self._reading_all = True
+                try:
+                    fresh, how = self._read_all(table, names, version), "read"
+                finally:
+                    self._reading_all = False
+            # Labelled with the version seen before reading: the rows read are that version's or newer ones
+            # (each row id is one immutable row), so a table that moved meanwhile is followed next time.
+            self._state = (version, fresh)
+            log.debug("vector cache %s version %d (%d rows, %s) in %.0f ms", how, version, int(fresh.live.sum()), ", ".join(names), 1000 * (time.perf_counter() - began))
+            return fresh
+
+    def _read_all(self, table: lancedb.table.Table, names: list[str], version: int) -> _Snapshot:
+        rows = table.search().select([*_SCALARS, *names]).with_row_id(True).limit(None).to_arrow()
+        rowids = rows.column("_rowid").to_numpy().astype(np.uint64)
+        order = None if np.all(rowids[:-1] < rowids[1:]) else np.argsort(rowids, kind="stable")
+        scalars = rows.select(list(_SCALARS))
+        if order is not None:
+            rowids, scalars = rowids[order], scalars.take(pa.array(order))
+        encoded = pc.dictionary_encode(scalars.column("stream_id")).combine_chunks()
+        spare = max(len(rows) // 8, 1024)
+        vectors = {}
+        for name in names:
+            raw = _matrix(rows, name, self.dim)
+            vectors[name] = _Matrix(raw if order is None else raw[order], spare)
+        return _Snapshot(
+            version=version,
+            rowids=rowids,
+            live=np.ones(len(rowids), dtype=bool),
+            streams=encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32),
+            stream_codes={name: code for code, name in enumerate(encoded.dictionary.to_pylist())},
+            start_s=scalars.column("start_s").to_numpy(),
+            end_s=scalars.column("end_s").to_numpy(),
+            has={name: scalars.column(f"has_{name}").to_numpy(zero_copy_only=False) for name in VECTOR_NAMES},
+            vectors=vectors,
+        )
+
+    def _follow(self, table: lancedb.table.Table, old: _Snapshot, version: int) -> _Snapshot | None:
+        """`old` brought to `version` by fetching only new rows; None when reading everything is better."""
+        live_ids = np.sort(table.search().select(["start_s"]).with_row_id(True).limit(None).to_arrow().column("_rowid").to_numpy().astype(np.uint64))
+        n = old.n
+        at = np.minimum(np.searchsorted(old.rowids, live_ids), max(n - 1, 0))
+        known = (old.rowids[at] == live_ids) if n else np.zeros(len(live_ids), dtype=bool)
+        new_ids = live_ids[~known]
+        kept = int(known.sum())
+        if len(new_ids) > max(ROWID_CHUNK, len(live_ids) // 4) or (n - kept) > len(live_ids):
+            return None  # compacted or mostly rewritten: read it all again
+        if len(new_ids) and n and new_ids[0] <= old.rowids[-1]:
+            return None  # row ids that do not only grow: do not guess
+        live = np.zeros(n + len(new_ids), dtype=bool)
+        live[at[known]] = True
+        live[n:] = True
+        if not len(new_ids):
+            return _Snapshot(version, old.rowids, live, old.streams, old.stream_codes, old.start_s, old.end_s, old.has, old.vectors)
+        names = list(old.vectors)
+        rows = _by_rowid(table, new_ids, [*_SCALARS, *names])
+        codes = dict(old.stream_codes)
+        for stream in rows.column("stream_id").to_pylist():
+            codes.setdefault(stream, len(codes))
+        streams = np.asarray([codes[s] for s in rows.column("stream_id").to_pylist()], dtype=np.int32)
+        return _Snapshot(
+            version=version,
+            rowids=np.concatenate([old.rowids, new_ids]),
+            live=live,
+            streams=np.concatenate([old.streams, streams]),
+            stream_codes=codes,
+            start_s=np.concatenate([old.start_s, rows.column("start_s").to_numpy()]),
+            end_s=np.concatenate([old.end_s, rows.column("end_s").to_numpy()]),
+            has={name: np.concatenate([old.has[name], rows.column(f"has_{name}").to_numpy(zero_copy_only=False)]) for name in VECTOR_NAMES},
+            vectors={name: old.vectors[name].appended(n, _matrix(rows, name, self.dim)) for name in names},
+        )
+
+
+def _by_rowid(table: lancedb.table.Table, rowids: np.ndarray, columns: list[str]) -> pa.Table:
+    """The rows with these ids (and a _rowid column), in the order given; _Stale when any is gone (deleted since)."""
+    wanted = [int(r) for r in rowids]
+    parts = [
+        table.take_row_ids(wanted[start : start + ROWID_CHUNK]).select(columns).with_row_id().to_arrow()
+        for start in range(0, len(wanted), ROWID_CHUNK)
+    ]
+    rows = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    if rows.num_rows != len(wanted):
+        raise _Stale
+    where = {rowid: i for i, rowid in enumerate(rows.column("_rowid").to_pylist())}
+    if len(where) != len(wanted):
+        raise _Stale
+    return rows.take(pa.array([where[r] for r in wanted], type=pa.int64()))
+
+
+def _matrix(rows: pa.Table, name: str, dim: int) -> np.ndarray:
+    return rows.column(name).combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
+
+
+def _norms(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1).astype(np.float32)
+    norms[norms == 0] = 1.0  # a missing vector is stored as zeros; its has_ flag keeps it out of results
+    return norms

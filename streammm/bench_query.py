@@ -1,0 +1,589 @@
+"""Query benchmark: the server's websocket and search latency over 10k and 100k synthetic clips.
+
+Synthetic clips (`synthetic_clips`) are windows of `window_s` every `stride_s` over `streams` streams, with
+random unit vectors for every vector name and speech / on-screen text cut from the real development
+transcripts (shared media), a share of them with word timings so the extractive answerer has sentences.
+They are loaded into a fresh embedded store, the real server (create_app + uvicorn, the bundled MiniLM
+encoder, default settings: hybrid retrieval, extractive answers) is started in this process on a free
+port, and it is driven by N concurrent websocket clients asking questions in a closed loop (each asks,
+waits for `answer.done`, asks again), then by N concurrent HTTP clients on `POST /v1/search`.
+
+Numbers, never pass/fail: `format_query_bench` prints them with the issue's targets beside them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from streammm.config import Settings
+from streammm.paths import shared_media
+from streammm.records import VECTOR_NAMES, Clip, Word
+from streammm.store.base import clip_id
+
+PROFILE = "synthetic"
+TARGET_MOMENTS_P50_MS = 100.0  # at the largest size with the most clients (the issue's targets)
+TARGET_MOMENTS_P99_MS = 300.0
+LOAD_BATCH = 5_000
+REPLY_TIMEOUT_S = 300.0  # a server that stops answering fails the bench instead of hanging it
+
+
+# --- the pure parts: text pool, synthetic clips, percentiles --------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextPool:
+    """Real development text: timed utterances (words relative to the utterance start), plain sentences
+    for speech, lines of on-screen text, and questions."""
+
+    timed: tuple[tuple[tuple[float, float, str], ...], ...]  # per utterance: (start, end, word), start at 0
+    speech: tuple[str, ...]
+    screen: tuple[str, ...]
+    questions: tuple[str, ...]
+
+
+def load_text_pool(media: Path | None = None) -> TextPool:
+    """Read the dev transcripts, on-screen texts and queries from the shared media folder."""
+    root = media or shared_media()
+    words_doc = json.loads((root / "derived" / "narrated_slideshow.words.json").read_text())
+    words = [(float(w["start"]), float(w["end"]), str(w["word"])) for w in words_doc["words"]]
+    timed = []
+    for utt in words_doc["utterances"]:
+        inside = [w for w in words if utt["start"] - 0.05 <= w[0] and w[1] <= utt["end"] + 0.05]
+        if inside:
+            t0 = inside[0][0]
+            timed.append(tuple((round(s - t0, 3), round(e - t0, 3), text) for s, e, text in inside))
+    speech = [u["text"] for u in words_doc["utterances"]]
+    audio = root / "audio"
+    for path in sorted(audio.glob("librivox/*.txt")) + sorted(audio.glob("*/*.transcription")):
+        for line in path.read_text().splitlines():
+            text = re.sub(r"</?s>|\([^)]*\)\s*$", " ", line).strip()
+            if text:
+                speech.append(" ".join(text.split()))
+    for path in sorted(audio.glob("*/*.stm")):
+        for line in path.read_text().splitlines():
+            parts = line.split(maxsplit=5)
+            if len(parts) == 6 and parts[5].strip():
+                speech.append(parts[5].strip())
+    screen = ["Sense and Sensibility, chapter one", *(s["text"] for s in words_doc.get("slides", []))]
+    for path in sorted((root / "ocr").glob("*.gt.txt")):
+        screen += [line.strip() for line in path.read_text(errors="replace").splitlines() if len(line.strip()) >= 4]
+    for path in sorted((root / "annotations").glob("*.segments.json")):
+        screen += [s["text"] for s in json.loads(path.read_text()).get("segments", [])]
+    queries = [q["query"] for q in json.loads((root / "queries.json").read_text())["queries"]]
+    questions = [*queries, *speech[: len(queries)]]
+    return TextPool(tuple(timed), tuple(dict.fromkeys(speech)), tuple(dict.fromkeys(screen)), tuple(dict.fromkeys(questions)))
+
+
+def unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """`n` random unit vectors (float32, rows)."""
+    matrix = rng.standard_normal((n, dim), dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix
+
+
+def synthetic_clips(
+    n: int,
+    dim: int,
+    pool: TextPool,
+    *,
+    streams: int = 100,
+    window_s: float = 4.0,
+    stride_s: float = 2.0,
+    words_share: float = 0.25,
+    seed: int = 0,
+    offset: int = 0,
+) -> list[Clip]:
+    """Clips `offset`..`offset + n - 1` of a synthetic corpus (the same seed always gives the same corpus
+    in the same order, so a large corpus can be made in batches): clip i belongs to stream
+    `synthetic-{i % streams:03d}` at window `i // streams`, so every stream grows evenly."""
+    rng = np.random.default_rng([seed, offset])
+    vectors = {name: unit_vectors(rng, n, dim) for name in VECTOR_NAMES}
+    pick = random.Random(f"{seed}-{offset}")
+    clips = []
+    for row in range(n):
+        i = offset + row
+        stream = f"synthetic-{i % streams:03d}"
+        start = (i // streams) * stride_s
+        end = start + window_s
+        words: tuple[Word, ...] = ()
+        if pool.timed and pick.random() < words_share:
+            utterance = pick.choice(pool.timed)
+            scale = min(1.0, window_s / max(utterance[-1][1], 1e-6))  # squeeze it into the window
+            words = tuple(Word(round(start + s * scale, 3), round(start + e * scale, 3), text) for s, e, text in utterance)
+            transcript = " ".join(w.text for w in words)
+        else:
+            transcript = pick.choice(pool.speech) if pool.speech else ""
+        ocr_text = "\n".join(pick.sample(pool.screen, k=min(2, len(pool.screen)))) if pool.screen else ""
+        clips.append(
+            Clip(
+                clip_id=clip_id(stream, start, PROFILE),
+                stream_id=stream,
+                start_s=start,
+                end_s=end,
+                profile=PROFILE,
+                transcript=transcript,
+                ocr_text=ocr_text,
+                words=words,
+                frame_times=(start + window_s / 2,),
+                vectors={name: vectors[name][row] for name in VECTOR_NAMES},
+            )
+        )
+    return clips
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0..100) with linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100.0
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _summary_ms(values_s: Sequence[float]) -> dict[str, float | int | None]:
+    def ms(q: float) -> float | None:
+        v = percentile(values_s, q)
+        return None if v is None else round(1000 * v, 1)
+
+    return {"n": len(values_s), "p50_ms": ms(50), "p99_ms": ms(99), "mean_ms": round(1000 * sum(values_s) / len(values_s), 1) if values_s else None}
+
+
+# --- loading the store ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Corpus:
+    """What the bench keeps of the loaded corpus: the vectors of the searched names (for the recall check)."""
+
+    vectors: dict[str, np.ndarray]
+    clip_ids: list[str]
+
+
+def _load_store(store: Any, n: int, dim: int, pool: TextPool, *, streams: int, seed: int, keep: Sequence[str], progress: Callable[[str], None]) -> tuple[_Corpus, dict[str, float]]:
+    """Upsert `n` synthetic clips in batches through the store's public API, then fold them into its indexes."""
+    kept: dict[str, list[np.ndarray]] = {name: [] for name in keep}
+    ids: list[str] = []
+    make_s = upsert_s = 0.0
+    for offset in range(0, n, LOAD_BATCH):
+        began = time.perf_counter()
+        batch = synthetic_clips(min(LOAD_BATCH, n - offset), dim, pool, streams=streams, seed=seed, offset=offset)
+        made = time.perf_counter()
+        store.upsert(batch)
+        upsert_s += time.perf_counter() - made
+        make_s += made - began
+        ids += [c.clip_id for c in batch]
+        for name in keep:
+            kept[name].append(np.stack([c.vectors[name] if name in c.vectors else np.zeros(dim, np.float32) for c in batch]))
+        if (offset // LOAD_BATCH) % 5 == 4:
+            progress(f"  loaded {offset + len(batch):,} / {n:,} clips")
+    began = time.perf_counter()
+    optimize = getattr(store, "optimize", None) or (lambda: store._optimize(store._open()))
+    optimize()
+    optimize_s = time.perf_counter() - began
+    corpus = _Corpus({name: np.concatenate(parts) for name, parts in kept.items()}, ids)
+    return corpus, {"generate_s": round(make_s, 1), "upsert_s": round(upsert_s, 1), "optimize_s": round(optimize_s, 1), "load_s": round(upsert_s + optimize_s, 1)}
+
+
+# --- the server under test -----------------------------------------------------------------------------
+
+
+class _Server:
+    """The real app under uvicorn, in a thread with its own event loop (as `streammm serve` runs it)."""
+
+    def __init__(self, settings: Settings, store: Any, encoder: Any, data_dir: Path) -> None:
+        import threading
+
+        import uvicorn
+
+        from streammm.bus.broker import free_port
+        from streammm.server.app import create_app
+        from streammm.server.run import WS_MAX_BYTES
+
+        self.port = free_port()
+        app = create_app(settings, store, encoder, data_dir=data_dir)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", ws_max_size=WS_MAX_BYTES, lifespan="on", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="bench-server", daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def __enter__(self) -> _Server:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server under test did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+
+
+# --- load generators -----------------------------------------------------------------------------------
+
+
+async def _ask_loop(url: str, questions: Sequence[str], first: int, until: float, out: dict[str, list[float]], stop_after: int | None = None) -> None:
+    """One websocket client: ask, wait for `answer.done`, ask again, until `until` (monotonic)."""
+    from websockets.asyncio.client import connect
+
+    async with connect(url, max_size=16 * 1024 * 1024, open_timeout=30) as ws:
+        turn = 0
+        while time.monotonic() < until and (stop_after is None or turn < stop_after):
+            request_id = f"q{first}-{turn}"
+            question = questions[(first + turn * 7) % len(questions)]
+            sent = time.perf_counter()
+            await ws.send(json.dumps({"type": "ask", "id": request_id, "question": question}))
+            moments_at = None
+            while True:
+                event = json.loads(await asyncio.wait_for(ws.recv(), timeout=REPLY_TIMEOUT_S))
+                if event.get("id") != request_id:
+                    continue
+                kind = event.get("type")
+                if kind == "moments":
+                    moments_at = time.perf_counter()
+                    out["moments_n"].append(len(event.get("moments") or []))
+                elif kind == "answer.done":
+                    done_at = time.perf_counter()
+                    if moments_at is not None:
+                        out["moments"].append(moments_at - sent)
+                        out["done"].append(done_at - sent)
+                    break
+                elif kind == "error":
+                    out["errors"].append(1.0)
+                    break
+            turn += 1
+
+
+async def _ws_phase(base: str, questions: Sequence[str], clients: int, duration_s: float) -> dict[str, Any]:
+    out: dict[str, list[float]] = {"moments": [], "done": [], "errors": [], "moments_n": []}
+    began = time.perf_counter()
+    until = time.monotonic() + duration_s
+    await asyncio.gather(*(_ask_loop(f"ws://{base}/v1/ws", questions, i * 11, until, out) for i in range(clients)))
+    wall = time.perf_counter() - began
+    return {
+        "clients": clients,
+        "asks": len(out["done"]),
+        "errors": len(out["errors"]),
+        "asks_per_s": round(len(out["done"]) / wall, 2) if wall > 0 else None,
+        "moments": _summary_ms(out["moments"]),
+        "answer_done": _summary_ms(out["done"]),
+        "mean_moments_returned": round(sum(out["moments_n"]) / len(out["moments_n"]), 2) if out["moments_n"] else None,
+        "wall_s": round(wall, 1),
+    }
+
+
+async def _search_phase(base: str, questions: Sequence[str], clients: int, duration_s: float) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    until = time.monotonic() + duration_s
+
+    async def client(first: int) -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=f"http://{base}", timeout=120) as http:
+            turn = 0
+            while time.monotonic() < until:
+                sent = time.perf_counter()
+                response = await http.post("/v1/search", json={"query": questions[(first + turn * 7) % len(questions)]})
+                if response.status_code == 200 and "moments" in response.json():
+                    latencies.append(time.perf_counter() - sent)
+                else:
+                    errors += 1
+                turn += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client(i * 13) for i in range(clients)))
+    wall = time.perf_counter() - began
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "errors": errors,
+        "per_s": round(len(latencies) / wall, 2) if wall > 0 else None,
+        "latency": _summary_ms(latencies),
+        "wall_s": round(wall, 1),
+    }
+
+
+async def _warm_up(base: str, questions: Sequence[str], asks: int) -> None:
+    import httpx
+
+    out: dict[str, list[float]] = {"moments": [], "done": [], "errors": [], "moments_n": []}
+    await _ask_loop(f"ws://{base}/v1/ws", questions, 3, time.monotonic() + 300, out, stop_after=asks)
+    async with httpx.AsyncClient(base_url=f"http://{base}", timeout=120) as http:
+        for i in range(asks):
+            (await http.post("/v1/search", json={"query": questions[i % len(questions)]})).raise_for_status()
+
+
+# --- where the time goes, and recall --------------------------------------------------------------------
+
+
+def _breakdown(store: Any, encoder: Any, settings: Settings, questions: Sequence[str], n: int) -> dict[str, Any]:
+    """One question at a time, no server: each step of an ask timed on its own (median ms over `n` questions)."""
+    from streammm.qa.answer import keep_cited_evidence
+    from streammm.qa.extractive import ExtractiveAnswerer, candidates
+    from streammm.qa.moments import merge_into_moments
+    from streammm.qa.retrieval import reciprocal_rank_fusion
+    from streammm.qa.service import OVERFETCH
+    from streammm.records import MODALITIES
+    from streammm.server.protocol import done_event, moments_event
+
+    answerer = ExtractiveAnswerer(encoder, max_sentences=settings.qa.max_sentences)
+    k = settings.server.default_k
+    depth = max(k * OVERFETCH * 4, 20)  # what retrieve() asks each ranking for under late/hybrid
+    steps: dict[str, list[float]] = {}
+    counts: list[int] = []
+
+    def timed(step: str, fn: Callable[[], Any]) -> Any:
+        began = time.perf_counter()
+        result = fn()
+        steps.setdefault(step, []).append(time.perf_counter() - began)
+        return result
+
+    for i in range(n + 2):
+        question = questions[(i * 5) % len(questions)]
+        vector = timed("encode question", lambda: encoder.encode([question])[0])
+        rankings = [timed(f"vector search {m}", lambda m=m: store.search_vector(vector, target=m, k=depth)) for m in MODALITIES]
+        rankings.append(timed("BM25 search", lambda: store.search_text(question, k=depth)))
+        moments = timed("fusion + moments", lambda: merge_into_moments(reciprocal_rank_fusion(rankings)[: k * OVERFETCH])[:k])
+        timed("moments JSON", lambda: json.dumps(moments_event("x", moments), ensure_ascii=False))
+        evidence = moments[: settings.qa.evidence_moments]
+        counts.append(len(candidates(evidence)))
+
+        async def answer() -> Any:
+            done = None
+            async for event in answerer.answer(question, evidence):
+                done = event
+            return done
+
+        done = timed("extractive answer", lambda: asyncio.run(answer()))
+        timed("answer JSON", lambda: json.dumps(done_event("x", keep_cited_evidence(done, moments)), ensure_ascii=False))
+        if i < 2:  # warm-up rounds
+            for values in steps.values():
+                values.clear()
+            counts.clear()
+    medians = {step: round(1000 * (percentile(values, 50) or 0.0), 1) for step, values in steps.items()}
+    return {"median_ms": medians, "questions": n, "depth": depth, "mean_answer_candidates": round(sum(counts) / len(counts), 1) if counts else None}
+
+
+def _recall(store: Any, encoder: Any, corpus: _Corpus, questions: Sequence[str], n: int, k: int = 10) -> dict[str, Any]:
+    """recall@k of the store's vector search against brute-force cosine over the loaded vectors."""
+    ids = np.asarray(corpus.clip_ids)
+    vectors = encoder.encode([questions[(i * 3) % len(questions)] for i in range(n)])
+    found: dict[str, float] = {}
+    for name, matrix in corpus.vectors.items():
+        norms = np.linalg.norm(matrix, axis=1)
+        hits = 0
+        for vector in vectors:
+            cosines = (matrix @ vector) / np.where(norms > 0, norms, 1.0)
+            cosines[norms == 0] = -np.inf
+            truth = set(ids[np.argsort(-cosines, kind="stable")[:k]].tolist())
+            got = {hit.clip.clip_id for hit in store.search_vector(vector, target=name, k=k)}
+            hits += len(truth & got)
+        found[name] = round(hits / (k * len(vectors)), 4)
+    return {"k": k, "queries": len(vectors), "by_target": found, "min": min(found.values()) if found else None}
+
+
+# --- the benchmark -------------------------------------------------------------------------------------
+
+
+def run_query_bench(
+    settings: Settings,
+    *,
+    sizes: Sequence[int] = (10_000, 100_000),
+    clients: Sequence[int] = (1, 20),
+    duration_s: float = 15.0,
+    search_duration_s: float = 8.0,
+    warmup_asks: int = 4,
+    streams: int = 100,
+    profile_queries: int = 12,
+    recall_queries: int = 20,
+    seed: int = 0,
+    work_dir: str | Path | None = None,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Load each size of synthetic corpus into a fresh embedded store, serve it, and measure.
+
+    For each size: the load time; per client count, websocket asks in a closed loop for `duration_s`
+    (time to `moments` and to `answer.done`, p50/p99) and `POST /v1/search` for `search_duration_s`
+    (requests per second); a single-question breakdown of an ask's steps; and recall@10 of the store's
+    vector search against brute force. Stores live under `work_dir` (a temporary folder when None) and
+    are removed after each size.
+    """
+    from streammm.models.registry import create_text_encoder
+    from streammm.records import MODALITIES
+    from streammm.store.embedded import LanceDbClipStore
+
+    began = time.perf_counter()
+    load_before = os.getloadavg()
+    pool = load_text_pool()
+    questions = pool.questions
+    progress("loading the text encoder")
+    encoder = create_text_encoder(settings.models)
+    dim = int(encoder.dim)
+    rows = []
+    with contextlib.ExitStack() as stack:
+        if work_dir is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="streammm-bench-query-")))
+        else:
+            root = Path(work_dir)
+            root.mkdir(parents=True, exist_ok=True)
+        for size in sizes:
+            data = root / f"clips-{size}"
+            if data.exists():
+                shutil.rmtree(data)
+            progress(f"{size:,} clips: loading into {data}")
+            store = LanceDbClipStore(data / "clips", dim, optimize_every=settings.store.optimize_every)
+            corpus = None
+            try:
+                corpus, load = _load_store(store, size, dim, pool, streams=streams, seed=seed, keep=MODALITIES, progress=progress)
+                progress(f"{size:,} clips: loaded in {load['load_s']} s (+{load['generate_s']} s generating); measuring")
+                run_settings = settings.model_copy(  # loopback, no tokens: the bench is its own client
+                    update={
+                        "server": settings.server.model_copy(update={"host": "127.0.0.1", "port": 0}),
+                        "auth": settings.auth.model_copy(update={"enabled": False}),
+                    }
+                )
+                phases = []
+                searches = []
+                with _Server(run_settings, store, encoder, data) as server:
+                    asyncio.run(_warm_up(server.base, questions, warmup_asks))
+                    for n in clients:
+                        phase = asyncio.run(_ws_phase(server.base, questions, n, duration_s))
+                        progress(
+                            f"{size:,} clips, {n} clients: moments p50 {phase['moments']['p50_ms']} ms p99 {phase['moments']['p99_ms']} ms; "
+                            f"answer.done p50 {phase['answer_done']['p50_ms']} ms p99 {phase['answer_done']['p99_ms']} ms ({phase['asks']} asks)"
+                        )
+                        phases.append(phase)
+                        search = asyncio.run(_search_phase(server.base, questions, n, search_duration_s))
+                        progress(f"{size:,} clips, {n} clients: POST /v1/search {search['per_s']} req/s (p50 {search['latency']['p50_ms']} ms)")
+                        searches.append(search)
+                breakdown = None
+                if profile_queries:  # in a worker thread, like the server's model and store calls
+                    with ThreadPoolExecutor(max_workers=1) as worker:
+                        breakdown = worker.submit(_breakdown, store, encoder, settings, questions, profile_queries).result()
+                recall = _recall(store, encoder, corpus, questions, recall_queries) if recall_queries else None
+                if recall:
+                    progress(f"{size:,} clips: vector search recall@10 vs brute force {recall['by_target']}")
+                rows.append(
+                    {"clips": size, "streams": streams, "load": load, "asks": phases, "search": searches, "breakdown": breakdown, "recall": recall}
+                )
+            finally:
+                store.close()
+                corpus = None
+                shutil.rmtree(data, ignore_errors=True)
+    return {
+        "bench": "query",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": _cpu_model(),
+            "python": platform.python_version(),
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "encoder": f"{settings.models.embedding.profile} text encoder, {dim}-d",
+        "strategy": settings.qa.strategy,
+        "answerer": settings.qa.answerer,
+        "duration_s": duration_s,
+        "search_duration_s": search_duration_s,
+        "targets": {"clips": max(sizes) if sizes else None, "clients": max(clients) if clients else None, "moments_p50_ms": TARGET_MOMENTS_P50_MS, "moments_p99_ms": TARGET_MOMENTS_P99_MS},
+        "rows": rows,
+        "wall_s": round(time.perf_counter() - began, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def format_query_bench(result: dict[str, Any]) -> str:
+    """The result as Markdown: the latency table, the search throughput, the breakdown and recall."""
+    machine = result["machine"]
+    lines = [
+        f"Query latency: {result['strategy']} retrieval, {result['answerer']} answers, {result['encoder']}; "
+        f"{machine['cpus']} CPUs ({machine['processor']}), load average {machine['loadavg_before'][0]} before / {machine['loadavg_after'][0]} after; "
+        f"closed-loop clients for {result['duration_s']} s each.",
+        "",
+        "| clips | clients | asks | moments p50 ms | moments p99 ms | answer.done p50 ms | answer.done p99 ms | asks/s | search req/s | search p50 ms | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in result["rows"]:
+        for ask, search in zip(row["asks"], row["search"]):
+            lines.append(
+                f"| {row['clips']:,} | {ask['clients']} | {ask['asks']} | {_cell(ask['moments']['p50_ms'])} | {_cell(ask['moments']['p99_ms'])} | "
+                f"{_cell(ask['answer_done']['p50_ms'])} | {_cell(ask['answer_done']['p99_ms'])} | {_cell(ask['asks_per_s'])} | "
+                f"{_cell(search['per_s'])} | {_cell(search['latency']['p50_ms'])} | {ask['errors'] + search['errors']} |"
+            )
+    targets = result["targets"]
+    verdict = _verdict(result)
+    lines += ["", f"Target: `moments` p50 ≤ {targets['moments_p50_ms']:.0f} ms and p99 ≤ {targets['moments_p99_ms']:.0f} ms at {targets['clips']:,} clips with {targets['clients']} clients: {verdict}."]
+    steps = _steps(result)
+    lines += ["", "| " + " | ".join(["clips", "load s (upsert + optimize)", *steps, "answer candidates", "recall@10"]) + " |"]
+    lines.append("|" + "---:|" * (len(steps) + 4))
+    for row in result["rows"]:
+        breakdown = row.get("breakdown") or {}
+        medians = breakdown.get("median_ms", {})
+        cells = [f"{row['clips']:,}", str(row["load"]["load_s"]), *(_cell(medians.get(step)) for step in steps)]
+        cells += [_cell(breakdown.get("mean_answer_candidates")), _cell((row.get("recall") or {}).get("min"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Breakdown: median ms of each step of one ask, one question at a time (no server, no concurrency); "
+              "recall@10: the store's vector search against brute-force cosine (lowest over the searched vectors)."]
+    return "\n".join(lines)
+
+
+def _steps(result: dict[str, Any]) -> list[str]:
+    steps: list[str] = []
+    for row in result["rows"]:
+        for step in (row.get("breakdown") or {}).get("median_ms", {}):
+            if step not in steps:
+                steps.append(step)
+    return steps
+
+
+def _verdict(result: dict[str, Any]) -> str:
+    targets = result["targets"]
+    for row in result["rows"]:
+        if row["clips"] != targets["clips"]:
+            continue
+        for ask in row["asks"]:
+            if ask["clients"] == targets["clients"]:
+                p50, p99 = ask["moments"]["p50_ms"], ask["moments"]["p99_ms"]
+                if p50 is None or p99 is None:
+                    return "not measured (no asks completed)"
+                met = p50 <= targets["moments_p50_ms"] and p99 <= targets["moments_p99_ms"]
+                return f"{'met' if met else 'missed'} (p50 {p50} ms, p99 {p99} ms)"
+    return "not measured at that size and client count"
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None else str(value)
