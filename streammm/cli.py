@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -89,10 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(commands)
 
     bench = commands.add_parser("bench", help="measure speed (prints numbers; not a test)")
-    bench.add_argument("what", nargs="?", default="perception", choices=["perception", "pipeline"], help="what to measure")
+    bench.add_argument(
+        "what", nargs="?", default="all", choices=["all", "perception", "pipeline", "query"],
+        help="what to measure (default: all three, written to one JSON and one Markdown file)",
+    )
     bench.add_argument("--media", nargs="*", help="media files (default: the shared dev videos)")
     bench.add_argument("--streams", nargs="*", type=int, default=[1, 2, 3], help="pipeline: concurrent stream counts to try")
-    bench.add_argument("--json", metavar="OUT", help="also write the results as JSON here")
+    bench.add_argument("--sizes", nargs="*", type=int, default=[10_000, 100_000], help="query: synthetic clips in the store")
+    bench.add_argument("--clients", nargs="*", type=int, default=[1, 20], help="query: concurrent websocket clients")
+    bench.add_argument("--json", metavar="OUT", help="write the results as JSON here (all: default bench-results/bench.json)")
+    bench.add_argument("--markdown", metavar="OUT", help="all: write the tables here (default bench-results/bench.md)")
     bench.set_defaults(run=_cmd_bench)
     return parser
 
@@ -189,9 +195,11 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from streammm.models.registry import create_text_encoder
+    from streammm.models.runtime import configure_threads
     from streammm.server.run import kafka_clip_feed, serve
     from streammm.store.factory import data_dir, open_store
 
+    configure_threads(1)  # requests run side by side; one torch thread each keeps encoding time steady
     encoder = create_text_encoder(settings.models)
     store = open_store(settings, encoder.dim)
     bootstrap = settings.kafka.bootstrap_servers
@@ -285,15 +293,38 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from streammm.bench import run_perception_bench, run_pipeline_bench
+    from pathlib import Path
 
-    if args.what == "pipeline":
-        results = run_pipeline_bench(settings, args.streams, args.media[0] if args.media else None)
-    else:
-        results = run_perception_bench(settings, args.media)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(results, out, indent=1)
+    from streammm.bench import perception_markdown, pipeline_markdown, run_perception_bench, run_pipeline_bench
+    from streammm.bench_query import format_query_bench, run_query_bench
+
+    results: dict[str, Any] = {}
+    if args.what in ("all", "perception"):
+        results["perception"] = run_perception_bench(settings, args.media)
+    if args.what in ("all", "pipeline"):
+        results["pipeline"] = run_pipeline_bench(settings, args.streams, args.media[0] if args.media else None)
+    if args.what in ("all", "query"):
+        results["query"] = run_query_bench(settings, sizes=args.sizes, clients=args.clients, progress=lambda line: print(line, file=sys.stderr))
+        print(format_query_bench(results["query"]))
+    if args.what != "all":
+        if args.json:
+            Path(args.json).write_text(json.dumps(results[args.what], indent=1), encoding="utf-8")
+        return 0
+    tables = "\n\n".join(
+        [
+            f"# streammm bench ({os.cpu_count()} CPUs, {settings.models.device}, {settings.models.embedding.profile} profile)",
+            perception_markdown(results["perception"]),
+            pipeline_markdown(results["pipeline"]),
+            format_query_bench(results["query"]),
+        ]
+    )
+    json_out = Path(args.json or "bench-results/bench.json")
+    markdown_out = Path(args.markdown or "bench-results/bench.md")
+    for path, text in ((json_out, json.dumps(results, indent=1)), (markdown_out, tables + "\n")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    print(tables)
+    print(f"wrote {json_out} and {markdown_out}", file=sys.stderr)
     return 0
 
 

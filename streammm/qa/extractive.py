@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -60,9 +62,27 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, encoder: TextEncoder, *, max_sentences: int = 3) -> None:
+    def __init__(self, encoder: TextEncoder, *, max_sentences: int = 3, cache_size: int = 20_000) -> None:
         self.encoder = encoder
         self.max_sentences = max_sentences
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> vector: popular moments come back
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """The texts' vectors, encoding only those not seen lately (least recently used are forgotten)."""
+        with self._lock:
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, self.encoder.encode(missing)))
+        with self._lock:
+            for text in dict.fromkeys(texts):
+                self._cache[text] = known[text]
+                self._cache.move_to_end(text)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return np.stack([known[t] for t in texts])
 
     async def answer(self, question: str, moments: Sequence[Moment]) -> AsyncIterator[AnswerEvent]:
         picked = await asyncio.to_thread(self.pick, question, moments)
@@ -87,7 +107,7 @@ class ExtractiveAnswerer:
         found = candidates(moments)
         if not found:
             return []
-        vectors = self.encoder.encode([question, *(c.text for c in found)])
+        vectors = self._encode([question, *(c.text for c in found)])
         scores = score_candidates(question, vectors[0], vectors[1:], found)
         order = sorted(range(len(found)), key=lambda i: -scores[i])
         picked: list[Candidate] = []
