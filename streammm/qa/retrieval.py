@@ -8,9 +8,9 @@ import numpy as np
 
 from streammm.records import ClipFilter, MODALITIES, ScoredClip
 from streammm.store.base import ClipStore
+from streammm.store.fusion import fuse_clips
 
 STRATEGIES = ("visual", "speech", "ocr", "joint", "late", "hybrid")
-RRF_K = 60
 
 
 def retrieve(
@@ -33,20 +33,10 @@ def retrieve(
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if strategy in (*MODALITIES, "joint"):
         return store.search_vector(query_vector, target=strategy, k=k, where=where)
-    depth = max(k * 4, 20)
-    rankings = [store.search_vector(query_vector, target=m, k=depth, where=where) for m in MODALITIES]
-    if strategy == "hybrid":
-        rankings.append(store.search_text(query, k=depth, where=where))
-    return reciprocal_rank_fusion(rankings)[:k]
+    text = query if strategy == "hybrid" else None
+    return store.search_fused(text, query_vector, targets=MODALITIES, k=k, depth=max(k * 4, 20), where=where)
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[ScoredClip]], k: int = RRF_K) -> list[ScoredClip]:
-    """Sum of 1/(k + rank) over the rankings a clip appears in (Cormack et al., 2009)."""
-    scores: dict[str, float] = {}
-    clips = {}
-    for ranking in rankings:
-        for rank, found in enumerate(ranking, start=1):
-            scores[found.clip.clip_id] = scores.get(found.clip.clip_id, 0.0) + 1.0 / (k + rank)
-            clips[found.clip.clip_id] = found.clip
-    order = sorted(scores, key=lambda cid: (-scores[cid], clips[cid].stream_id, clips[cid].start_s))
-    return [ScoredClip(clips[cid], round(scores[cid], 6)) for cid in order]
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[ScoredClip]]) -> list[ScoredClip]:
+    """Sum of 1/(60 + rank) over the rankings a clip appears in (Cormack et al., 2009), best first."""
+    return fuse_clips(rankings)

@@ -43,6 +43,20 @@ class ClipStore(Protocol):
         """Vector search on `target` fused with BM25; alpha=1 is pure vector, 0 pure BM25."""
         ...
 
+    def search_fused(
+        self,
+        query: str | None,
+        vector: np.ndarray,
+        *,
+        targets: Sequence[str],
+        k: int,
+        depth: int,
+        where: ClipFilter | None = None,
+    ) -> list[ScoredClip]:
+        """Reciprocal-rank fusion (streammm.store.fusion) of the `depth` nearest clips by each vector in
+        `targets` and, when `query` is not None, the `depth` best by BM25; the best `k`, scored by their sums."""
+        ...
+
     def get(self, clip_ids: Sequence[str]) -> list[Clip]:
         """The clips that exist among `clip_ids`, in the order asked."""
         ...

@@ -22,6 +22,7 @@ from lancedb.query import MultiMatchQuery
 
 from streammm.errors import StoreError, StreammmError
 from streammm.records import VECTOR_NAMES, Clip, ClipFilter, OcrLine, ScoredClip, StreamInfo, Word
+from streammm.store.fusion import fused_search, rrf_order
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +144,7 @@ class LanceDbClipStore:
     def search_vector(
         self, vector: np.ndarray, *, target: str, k: int, where: ClipFilter | None = None
     ) -> list[ScoredClip]:
-        if target not in VECTOR_NAMES:
-            raise StoreError(f"unknown vector target {target!r}; expected one of {', '.join(VECTOR_NAMES)}")
+        _check_target(target)
         query = self._vector(vector, f"query vector for {target!r}")
         if k < 1:
             return []
@@ -170,12 +170,70 @@ class LanceDbClipStore:
         if not query.strip() or k < 1:
             return []
         with self._errors(f"text search for {query!r}"):
-            builder = self._open().search(MultiMatchQuery(query, list(TEXT_COLUMNS)), query_type="fts")
-            expr = _where(where)
-            if expr:
-                builder = builder.where(expr, prefilter=True)
-            rows = builder.select([*self._columns, "_score"]).limit(k).to_arrow()
+            rows = self._bm25(query, k, where, self._columns)
         return _ranked(self._to_clips(rows), rows.column("_score").to_pylist())
+
+    def search_fused(
+        self,
+        query: str | None,
+        vector: np.ndarray,
+        *,
+        targets: Sequence[str],
+        k: int,
+        depth: int,
+        where: ClipFilter | None = None,
+    ) -> list[ScoredClip]:
+        for target in targets:
+            _check_target(target)
+        vector = self._vector(vector, "query vector")
+        if k < 1:
+            return []
+        with self._errors("fused search"):
+            for _ in range(3):
+                try:
+                    found = self._fused_in_memory(query, vector, targets, k, depth, where)
+                except _Stale:  # a winner was deleted meanwhile: rank again
+                    continue
+                if found is not None:
+                    return found
+                break
+        return fused_search(self, query, vector, targets=targets, k=k, depth=depth, where=where)
+
+    def _fused_in_memory(
+        self, query: str | None, vector: np.ndarray, targets: Sequence[str], k: int, depth: int, where: ClipFilter | None
+    ) -> list[ScoredClip] | None:
+        """search_fused over the vector cache: the rankings hold row ids, and only the `k` winners are read
+        (one read instead of one per ranking). None when a target is not cached."""
+        table = self._open()
+        rankings: list[list[int]] = []
+        order_keys: dict[int, tuple[str, float]] = {}
+        for target in targets:
+            ranked = self._cache.rank(table, vector, target, depth, where)
+            if ranked is None:
+                return None
+            rankings.append(ranked.rowids())
+            order_keys.update(zip(rankings[-1], ranked.order_keys()))
+        if query is not None and query.strip() and depth >= 1:
+            rows = self._bm25(query, depth, where, ["stream_id", "start_s"], row_ids=True)
+            scores = rows.column("_score").to_pylist()
+            best = sorted(range(rows.num_rows), key=lambda i: -scores[i])  # as search_text orders them
+            ids, streams, starts = (rows.column(c).to_pylist() for c in ("_rowid", "stream_id", "start_s"))
+            rankings.append([ids[i] for i in best])
+            order_keys.update((ids[i], (streams[i], starts[i])) for i in best)
+        fused = rrf_order(rankings, order_keys.__getitem__)[:k]
+        if not fused:
+            return []
+        rows = _by_rowid(table, np.asarray([rowid for rowid, _ in fused], dtype=np.uint64), self._columns)
+        return [ScoredClip(clip, score) for clip, (_, score) in zip(self._to_clips(rows), fused)]
+
+    def _bm25(self, query: str, k: int, where: ClipFilter | None, columns: list[str], *, row_ids: bool = False) -> pa.Table:
+        builder = self._open().search(MultiMatchQuery(query, list(TEXT_COLUMNS)), query_type="fts")
+        expr = _where(where)
+        if expr:
+            builder = builder.where(expr, prefilter=True)
+        if row_ids:
+            builder = builder.with_row_id(True)
+        return builder.select([*columns, "_score"]).limit(k).to_arrow()
 
     def search_hybrid(
         self, query: str, vector: np.ndarray, *, target: str, k: int, alpha: float = 0.5, where: ClipFilter | None = None
@@ -339,6 +397,11 @@ class LanceDbClipStore:
         ]
 
 
+def _check_target(target: str) -> None:
+    if target not in VECTOR_NAMES:
+        raise StoreError(f"unknown vector target {target!r}; expected one of {', '.join(VECTOR_NAMES)}")
+
+
 def _quote(text: str) -> str:
     """A SQL string literal: single quotes doubled, nothing else is special."""
     return "'" + text.replace("'", "''") + "'"
@@ -430,6 +493,23 @@ class _Snapshot:
         return len(self.rowids)
 
 
+@dataclass(frozen=True, eq=False)
+class _Ranked:
+    """Positions into a snapshot's rows, best first, and their cosines."""
+
+    snapshot: _Snapshot
+    positions: np.ndarray
+    cosines: np.ndarray
+
+    def rowids(self) -> list[int]:
+        return self.snapshot.rowids[self.positions].tolist()
+
+    def order_keys(self) -> list[tuple[str, float]]:
+        """(stream id, start) of each row: the order fusion gives rows with equal scores."""
+        names = list(self.snapshot.stream_codes)  # codes are handed out in insertion order
+        return [(names[code], float(start)) for code, start in zip(self.snapshot.streams[self.positions], self.snapshot.start_s[self.positions])]
+
+
 class _VectorCache:
     """Exact vector search over an in-memory copy of the searched vector columns.
 
@@ -459,22 +539,29 @@ class _VectorCache:
         or None: search the table itself."""
         for _ in range(3):
             try:
-                snapshot = self._snapshot(table, target)
-                if snapshot is None:
+                ranked = self.rank(table, query, target, k, where)
+                if ranked is None:
                     return None
-                ranked, cosines = self._rank(snapshot, query, target, k, where)
-                if not len(ranked):
+                if not len(ranked.positions):
                     return None, []
+                snapshot, positions = ranked.snapshot, ranked.positions
                 held = [c for c in columns if c in snapshot.vectors]  # taken from memory, not read again
-                rows = _by_rowid(table, snapshot.rowids[ranked], [c for c in columns if c not in snapshot.vectors])
+                rows = _by_rowid(table, snapshot.rowids[positions], [c for c in columns if c not in snapshot.vectors])
                 for name in held:
-                    flat = pa.array(snapshot.vectors[name].data[ranked].reshape(-1))
+                    flat = pa.array(snapshot.vectors[name].data[positions].reshape(-1))
                     rows = rows.append_column(name, pa.FixedSizeListArray.from_arrays(flat, self.dim))
-                return rows, [float(c) for c in cosines]
+                return rows, [float(c) for c in ranked.cosines]
             except _Stale:
                 continue
         log.debug("vector cache: the table kept changing; searching it directly")
         return None
+
+    def rank(self, table: lancedb.table.Table, query: np.ndarray, target: str, k: int, where: ClipFilter | None) -> _Ranked | None:
+        """The best `k` matching rows by `target`, best first, without reading them; None: not cached."""
+        snapshot = self._snapshot(table, target)
+        if snapshot is None:
+            return None
+        return _Ranked(snapshot, *self._rank(snapshot, query, target, k, where))
 
     # --- ranking ------------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from weaviate.exceptions import (
 from streammm.config import WeaviateConfig
 from streammm.errors import StoreError
 from streammm.records import VECTOR_NAMES, Clip, ClipFilter, OcrLine, ScoredClip, StreamInfo, Word
+from streammm.store.fusion import fused_search
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +267,20 @@ class WeaviateClipStore:
                 include_vector=True,
             )
         return [ScoredClip(_to_clip(o), float(o.metadata.score)) for o in result.objects]
+
+    def search_fused(
+        self,
+        query: str | None,
+        vector: np.ndarray,
+        *,
+        targets: Sequence[str],
+        k: int,
+        depth: int,
+        where: ClipFilter | None = None,
+    ) -> list[ScoredClip]:
+        for target in targets:
+            self._check_target(target)
+        return fused_search(self, query, vector, targets=targets, k=k, depth=depth, where=where)
 
     def get(self, clip_ids: Sequence[str]) -> list[Clip]:
         wanted = list(dict.fromkeys(i for i in clip_ids if _is_uuid(i)))

@@ -193,6 +193,48 @@ class ClipStoreContract:
         elsewhere = ClipFilter(stream_ids=("cam-9",))
         assert store.search_hybrid("zeppelin", axis(0), target="joint", k=10, where=elsewhere) == []
 
+    # --- fused (late fusion and hybrid retrieval) ----------------------------------------------------
+
+    def _fusion_clips(self, store: ClipStore) -> dict[str, Clip]:
+        clips = {
+            "top_both": make_clip(start_s=0.0, transcript="a kestrel hovers", vectors={"visual": axis(0), "speech": tilted(0.95)}),
+            "visual_second": make_clip(start_s=4.0, transcript="empty field", vectors={"visual": tilted(0.9), "speech": tilted(0.1)}),
+            "speech_only": make_clip(start_s=8.0, transcript="kestrel kestrel kestrel", vectors={"speech": axis(0)}),
+            "tie_later": make_clip("cam-2", start_s=0.0, transcript="wind", vectors={"visual": tilted(0.5), "speech": tilted(0.5, 2)}),
+            "other": make_clip(start_s=12.0, transcript="rain on the lens", vectors={"visual": tilted(0.3), "speech": tilted(0.3)}),
+        }
+        store.upsert(list(clips.values()))
+        return clips
+
+    def test_fused_search_is_reciprocal_rank_fusion_of_each_ranking(self, store: ClipStore) -> None:
+        from streammm.store.fusion import fuse_clips
+
+        c = self._fusion_clips(store)
+        targets = ("visual", "speech")
+        for query in (None, "kestrel"):
+            rankings = [store.search_vector(axis(0), target=t, k=4) for t in targets]
+            if query is not None:
+                rankings.append(store.search_text(query, k=4))
+            expected = fuse_clips(rankings)[:3]
+            got = store.search_fused(query, axis(0), targets=targets, k=3, depth=4)
+            assert [(h.clip.clip_id, h.score) for h in got] == [(h.clip.clip_id, h.score) for h in expected]
+            top = got[0].clip  # whole clips come back, not just ids
+            assert (top.clip_id, top.transcript, sorted(top.vectors)) == (c["top_both"].clip_id, "a kestrel hovers", ["speech", "visual"])
+        late = store.search_fused(None, axis(0), targets=targets, k=10, depth=4)
+        assert late[0].score == round(1 / 61 + 1 / 62, 6)  # first by visual, second by speech
+        assert c["speech_only"].clip_id in ids(late)  # one ranking is enough to be found
+        assert len(ids(late)) == len(set(ids(late)))
+
+    def test_fused_search_filters_and_limits(self, store: ClipStore) -> None:
+        c = self._fusion_clips(store)
+        only_cam2 = store.search_fused("kestrel", axis(0), targets=("visual", "speech"), k=5, depth=5, where=ClipFilter(stream_ids=("cam-2",)))
+        assert ids(only_cam2) == [c["tie_later"].clip_id]
+        later = store.search_fused("kestrel", axis(0), targets=("visual", "speech"), k=5, depth=5, where=ClipFilter(start_s=4.0))
+        assert c["top_both"].clip_id not in ids(later) and c["speech_only"].clip_id in ids(later)
+        assert store.search_fused("kestrel", axis(0), targets=("visual",), k=0, depth=5) == []
+        with pytest.raises(Exception, match="unknown vector target"):
+            store.search_fused(None, axis(0), targets=("smell",), k=5, depth=5)
+
     # --- filters ----------------------------------------------------------------------------------
 
     def _filter_clips(self, store: ClipStore) -> dict[tuple[str, float], Clip]:

@@ -30,6 +30,14 @@ class TestLanceDbStore(ClipStoreContract):
         return lambda: LanceDbClipStore(tmp_path / "store", DIM, optimize_every=3)
 
 
+class TestLanceDbStoreSearchingInMemory(ClipStoreContract):
+    """The same contract with every vector search on the in-memory copy (large tables take that path)."""
+
+    @pytest.fixture
+    def store_factory(self, tmp_path: Path):
+        return lambda: LanceDbClipStore(tmp_path / "store", DIM, optimize_every=3, vector_cache_min_rows=1)
+
+
 def _child(code: str, *args: str, log: Path) -> subprocess.Popen:
     """`python -c code args...` from the repository root; stdout is piped, stderr goes to `log`."""
     with log.open("a") as stderr:
