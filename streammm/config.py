@@ -129,6 +129,7 @@ class ServerConfig(_Section):
     max_in_flight: int = Field(8, ge=1, le=256, description="asks being answered at once on one socket")
     max_watches: int = Field(16, ge=0, le=1024, description="standing queries per socket")
     watch_threshold: float = Field(0.5, ge=-1, le=1, description="default cosine a live clip must reach to match a watch")
+    query_threads: int = Field(0, ge=0, le=256, description="threads for retrieval and answers (retrieval first); 0 = one per CPU core, at least 2")
 
 
 class TokenConfig(_Section):

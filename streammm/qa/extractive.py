@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
 from streammm.qa.moments import Moment
+from streammm.qa.vectors import remembering
 from streammm.records import Clip, OcrLine
 
 SENTENCE_END = re.compile(r"[.?!]['\"”’)]*$")
@@ -62,30 +62,21 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, encoder: TextEncoder, *, max_sentences: int = 3, cache_size: int = 20_000) -> None:
-        self.encoder = encoder
+    def __init__(
+        self,
+        encoder: TextEncoder,
+        *,
+        max_sentences: int = 3,
+        run: Callable[..., Awaitable[Any]] | None = None,
+    ) -> None:
+        """`run(fn, *args)` runs the blocking part (asyncio.to_thread unless given: the server passes its workers).
+        Vectors are remembered (popular moments come back); give a TextVectors to share that memory."""
+        self.encoder = remembering(encoder)
+        self._run = run or asyncio.to_thread
         self.max_sentences = max_sentences
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> vector: popular moments come back
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
-
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        """The texts' vectors, encoding only those not seen lately (least recently used are forgotten)."""
-        with self._lock:
-            known = {t: self._cache[t] for t in texts if t in self._cache}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            known.update(zip(missing, self.encoder.encode(missing)))
-        with self._lock:
-            for text in dict.fromkeys(texts):
-                self._cache[text] = known[text]
-                self._cache.move_to_end(text)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return np.stack([known[t] for t in texts])
 
     async def answer(self, question: str, moments: Sequence[Moment]) -> AsyncIterator[AnswerEvent]:
-        picked = await asyncio.to_thread(self.pick, question, moments)
+        picked = await self._run(self.pick, question, moments)
         evidence = Evidence.of(moments)
         if not picked:
             yield Delta(NOTHING_FOUND)
@@ -107,7 +98,7 @@ class ExtractiveAnswerer:
         found = candidates(moments)
         if not found:
             return []
-        vectors = self._encode([question, *(c.text for c in found)])
+        vectors = self.encoder.encode([question, *(c.text for c in found)])
         scores = score_candidates(question, vectors[0], vectors[1:], found)
         order = sorted(range(len(found)), key=lambda i: -scores[i])
         picked: list[Candidate] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -30,12 +31,14 @@ from streammm.pipeline.stats import PipelineStats
 from streammm.qa.answer import Answerer
 from streammm.qa.extractive import ExtractiveAnswerer
 from streammm.qa.service import QueryService
+from streammm.qa.vectors import remembering
 from streammm.records import Clip
 from streammm.server.auth import Access, Authenticator
 from streammm.server.context import ServerContext
 from streammm.server.metrics import Metrics
 from streammm.server.protocol import RequestError, allowed_streams, clip_json, moment_json, parse_search_body, to_query
 from streammm.server.watch import WatchRegistry
+from streammm.server.workers import ANSWER, RETRIEVE, QueryWorkers
 from streammm.server.ws import websocket_endpoint
 from streammm.store.base import ClipStore
 from streammm.store.media import media_files
@@ -47,8 +50,10 @@ ClipFeed = Callable[[asyncio.Event], AsyncIterator[tuple[Clip, float]]]  # (clip
 SCHEMA = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "streammm", "version": __version__}})
 
 
-def make_answerer(settings: Settings, encoder: TextEncoder) -> Answerer:
-    extractive = ExtractiveAnswerer(encoder, max_sentences=settings.qa.max_sentences)
+def make_answerer(settings: Settings, encoder: TextEncoder, workers: QueryWorkers | None = None) -> Answerer:
+    """The configured answerer; its CPU work runs on `workers` (after retrieval) when given."""
+    run = functools.partial(workers.run, ANSWER) if workers is not None else None
+    extractive = ExtractiveAnswerer(encoder, max_sentences=settings.qa.max_sentences, run=run)
     if settings.qa.answerer == "llm":
         from streammm.qa.llm import LlmAnswerer
 
@@ -66,14 +71,17 @@ def create_app(
     clip_feed: ClipFeed | None = None,
     stats: PipelineStats | None = None,
 ) -> Starlette:
+    workers = QueryWorkers(settings.server.query_threads or None)
+    vectors = remembering(encoder)  # shared: an ask's question is encoded once, for retrieval and the answer
     ctx = ServerContext(
         settings=settings,
-        service=QueryService(store, encoder),
-        answerer=answerer or make_answerer(settings, encoder),
+        service=QueryService(store, vectors),
+        answerer=answerer or make_answerer(settings, vectors, workers),
         auth=Authenticator(settings.auth, settings.server.host),
         data_dir=Path(data_dir),
         metrics=Metrics(),
         watches=WatchRegistry(),
+        workers=workers,
         has_clip_feed=clip_feed is not None,
         stats=stats,
     )
@@ -89,6 +97,7 @@ def create_app(
             if feeder is not None:
                 feeder.cancel()
                 await asyncio.gather(feeder, return_exceptions=True)
+            workers.shutdown()
 
     routes = [
         Route("/", index, include_in_schema=False),
@@ -181,9 +190,9 @@ async def search(request: Request) -> Response:
     if declared and declared.isdigit() and int(declared) > limit:
         raise RequestError("too_large", f"body is {declared} bytes; the limit is {ctx.settings.server.max_message_kb} KB", status=413)
     body = parse_search_body(await request.body(), ctx.settings.server)
-    known = await asyncio.to_thread(ctx.service.stream_ids) if body.streams else None
+    known = await ctx.workers.run(RETRIEVE, ctx.service.stream_ids) if body.streams else None
     query = to_query(body, body.query, allowed_streams(body.streams, access, known, None), ctx.settings.server, ctx.settings.qa.strategy)
-    moments = await asyncio.to_thread(ctx.service.moments, query)
+    moments = await ctx.workers.run(RETRIEVE, ctx.service.moments, query)
     ctx.metrics.latency.labels("search").observe(time.perf_counter() - started)
     return JSONResponse({"moments": [moment_json(m) for m in moments]})
 

@@ -12,6 +12,7 @@ from streammm.qa.service import QueryService
 from streammm.server.auth import Authenticator
 from streammm.server.metrics import Metrics
 from streammm.server.watch import WatchRegistry
+from streammm.server.workers import QueryWorkers
 
 
 @dataclass
@@ -23,5 +24,6 @@ class ServerContext:
     data_dir: Path
     metrics: Metrics
     watches: WatchRegistry
+    workers: QueryWorkers
     has_clip_feed: bool = False
     stats: PipelineStats | None = None

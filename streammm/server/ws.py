@@ -31,6 +31,7 @@ from streammm.server.protocol import (
     to_query,
 )
 from streammm.server.watch import Watch
+from streammm.server.workers import RETRIEVE
 
 log = logging.getLogger(__name__)
 UNAUTHORIZED = 4401
@@ -112,10 +113,10 @@ class Connection:
         started = time.perf_counter()
         ctx = self.ctx
         try:
-            known = await asyncio.to_thread(ctx.service.stream_ids) if message.streams else None
+            known = await ctx.workers.run(RETRIEVE, ctx.service.stream_ids) if message.streams else None
             streams = allowed_streams(message.streams, self.access, known, message.id)
             query = to_query(message, message.question, streams, ctx.settings.server, ctx.settings.qa.strategy)
-            moments = await asyncio.to_thread(ctx.service.moments, query)
+            moments = await ctx.workers.run(RETRIEVE, ctx.service.moments, query)
             await self.send(moments_event(message.id, moments))
             ctx.metrics.latency.labels("moments").observe(time.perf_counter() - started)
             evidence = moments[: ctx.settings.qa.evidence_moments]
@@ -151,7 +152,7 @@ class Connection:
         if ctx.watches.count(self) >= ctx.settings.server.max_watches:
             raise RequestError("too_many_requests", f"this socket already has {ctx.settings.server.max_watches} watches", message.id)
         streams = allowed_streams(message.streams, self.access, None, message.id)
-        vector = await asyncio.to_thread(ctx.service.encode, message.query)
+        vector = await ctx.workers.run(RETRIEVE, ctx.service.encode, message.query)
         threshold = ctx.settings.server.watch_threshold if message.threshold is None else message.threshold
         ctx.watches.add(Watch(self, message.id, message.query, vector, streams, self.access, threshold, self.send))
         ctx.metrics.watches.set(ctx.watches.count())

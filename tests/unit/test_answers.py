@@ -155,3 +155,42 @@ def test_llm_failure_falls_back_to_the_extractive_answer_with_a_note():
     answerer = LlmAnswerer(LlmConfig(base_url="http://llm.invalid/v1"), ExtractiveAnswerer(KeywordEncoder()), client=client)
     _, done = run(answerer, "what command is typed?", MOMENTS)
     assert done.answerer == "extractive" and "503" in done.note and done.citations
+
+
+class CountingEncoder(KeywordEncoder):
+    def __init__(self) -> None:
+        self.encoded: list[str] = []
+
+    def encode(self, texts):
+        self.encoded += list(texts)
+        return super().encode(texts)
+
+
+def test_shared_text_vectors_encode_a_question_once_for_retrieval_and_answer() -> None:
+    from streammm.qa.vectors import TextVectors
+
+    counting = CountingEncoder()
+    vectors = TextVectors(counting, size=100)
+    question = "what command is typed?"
+    asked = vectors.encode([question])[0]  # what retrieval does
+    answerer = ExtractiveAnswerer(vectors)
+    assert answerer.encoder is vectors  # shared, not wrapped again
+    _, done = run(answerer, question, MOMENTS)
+    assert "ls /usr" in done.text
+    assert counting.encoded.count(question) == 1
+    np.testing.assert_array_equal(asked, KeywordEncoder().encode([question])[0])
+    run(answerer, question, MOMENTS)  # the same evidence again: nothing new to encode
+    assert len(counting.encoded) == len(set(counting.encoded))
+
+
+def test_text_vectors_forget_the_least_recently_used() -> None:
+    from streammm.qa.vectors import TextVectors
+
+    counting = CountingEncoder()
+    vectors = TextVectors(counting, size=2)
+    vectors.encode(["a b", "c d"])
+    vectors.encode(["a b"])  # "c d" is now the oldest
+    vectors.encode(["e f"])  # evicts "c d"
+    vectors.encode(["a b", "c d"])
+    assert counting.encoded == ["a b", "c d", "e f", "c d"]
+    assert vectors.encode([]).shape == (0, KeywordEncoder.dim)
