@@ -4,7 +4,7 @@ Synthetic clips (`synthetic_clips`) are windows of `window_s` every `stride_s` o
 random unit vectors for every vector name and speech / on-screen text cut from the real development
 transcripts (shared media), a share of them with word timings so the extractive answerer has sentences.
 They are loaded into a fresh embedded store, the real server (create_app + uvicorn, the bundled MiniLM
-encoder, default settings: hybrid retrieval, extractive answers) is started in this process on a free
+encoder, default settings: hybrid retrieval (joint + BM25), extractive answers) is started in this process on a free
 port, and it is driven by N concurrent websocket clients asking questions in a closed loop (each asks,
 waits for `answer.done`, asks again), then by N concurrent HTTP clients on `POST /v1/search`.
 
@@ -354,9 +354,9 @@ def _breakdown(store: Any, encoder: Any, settings: Settings, questions: Sequence
     from streammm.qa.answer import keep_cited_evidence
     from streammm.qa.extractive import ExtractiveAnswerer, candidates
     from streammm.qa.moments import merge_into_moments
+    from streammm.qa.retrieval import retrieve
     from streammm.qa.service import OVERFETCH
     from streammm.qa.vectors import remembering
-    from streammm.records import MODALITIES
     from streammm.server.protocol import done_event, moments_event
 
     async def inline(fn: Callable[..., Any], *args: Any) -> Any:
@@ -367,6 +367,7 @@ def _breakdown(store: Any, encoder: Any, settings: Settings, questions: Sequence
     loop = asyncio.new_event_loop()
     k = settings.server.default_k
     depth = max(k * OVERFETCH * 4, 20)  # what retrieve() asks each ranking for under late/hybrid
+    strategy = settings.qa.strategy
     steps: dict[str, list[float]] = {}
     counts: list[int] = []
 
@@ -379,11 +380,11 @@ def _breakdown(store: Any, encoder: Any, settings: Settings, questions: Sequence
     for i in range(n + 2):
         question = asked(questions, 5000, i)
         vector = timed("encode question", lambda: vectors.encode([question])[0])
-        for m in MODALITIES:  # each ranking alone, clips read: what a store without search_fused pays
-            timed(f"vector search {m}", lambda m=m: store.search_vector(vector, target=m, k=depth))
+        # Each ranking alone, with its clips read; an ask runs `retrieve` (hybrid: both fused, one read).
+        timed("vector search joint", lambda: store.search_vector(vector, target="joint", k=depth))
         timed("BM25 search", lambda: store.search_text(question, k=depth))
-        fused = timed("fused search", lambda: store.search_fused(question, vector, targets=MODALITIES, k=k * OVERFETCH, depth=depth))
-        moments = timed("moments", lambda: merge_into_moments(fused)[:k])
+        found = timed(f"retrieve ({strategy})", lambda: retrieve(store, question, vector, strategy=strategy, k=k * OVERFETCH))
+        moments = timed("moments", lambda: merge_into_moments(found)[:k])
         timed("moments JSON", lambda: json.dumps(moments_event("x", moments), ensure_ascii=False))
         evidence = moments[: settings.qa.evidence_moments]
         counts.append(len(candidates(evidence)))
@@ -450,7 +451,6 @@ def run_query_bench(
     are removed after each size.
     """
     from streammm.models.registry import create_text_encoder
-    from streammm.records import MODALITIES
     from streammm.store.embedded import LanceDbClipStore
 
     began = time.perf_counter()
@@ -475,7 +475,7 @@ def run_query_bench(
             store = LanceDbClipStore(data / "clips", dim, optimize_every=settings.store.optimize_every)
             corpus = None
             try:
-                corpus, load = _load_store(store, size, dim, pool, streams=streams, seed=seed, keep=MODALITIES, progress=progress)
+                corpus, load = _load_store(store, size, dim, pool, streams=streams, seed=seed, keep=VECTOR_NAMES, progress=progress)
                 progress(f"{size:,} clips: loaded in {load['load_s']} s (+{load['generate_s']} s generating); measuring")
                 run_settings = settings.model_copy(  # loopback, no tokens: the bench is its own client
                     update={
@@ -571,8 +571,8 @@ def format_query_bench(result: dict[str, Any]) -> str:
         cells += [_cell(breakdown.get("mean_answer_candidates")), _cell((row.get("recall") or {}).get("min"))]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Breakdown: median ms of each step of one ask, one question at a time (no server, no concurrency). "
-              "'vector search …' and 'BM25 search' time each ranking alone with its clips read; an ask runs 'fused search' "
-              "instead (the four rankings fused, one read of the winners). "
+              "'vector search joint' and 'BM25 search' time each ranking alone with its clips read; an ask runs 'retrieve' "
+              "(hybrid: the two rankings fused, one read of the winners). "
               "recall@10: the store's vector search against brute-force cosine (lowest over the searched vectors)."]
     return "\n".join(lines)
 

@@ -21,7 +21,8 @@ from streammm.errors import ConfigError
 
 WHAT = ("retrieval", "asr", "ocr")
 RETRIEVAL_ONLY = (
-    ("queries", "--queries"), ("media_root", "--media-root"), ("strategies", "--strategies"), ("data_dir", "--data-dir"), ("plot", "--plot")
+    ("queries", "--queries"), ("media_root", "--media-root"), ("strategies", "--strategies"), ("data_dir", "--data-dir"), ("plot", "--plot"),
+    ("across_streams", "--across-streams"),
 )
 
 
@@ -33,7 +34,7 @@ def add_eval_parser(commands: Any) -> None:
         "eval",
         help="measure quality: retrieval strategies on labelled queries, speech WER, OCR CER",
         description="Measure quality. retrieval (default): index the videos a query file names and score every "
-        "retrieval strategy on its queries, each asked of its own video. asr: word error rate of the speech model "
+        "retrieval strategy on its queries, each asked of its own video (or of every stream with --across-streams). asr: word error rate of the speech model "
         "on the LibriVox reference clips. ocr: character error rate of the OCR engine on the reference images. "
         "See docs/eval.md.",
     )
@@ -49,6 +50,10 @@ def add_eval_parser(commands: Any) -> None:
     ev.add_argument(
         "--data-dir", metavar="DIR",
         help="retrieval: index into (or reuse the streams already in) this store; default: a temporary one, deleted afterwards",
+    )
+    ev.add_argument(
+        "--across-streams", action="store_true",
+        help="retrieval: ask each query of every stream in the store, not only its own video (a moment of another video is a miss)",
     )
     ev.add_argument("--json", metavar="OUT", help="also write the results as JSON here")
     ev.add_argument("--plot", metavar="OUT.png", help="retrieval: also draw a bar chart of hit@1, R@5 and mean IoU per strategy")
@@ -87,12 +92,12 @@ def _retrieval(args: argparse.Namespace, settings: Settings) -> int:
         data_dir = args.data_dir or scratch
         if not args.data_dir:
             print(f"indexing into a temporary store {scratch} (deleted afterwards; --data-dir DIR keeps it)", file=sys.stderr)
-        result = run_eval(settings, queries, strategies=strategies, data_dir=data_dir)
+        result = run_eval(settings, queries, strategies=strategies, data_dir=data_dir, across_streams=args.across_streams)
     result["run"]["queries_file"] = str(queries_file)
     if not args.data_dir:
         result["run"]["data_dir"] = None
     k = result["run"]["k"]
-    print(f"{len(queries)} queries from {queries_file}, each asked of its own video; top {k} moments per query\n")
+    print(f"{len(queries)} queries from {queries_file}, each asked of {result['run']['asked_of']}; top {k} moments per query\n")
     print(format_summary(result["summary"]))
     print("\nper query modality (hit@1 / R@5):\n")
     print(format_by_modality(result["by_modality"]))

@@ -42,9 +42,11 @@ def run_eval(
     *,
     strategies: Sequence[str] = STRATEGIES,
     data_dir: str | Path,
+    across_streams: bool = False,
 ) -> dict[str, Any]:
     """Index the queries' media into `data_dir` (reusing streams already there), then score every
-    query under every strategy.
+    query under every strategy: asked of its own video, or with `across_streams` of every stream in
+    the store (a moment of another video is a miss).
 
     Returns `{"rows": [...], "summary": {strategy: metrics}, "by_modality": {strategy: {modality:
     metrics}}, "run": {...}}`; see `streammm.eval.metrics` for the row keys and metrics.
@@ -65,7 +67,7 @@ def run_eval(
     ingest_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    rows = ask_all(settings, queries, streams, strategies, encoder)
+    rows = ask_all(settings, queries, streams, strategies, encoder, across_streams=across_streams)
     query_s = time.perf_counter() - started
     log.info("asked %d queries x %d strategies in %.1f s", len(queries), len(strategies), query_s)
     return {
@@ -76,6 +78,7 @@ def run_eval(
             "k": K,
             "queries": len(queries),
             "strategies": list(strategies),
+            "asked_of": "every stream" if across_streams else "its own video",
             "profile": settings.models.embedding.profile,
             "data_dir": str(data_dir),
             "streams": status,
@@ -150,9 +153,16 @@ def stored_streams(settings: Settings, dim: int) -> dict[str, Any]:
 
 
 def ask_all(
-    settings: Settings, queries: Sequence[Query], streams: dict[Path, str], strategies: Sequence[str], encoder: TextEncoder
+    settings: Settings,
+    queries: Sequence[Query],
+    streams: dict[Path, str],
+    strategies: Sequence[str],
+    encoder: TextEncoder,
+    *,
+    across_streams: bool = False,
 ) -> list[dict[str, Any]]:
-    """One row per query and strategy, retrieving exactly as `streammm search --stream ID --k 5` does."""
+    """One row per query and strategy, retrieving exactly as `streammm search --stream ID --k 5` does
+    (`streammm search --k 5` with `across_streams`)."""
     from tqdm import tqdm
 
     from streammm.qa.service import Query as Search
@@ -167,12 +177,14 @@ def ask_all(
         for query in bar:
             vector = service.encode(query.query)
             for strategy in strategies:
-                search = Search(query.query, streams=(streams[query.path],), k=K, strategy=strategy)
+                own = streams[query.path]
+                search = Search(query.query, streams=None if across_streams else (own,), k=K, strategy=strategy)
                 moments = service.moments(search, vector)
                 rows.append(
                     make_row(
                         query_id=query.id, media=query.media, modality=query.modality, strategy=strategy,
                         expected=(query.start, query.end), moments=[(m.start_s, m.end_s) for m in moments],
+                        elsewhere=[m.stream_id != own for m in moments],
                     )
                 )
     finally:

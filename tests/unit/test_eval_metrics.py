@@ -73,6 +73,20 @@ def test_empty_result():
     assert scored["top_start_s"] is None
 
 
+def test_the_right_times_in_another_video_are_a_miss():
+    # Asked of every stream: the top moment has the right seconds but belongs to another video.
+    moments = [(10.0, 14.0), (30.0, 34.0), (12.0, 16.0)]
+    scored = score_moments((10.0, 14.0), moments, elsewhere=[True, False, False])
+    assert scored["hit@1"] == 0
+    assert scored["rank"] == 3
+    assert scored["r@5"] == 1
+    assert scored["iou"] == 0.0
+    assert scored["start_error_s"] is None
+    assert (scored["top_start_s"], scored["top_end_s"]) == (10.0, 14.0)
+    same = score_moments((10.0, 14.0), moments, elsewhere=[False, False, False])
+    assert (same["hit@1"], same["iou"], same["start_error_s"]) == (1, 1.0, 0.0)
+
+
 def test_rows_are_plain_dicts_with_the_documented_keys():
     row = make_row(query_id="q1", media="v.mp4", modality="speech", strategy="hybrid", expected=(1.0, 2.0), moments=[(0.0, 4.0)])
     assert tuple(row) == ROW_KEYS
