@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from streammm.records import ClipFilter, MODALITIES, ScoredClip
 from streammm.store.base import ClipStore
-from streammm.store.fusion import fuse_clips
 
 STRATEGIES = ("visual", "speech", "ocr", "joint", "late", "hybrid")
 
@@ -41,7 +38,3 @@ def retrieve(
         return store.search_fused(None, query_vector, targets=MODALITIES, k=k, depth=depth, where=where)
     return store.search_fused(query, query_vector, targets=("joint",), k=k, depth=depth, where=where)
 
-
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[ScoredClip]]) -> list[ScoredClip]:
-    """Sum of 1/(60 + rank) over the rankings a clip appears in (Cormack et al., 2009), best first."""
-    return fuse_clips(rankings)

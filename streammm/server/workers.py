@@ -46,6 +46,7 @@ class QueryWorkers:
 
     @property
     def queued(self) -> int:
+        """Calls waiting for a thread (cancelled ones leave the queue lazily, so they are not counted)."""
         return sum(1 for _, _, turn in self._waiting if not turn.done())
 
     async def run(self, priority: int, fn: Callable[..., T], *args: Any) -> T:
@@ -63,7 +64,7 @@ class QueryWorkers:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _turn(self, priority: int) -> None:
-        if self._free > 0 and not self.queued:
+        if self._free > 0:  # nobody waits while a thread is free: _release hands threads to waiters first
             self._free -= 1
             return
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()

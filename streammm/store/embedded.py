@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -492,6 +493,11 @@ class _Snapshot:
     def n(self) -> int:
         return len(self.rowids)
 
+    @functools.cached_property
+    def stream_names(self) -> list[str]:
+        """Stream ids by code (codes are handed out in insertion order)."""
+        return list(self.stream_codes)
+
 
 @dataclass(frozen=True, eq=False)
 class _Ranked:
@@ -506,8 +512,8 @@ class _Ranked:
 
     def order_keys(self) -> list[tuple[str, float]]:
         """(stream id, start) of each row: the order fusion gives rows with equal scores."""
-        names = list(self.snapshot.stream_codes)  # codes are handed out in insertion order
-        return [(names[code], float(start)) for code, start in zip(self.snapshot.streams[self.positions], self.snapshot.start_s[self.positions])]
+        names, snap = self.snapshot.stream_names, self.snapshot
+        return [(names[code], float(start)) for code, start in zip(snap.streams[self.positions], snap.start_s[self.positions])]
 
 
 class _VectorCache:

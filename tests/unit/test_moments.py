@@ -1,7 +1,7 @@
 import numpy as np
 
 from streammm.qa.moments import merge_into_moments
-from streammm.qa.retrieval import reciprocal_rank_fusion
+from streammm.store.fusion import fuse_clips
 from streammm.records import Clip, ScoredClip
 
 
@@ -30,6 +30,12 @@ def test_a_clip_bridging_two_moments_merges_them_within_the_cap():
 
 def test_reciprocal_rank_fusion_rewards_agreement():
     a, b, c = scored("s", 0, 1), scored("s", 2, 1), scored("s", 4, 1)
-    fused = reciprocal_rank_fusion([[a, b, c], [b, c, a], [b, a]])
+    fused = fuse_clips([[a, b, c], [b, c, a], [b, a]])
     assert [f.clip.clip_id for f in fused] == ["s-2", "s-0", "s-4"]
     assert fused[0].score == round(1 / 62 + 1 / 61 + 1 / 61, 6)
+
+
+def test_equal_fused_scores_go_to_the_earlier_stream_then_the_earlier_start():
+    late, early, other = scored("s", 8, 1), scored("s", 2, 1), scored("r", 20, 1)
+    fused = fuse_clips([[late], [early], [other]])  # each first in one ranking: equal sums
+    assert [f.clip.clip_id for f in fused] == ["r-20", "s-2", "s-8"]

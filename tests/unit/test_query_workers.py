@@ -4,43 +4,53 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
 from streammm.server.workers import ANSWER, RETRIEVE, QueryWorkers
 
 
-def run(coro):
-    return asyncio.run(coro)
+async def until(condition, timeout_s: float = 10.0) -> None:
+    """Wait for a worker thread to get somewhere (polling: the thread runs outside the event loop)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the worker thread did not get there"
+        await asyncio.sleep(0.005)
+
+
+class Jobs:
+    """A job that records its name when it starts and, for names in `held`, waits for `release`."""
+
+    def __init__(self, *held: str) -> None:
+        self.started: list[str] = []
+        self.held = set(held)
+        self.release = threading.Event()
+
+    def __call__(self, name: str) -> str:
+        self.started.append(name)
+        if name in self.held:
+            self.release.wait(10)
+        return name
 
 
 def test_waiting_retrieval_runs_before_waiting_answers_and_order_holds_within_a_priority() -> None:
-    async def main() -> list[str]:
-        workers = QueryWorkers(1)
-        gate = threading.Event()
-        started: list[str] = []
-
-        def job(name: str) -> str:
-            started.append(name)
-            if name == "blocker":
-                gate.wait(5)
-            return name
-
+    async def main() -> None:
+        workers, job = QueryWorkers(1), Jobs("blocker")
         blocker = asyncio.create_task(workers.run(ANSWER, job, "blocker"))
-        await asyncio.sleep(0.05)  # the only thread is busy from here on
+        await until(lambda: job.started == ["blocker"])  # the only thread is busy from here on
         queued = [
             asyncio.create_task(workers.run(priority, job, name))
             for priority, name in ((ANSWER, "answer-1"), (RETRIEVE, "retrieve-1"), (ANSWER, "answer-2"), (RETRIEVE, "retrieve-2"))
         ]
-        await asyncio.sleep(0.05)
-        assert workers.queued == 4 and started == ["blocker"]
-        gate.set()
+        await until(lambda: workers.queued == 4)
+        job.release.set()
         results = await asyncio.gather(blocker, *queued)
         assert results == ["blocker", "answer-1", "retrieve-1", "answer-2", "retrieve-2"]  # each caller gets its own result
+        assert job.started == ["blocker", "retrieve-1", "retrieve-2", "answer-1", "answer-2"]
         workers.shutdown()
-        return started
 
-    assert run(main()) == ["blocker", "retrieve-1", "retrieve-2", "answer-1", "answer-2"]
+    asyncio.run(main())
 
 
 def test_no_more_than_the_given_threads_run_at_once() -> None:
@@ -62,37 +72,28 @@ def test_no_more_than_the_given_threads_run_at_once() -> None:
         workers.shutdown()
         return peak
 
-    assert run(main()) == 2
+    assert asyncio.run(main()) == 2
 
 
 def test_a_cancelled_waiting_call_never_runs_and_a_cancelled_running_one_frees_its_thread() -> None:
-    async def main() -> list[str]:
-        workers = QueryWorkers(1)
-        gate = threading.Event()
-        ran: list[str] = []
-
-        def job(name: str) -> str:
-            ran.append(name)
-            if name == "slow":
-                gate.wait(5)
-            return name
-
+    async def main() -> None:
+        workers, job = QueryWorkers(1), Jobs("slow")
         slow = asyncio.create_task(workers.run(RETRIEVE, job, "slow"))
-        await asyncio.sleep(0.05)
+        await until(lambda: job.started == ["slow"])
         waiting = asyncio.create_task(workers.run(RETRIEVE, job, "dropped"))
-        await asyncio.sleep(0.05)
+        await until(lambda: workers.queued == 1)
         waiting.cancel()
         slow.cancel()  # stops the wait; the thread finishes the job, then serves the next call
         with pytest.raises(asyncio.CancelledError):
             await waiting
         with pytest.raises(asyncio.CancelledError):
             await slow
-        gate.set()
-        assert await asyncio.wait_for(workers.run(ANSWER, job, "after"), 5) == "after"
+        job.release.set()
+        assert await asyncio.wait_for(workers.run(ANSWER, job, "after"), 10) == "after"
+        assert job.started == ["slow", "after"]
         workers.shutdown()
-        return ran
 
-    assert run(main()) == ["slow", "after"]
+    asyncio.run(main())
 
 
 def test_errors_reach_the_caller_and_the_thread_is_reused() -> None:
@@ -108,4 +109,4 @@ def test_errors_reach_the_caller_and_the_thread_is_reused() -> None:
         workers.shutdown()
         return result
 
-    assert run(main()) == "OK"
+    assert asyncio.run(main()) == "OK"
