@@ -96,14 +96,22 @@ def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None
             started = time.perf_counter()
             asyncio.run(run_up(run_settings, [(source, f"bench-{i + 1}") for i in range(n)], once=True, realtime=True, stats=stats))
             wall_s = time.perf_counter() - started
+            windows, still_incomplete = _store_completeness(run_settings)
         in_order = list(stats.freshness_s)
         fresh = sorted(in_order)
         media_s = max((p.media_s_published for p in stats.streams.values()), default=0.0)
-        tail_s = max(0.0, wall_s - media_s)
+        first_stores = stats.complete_at_first_store + stats.provisional_at_first_store
+        completion = sorted(stats.completion_s)
         rows.append(
             {
                 "streams": n,
                 "clips": len(fresh),
+                # completeness: share of windows stored complete at once, share complete at the end (must be
+                # 100 %), and for the provisional ones, first store -> complete
+                "complete_at_first_store_pct": round(100 * stats.complete_at_first_store / first_stores, 1) if first_stores else None,
+                "complete_at_end_pct": round(100 * (windows - still_incomplete) / windows, 1) if windows else None,
+                "completion_p50_s": _pct(completion, 50),
+                "completion_p95_s": _pct(completion, 95),
                 "freshness_p50_s": _pct(fresh, 50),
                 "freshness_p95_s": _pct(fresh, 95),
                 "freshness_p99_s": _pct(fresh, 99),
@@ -113,7 +121,14 @@ def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None
                 "keeps_up": _keeps_up(in_order, settings.media.segment_s),
             }
         )
-        print(f"N={n}: freshness p50 {rows[-1]['freshness_p50_s']} s, p95 {rows[-1]['freshness_p95_s']} s, p99 {rows[-1]['freshness_p99_s']} s over {len(fresh)} clips; wall {wall_s:.1f} s for {media_s:.1f} s of media", flush=True)
+        r = rows[-1]
+        print(
+            f"N={n}: freshness p50 {r['freshness_p50_s']} s, p95 {r['freshness_p95_s']} s, p99 {r['freshness_p99_s']} s over "
+            f"{len(fresh)} clips; wall {wall_s:.1f} s for {media_s:.1f} s of media; complete at first store "
+            f"{r['complete_at_first_store_pct']} %, at the end {r['complete_at_end_pct']} %, provisional -> complete "
+            f"p50 {r['completion_p50_s']} s, p95 {r['completion_p95_s']} s",
+            flush=True,
+        )
     keeping = [r["streams"] for r in rows if r["keeps_up"]]
     result = {
         "bench": "pipeline",
@@ -125,6 +140,19 @@ def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None
     }
     print(f"largest N keeping up with real time: {result['max_streams_real_time']}")
     return result
+
+
+def _store_completeness(settings: Settings) -> tuple[int, int]:
+    """(clips in the store, clips still waiting for a modality), read back from the store itself."""
+    from streammm.models.registry import create_text_encoder
+    from streammm.records import ClipFilter
+    from streammm.store.factory import open_existing_store
+
+    store = open_existing_store(settings, create_text_encoder(settings.models).dim)  # loaded once, by `up`
+    try:
+        return store.count(), store.count(ClipFilter(incomplete=True))
+    finally:
+        store.close()
 
 
 def _keeps_up(in_order: list[float], segment_s: float) -> bool:
@@ -161,13 +189,15 @@ def pipeline_markdown(result: dict[str, Any]) -> str:
     lines = [
         f"Pipeline ({result['media']} at wall-clock pace, N concurrent streams; freshness = segment published → clip searchable):",
         "",
-        "| streams | clips | freshness p50 | p95 | p99 | wall for the media | keeps up |",
-        "|---|---|---|---|---|---|---|",
+        "| streams | clips | freshness p50 | p95 | p99 | wall for the media | keeps up | complete at first store | complete at end | provisional → complete p50 / p95 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         lines.append(
             f"| {r['streams']} | {r['clips']} | {r['freshness_p50_s']} s | {r['freshness_p95_s']} s | {r['freshness_p99_s']} s | "
-            f"{r['wall_s']} s for {r['media_s']} s | {'yes' if r['keeps_up'] else 'no'} |"
+            f"{r['wall_s']} s for {r['media_s']} s | {'yes' if r['keeps_up'] else 'no'} | "
+            f"{r.get('complete_at_first_store_pct')} % | {r.get('complete_at_end_pct')} % | "
+            f"{r.get('completion_p50_s')} s / {r.get('completion_p95_s')} s |"
         )
     lines += ["", f"Largest N keeping up with real time: {result['max_streams_real_time']}."]
     return "\n".join(lines)

@@ -105,13 +105,24 @@ class KafkaConfig(_Section):
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: str | None = None
+    retry_backoff_ms: int = Field(200, ge=1, description="first wait before a retriable failure (store, broker) is retried")
+    retry_backoff_max_ms: int = Field(10_000, ge=1, description="longest wait between retries; retries go on while the failure lasts")
+    worker_heartbeat_ms: int = Field(2000, ge=100, description="how often workers announce themselves and their lag")
+
+
+class IngestConfig(_Section):
+    max_ahead_s: float = Field(
+        60.0, gt=0, description="up: a file is published at most this many media seconds ahead of its stored clips"
+    )
 
 
 class AlignConfig(_Section):
     window_s: float = Field(4.0, gt=0)
     stride_s: float = Field(2.0, gt=0)
-    modality_timeout_s: float = Field(15.0, gt=0, description="wall seconds to wait for a silent modality")
-    lateness_s: float = Field(120.0, ge=0, description="wall seconds a window emitted on a timeout waits for its late modality")
+    provisional_after_s: float = Field(
+        10.0, ge=0, description="wall seconds a window waits for a modality that is behind before it is stored provisionally"
+    )
+    dead_after_s: float = Field(30.0, gt=0, description="a modality with no worker heartbeat for this long is dead, not behind")
     thumbnail_px: int = Field(320, ge=32)
     weights: dict[str, float] = Field(
         default_factory=lambda: {"visual": 1.0, "speech": 1.0, "ocr": 1.0},
@@ -167,6 +178,7 @@ class LogConfig(_Section):
 
 class Settings(_Section):
     media: MediaConfig = MediaConfig()
+    ingest: IngestConfig = IngestConfig()
     models: ModelsConfig = ModelsConfig()
     align: AlignConfig = AlignConfig()
     kafka: KafkaConfig = KafkaConfig()

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
+
+CLIP_NAMESPACE = uuid.UUID("5b1f3c52-8f0e-4d3a-9d43-6a8e2f0c9b17")
+
+
+def clip_id(stream_id: str, start_s: float, profile: str) -> str:
+    """The same window of the same stream under the same embedding profile always gets the same id."""
+    return str(uuid.uuid5(CLIP_NAMESPACE, f"{stream_id}|{start_s:.3f}|{profile}"))
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,27 @@ class MediaInfo:
     container: str = ""
 
 
+@dataclass(frozen=True)
+class IngestRun:
+    """One publishing of a stream, carried by its segments and by every observation made of them.
+
+    `started_at` (wall-clock UNIX seconds when the publisher started) identifies the run and orders it
+    against other runs of the same stream id: a file ingested again is a newer run that replaces the
+    older one. `has_video` / `has_audio` say which modalities the stream's clips can expect.
+    """
+
+    started_at: float = 0.0
+    live: bool = False
+    has_video: bool = True
+    has_audio: bool = True
+
+    @property
+    def expected(self) -> frozenset[str]:
+        """The modalities this run's media can give: a silent video expects no speech."""
+        kinds = {"visual", "ocr"} if self.has_video else set()
+        return frozenset(kinds | ({"speech"} if self.has_audio else set()))
+
+
 @dataclass(frozen=True, eq=False)
 class Segment:
     """A short, independently decodable piece of a stream: encoded bytes, not re-encoded.
@@ -104,6 +133,7 @@ class Segment:
     container: str
     data: bytes
     last: bool = False
+    run: IngestRun = IngestRun()
 
     @property
     def end_s(self) -> float:
@@ -135,6 +165,11 @@ def _span(start_s: float, end_s: float, text: str) -> dict[str, object]:
 
 
 MODALITIES = ("visual", "speech", "ocr")
+
+
+def modality_order(modalities: object) -> tuple[str, ...]:
+    """A set of modality names in the canonical order of MODALITIES."""
+    return tuple(m for m in MODALITIES if m in modalities)  # type: ignore[operator]
 VECTOR_NAMES = (*MODALITIES, "joint")
 
 
@@ -144,6 +179,11 @@ class Clip:
 
     `vectors` maps a name in VECTOR_NAMES to a unit vector; a modality with no evidence in the window
     (no speech, no text) is absent from the map and from `modalities`.
+
+    `expected` are the modalities the stream's media can give (a silent video expects no speech);
+    `pending` are those of them whose evidence has not been merged yet: a clip with pending modalities is
+    provisional and is completed, under the same id, when they report. `run_started_at` is the ingest run
+    (IngestRun.started_at) that wrote it. An empty `expected` means "not recorded" (older stores).
     """
 
     clip_id: str
@@ -159,19 +199,28 @@ class Clip:
     frame_times: tuple[float, ...] = ()
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     thumbnail: str = ""  # file name under the data dir's thumbnails/, "" when none
+    expected: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+    run_started_at: float = 0.0
 
     @property
     def modalities(self) -> tuple[str, ...]:
         return tuple(m for m in MODALITIES if m in self.vectors)
 
+    @property
+    def complete(self) -> bool:
+        return not self.pending
+
 
 @dataclass(frozen=True)
 class ClipFilter:
-    """Restricts a query: to some streams, and/or to clips overlapping [start_s, end_s]."""
+    """Restricts a query: to some streams, and/or to clips overlapping [start_s, end_s], and/or to clips
+    that still have pending modalities (`incomplete=True`)."""
 
     stream_ids: tuple[str, ...] | None = None
     start_s: float | None = None
     end_s: float | None = None
+    incomplete: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,3 +258,4 @@ class Observation:
     words: tuple[Word, ...] = ()
     ocr: tuple[OcrLine, ...] = ()
     published_at: float = 0.0  # wall-clock UNIX time the source segment was published
+    run: IngestRun = IngestRun()

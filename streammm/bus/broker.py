@@ -89,3 +89,37 @@ class EmbeddedBroker:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def advertise_broker(data_dir: Path, bootstrap_servers: str) -> Path:
+    """Write `<data_dir>/broker.json`, so other commands on this data dir find the running broker."""
+    import json
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "broker.json"
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps({"bootstrap_servers": bootstrap_servers, "pid": os.getpid()}), encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
+def running_broker(data_dir: Path) -> str | None:
+    """The address in `<data_dir>/broker.json` while the process that wrote it is alive, else None."""
+    import json
+
+    try:
+        doc = json.loads((data_dir / "broker.json").read_text(encoding="utf-8"))
+        address, pid = doc["bootstrap_servers"], doc["pid"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(address, str) or not address or type(pid) is not int or pid <= 0:
+        return None  # pid 0 or below would signal a process group
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, owned by another user
+    except OSError:
+        return None
+    return address

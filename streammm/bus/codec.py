@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from streammm.errors import StreammmError
-from streammm.records import Clip, FrameObservation, Observation, OcrLine, Segment, Word
+from streammm.records import Clip, FrameObservation, IngestRun, Observation, OcrLine, Segment, Word
 
 MAGIC = b"SMM"
 VERSION = 1
@@ -24,6 +24,17 @@ _PREFIX = struct.Struct(">3sBI")
 
 class CodecError(StreammmError):
     """A message is not in streammm's wire format (or is of a newer version)."""
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A worker saying it is alive: its role (a modality, or "align"), its name, and how many records of
+    its input it has not handled yet (its consumer lag, as the broker reported it)."""
+
+    role: str
+    worker: str
+    sent_at: float
+    lag: int
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,8 @@ def unpack(value: bytes | None) -> tuple[str, dict[str, Any], bytes]:
     return header.pop("type"), header, value[end:]
 
 
-def encode_segment(segment: Segment, published_at: float) -> bytes:
+def encode_segment(segment: Segment, published_at: float, *, ref: str | None = None) -> bytes:
+    """A segment message; with `ref`, the media bytes are in that file (a claim check), not in the message."""
     header = {
         "stream_id": segment.stream_id,
         "seq": segment.seq,
@@ -68,13 +80,18 @@ def encode_segment(segment: Segment, published_at: float) -> bytes:
         "container": segment.container,
         "last": segment.last,
         "published_at": published_at,
+        "run": _run_json(segment.run),
     }
+    if ref is not None:
+        return pack("segment", {**header, "ref": ref})
     return pack("segment", header, segment.data)
 
 
 def decode_segment(value: bytes) -> tuple[Segment, float]:
     kind, h, payload = unpack(value)
     _expect(kind, "segment")
+    if "ref" in h:
+        payload = _claimed(h["ref"])
     try:
         segment = Segment(
             stream_id=str(h["stream_id"]),
@@ -84,10 +101,20 @@ def decode_segment(value: bytes) -> tuple[Segment, float]:
             container=str(h["container"]),
             data=payload,
             last=bool(h.get("last", False)),
+            run=_run(h.get("run")),
         )
         return segment, float(h.get("published_at", 0.0))
     except (KeyError, TypeError, ValueError) as exc:
         raise CodecError(f"malformed segment header: {exc!r}") from None
+
+
+def _claimed(ref: object) -> bytes:
+    """The media bytes a claim-checked segment refers to."""
+    try:
+        with open(str(ref), "rb") as file:
+            return file.read()
+    except OSError as exc:
+        raise CodecError(f"the segment's media file {ref} cannot be read: {exc.strerror or exc}") from None
 
 
 def encode_observation(obs: Observation) -> bytes:
@@ -99,6 +126,7 @@ def encode_observation(obs: Observation) -> bytes:
         "end_s": obs.end_s,
         "last": obs.last,
         "published_at": obs.published_at,
+        "run": _run_json(obs.run),
         "frames": [
             {"t_s": f.t_s, "tags": list(f.tags), "vector": encode_vector(f.vector), "shot_change": f.shot_change}
             for f in obs.frames
@@ -122,6 +150,7 @@ def decode_observation(value: bytes) -> Observation:
             end_s=float(h["end_s"]),
             last=bool(h["last"]),
             published_at=float(h.get("published_at", 0.0)),
+            run=_run(h.get("run")),
             frames=tuple(
                 FrameObservation(float(f["t_s"]), tuple(f["tags"]), decode_vector(f["vector"]), bool(f["shot_change"]))
                 for f in h["frames"]
@@ -147,6 +176,8 @@ def encode_clip_event(clip: Clip, stored_at: float) -> bytes:
         "tags": list(clip.tags),
         "thumbnail": clip.thumbnail,
         "stored_at": stored_at,
+        "expected": list(clip.expected),
+        "pending": list(clip.pending),
         "vectors": {name: encode_vector(v) for name, v in clip.vectors.items()},
     }
     return pack("clip", header)
@@ -167,6 +198,8 @@ def decode_clip_event(value: bytes) -> tuple[Clip, float]:
             tags=tuple(h["tags"]),
             thumbnail=h["thumbnail"],
             vectors={name: decode_vector(v) for name, v in h["vectors"].items()},
+            expected=tuple(str(m) for m in h.get("expected", ())),
+            pending=tuple(str(m) for m in h.get("pending", ())),
         )
         return clip, float(h["stored_at"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -188,6 +221,35 @@ def decode_dead_letter(value: bytes) -> DeadLetter:
     kind, h, payload = unpack(value)
     _expect(kind, "dead_letter")
     return DeadLetter(h["reason"], h["source_topic"], int(h["partition"]), int(h["offset"]), h["stream_id"], payload)
+
+
+def encode_heartbeat(beat: Heartbeat) -> bytes:
+    return pack("heartbeat", {"role": beat.role, "worker": beat.worker, "sent_at": beat.sent_at, "lag": beat.lag})
+
+
+def decode_heartbeat(value: bytes) -> Heartbeat:
+    kind, h, _ = unpack(value)
+    _expect(kind, "heartbeat")
+    try:
+        return Heartbeat(str(h["role"]), str(h["worker"]), float(h["sent_at"]), int(h["lag"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CodecError(f"malformed heartbeat: {exc!r}") from None
+
+
+def _run_json(run: IngestRun) -> dict[str, Any]:
+    return {"started_at": run.started_at, "live": run.live, "has_video": run.has_video, "has_audio": run.has_audio}
+
+
+def _run(data: Any) -> IngestRun:
+    """An ingest run from a header; messages of older builds have none (a run at time 0 with every modality)."""
+    if not isinstance(data, dict):
+        return IngestRun()
+    return IngestRun(
+        started_at=float(data.get("started_at", 0.0)),
+        live=bool(data.get("live", False)),
+        has_video=bool(data.get("has_video", True)),
+        has_audio=bool(data.get("has_audio", True)),
+    )
 
 
 def encode_vector(vector: np.ndarray) -> str:

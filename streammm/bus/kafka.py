@@ -8,64 +8,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
-from streammm.bus.codec import DeadLetter, encode_dead_letter
+from streammm.bus.codec import Heartbeat, encode_heartbeat
+from streammm.bus.handling import (
+    MB,
+    Backoff,
+    Handler,
+    InMessage,
+    OutMessage,
+    Retry,
+    dead_letter,
+    handle_record,
+    tick_safely,
+)
 from streammm.bus.topics import Topics
 from streammm.config import KafkaConfig
 from streammm.errors import StreammmError
 
 log = logging.getLogger(__name__)
-MB = 1024 * 1024
+__all__ = ["BusError", "InMessage", "OutMessage", "Handler", "dead_letter", "run_worker", "send_all"]
 
 
 class BusError(StreammmError):
     """The broker cannot be reached or refused an operation."""
 
     retriable = True
-
-
-@dataclass(frozen=True)
-class InMessage:
-    topic: str
-    partition: int
-    offset: int
-    key: str
-    value: bytes
-
-
-@dataclass(frozen=True)
-class OutMessage:
-    topic: str
-    key: str
-    value: bytes
-
-
-class Handler(Protocol):
-    """One stage's record logic; the loop owns Kafka, the handler never sees it."""
-
-    async def handle(self, message: InMessage) -> list[OutMessage]:
-        """Outputs for one record. Raise a non-retriable StreammmError to dead-letter it."""
-        ...
-
-    def safe_offset(self, topic: str, partition: int, next_offset: int) -> int:
-        """The offset it is safe to commit once every record before `next_offset` was handled."""
-        ...
-
-    async def tick(self) -> list[OutMessage]:
-        """Called about every 200 ms: time-based outputs (timeouts)."""
-        ...
-
-    def on_revoked(self, partitions: Sequence[tuple[str, int]]) -> None: ...
-
-    def on_assigned(self, partitions: Sequence[tuple[str, int]]) -> None: ...
 
 
 def client_options(config: KafkaConfig, bootstrap_servers: str) -> dict[str, Any]:
@@ -158,8 +133,15 @@ async def run_worker(
     dlq_topic: str,
     stop: asyncio.Event,
     name: str,
+    heartbeat_topic: str | None = None,
+    role: str = "",
 ) -> None:
-    """Consume `topics_in` as `group_id` until `stop` is set: handle, produce, then commit."""
+    """Consume `topics_in` as `group_id` until `stop` is set: handle, produce, then commit.
+
+    A retriable failure pauses the record's partition and hands the same record in again after a backoff,
+    for as long as the failure lasts; other partitions go on meanwhile. With `heartbeat_topic`, the worker
+    announces itself there as `role` every `config.worker_heartbeat_ms`, with its consumer lag.
+    """
     consumer = AIOKafkaConsumer(
         **client_options(config, bootstrap_servers),
         group_id=group_id,
@@ -185,46 +167,128 @@ async def run_worker(
         await producer.stop()
         raise BusError(f"{name}: cannot reach the Kafka broker at {bootstrap_servers}: {exc}") from None
     log.info("%s worker consuming %s as group %s", name, ", ".join(topics_in), group_id)
-    committed: dict[TopicPartition, int] = {}
+    loop = _Loop(consumer, producer, handler, config, dlq_topic, name, stop)
+    beats = asyncio.create_task(_heartbeats(loop, config, heartbeat_topic, role, name, stop)) if heartbeat_topic else None
     try:
-        while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=200, max_records=16)
-            for tp, records in batch.items():
-                for record in records:
-                    if stop.is_set():
-                        break
-                    message = InMessage(tp.topic, tp.partition, record.offset, (record.key or b"").decode(errors="replace"), record.value or b"")
-                    outputs = await _handle(handler, message, dlq_topic, name)
-                    await send_all(producer, outputs)
-                    await _commit(consumer, committed, tp, handler.safe_offset(tp.topic, tp.partition, record.offset + 1))
-            await send_all(producer, await handler.tick())
+        await loop.run()
     finally:
+        if beats is not None:
+            beats.cancel()
+            await asyncio.gather(beats, return_exceptions=True)
         await producer.stop()
         await consumer.stop()
         log.info("%s worker stopped", name)
 
 
-async def _handle(handler: Handler, message: InMessage, dlq_topic: str, name: str) -> list[OutMessage]:
-    attempt = 0
-    while True:
-        try:
-            return await handler.handle(message)
-        except StreammmError as exc:
-            if exc.retriable and attempt < 5:
-                attempt += 1
-                log.warning("%s: retrying %s/%d@%d after: %s", name, message.topic, message.partition, message.offset, exc)
-                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+class _Loop:
+    """The consume-handle-produce-commit loop of one worker, with paused partitions awaiting a retry."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, handler: Handler, config: KafkaConfig,
+                 dlq_topic: str, name: str, stop: asyncio.Event) -> None:
+        self.consumer, self.producer, self.handler = consumer, producer, handler
+        self.dlq_topic, self.name, self.stop = dlq_topic, name, stop
+        self.backoff = Backoff(config.retry_backoff_ms / 1000, config.retry_backoff_max_ms / 1000)
+        self.max_message_bytes = config.max_message_mb * MB + MB
+        self.committed: dict[TopicPartition, int] = {}
+        self.retry_at: dict[TopicPartition, float] = {}  # paused partitions: when to hand their record in again
+        self.attempts: dict[TopicPartition, int] = {}
+        self.tick_attempts = 0
+        self.next_tick = 0.0
+        self.in_hand = 0  # records fetched but not handled yet
+        self.handled: dict[TopicPartition, int] = {}  # per partition: the offset after the last record handled
+
+    async def lag(self) -> int:
+        """Records this worker has not handled: fetched and in hand, plus what the broker holds beyond."""
+        lag = self.in_hand
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is None:
                 continue
-            return [dead_letter(message, f"{name}: {exc}", dlq_topic)]
-        except Exception as exc:  # a bug or a library failure on one record must not stop the stream
-            log.exception("%s: unexpected error on %s/%d@%d", name, message.topic, message.partition, message.offset)
-            return [dead_letter(message, f"{name}: unexpected {type(exc).__name__}: {exc}", dlq_topic)]
+            try:
+                lag += max(0, high - await self.consumer.position(tp))
+            except KafkaError:
+                continue
+        return lag
+
+    async def run(self) -> None:
+        clock = asyncio.get_running_loop().time
+        while not self.stop.is_set():
+            for tp, when in list(self.retry_at.items()):
+                if clock() >= when:
+                    del self.retry_at[tp]
+                    if tp in self.consumer.assignment():
+                        self.consumer.resume(tp)
+            batch = await self.consumer.getmany(timeout_ms=200, max_records=16)
+            self.in_hand = sum(len(records) for records in batch.values())
+            for tp, records in batch.items():
+                for record in records:
+                    if self.stop.is_set() or not await self._one(tp, record, clock):
+                        break
+                    self.in_hand -= 1
+            self.in_hand = 0
+            if clock() >= self.next_tick:
+                await self._tick(clock)
+
+    async def _one(self, tp: TopicPartition, record: Any, clock: Any) -> bool:
+        """Handle one record; False when its partition is paused for a retry (the rest of its batch waits)."""
+        message = InMessage(tp.topic, tp.partition, record.offset, (record.key or b"").decode(errors="replace"), record.value or b"")
+        attempt = self.attempts.get(tp, 0) + 1
+        result = await handle_record(
+            self.handler, message, dlq_topic=self.dlq_topic, name=self.name, attempt=attempt,
+            backoff=self.backoff, max_message_bytes=self.max_message_bytes,
+        )
+        if isinstance(result, Retry):
+            self.attempts[tp] = attempt
+            self.consumer.seek(tp, record.offset)  # the same record comes again when the partition resumes
+            self.consumer.pause(tp)
+            self.retry_at[tp] = clock() + result.delay_s
+            return False
+        self.attempts.pop(tp, None)
+        await self._send(result)
+        self.handled[tp] = record.offset + 1
+        await _commit(self.consumer, self.committed, tp, self.handler.safe_offset(tp.topic, tp.partition, record.offset + 1))
+        return True
+
+    async def _tick(self, clock: Any) -> None:
+        result = await tick_safely(self.handler, name=self.name, attempt=self.tick_attempts + 1, backoff=self.backoff)
+        if isinstance(result, Retry):
+            self.tick_attempts += 1
+            self.next_tick = clock() + result.delay_s
+            return
+        self.tick_attempts = 0
+        await self._send(result)
+        # What a tick stored (windows it closed) may free offsets of records handled before it.
+        for tp, next_offset in list(self.handled.items()):
+            if tp in self.consumer.assignment():
+                await _commit(self.consumer, self.committed, tp, self.handler.safe_offset(tp.topic, tp.partition, next_offset))
+
+    async def _send(self, messages: Sequence[OutMessage]) -> None:
+        """Send and wait for acks; a broker that fails is retried with backoff until it answers (or stop)."""
+        attempt = 0
+        while True:
+            try:
+                await send_all(self.producer, messages)
+                return
+            except KafkaError as exc:
+                attempt += 1
+                if self.stop.is_set():
+                    raise BusError(f"{self.name}: outputs not sent at shutdown: {exc}") from None
+                delay = self.backoff.delay_s(attempt)
+                log.warning("%s: sending %d outputs failed (attempt %d), retrying in %.1f s: %s",
+                            self.name, len(messages), attempt, delay, exc)
+                await asyncio.sleep(delay)
 
 
-def dead_letter(message: InMessage, reason: str, dlq_topic: str) -> OutMessage:
-    log.warning("dead-lettering %s/%d@%d (stream %s): %s", message.topic, message.partition, message.offset, message.key, reason)
-    letter = DeadLetter(reason, message.topic, message.partition, message.offset, message.key, message.value[: 1024 * 1024])
-    return OutMessage(dlq_topic, message.key, encode_dead_letter(letter))
+async def _heartbeats(loop: _Loop, config: KafkaConfig, topic: str, role: str, name: str, stop: asyncio.Event) -> None:
+    """Announce this worker and its lag (records not handled yet) until stopped."""
+    every_s = config.worker_heartbeat_ms / 1000
+    while not stop.is_set():
+        try:
+            beat = Heartbeat(role, name, time.time(), await loop.lag())
+            await send_all(loop.producer, [OutMessage(topic, role, encode_heartbeat(beat))])
+        except KafkaError as exc:
+            log.debug("%s: heartbeat not sent: %s", name, exc)
+        await asyncio.sleep(every_s)
 
 
 async def _commit(consumer: AIOKafkaConsumer, committed: dict[TopicPartition, int], tp: TopicPartition, offset: int) -> None:
@@ -246,7 +310,11 @@ async def read_topic(config: KafkaConfig, bootstrap_servers: str, topic: str, *,
     Idle-based on purpose: Tansu's end_offsets() answers the last batch's base offset + 1.
     """
     consumer = _reader(config, bootstrap_servers, topic, start="earliest")
-    await consumer.start()
+    try:
+        await consumer.start()
+    except KafkaConnectionError as exc:
+        await consumer.stop()
+        raise BusError(f"cannot reach the Kafka broker at {bootstrap_servers}: {exc}") from None
     out: list[tuple[str, bytes]] = []
     try:
         loop = asyncio.get_running_loop()
@@ -261,19 +329,26 @@ async def read_topic(config: KafkaConfig, bootstrap_servers: str, topic: str, *,
     return out
 
 
-async def follow_topic(config: KafkaConfig, bootstrap_servers: str, topic: str, stop: asyncio.Event) -> AsyncIterator[bytes]:
-    """Each new value of `topic` from now on (no consumer group: every follower sees every message),
-    until `stop` is set. A broker that goes away is retried with backoff, not raised."""
+async def follow_topic(
+    config: KafkaConfig, bootstrap_servers: str, topic: str, stop: asyncio.Event, *, start: str = "latest"
+) -> AsyncIterator[bytes]:
+    """Each new value of `topic` from now on (or from its beginning, with start="earliest"; no consumer
+    group: every follower sees every message), until `stop` is set. A broker that goes away is retried
+    with backoff, not raised; after a reconnect, following goes on from the last value seen."""
     delay = 0.5
+    position: dict[TopicPartition, int] = {}
     while not stop.is_set():
-        consumer = _reader(config, bootstrap_servers, topic, start="latest")
+        consumer = _reader(config, bootstrap_servers, topic, start=start)
         try:
             await consumer.start()
+            for tp, offset in position.items():
+                consumer.seek(tp, offset)
             delay = 0.5
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200)
-                for records in batch.values():
+                for tp, records in batch.items():
                     for record in records:
+                        position[tp] = record.offset + 1
                         yield record.value or b""
         except KafkaError as exc:
             log.warning("following %s failed (%s); retrying in %.1f s", topic, exc, delay)

@@ -17,6 +17,7 @@ class Topics:
     ocr: str
     clips: str
     dlq: str
+    heartbeats: str
 
     @classmethod
     def from_config(cls, config: KafkaConfig) -> Topics:
@@ -28,10 +29,11 @@ class Topics:
             ocr=f"{p}.{MODALITY_TOPICS['ocr']}",
             clips=f"{p}.clips.v1",
             dlq=f"{p}.dlq.v1",
+            heartbeats=f"{p}.heartbeats.v1",
         )
 
     def observation(self, modality: str) -> str:
         return {"visual": self.vision, "speech": self.speech, "ocr": self.ocr}[modality]
 
     def all(self) -> tuple[str, ...]:
-        return (self.segments, self.vision, self.speech, self.ocr, self.clips, self.dlq)
+        return (self.segments, self.vision, self.speech, self.ocr, self.clips, self.dlq, self.heartbeats)

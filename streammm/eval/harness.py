@@ -26,6 +26,7 @@ from streammm.eval.metrics import make_row, summarize, summarize_by_modality
 from streammm.eval.queries import Query
 from streammm.models.base import TextEncoder
 from streammm.qa.retrieval import STRATEGIES
+from streammm.records import ClipFilter
 
 log = logging.getLogger(__name__)
 K = 5  # moments asked for per query, as `streammm search` shows by default; R@5 needs five
@@ -136,7 +137,26 @@ def index_media(settings: Settings, streams: dict[Path, str], dim: int) -> dict[
         missing = [sid for _, sid in inputs if sid not in stored]
         if missing:
             raise StreammmError(f"indexing stored no clips for {', '.join(missing)}")
+    waiting = incomplete_clips(settings, dim, list(status))
+    if waiting:
+        listed = ", ".join(f"{sid} ({n} clips)" for sid, n in sorted(waiting.items()))
+        raise StreammmError(
+            f"the index is incomplete: clips still wait for a modality in {listed}; scores on it would be wrong. "
+            "Index these streams again (a new data dir, or streammm up --once on the same inputs)"
+        )
     return status
+
+
+def incomplete_clips(settings: Settings, dim: int, stream_ids: Sequence[str]) -> dict[str, int]:
+    """{stream id: clips that still have pending modalities}, for the streams that have any."""
+    from streammm.store.factory import open_existing_store
+
+    store = open_existing_store(settings, dim)
+    try:
+        counts = {sid: store.count(ClipFilter(stream_ids=(sid,), incomplete=True)) for sid in stream_ids}
+    finally:
+        store.close()
+    return {sid: n for sid, n in counts.items() if n}
 
 
 def stored_streams(settings: Settings, dim: int) -> dict[str, Any]:

@@ -6,12 +6,14 @@ import asyncio
 import logging
 import threading
 import time
+from dataclasses import replace
 
 from streammm.bus.codec import encode_segment
 from streammm.bus.kafka import MB, OutMessage, send_all
 from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.ingest.sources import file_segments, is_live, live_segments
+from streammm.ingest.spool import Spool
 from streammm.pipeline.stats import PipelineStats
 
 log = logging.getLogger(__name__)
@@ -27,16 +29,27 @@ async def publish(
     realtime: bool = False,
     stats: PipelineStats | None = None,
     stop: threading.Event | None = None,
+    timeline_start_s: float = 0.0,
+    backpressure: bool = False,
+    spool: Spool | None = None,
 ) -> int:
     """Send every segment of `source` keyed by `stream_id`; returns how many were sent.
 
     With `realtime`, a segment is sent when its last instant has been "recorded" (wall clock since
-    the first segment), as a live source would deliver it. Live URLs are always real time.
+    the first segment), as a live source would deliver it. Live URLs are always real time, and their
+    media time starts at `timeline_start_s` (a restarted live ingest continues its stream's timeline).
+    Every segment carries this publishing's IngestRun: a newer run of a file replaces the older one.
+
+    With `backpressure` (and `stats` fed by an aligner in this process), a file is published at most
+    `ingest.max_ahead_s` media seconds ahead of its stored clips, so a batch never floods the broker.
+    With `spool`, the media bytes go to a file there and the message carries only its path (a claim check).
     """
     stop = stop or threading.Event()
     segment_s = settings.media.segment_s
-    if is_live(source):
-        segments = live_segments(source, stream_id, segment_s, stop)
+    live = is_live(source)
+    started_at = time.time()
+    if live:
+        segments = live_segments(source, stream_id, segment_s, stop, start_s=timeline_start_s)
     else:
         segments = file_segments(source, stream_id, segment_s, max_file_mb=settings.media.max_file_mb)
     limit = settings.kafka.max_message_mb * MB
@@ -46,11 +59,15 @@ async def publish(
         segment = await asyncio.to_thread(next, segments, None)
         if segment is None:
             break
-        if realtime and not is_live(source):
+        if realtime and not live:
             delay = started + segment.end_s - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-        value = encode_segment(segment, published_at=time.time())
+        if backpressure and stats is not None and not live:
+            await _until_caught_up(stats, stream_id, segment.start_s, settings.ingest.max_ahead_s, stop)
+        segment = replace(segment, run=replace(segment.run, started_at=started_at, live=live))
+        ref = str(await asyncio.to_thread(spool.write, segment)) if spool is not None else None
+        value = encode_segment(segment, published_at=time.time(), ref=ref)
         if len(value) > limit:
             log.error(
                 "stream %s: segment %d (%.1f-%.1f s) is %.1f MB, over kafka.max_message_mb=%d; skipped",
@@ -63,3 +80,13 @@ async def publish(
             stats.published(stream_id, segment.end_s)
     log.info("stream %s: published %d segments from %s", stream_id, sent, source)
     return sent
+
+
+async def _until_caught_up(stats: PipelineStats, stream_id: str, start_s: float, max_ahead_s: float, stop: threading.Event) -> None:
+    """Wait while the stream's stored clips are more than `max_ahead_s` of media behind `start_s`."""
+    while not stop.is_set():
+        progress = stats.streams.get(stream_id)
+        stored_until = progress.stored_until_s if progress is not None else 0.0
+        if start_s - stored_until <= max_ahead_s:
+            return
+        await asyncio.sleep(0.1)

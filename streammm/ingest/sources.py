@@ -40,15 +40,15 @@ def file_segments(path: str, stream_id: str, segment_s: float, *, max_file_mb: i
 
 
 def live_segments(
-    url: str, stream_id: str, segment_s: float, stop: threading.Event, *, max_backoff_s: float = 30.0
+    url: str, stream_id: str, segment_s: float, stop: threading.Event, *, max_backoff_s: float = 30.0, start_s: float = 0.0
 ) -> Iterator[Segment]:
     """Segments of a live source until it ends or `stop` is set; on a drop, reconnect with exponential backoff.
 
     Each connection's clock starts again at zero, so segments are shifted to continue the stream's
-    timeline where the last connection ended. A source that ends cleanly (an HLS playlist with an end,
+    timeline where the last connection ended; the first starts at `start_s`. A source that ends cleanly (an HLS playlist with an end,
     an RTSP session the server closed) ends the stream: its last segment is marked `last`.
     """
-    seq, base_s, backoff_s = 0, 0.0, 1.0
+    seq, base_s, backoff_s = 0, start_s, 1.0
     held: Segment | None = None  # one segment of look-ahead, so the last one can be marked
     while not stop.is_set():
         connection_end_s = base_s

@@ -17,7 +17,7 @@ from typing import Any
 import av
 
 from streammm.errors import MediaError
-from streammm.records import Segment
+from streammm.records import IngestRun, Segment
 
 log = logging.getLogger(__name__)
 CONTAINER = "matroska"
@@ -85,6 +85,7 @@ def iter_segments(path: str | Path, stream_id: str, segment_s: float = 2.0) -> I
         if not streams:
             raise MediaError(f"{path}: no audio or video stream")
         has_video = any(s.type == "video" for s in streams)
+        run = IngestRun(has_video=has_video, has_audio=any(s.type == "audio" for s in streams))
         origin_s = (container.start_time or 0) / av.time_base
         duration_s = (container.duration or 0) / av.time_base
         groups = plan_cuts(_timed_packets(container, streams, origin_s), segment_s, has_video)
@@ -92,12 +93,12 @@ def iter_segments(path: str | Path, stream_id: str, segment_s: float = 2.0) -> I
         seq = 0
         for group in groups:
             if previous is not None:
-                yield _segment(stream_id, seq, previous, group[0], streams, last=False)
+                yield _segment(stream_id, seq, previous, group[0], streams, last=False, run=run)
                 seq += 1
             previous = group
         if previous is not None:
             end_s = max(duration_s, max(p.time_s for p in previous[1]))
-            yield _segment(stream_id, seq, previous, end_s, streams, last=True)
+            yield _segment(stream_id, seq, previous, end_s, streams, last=True, run=run)
 
 
 def _timed_packets(container: av.container.InputContainer, streams: list[Any], origin_s: float) -> Iterator[TimedPacket]:
@@ -111,7 +112,9 @@ def _timed_packets(container: av.container.InputContainer, streams: list[Any], o
         log.warning("demuxing stopped early: %s", exc)
 
 
-def _segment(stream_id: str, seq: int, group: tuple[float, list[TimedPacket]], end_s: float, streams: list[Any], *, last: bool) -> Segment:
+def _segment(
+    stream_id: str, seq: int, group: tuple[float, list[TimedPacket]], end_s: float, streams: list[Any], *, last: bool, run: IngestRun
+) -> Segment:
     start_s, items = group
     return Segment(
         stream_id=stream_id,
@@ -121,6 +124,7 @@ def _segment(stream_id: str, seq: int, group: tuple[float, list[TimedPacket]], e
         container=CONTAINER,
         data=mux(items, streams, start_s),
         last=last,
+        run=run,
     )
 
 

@@ -17,11 +17,11 @@ class RapidOcrEngine:
     """OcrEngine over rapidocr 3.x; large frames are scaled down to `max_side_px` first."""
 
     def __init__(self, options: OcrConfig, *, device: str = "cpu", threads: int = 2) -> None:
-        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # not a warning per frame without text
         from rapidocr import RapidOCR
 
         params: dict[str, object] = {
-            "Global.log_level": "warning",
+            "Global.log_level": "error",
             "Global.text_score": options.min_score,
             "Global.use_cls": False,  # screen text is upright; the angle classifier costs ~10 % per line
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
@@ -37,7 +37,7 @@ class RapidOcrEngine:
             self._engine = RapidOCR(params=params)
         except Exception as exc:  # rapidocr raises bare exceptions for missing model files
             raise ModelError(f"cannot load the RapidOCR models: {exc}") from exc
-        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # not a warning per frame without text
         self.options = options
 
     def read(self, image: np.ndarray) -> list[TextBox]:

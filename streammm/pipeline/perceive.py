@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from streammm.bus.codec import decode_segment, encode_observation
-from streammm.bus.kafka import InMessage, OutMessage, dead_letter
+from streammm.bus.handling import InMessage, OutMessage, dead_letter
 from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.errors import MediaError
@@ -59,7 +59,10 @@ class SegmentHandler:
         except MediaError as exc:
             # The stream goes on: report the range as empty so the aligner's watermark moves past it.
             outputs.append(dead_letter(message, f"{self.modality}: {exc}", self.topics.dlq))
-            obs = Observation(self.modality, segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last, published_at=published_at)
+            obs = Observation(
+                self.modality, segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
+                published_at=published_at, run=segment.run,
+            )
         outputs.append(OutMessage(self.topics.observation(self.modality), segment.stream_id, encode_observation(obs)))
         return outputs
 
@@ -91,6 +94,7 @@ class VisionHandler(SegmentHandler):
         return Observation(
             "visual", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
             frames=tuple(observed), thumbnails=tuple(jpeg_thumbnail(f.image, px) for f in frames), published_at=published_at,
+            run=segment.run,
         )
 
 
@@ -126,7 +130,10 @@ class SpeechHandler(SegmentHandler):
         stream.segments = [s for i, s in enumerate(stream.segments) if i + 1 == len(stream.segments) or stream.segments[i + 1][1] > until]
         if segment.last:
             self.streams.pop(segment.stream_id, None)
-        return Observation("speech", segment.stream_id, segment.seq, start, until, segment.last, words=tuple(words), published_at=published_at)
+        return Observation(
+            "speech", segment.stream_id, segment.seq, start, until, segment.last, words=tuple(words),
+            published_at=published_at, run=segment.run,
+        )
 
     def safe_offset(self, topic: str, partition: int, next_offset: int) -> int:
         held = [s.segments[0][0] for s in self.streams.values() if s.partition == partition and s.segments and s.state.pending is not None]
@@ -163,7 +170,7 @@ class OcrHandler(SegmentHandler):
             self.streams[segment.stream_id] = _OcrStream(message.partition, state, segment.end_s)
         return Observation(
             "ocr", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
-            ocr=tuple(lapsed) + tuple(closed) + tuple(still_open), published_at=published_at,
+            ocr=tuple(lapsed) + tuple(closed) + tuple(still_open), published_at=published_at, run=segment.run,
         )
 
 

@@ -1,8 +1,9 @@
-"""Per-stream progress counters shared by the publisher, the aligner and the status display."""
+"""Per-stream progress and per-modality liveness, shared by the publisher, the aligner and the displays."""
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 
@@ -10,16 +11,39 @@ from dataclasses import dataclass, field
 class StreamProgress:
     media_s_published: float = 0.0
     segments_published: int = 0
-    clips_stored: int = 0
+    windows: set[float] = field(default_factory=set)  # starts of the windows stored (each counted once)
+    incomplete: set[float] = field(default_factory=set)  # stored windows with pending modalities
     stored_until_s: float = 0.0
+    pending: dict[str, float] = field(default_factory=dict)  # modality -> start of the first window lacking it
     last_freshness_s: float | None = None
-    finished: bool = False
+    finished: bool = False  # every window stored and complete
+
+    @property
+    def clips_stored(self) -> int:
+        return len(self.windows)
+
+    @property
+    def lag_s(self) -> float:
+        return max(0.0, self.media_s_published - self.stored_until_s)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """The latest heartbeat of a role's workers: when, and how many records they had not handled."""
+
+    at: float
+    lag: int
+    worker: str
 
 
 @dataclass
 class PipelineStats:
     streams: dict[str, StreamProgress] = field(default_factory=dict)
-    freshness_s: list[float] = field(default_factory=list)
+    freshness_s: list[float] = field(default_factory=list)  # per window, first store (provisional or not)
+    completion_s: list[float] = field(default_factory=list)  # per provisional window: first store -> complete
+    complete_at_first_store: int = 0
+    provisional_at_first_store: int = 0
+    heard: dict[str, Heard] = field(default_factory=dict)  # role (a modality, "align") -> latest heartbeat
     dead_letters: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -28,35 +52,97 @@ class PipelineStats:
             s = self.streams.setdefault(stream_id, StreamProgress())
             s.media_s_published = max(s.media_s_published, until_s)
             s.segments_published += 1
+            s.finished = False  # more media: a stream ingested again is not finished until it is stored
 
-    def stored(self, stream_id: str, until_s: float, freshness_s: float | None, finished: bool) -> None:
+    def stored(self, stream_id: str, start_s: float, end_s: float, freshness_s: float | None, *, complete: bool) -> None:
+        """A window's first store: complete, or provisional (some modality still pending)."""
         with self._lock:
             s = self.streams.setdefault(stream_id, StreamProgress())
-            s.clips_stored += 1
-            s.stored_until_s = max(s.stored_until_s, until_s)
-            s.finished = s.finished or finished
+            s.windows.add(start_s)
+            s.stored_until_s = max(s.stored_until_s, end_s)
+            if complete:
+                s.incomplete.discard(start_s)
+                self.complete_at_first_store += 1
+            else:
+                s.incomplete.add(start_s)
+                self.provisional_at_first_store += 1
             if freshness_s is not None:
                 s.last_freshness_s = freshness_s
                 self.freshness_s.append(freshness_s)
 
+    def completed(self, stream_id: str, start_s: float, after_s: float | None) -> None:
+        """A provisional window got its last pending modality, `after_s` after its first store."""
+        with self._lock:
+            self.streams.setdefault(stream_id, StreamProgress()).incomplete.discard(start_s)
+            if after_s is not None:
+                self.completion_s.append(after_s)
+
+    def progress(self, stream_id: str, *, stored_until_s: float, pending: dict[str, float]) -> None:
+        with self._lock:
+            s = self.streams.setdefault(stream_id, StreamProgress())
+            s.stored_until_s = max(s.stored_until_s, stored_until_s)
+            s.pending = dict(pending)
+
     def finish(self, stream_id: str) -> None:
         with self._lock:
-            self.streams.setdefault(stream_id, StreamProgress()).finished = True
+            s = self.streams.setdefault(stream_id, StreamProgress())
+            s.finished = True
+            s.incomplete.clear()
+            s.pending = {}
+
+    def finished_streams(self) -> list[str]:
+        with self._lock:
+            return [sid for sid, p in sorted(self.streams.items()) if p.finished]
+
+    def heartbeat(self, role: str, worker: str, at: float, lag: int) -> None:
+        with self._lock:
+            known = self.heard.get(role)
+            if known is None or at >= known.at or worker == known.worker:
+                self.heard[role] = Heard(at, lag, worker)
+
+    def liveness(self, role: str, *, dead_after_s: float, now: float | None = None) -> str:
+        """"dead" (no heartbeat for `dead_after_s`, or never), "behind" (records queued) or "idle"."""
+        heard = self.heard.get(role)
+        now = time.time() if now is None else now
+        if heard is None or now - heard.at > dead_after_s:
+            return "dead"
+        return "behind" if heard.lag > 0 else "idle"
+
+    def incomplete_clips(self) -> dict[str, int]:
+        with self._lock:
+            return {sid: len(p.incomplete) for sid, p in sorted(self.streams.items())}
 
     def snapshot(self) -> list[tuple[str, float, float | None]]:
         """(stream id, lag in media seconds, last freshness) for every stream."""
         with self._lock:
-            return [
-                (sid, max(0.0, p.media_s_published - p.stored_until_s), p.last_freshness_s)
-                for sid, p in sorted(self.streams.items())
-            ]
+            return [(sid, p.lag_s, p.last_freshness_s) for sid, p in sorted(self.streams.items())]
 
-    def lines(self) -> list[str]:
+    def lines(self, *, dead_after_s: float = 30.0, now: float | None = None) -> list[str]:
         with self._lock:
-            return [
-                f"{sid}: {p.media_s_published:.1f} s ingested, {p.clips_stored} clips stored up to {p.stored_until_s:.1f} s, "
-                f"lag {max(0.0, p.media_s_published - p.stored_until_s):.1f} s"
-                + (f", freshness {p.last_freshness_s:.1f} s" if p.last_freshness_s is not None else "")
-                + (" (done)" if p.finished else "")
-                for sid, p in sorted(self.streams.items())
-            ]
+            streams = sorted(self.streams.items())
+        return [self._line(sid, p, dead_after_s, now) for sid, p in streams]
+
+    def _line(self, stream_id: str, p: StreamProgress, dead_after_s: float, now: float | None) -> str:
+        text = (
+            f"{stream_id}: {p.media_s_published:.1f} s ingested, {p.clips_stored} clips stored up to "
+            f"{p.stored_until_s:.1f} s"
+        )
+        if p.incomplete or p.pending:
+            waits = []
+            for modality in sorted(p.pending) or ["?"]:
+                state = self.liveness(modality, dead_after_s=dead_after_s, now=now)
+                heard = self.heard.get(modality)
+                why = {"behind": f"worker busy, {heard.lag if heard else 0} records queued", "idle": "worker idle",
+                       "dead": "no worker heartbeat"}[state]
+                waits.append(f"{modality} ({why})")
+            text += f", {len(p.incomplete)} waiting for " + ", ".join(waits)
+        if p.lag_s >= 10.0 and not p.finished:
+            text += f", behind by {_duration(p.lag_s)} of media"
+        if p.last_freshness_s is not None:
+            text += f", freshness {p.last_freshness_s:.1f} s"
+        return text + (" (done)" if p.finished else "")
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"

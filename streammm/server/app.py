@@ -32,7 +32,7 @@ from streammm.qa.answer import Answerer
 from streammm.qa.extractive import ExtractiveAnswerer
 from streammm.qa.service import QueryService
 from streammm.qa.vectors import remembering
-from streammm.records import Clip
+from streammm.records import Clip, ClipFilter
 from streammm.server.auth import Access, Authenticator
 from streammm.server.context import ServerContext
 from streammm.server.metrics import Metrics
@@ -310,11 +310,13 @@ async def metrics(request: Request) -> Response:
       200: {description: Prometheus text format}
     """
     ctx = _ctx(request)
+    store = ctx.service.store
     try:
-        clips = await asyncio.wait_for(asyncio.to_thread(ctx.service.store.count), timeout=5.0)
+        clips = await asyncio.wait_for(asyncio.to_thread(store.count), timeout=5.0)
+        incomplete = await asyncio.wait_for(asyncio.to_thread(store.count, ClipFilter(incomplete=True)), timeout=5.0)
     except Exception:
-        clips = None
-    body = await asyncio.to_thread(ctx.metrics.render, clips, ctx.stats)
+        clips = incomplete = None
+    body = await asyncio.to_thread(ctx.metrics.render, clips, ctx.stats, incomplete)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -27,6 +27,16 @@ class Metrics:
             "streammm_citations_removed_total", "Citations made by the generator that pointed at no evidence", registry=r
         )
         self.clips_stored = Gauge("streammm_clips_stored", "Clips in the store", registry=r)
+        self.clips_incomplete = Gauge(
+            "streammm_clips_incomplete", "Stored clips that still wait for a modality (provisional or never completed)", registry=r
+        )
+        self.stream_incomplete = Gauge(
+            "streammm_stream_clips_incomplete", "Provisional clips of each stream (streammm up only)", ["stream_id"], registry=r
+        )
+        self.modality_lag = Gauge(
+            "streammm_worker_lag_records", "Records a role's workers have not handled, from their heartbeats (streammm up only)",
+            ["role"], registry=r,
+        )
         self.clip_event_delay = Gauge(
             "streammm_clip_event_delay_seconds", "From a clip being stored to the server hearing of it (last clip)", registry=r
         )
@@ -42,10 +52,16 @@ class Metrics:
     def clip_heard(self, stored_at: float) -> None:
         self.clip_event_delay.set(max(0.0, time.time() - stored_at))
 
-    def render(self, clips_stored: int | None, stats: PipelineStats | None) -> bytes:
+    def render(self, clips_stored: int | None, stats: PipelineStats | None, clips_incomplete: int | None = None) -> bytes:
         if clips_stored is not None:
             self.clips_stored.set(clips_stored)
+        if clips_incomplete is not None:
+            self.clips_incomplete.set(clips_incomplete)
         if stats is not None:
+            for stream_id, count in stats.incomplete_clips().items():
+                self.stream_incomplete.labels(stream_id).set(count)
+            for role, heard in dict(stats.heard).items():
+                self.modality_lag.labels(role).set(heard.lag)
             for stream_id, lag, freshness in stats.snapshot():
                 self.pipeline_lag.labels(stream_id).set(lag)
                 if freshness is not None:

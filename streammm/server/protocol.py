@@ -159,6 +159,7 @@ def moment_json(moment: Moment) -> dict[str, Any]:
         "transcript": moment.transcript,
         "ocr_text": moment.ocr_text,
         "tags": list(dict.fromkeys(t for c in moment.clips for t in c.tags)),
+        "pending": sorted({m for c in moment.clips for m in c.pending}),
         "thumbnail_url": thumbnail_url(best),
     }
 
@@ -177,6 +178,8 @@ def clip_json(clip: Clip) -> dict[str, Any]:
         "ocr_lines": [{"start_s": o.start_s, "end_s": o.end_s, "text": o.text} for o in clip.ocr_lines],
         "frame_times": list(clip.frame_times),
         "modalities": list(clip.modalities),
+        "expected": list(clip.expected),
+        "pending": list(clip.pending),
         "thumbnail_url": thumbnail_url(clip),
     }
 

@@ -1,16 +1,21 @@
 """Align stage: per-stream observations of every modality into fixed windows (default 4 s, stride 2 s).
 
-Each modality reports up to a watermark (media time it is final for). A window is emitted once every
-modality's watermark has passed its end, the modality has ended, or its worker has said nothing about
-any stream for `modality_timeout_s` (wall time) while another modality got past the window. A worker
-that is merely busy with other streams is not silent. Windows start on the
-stride grid from the stream's first instant; the last one is the first that reaches the stream's end.
-A report for a media range replaces what an earlier report said about that range (a restarted worker
-re-reports), so at-least-once delivery never duplicates evidence.
+Each modality reports up to a watermark (media time it is final for). A window is stored once every
+modality the stream's media can give (its *expected* modalities: a silent video expects no speech) has
+reported past its end. For freshness, a window that some modalities are past but others are not waits
+at most `provisional_after_s` (wall time) and is then stored *provisionally*, with the others pending.
 
-A window emitted on a timeout is remembered with the modalities it lacked, and its evidence is kept:
-when a late modality then reports past the window's end (it was busy, not dead), the window is emitted
-again, complete, under the same clip id. After `lateness_s` of wall time it is given up as it is.
+Late evidence is never dropped. Per modality, `done_until[m]` is the start of the first window whose
+clip lacks that modality's evidence; whenever the modality's watermark passes such a window's end, an
+update carries its evidence for that window, and the handler merges it into the stored clip (same id).
+A modality that is behind, however far, only makes clips wait; a modality that never reports leaves
+them pending, which is visible, never silent.
+
+The state is bounded: evidence is kept only from the first window that still lacks it, per modality, so
+a modality that is behind holds nothing of the others, and a stored window's evidence lives in the store.
+Windows start on the stride grid from the stream's first instant; the last one is the first that
+reaches the stream's end. A report for a media range replaces what an earlier report said about that
+range (a restarted worker re-reports), so at-least-once delivery never duplicates evidence.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import math
 from dataclasses import dataclass, field, replace
 
 from streammm.config import AlignConfig
-from streammm.records import MODALITIES, FrameObservation, Observation, OcrLine, Word
+from streammm.records import FrameObservation, IngestRun, Observation, OcrLine, Word
 from streammm.stages.ocr import line_key
 
 DONE = math.inf
+_EPS = 1e-6
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,49 +43,82 @@ class Window:
     published_at: float  # when the newest evidence's segment was published (for freshness)
 
 
-@dataclass(frozen=True)
-class Incomplete:
-    start_s: float
-    end_s: float
-    missing: frozenset[str]
-    emitted_at: float  # wall time
+@dataclass(frozen=True, eq=False)
+class Update:
+    """Evidence to write into one window's clip: only `modalities` are complete in `window`."""
+
+    window: Window
+    modalities: frozenset[str]
+    run: IngestRun
+    new: bool  # the window's first store (False: late evidence for a clip already stored)
 
 
 @dataclass(frozen=True, eq=False)
 class AlignState:
     stream_id: str
+    run: IngestRun
     created_at: float
-    next_start_s: float | None = None
+    next_start_s: float | None = None  # the first window not stored yet
     end_s: float | None = None
     watermarks: dict[str, float] = field(default_factory=dict)
     ended: frozenset[str] = frozenset()
+    done_until: dict[str, float] = field(default_factory=dict)  # per modality: first window lacking it
+    heard: frozenset[str] = frozenset()  # modalities that reported since this aligner took the stream
+    waiting_since: float | None = None  # wall time the window at next_start_s became partly ready
     frames: tuple[tuple[FrameObservation, bytes | None], ...] = ()
     words: tuple[Word, ...] = ()
     ocr: tuple[OcrLine, ...] = ()
     published: tuple[tuple[float, float, float], ...] = ()  # (range start_s, end_s, published_at)
-    incomplete: tuple[Incomplete, ...] = ()  # windows emitted on a timeout, waiting for late evidence
+
+    @property
+    def expected(self) -> frozenset[str]:
+        return self.run.expected
 
     @property
     def finished(self) -> bool:
-        """Every window is emitted and none still waits for a late modality."""
-        return self.next_start_s == DONE and not self.incomplete
+        """Every window is stored and has every expected modality's evidence."""
+        return self.next_start_s == DONE and all(self.done_until.get(m) == DONE for m in self.expected)
 
+    @property
+    def stored_until_s(self) -> float:
+        """Media time up to which windows are stored (provisionally or complete)."""
+        if self.next_start_s is None:
+            return 0.0
+        return self.end_s or 0.0 if self.next_start_s == DONE else self.next_start_s
+
+    def pending(self) -> dict[str, float]:
+        """Modalities some stored window still lacks, each with the start of the first such window."""
+        stored = self.next_start_s if self.next_start_s is not None else -math.inf
+        lacking = {m: self.done_until.get(m, 0.0) for m in sorted(self.expected)}
+        return {m: d for m, d in lacking.items() if d < stored and d != DONE}
 
 
 def observe(state: AlignState, obs: Observation, options: AlignConfig) -> AlignState:
-    """Take one modality's report into the stream's state."""
+    """Take one modality's report into the stream's state (the report's run is the state's run)."""
     m = obs.modality
     start, end = obs.start_s, obs.end_s
+    marks = {
+        "end_s": max(state.end_s or 0.0, end) if obs.last else state.end_s,
+        "watermarks": {**state.watermarks, m: max(state.watermarks.get(m, -math.inf), end)},
+        "ended": state.ended | {m} if obs.last else state.ended,
+    }
+    if m not in state.expected:
+        return replace(state, **marks)  # e.g. the speech worker's empty reports of a silent video
+    # A run's first segment opens the timeline at the window it falls in (media may start a little after
+    # 0, or after a live restart's resume point); any later report resumes at the next window start.
+    on_grid = _grid_floor(start, options) if obs.seq == 0 else _grid_ceil(start, options)
     next_start = state.next_start_s
-    on_grid = math.ceil(round(start / options.stride_s, 6)) * options.stride_s
+    done_until = dict(state.done_until)
     if next_start is None:
-        # A restarted aligner sees reports from its last commit on; windows before them were stored.
         next_start = on_grid
-    elif m not in state.watermarks and next_start != DONE and on_grid > next_start:
-        # Each modality resumes at its own commit, and every one of them is at or before the first
-        # window not yet stored. Windows before the latest resume point were stored with evidence whose
-        # reports are committed now; emitting them again would overwrite complete clips with less.
-        next_start = on_grid
+    if m not in state.heard:
+        # The modality's first report since this aligner took the stream. A restarted aligner sees each
+        # modality's reports from its last commit on, and a report is committed only once every window
+        # that uses it holds its evidence: windows before the report's start have this modality. (A
+        # window stored without it before this report, meanwhile, already set an earlier point.)
+        done_until[m] = min(done_until.get(m, on_grid), on_grid)
+        if next_start != DONE and on_grid > next_start:
+            next_start = on_grid  # windows before it are stored (this modality's evidence is in them)
     frames, words, ocr = state.frames, state.words, state.ocr
     if m == "visual":
         thumbs = obs.thumbnails if len(obs.thumbnails) == len(obs.frames) else (None,) * len(obs.frames)
@@ -92,10 +131,10 @@ def observe(state: AlignState, obs: Observation, options: AlignConfig) -> AlignS
         ocr = _merge_spans(ocr, obs.ocr)
     return replace(
         state,
+        **marks,
         next_start_s=next_start,
-        end_s=max(state.end_s or 0.0, end) if obs.last else state.end_s,
-        watermarks={**state.watermarks, m: max(state.watermarks.get(m, -math.inf), end)},
-        ended=state.ended | {m} if obs.last else state.ended,
+        done_until=done_until,
+        heard=state.heard | {m},
         frames=frames,
         words=words,
         ocr=ocr,
@@ -103,51 +142,103 @@ def observe(state: AlignState, obs: Observation, options: AlignConfig) -> AlignS
     )
 
 
-def ready_windows(
-    state: AlignState, now: float, options: AlignConfig, last_heard: dict[str, float] | None = None
-) -> tuple[AlignState, list[Window]]:
-    """Emit every window whose evidence is complete (or timed out); drop evidence no window needs.
+def ready_windows(state: AlignState, now: float, options: AlignConfig) -> tuple[AlignState, list[Update]]:
+    """Updates for every window whose evidence is complete for some modality not yet written, and the
+    state with that evidence dropped. The handler must write the updates before keeping the state."""
+    expected = state.expected
+    done_until = dict(state.done_until)
+    next_start = state.next_start_s
+    updates: list[Update] = []
+    if next_start is None:
+        return state, updates
 
-    `last_heard` is when each modality last reported on any stream (wall time).
-    """
-    last_heard = last_heard or {}
-    windows: list[Window] = []
-    incomplete: list[Incomplete] = []
-    for waiting in state.incomplete:  # late evidence first: it completes windows emitted on a timeout
-        missing = frozenset(m for m in waiting.missing if not _reported(state, m, waiting.end_s))
-        if missing != waiting.missing:
-            windows.append(_window(state, waiting.start_s, waiting.end_s, _is_last(state, waiting.start_s, options)))
-        if missing and now - waiting.emitted_at < options.lateness_s:
-            incomplete.append(replace(waiting, missing=missing))
-    start = state.next_start_s
-    while start is not None and start != DONE and (state.end_s is None or start < state.end_s or start == 0.0):
-        end = start + options.window_s
-        clipped = min(end, state.end_s) if state.end_s is not None else end
-        if not all(_caught_up(state, m, clipped, now, options, last_heard) for m in MODALITIES):
-            break
+    # Late evidence first: modalities behind the stored windows complete them, in window order.
+    late: dict[float, set[str]] = {}
+    for m in sorted(expected):
+        d = done_until.get(m)
+        while d is not None and d != DONE and (next_start == DONE or d < next_start - _EPS):
+            end = _window_end(state, d, options)
+            if not _reported(state, m, end):
+                break
+            late.setdefault(d, set()).add(m)
+            d = DONE if _is_last(state, d, options) else round(d + options.stride_s, 6)
+        if d is not None:
+            done_until[m] = d
+    for start in sorted(late):
+        end = _window_end(state, start, options)
+        window = _window(state, start, end, _is_last(state, start, options))
+        updates.append(Update(window, frozenset(late[start]), state.run, new=False))
+
+    # Then new windows, from the first one not stored.
+    waiting_since = state.waiting_since
+    start = next_start
+    while start != DONE and (state.end_s is None or start < state.end_s or start == 0.0):
+        end = _window_end(state, start, options)
+        ready = frozenset(m for m in expected if _same(done_until.get(m), start) and _reported(state, m, end))
+        if ready != expected:
+            if not ready:
+                break
+            # Wait for a modality only while it is not known to be behind: once stored windows lack it,
+            # the next ones are stored without waiting again (it is merged in when it reports).
+            behind = {m for m in expected - ready if done_until.get(m, start) < start - _EPS}
+            if expected - ready - behind:
+                waiting_since = now if waiting_since is None else waiting_since
+                if now - waiting_since < options.provisional_after_s:
+                    break
         is_last = _is_last(state, start, options)
-        windows.append(_window(state, start, clipped, is_last))
-        missing = frozenset(m for m in MODALITIES if not _reported(state, m, clipped))
-        if missing:
-            incomplete.append(Incomplete(round(start, 3), round(clipped, 3), missing, now))
-        start = DONE if is_last else round(start + options.stride_s, 6)
-    if state.end_s is not None and start is not None and start != DONE and start >= state.end_s:
+        updates.append(Update(_window(state, start, end, is_last), ready, state.run, new=True))
+        following = DONE if is_last else round(start + options.stride_s, 6)
+        for m in ready:
+            done_until[m] = following
+        for m in expected - ready:
+            done_until.setdefault(m, start)  # the first window that lacks it
+        waiting_since = None
+        start = following
+    if state.end_s is not None and start != DONE and start >= state.end_s:
         start = DONE
-    keep_from = start if start is not None else -math.inf
-    if incomplete:
-        keep_from = min(keep_from, *(w.start_s for w in incomplete))
+    if start == DONE:
+        # Past the stream's end nothing is lacking for modalities that were never behind.
+        done_until = {m: (DONE if d >= (state.end_s or 0.0) else d) for m, d in done_until.items()}
+
+    keep = {m: min(done_until.get(m, start), start) if m in expected else DONE for m in ("visual", "speech", "ocr")}
+    keep_any = min(keep.values())
     return (
         replace(
             state,
             next_start_s=start,
-            incomplete=tuple(incomplete),
-            frames=tuple(f for f in state.frames if f[0].t_s >= keep_from),
-            words=tuple(w for w in state.words if _middle(w) >= keep_from),
-            ocr=tuple(o for o in state.ocr if o.end_s > keep_from),
-            published=tuple(p for p in state.published if p[1] > keep_from),
+            done_until=done_until,
+            waiting_since=waiting_since,
+            frames=tuple(f for f in state.frames if f[0].t_s >= keep["visual"]),
+            words=tuple(w for w in state.words if _middle(w) >= keep["speech"]),
+            ocr=tuple(o for o in state.ocr if o.end_s > keep["ocr"]),
+            published=tuple(p for p in state.published if p[1] > keep_any),
         ),
-        windows,
+        updates,
     )
+
+
+def report_used(state: AlignState, modality: str, until_s: float) -> bool:
+    """Whether every window that uses a `modality` report ending at `until_s` holds its evidence."""
+    if modality not in state.expected:
+        return True
+    return state.done_until.get(modality, -math.inf) >= until_s - _EPS
+
+
+def _same(a: float | None, b: float) -> bool:
+    return a is not None and (a == b or abs(a - b) < _EPS)
+
+
+def _grid_floor(t: float, options: AlignConfig) -> float:
+    return math.floor(round(t / options.stride_s, 6)) * options.stride_s
+
+
+def _grid_ceil(t: float, options: AlignConfig) -> float:
+    return math.ceil(round(t / options.stride_s, 6)) * options.stride_s
+
+
+def _window_end(state: AlignState, start: float, options: AlignConfig) -> float:
+    end = start + options.window_s
+    return min(end, state.end_s) if state.end_s is not None else end
 
 
 def _is_last(state: AlignState, start: float, options: AlignConfig) -> bool:
@@ -155,17 +246,7 @@ def _is_last(state: AlignState, start: float, options: AlignConfig) -> bool:
 
 
 def _reported(state: AlignState, modality: str, until_s: float) -> bool:
-    return modality in state.ended or state.watermarks.get(modality, -math.inf) >= until_s - 1e-6
-
-
-def _caught_up(
-    state: AlignState, modality: str, until_s: float, now: float, options: AlignConfig, last_heard: dict[str, float]
-) -> bool:
-    if _reported(state, modality, until_s):
-        return True
-    silent_since = max(last_heard.get(modality, state.created_at), state.created_at)
-    others_past = any(w >= until_s for m, w in state.watermarks.items() if m != modality)
-    return others_past and now - silent_since > options.modality_timeout_s
+    return modality in state.ended or state.watermarks.get(modality, -math.inf) >= until_s - _EPS
 
 
 def _window(state: AlignState, start: float, end: float, is_last: bool) -> Window:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 
-from streammm.records import Clip, ClipFilter, ScoredClip, StreamInfo
+from streammm.records import Clip, ClipFilter, ScoredClip, StreamInfo, clip_id
 
-CLIP_NAMESPACE = uuid.UUID("5b1f3c52-8f0e-4d3a-9d43-6a8e2f0c9b17")
-
-
-def clip_id(stream_id: str, start_s: float, profile: str) -> str:
-    """The same window of the same stream under the same embedding profile always gets the same id."""
-    return str(uuid.uuid5(CLIP_NAMESPACE, f"{stream_id}|{start_s:.3f}|{profile}"))
+__all__ = ["ClipStore", "clip_id"]
 
 
 class ClipStore(Protocol):
@@ -65,8 +59,8 @@ class ClipStore(Protocol):
 
     def streams(self) -> list[StreamInfo]: ...
 
-    def delete_stream(self, stream_id: str) -> int:
-        """Remove a stream's clips; returns how many were removed."""
+    def delete_stream(self, stream_id: str, *, from_s: float | None = None) -> int:
+        """Remove a stream's clips (only those starting at or after `from_s`, when given); returns how many."""
         ...
 
     def close(self) -> None: ...

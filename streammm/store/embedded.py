@@ -61,10 +61,25 @@ def clip_schema(dim: int) -> pa.Schema:
             pa.field("ocr_lines_json", pa.string()),
             pa.field("frame_times", pa.list_(pa.float64())),
             pa.field("thumbnail", pa.string()),
+            pa.field("expected", pa.string()),
+            pa.field("pending", pa.string()),
+            pa.field("run_started_at", pa.float64()),
             *(pa.field(name, vector, nullable=False) for name in VECTOR_NAMES),
             *(pa.field(f"has_{name}", pa.bool_(), nullable=False) for name in VECTOR_NAMES),
         ]
     )
+
+
+def stored_dim(path: str | Path) -> int | None:
+    """The vector dimension of the clip table in `path`, or None when there is none."""
+    if not (Path(path) / f"{TABLE}.lance").is_dir():
+        return None
+    try:
+        table = lancedb.connect(str(path)).open_table(TABLE)
+        return int(table.schema.field("visual").type.list_size)
+    except Exception as exc:  # unreadable: the caller treats it as no store
+        log.warning("cannot read the clip table in %s: %s", path, exc)
+        return None
 
 
 class LanceDbClipStore:
@@ -107,6 +122,7 @@ class LanceDbClipStore:
                 self._table = self._db.create_table(TABLE, schema=self._schema, exist_ok=True)
                 log.info("created clip table in %s (dim %d)", self.path, dim)
             found = self._table.schema.field("visual").type.list_size
+            self._add_missing_columns()
         if found != dim:
             raise StoreError(f"the store in {self.path} holds {found}-d vectors, not {dim}-d")
         self._ensure_indexes()
@@ -125,8 +141,10 @@ class LanceDbClipStore:
             if self._upserts % self.optimize_every == 0:
                 self._optimize(table)
 
-    def delete_stream(self, stream_id: str) -> int:
+    def delete_stream(self, stream_id: str, *, from_s: float | None = None) -> int:
         expr = f"stream_id = {_quote(stream_id)}"
+        if from_s is not None:
+            expr += f" AND start_s >= {_number(from_s)}"
         with self._write_lock, self._errors(f"delete of stream {stream_id!r}"):
             table = self._open()
             removed = table.count_rows(expr)
@@ -307,6 +325,15 @@ class LanceDbClipStore:
             retriable = isinstance(exc, OSError) or any(m in text for m in ("LanceError(IO)", "onflict", "Timeout"))
             raise StoreError(f"clip store in {self.path}: {action} failed: {text}", retriable=retriable) from exc
 
+    def _add_missing_columns(self) -> None:
+        """Columns added after a table was made (completeness, ingest run) are added with neutral values."""
+        have = set(self._table.schema.names)
+        added = {"expected": "CAST('' AS STRING)", "pending": "CAST('' AS STRING)", "run_started_at": "CAST(0.0 AS DOUBLE)"}
+        missing = {name: expr for name, expr in added.items() if name not in have}
+        if missing:
+            log.info("adding columns %s to the clip table in %s", ", ".join(missing), self.path)
+            self._table.add_columns(missing)
+
     def _ensure_indexes(self) -> None:
         """BM25 indexes on the text columns and BTREE indexes for the id, stream and time filters."""
         wanted = {col: FTS() for col in TEXT_COLUMNS} | {col: BTree() for col in SCALAR_INDEXED}
@@ -358,6 +385,9 @@ class LanceDbClipStore:
             "ocr_lines_json": [json.dumps([asdict(o) for o in c.ocr_lines], default=float) for c in clips],
             "frame_times": [[float(t) for t in c.frame_times] for c in clips],
             "thumbnail": [c.thumbnail for c in clips],
+            "expected": [",".join(c.expected) for c in clips],
+            "pending": [",".join(c.pending) for c in clips],
+            "run_started_at": [float(c.run_started_at) for c in clips],
         }
         for clip in clips:
             unknown = set(clip.vectors) - set(VECTOR_NAMES)
@@ -393,6 +423,9 @@ class LanceDbClipStore:
                 frame_times=tuple(plain["frame_times"][i] or ()),
                 vectors={n: matrices[n][i].copy() for n in VECTOR_NAMES if plain[f"has_{n}"][i]},
                 thumbnail=plain["thumbnail"][i] or "",
+                expected=_names(plain["expected"][i]),
+                pending=_names(plain["pending"][i]),
+                run_started_at=plain["run_started_at"][i] or 0.0,
             )
             for i in range(rows.num_rows)
         ]
@@ -426,7 +459,13 @@ def _where(where: ClipFilter | None, *extra: str) -> str | None:
             parts.append(f"end_s > {_number(where.start_s)}")
         if where.end_s is not None:
             parts.append(f"start_s < {_number(where.end_s)}")
+        if where.incomplete:
+            parts.append("pending != ''")
     return " AND ".join(f"({p})" for p in parts) or None
+
+
+def _names(value: str | None) -> tuple[str, ...]:
+    return tuple(n for n in (value or "").split(",") if n)
 
 
 def _ranked(clips: list[Clip], scores: list[float]) -> list[ScoredClip]:
@@ -564,6 +603,8 @@ class _VectorCache:
 
     def rank(self, table: lancedb.table.Table, query: np.ndarray, target: str, k: int, where: ClipFilter | None) -> _Ranked | None:
         """The best `k` matching rows by `target`, best first, without reading them; None: not cached."""
+        if where is not None and where.incomplete:
+            return None  # completeness is not held in memory: the table answers
         snapshot = self._snapshot(table, target)
         if snapshot is None:
             return None

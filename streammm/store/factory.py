@@ -31,3 +31,17 @@ def open_existing_store(settings: Settings, dim: int) -> ClipStore:
     if settings.store.backend == "embedded" and not (Path(settings.store.data_dir).expanduser() / "clips").exists():
         raise StoreError(f"no clip store in {settings.store.data_dir} (index something first: streammm up --once --ingest FILE)")
     return open_store(settings, dim)
+
+
+def open_for_listing(settings: Settings) -> ClipStore | None:
+    """The configured store opened to list its streams and count its clips, without knowing the embedding
+    profile's dimension (no model is loaded); None when the embedded store does not exist yet."""
+    if settings.store.backend == "weaviate":
+        from streammm.store.weaviate import WeaviateClipStore
+
+        return WeaviateClipStore(settings.store.weaviate, 1)  # the dimension only checks vectors, never used here
+    from streammm.store.embedded import LanceDbClipStore, stored_dim
+
+    path = Path(settings.store.data_dir).expanduser() / "clips"
+    dim = stored_dim(path)
+    return LanceDbClipStore(path, dim) if dim is not None else None

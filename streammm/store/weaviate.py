@@ -76,7 +76,13 @@ PROPERTIES: tuple[Property, ...] = (
     _stored("ocr_lines_json", DataType.TEXT),
     _stored("frame_times", DataType.NUMBER_ARRAY),
     _stored("thumbnail", DataType.TEXT),
+    _stored("expected", DataType.TEXT),
+    _stored("pending", DataType.TEXT),
+    Property(name="incomplete", data_type=DataType.BOOL, index_filterable=True),
+    _stored("run_started_at", DataType.NUMBER),
 )
+# Added after the first release: a collection made before them gets them added, not refused.
+ADDED_LATER = ("expected", "pending", "incomplete", "run_started_at")
 PROPERTY_NAMES = [p.name for p in PROPERTIES]
 
 
@@ -153,6 +159,13 @@ class WeaviateClipStore:
                     # another worker created it in the meantime: validate theirs like any existing one
             collection = self._client.collections.use(name)
             existing = collection.config.get()
+            have = {p.name for p in existing.properties}
+            missing = [p for p in PROPERTIES if p.name in ADDED_LATER and p.name not in have]
+            for prop in missing:
+                log.info("adding property %s to Weaviate collection %s", prop.name, name)
+                collection.config.add_property(prop)
+            if missing:
+                existing = collection.config.get()
         problems = _schema_problems(existing)
         if problems:
             raise StoreError(
@@ -187,9 +200,11 @@ class WeaviateClipStore:
                     retriable=False,
                 )
 
-    def delete_stream(self, stream_id: str) -> int:
+    def delete_stream(self, stream_id: str, *, from_s: float | None = None) -> int:
         removed = 0
         where = Filter.by_property("stream_id").equal(stream_id)
+        if from_s is not None:
+            where = where & Filter.by_property("start_s").greater_or_equal(float(from_s))
         while True:  # one round removes at most QUERY_MAXIMUM_RESULTS objects
             with self._errors(f"deleting stream {stream_id}"):
                 result = self._collection.data.delete_many(where=where)
@@ -382,6 +397,10 @@ class WeaviateClipStore:
             # floats, never ints: the client sends a list of ints as int[], which a number[] property rejects
             "frame_times": [float(t) for t in clip.frame_times],
             "thumbnail": clip.thumbnail,
+            "expected": ",".join(clip.expected),
+            "pending": ",".join(clip.pending),
+            "incomplete": bool(clip.pending),
+            "run_started_at": float(clip.run_started_at),
         }
         return DataObject(properties=properties, uuid=clip.clip_id, vector=vectors or None)
 
@@ -438,6 +457,8 @@ def _filters(where: ClipFilter | None) -> _Filters | None:
         parts.append(Filter.by_property("end_s").greater_than(float(where.start_s)))
     if where.end_s is not None:
         parts.append(Filter.by_property("start_s").less_than(float(where.end_s)))
+    if where.incomplete:
+        parts.append(Filter.by_property("incomplete").equal(True))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else Filter.all_of(parts)
@@ -465,7 +486,14 @@ def _to_clip(obj: Any) -> Clip:
         frame_times=tuple(float(t) for t in (p.get("frame_times") or ())),
         vectors=vectors,
         thumbnail=str(p.get("thumbnail") or ""),
+        expected=_names(p.get("expected")),
+        pending=_names(p.get("pending")),
+        run_started_at=float(p.get("run_started_at") or 0.0),
     )
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    return tuple(n for n in str(value or "").split(",") if n)
 
 
 def _schema_problems(existing: Any) -> list[str]:

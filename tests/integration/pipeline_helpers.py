@@ -243,11 +243,12 @@ class Cluster:
             check=self.check_alive,
         )
 
-    def wait_done(self, stream_id: str, *, timeout_s: float, what: str | None = None) -> None:
-        """Until an aligner says it stored the stream's last clip (then the store is final for it)."""
+    def wait_done(self, stream_id: str, *, timeout_s: float, what: str | None = None, times: int = 1) -> None:
+        """Until an aligner says it stored the stream's last clip, and every clip is complete (then the store
+        is final for it); `times`: that many ingests of the stream have finished."""
         marker = f"stream {stream_id}: all clips stored"
         wait_until(
-            lambda: any(marker in w.text() for w in self.all_workers() if w.kind == "align"),
+            lambda: sum(w.text().count(marker) for w in self.all_workers() if w.kind == "align") >= times,
             timeout_s=timeout_s,
             what=what or f"the aligner to finish stream {stream_id}",
             context=lambda: f"stored so far: {describe(self.data_dir, stream_id)}\n{self.context()}",

@@ -7,6 +7,8 @@ rankings and cosine scores are exact; BM25 expectations rely only on term freque
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import math
 from collections.abc import Callable, Iterator
 
@@ -319,6 +321,25 @@ class ClipStoreContract:
         assert ids(store.search_vector(axis(1), target="joint", k=10)) == [keep.clip_id]
         assert store.get([c.clip_id for c in gone]) == []
 
+    def test_delete_stream_from_a_time_keeps_the_earlier_clips(self, store: ClipStore) -> None:
+        clips = [make_clip("cut", 2.0 * i) for i in range(6)]
+        store.upsert([*clips, make_clip("other", 8.0)])
+        assert store.delete_stream("cut", from_s=6.0) == 3
+        assert sorted(c.start_s for c in store.get([c.clip_id for c in clips])) == [0.0, 2.0, 4.0]
+        assert store.count(ClipFilter(stream_ids=("other",))) == 1
+
+    def test_incomplete_clips_are_counted_and_filtered(self, store: ClipStore) -> None:
+        whole = make_clip("s", 0.0, expected=("visual", "ocr"), vectors={"joint": axis(1)})
+        waiting = make_clip("s", 2.0, expected=("visual", "ocr"), pending=("ocr",), vectors={"joint": axis(1)})
+        older = make_clip("s", 4.0, vectors={"joint": axis(1)})  # written before completeness was recorded
+        store.upsert([whole, waiting, older])
+        assert store.count(ClipFilter(incomplete=True)) == 1
+        assert store.count(ClipFilter(stream_ids=("s",), incomplete=True)) == 1
+        [got] = store.get([waiting.clip_id])
+        assert got.pending == ("ocr",) and not got.complete
+        store.upsert([replace(waiting, pending=())])
+        assert store.count(ClipFilter(incomplete=True)) == 0
+
     def test_everything_survives_close_and_reopen(self, store_factory: Callable[[], ClipStore]) -> None:
         store = store_factory()
         clips = [
@@ -362,11 +383,15 @@ class ClipStoreContract:
             frame_times=(12.25, 13.25, 14.1, 15.999),
             vectors=vectors,
             thumbnail="abc123.jpg",
+            expected=("visual", "speech", "ocr"),
+            pending=("speech",),
+            run_started_at=1764600000.125,
         )
         store.upsert([clip])
         [got] = store.get([clip.clip_id])
         for name in ("clip_id", "stream_id", "start_s", "end_s", "profile", "transcript", "ocr_text", "tags",
-                     "words", "ocr_lines", "frame_times", "thumbnail"):  # fmt: skip
+                     "words", "ocr_lines", "frame_times", "thumbnail", "expected", "pending",
+                     "run_started_at"):  # fmt: skip
             assert getattr(got, name) == getattr(clip, name), name
         assert set(got.vectors) == {"visual", "ocr", "joint"}
         assert got.modalities == ("visual", "ocr")

@@ -63,3 +63,38 @@ def test_hls_source_that_is_down_at_first_is_reconnected_and_read_to_its_end(tmp
     for before, after in zip(segments, segments[1:]):
         assert after.start_s == pytest.approx(before.end_s, abs=0.05)  # one continuous timeline
     assert segments[-1].end_s == pytest.approx(8.33, abs=0.5)
+
+
+def test_a_restarted_live_ingest_continues_the_timeline_and_keeps_the_first_runs_clips(tmp_path, media):
+    """`streammm up --once` on an HLS URL twice (real broker, models and store): the second run's clips follow
+    the first run's on the stream's timeline, and not one of the first run's clips is overwritten."""
+    from pipeline_helpers import base_env, clip_rows, run_cli, tail
+
+    hls = tmp_path / "hls"
+    hls.mkdir()
+    write_hls(media / "video" / "movie-hello.mp4", hls)
+    port = free_port()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(hls))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = socketserver.TCPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    data_dir = tmp_path / "data"
+    env = base_env()
+    source = f"http://127.0.0.1:{port}/index.m3u8=cam"
+    try:
+        runs = []
+        for n in (1, 2):
+            log = tmp_path / f"up-{n}.log"
+            result = run_cli(["up", "--once", "--no-server", "--data-dir", str(data_dir), "--ingest", source], env=env, log=log, timeout_s=600)
+            assert result.returncode == 0, tail(log, 60)
+            runs.append(clip_rows(data_dir, "cam"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    first, both = runs
+    assert [r["start_s"] for r in first] == [0.0, 2.0, 4.0, 6.0]
+    assert both[: len(first)] == first, "the first run's clips are kept as they were"
+    later = both[len(first):]
+    assert [r["start_s"] for r in later] == [10.0, 12.0, 14.0, 16.0], "the second run continues after the first"
+    assert later[-1]["end_s"] == pytest.approx(10.0 + 8.33, abs=0.5)
+    assert "the live timeline continues at 10.0 s" in (tmp_path / "up-2.log").read_text()

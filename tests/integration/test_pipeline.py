@@ -156,10 +156,12 @@ def cluster(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory):
     env = base_env(
         kafka__bootstrap_servers=broker.bootstrap_servers,
         kafka__partitions=PARTITIONS,
-        kafka__session_timeout_ms=6000,  # a killed member leaves the group within ~6 s
-        # Long enough that no window is closed without a modality whose worker is being restarted:
-        # a lost segment then shows up as missing evidence instead of being papered over.
-        align__modality_timeout_s=600,
+        # A killed member leaves the group within ~10 s; a worker stopped for less keeps its partitions.
+        kafka__session_timeout_ms=10000,
+        # Short: windows are stored provisionally while a worker is stopped or being restarted, so every
+        # test here also checks that late evidence is merged into the stored clips (a loss shows as
+        # missing evidence).
+        align__provisional_after_s=2,
         store__data_dir=root / "data",
     )
     cluster = Cluster(broker.bootstrap_servers, root, env)
@@ -309,3 +311,133 @@ def test_corrupt_segments_go_to_the_dlq_and_the_stream_goes_on(live: Cluster, me
     problems = range_word_errors(clips, slideshow_truth, trimmed)
     assert not problems, "speech of intact segments is missing:\n" + "\n".join(problems)
     live.check_alive()
+
+
+# --- a backlog is not a failure: a modality that stalls is waited for and merged in, never dropped -------
+
+
+def clips_by_start(store, data_dir: Path, stream_id: str) -> dict[float, object]:
+    return {c.start_s: c for c in clips_of(store, data_dir, stream_id)}
+
+
+def reference_clips(up_run: UpRun, stream_id: str) -> dict[float, object]:
+    """The clips `streammm up --once` stored for `stream_id` (every one complete: the reference run)."""
+    from streammm.store.embedded import LanceDbClipStore
+
+    store = LanceDbClipStore(up_run.data_dir / "clips", 384)
+    try:
+        clips = clips_by_start(store, up_run.data_dir, stream_id)
+    finally:
+        store.close()
+    assert clips and all(c.complete for c in clips.values()), f"the reference run left {stream_id} incomplete"
+    return clips
+
+
+def stall(live: Cluster, kind: str, stream_id: str, *, for_s: float) -> int:
+    """SIGSTOP the `kind` worker for `for_s` seconds while `stream_id` is being aligned; returns how many
+    clips were stored provisionally (without that modality) meanwhile."""
+    from streammm.records import ClipFilter
+
+    victim = live.workers[kind]
+    victim.process.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(for_s)  # not an assertion: the length of the stall
+        return live.store().count(ClipFilter(stream_ids=(stream_id,), incomplete=True))
+    finally:
+        victim.process.send_signal(signal.SIGCONT)
+
+
+@pytest.mark.parametrize(
+    ("kind", "source", "field"),
+    [("ocr", "video/display-dual-monitors.webm", "ocr_text"), ("speech", SLIDESHOW, "transcript")],
+)
+def test_a_stalled_modality_is_merged_into_the_stored_clips_however_late(
+    live: Cluster, up_run: UpRun, media: Path, kind: str, source: str, field: str
+):
+    """The worker is stopped mid-stream (SIGSTOP) for three times `align.provisional_after_s` (2 s here), but
+    less than its group's session timeout, so it keeps its partitions and its state: clips are stored
+    without it, then completed when it comes back, with exactly the evidence of the reference run.
+    (A worker stopped for longer is taken out of its group and re-reads from its last commit, like a
+    killed one: the kill tests cover that.)"""
+    reference_id = {"video/display-dual-monitors.webm": "display-dual-monitors", SLIDESHOW: "narrated_slideshow"}[source]
+    stream_id = f"stall-{kind}"
+    segments = list(iter_segments(media / source, stream_id, live.settings.media.segment_s))
+    produce(live, segments[:4])
+    live.wait_clips(stream_id, 1, timeout_s=180, what=f"the first clip of {stream_id}")
+    produce(live, segments[4:])
+    provisional = stall(live, kind, stream_id, for_s=6.0)
+    assert provisional > 0, f"no clip of {stream_id} was stored without {kind} while its worker was stopped"
+
+    live.wait_done(stream_id, timeout_s=300, what=f"{stream_id} to be complete after {kind} resumed")
+    got = clips_by_start(live.store(), live.data_dir, stream_id)
+    want = reference_clips(up_run, reference_id)
+    assert sorted(got) == sorted(want)
+    assert all(c.complete for c in got.values()), [c.start_s for c in got.values() if not c.complete]
+    differ = [(s, getattr(got[s], field), getattr(want[s], field)) for s in want if getattr(got[s], field) != getattr(want[s], field)]
+    assert not differ, f"{field} differs from the reference run: {differ}"
+    assert live.dead_letters(stream_id) == []
+    live.check_alive()
+
+
+def test_kill_9_of_the_aligner_while_clips_are_provisional_loses_nothing(live: Cluster, up_run: UpRun, media: Path):
+    stream_id = "provisional-kill"
+    segments = list(iter_segments(media / SLIDESHOW, stream_id, live.settings.media.segment_s))
+    produce(live, segments[:3])
+    live.wait_clips(stream_id, 1, timeout_s=180, what=f"the first clip of {stream_id}")
+    ocr = live.workers["ocr"]
+    ocr.process.send_signal(signal.SIGSTOP)
+    try:
+        produce(live, segments[3:])
+        from streammm.records import ClipFilter
+
+        wait_until(
+            lambda: live.store().count(ClipFilter(stream_ids=(stream_id,), incomplete=True)) >= 2,
+            timeout_s=120, what="clips stored provisionally (without OCR)", context=live.context,
+        )
+        aligner = live.workers["align"]
+        aligner.process.send_signal(signal.SIGKILL)
+        assert aligner.process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        ocr.process.send_signal(signal.SIGCONT)
+    replacement = live.start("align", wait=False)
+    live.wait_done(stream_id, timeout_s=300, what=f"{stream_id} to be complete after the aligner was killed")
+    assert replacement.alive
+    got = clips_by_start(live.store(), live.data_dir, stream_id)
+    want = reference_clips(up_run, "narrated_slideshow")
+    assert sorted(got) == sorted(want) and all(c.complete for c in got.values())
+    for start, clip in want.items():
+        assert (got[start].ocr_text, got[start].transcript, got[start].frame_times) == (clip.ocr_text, clip.transcript, clip.frame_times), start
+
+
+def test_a_file_ingested_again_cut_shorter_leaves_only_the_new_clips(live: Cluster, media: Path, tmp_path: Path, slideshow_s: float):
+    import av
+
+    stream_id = "reingest"
+    live.publish(media / SLIDESHOW, stream_id).wait(timeout=120)
+    live.wait_done(stream_id, timeout_s=300)
+    first = clip_rows(live.data_dir, stream_id)
+    assert [r["start_s"] for r in first] == window_starts(slideshow_s)
+
+    shorter = tmp_path / "first-10s.mp4"  # the same video cut at its first keyframe at or after 10 s (made here with PyAV)
+    with av.open(str(media / SLIDESHOW)) as src, av.open(str(shorter), "w") as out:
+        inputs = [src.streams.video[0], src.streams.audio[0]]
+        streams = {s.index: out.add_stream_from_template(s) for s in inputs}
+        for packet in src.demux(inputs):
+            if packet.dts is None:
+                continue
+            if float(packet.pts * packet.time_base) >= 10.0 and (packet.is_keyframe or packet.stream.type == "audio"):
+                if packet.stream.type == "video":
+                    break
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    cut_s = probe(shorter).duration_s
+    assert cut_s < slideshow_s - 8
+
+    live.publish(shorter, stream_id).wait(timeout=120)
+    live.wait_done(stream_id, timeout_s=300, times=2)
+    rows = clip_rows(live.data_dir, stream_id)
+    assert [r["start_s"] for r in rows] == window_starts(cut_s), "the old tail is gone, every new window is there"
+    clips = clips_of(live.store(), live.data_dir, stream_id)
+    assert len({c.run_started_at for c in clips}) == 1 and all(c.complete for c in clips)
+    assert clips[-1].end_s == pytest.approx(cut_s, abs=0.1)

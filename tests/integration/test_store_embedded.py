@@ -208,3 +208,31 @@ def test_library_errors_are_wrapped_and_io_is_retriable(tmp_path: Path, monkeypa
     with pytest.raises(StoreError) as bad_input:
         store.count()
     assert not bad_input.value.retriable
+
+
+def test_a_store_made_before_completeness_was_recorded_opens_with_every_clip(tmp_path: Path) -> None:
+    """A table without the expected/pending/run columns (made by an earlier release) gets them added, and its
+    clips read back as they were, with completeness "not recorded" (nothing pending)."""
+    import lancedb
+    import pyarrow as pa
+
+    from streammm.records import ClipFilter
+    from streammm.store.embedded import clip_schema
+
+    old_schema = pa.schema([f for f in clip_schema(DIM) if f.name not in ("expected", "pending", "run_started_at")])
+    store = LanceDbClipStore(tmp_path / "new", DIM)
+    clips = [make_clip("old", 2.0 * i, transcript=f"word{i}", vectors={"joint": axis(1)}) for i in range(3)]
+    rows = store._to_arrow(clips).select(old_schema.names).cast(old_schema)
+    store.close()
+    lancedb.connect(str(tmp_path / "old")).create_table("clips", data=rows, schema=old_schema)
+
+    reopened = LanceDbClipStore(tmp_path / "old", DIM)
+    try:
+        got = reopened.get([c.clip_id for c in clips])
+        assert [c.transcript for c in got] == ["word0", "word1", "word2"]
+        assert all(c.expected == () and c.pending == () and c.complete for c in got)
+        assert reopened.count(ClipFilter(incomplete=True)) == 0
+        reopened.upsert([make_clip("old", 6.0, pending=("ocr",), expected=("visual", "ocr"))])
+        assert reopened.count(ClipFilter(incomplete=True)) == 1
+    finally:
+        reopened.close()

@@ -81,6 +81,9 @@ def make_clip(stream_id: str, index: int, *, speech: bool = True, transcript: st
         frame_times=(start_s, start_s + 1.0, start_s + 3.0),
         vectors=vectors,
         thumbnail=f"{stream_id}-{index}.jpg",
+        expected=("visual", "speech", "ocr"),
+        pending=("ocr",) if index % 3 == 0 else (),
+        run_started_at=1764600000.5 + index,
     )
 
 
@@ -98,6 +101,9 @@ def assert_same_clip(got: Clip, want: Clip) -> None:
         "ocr_lines",
         "frame_times",
         "thumbnail",
+        "expected",
+        "pending",
+        "run_started_at",
     ):
         assert getattr(got, name) == getattr(want, name), name
     assert sorted(got.vectors) == sorted(want.vectors)
@@ -147,7 +153,12 @@ def test_creates_the_collection_with_exact_filters_bm25_text_and_cosine_named_ve
         "ocr_lines_json",
         "frame_times",
         "thumbnail",
+        "expected",
+        "pending",
+        "incomplete",
+        "run_started_at",
     }
+    assert props["incomplete"]["dataType"] == ["boolean"] and props["incomplete"]["indexFilterable"] is True
     for name in ("clip_id", "stream_id", "profile"):
         assert props[name]["dataType"] == ["text"] and props[name]["tokenization"] == "field"
         assert props[name]["indexSearchable"] is False

@@ -231,3 +231,27 @@ def test_the_shared_query_file_loads(media):
     queries = load_queries(media / "queries.json")
     assert len(queries) >= 20
     assert {q.modality for q in queries} >= {"visual", "speech", "ocr"}
+
+
+def test_eval_refuses_to_score_an_index_whose_clips_still_wait_for_a_modality(tmp_path: Path):
+    """Scores on clips that lack a modality would be wrong without saying so: indexing stops with the streams."""
+    import numpy as np
+
+    from streammm.config import load_settings
+    from streammm.errors import StreammmError
+    from streammm.eval.harness import incomplete_clips, index_media
+    from streammm.paths import shared_media
+    from streammm.records import Clip, clip_id
+    from streammm.store.embedded import LanceDbClipStore
+
+    settings = load_settings(env={}, overrides={"store.data_dir": str(tmp_path)})
+    store = LanceDbClipStore(tmp_path / "clips", 4)
+    vector = np.array([1, 0, 0, 0], np.float32)
+    store.upsert([
+        Clip(clip_id("slides", 0.0, "p"), "slides", 0.0, 4.0, "p", vectors={"visual": vector}, expected=("visual", "ocr"), pending=("ocr",)),
+        Clip(clip_id("other", 0.0, "p"), "other", 0.0, 4.0, "p", vectors={"visual": vector}, expected=("visual", "ocr")),
+    ])
+    store.close()
+    assert incomplete_clips(settings, 4, ["slides", "other"]) == {"slides": 1}
+    with pytest.raises(StreammmError, match=r"incomplete.*slides \(1 clips\)"):
+        index_media(settings, {shared_media() / "derived" / "narrated_slideshow.mp4": "slides"}, 4)

@@ -84,3 +84,26 @@ def test_a_watch_matches_on_every_query_word_or_on_vector_similarity():
     only = Watch(None, "w2", "Mirror displays", unit([1, 0, 0]), ("other",), Access("all"), 0.8, send=None)  # type: ignore[arg-type]
     assert not only.wants("s") and only.wants("other")
     assert not Watch(None, "w3", "x", unit([1, 0, 0]), None, Access("a", frozenset({"x"})), 0.8, send=None).wants("s")  # type: ignore[arg-type]
+
+
+def test_a_clip_completed_later_matches_a_watch_once_when_the_match_first_holds():
+    import asyncio
+    from dataclasses import replace
+
+    from streammm.server.watch import WatchRegistry
+
+    sent: list[dict] = []
+
+    async def send(event: dict) -> None:
+        sent.append(event)
+
+    registry = WatchRegistry()
+    registry.add(Watch("socket", "w", "Mirror displays", unit([1, 0, 0]), None, Access("all"), 0.99, send=send))
+    provisional = Clip("c1", "s", 24.0, 28.0, "p", expected=("visual", "ocr"), pending=("ocr",), vectors={"visual": unit([0, 1, 0])})
+    completed = replace(provisional, pending=(), ocr_text="Mirror displays")
+    again = replace(completed, transcript="re-announced after a restart")
+    counts = [asyncio.run(registry.on_clip(clip, 1.0)) for clip in (provisional, completed, again)]
+    assert counts == [0, 1, 0], "no match before the text arrives, one when it does, none for the same clip again"
+    assert [e["moment"]["start_s"] for e in sent] == [24.0]
+    other = replace(completed, clip_id="c2", start_s=26.0, end_s=30.0)
+    assert asyncio.run(registry.on_clip(other, 2.0)) == 1
