@@ -16,12 +16,12 @@ PIPELINE_MEDIA = "derived/narrated_slideshow.mp4"  # speech, on-screen text and 
 
 def run_perception_bench(settings: Settings, media: list[str] | None = None) -> dict[str, Any]:
     """Real-time factor per stage (media seconds per wall second), OCR gate share, and peak memory."""
-    from streammm.perception import Perceiver
+    from streammm.perception import FilePerceiver
 
     files = [Path(m) for m in media] if media else [shared_media() / m for m in PERCEPTION_MEDIA]
-    perceiver = Perceiver(settings)
+    perceiver = FilePerceiver(settings)
     started = time.perf_counter()
-    perceiver.load_models()
+    perceiver.models.load_all()
     load_s = time.perf_counter() - started
     rows = []
     for path in files:
@@ -85,7 +85,7 @@ def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None
     import tempfile
 
     from streammm.pipeline.runner import run_up
-    from streammm.pipeline.stats import PipelineStats
+    from streammm.stats import PipelineStats
 
     source = str(Path(media) if media else shared_media() / PIPELINE_MEDIA)
     rows = []

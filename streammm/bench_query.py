@@ -354,7 +354,7 @@ def _breakdown(store: Any, encoder: Any, settings: Settings, questions: Sequence
     from streammm.qa.answer import keep_cited_evidence
     from streammm.qa.extractive import ExtractiveAnswerer, candidates
     from streammm.qa.moments import merge_into_moments
-    from streammm.qa.retrieval import retrieve
+    from streammm.qa.retrieval import fusion_depth, retrieve
     from streammm.qa.service import OVERFETCH
     from streammm.qa.vectors import remembering
     from streammm.server.protocol import done_event, moments_event
@@ -366,7 +366,7 @@ def _breakdown(store: Any, encoder: Any, settings: Settings, questions: Sequence
     answerer = ExtractiveAnswerer(vectors, max_sentences=settings.qa.max_sentences, run=inline)
     loop = asyncio.new_event_loop()
     k = settings.server.default_k
-    depth = max(k * OVERFETCH * 4, 20)  # what retrieve() asks each ranking for under late/hybrid
+    depth = fusion_depth(k * OVERFETCH)  # what retrieve() asks each ranking for under late/hybrid
     strategy = settings.qa.strategy
     steps: dict[str, list[float]] = {}
     counts: list[int] = []

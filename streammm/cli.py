@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from streammm import __version__
-from streammm.config import Settings, load_settings
+from streammm.config import STRATEGIES, Settings, load_settings
 from streammm.errors import StreammmError
 from streammm.logs import setup_logging
 
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--url", default="ws://127.0.0.1:8000/v1/ws", help="the server's websocket (default %(default)s)")
     ask.add_argument("--stream", action="append", help="only these streams (repeatable)")
-    ask.add_argument("--strategy", choices=["visual", "speech", "ocr", "joint", "late", "hybrid"])
+    ask.add_argument("--strategy", choices=STRATEGIES)
     ask.add_argument("--k", type=int, help="how many moments to retrieve")
     ask.add_argument("--token", help="bearer token (default $STREAMMM_TOKEN)")
     ask.add_argument("--json", action="store_true", help="print the moments and the answer as one JSON document")
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("--data-dir", help="the store to search (default ./streammm-data)")
     search.add_argument("--stream", action="append", help="only these streams (repeatable)")
-    search.add_argument("--strategy", default="hybrid", choices=["visual", "speech", "ocr", "joint", "late", "hybrid"])
+    search.add_argument("--strategy", default="hybrid", choices=STRATEGIES)
     search.add_argument("--k", type=int, default=5, help="how many moments (1-100)")
     search.add_argument("--json", action="store_true", help="print a JSON list")
     search.set_defaults(run=_cmd_search)
@@ -156,11 +156,11 @@ def _cmd_config_show(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
     from streammm.media.probe import probe
-    from streammm.perception import Perceiver
+    from streammm.perception import FilePerceiver
     from streammm.progress import media_progress
 
     info = probe(args.video, max_file_mb=settings.media.max_file_mb)  # fail fast, before loading models
-    perceiver = Perceiver(settings)
+    perceiver = FilePerceiver(settings)
     with media_progress(info.duration_s, desc="inspect") as advance:
         timeline, _ = perceiver.perceive_file(args.video, progress=advance)
     if args.json:
@@ -246,7 +246,7 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from streammm.bus.kafka import ensure_topics, start_producer
     from streammm.errors import ConfigError
     from streammm.ingest.publisher import publish
-    from streammm.pipeline.stats import PipelineStats
+    from streammm.stats import PipelineStats
 
     from streammm.bus.broker import running_broker
     from streammm.ingest.sources import is_live
@@ -300,7 +300,7 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from streammm.models.registry import create_text_encoder
     from streammm.qa.answer import clock
-    from streammm.qa.service import Query, QueryService
+    from streammm.qa.service import QueryService, SearchRequest
     from streammm.server.protocol import moment_json
     from streammm.store.factory import open_existing_store
 
@@ -310,7 +310,7 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     encoder = create_text_encoder(settings.models)
     store = open_existing_store(settings, encoder.dim)
     try:
-        query = Query(args.query, streams=tuple(args.stream) if args.stream else None, k=args.k, strategy=args.strategy)
+        query = SearchRequest(args.query, streams=tuple(args.stream) if args.stream else None, k=args.k, strategy=args.strategy)
         rows = [moment_json(m) for m in QueryService(store, encoder).moments(query)]
     finally:
         store.close()

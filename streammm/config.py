@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from streammm.errors import ConfigError
 
+# The retrieval strategies (streammm.qa.retrieval implements them): one modality's vector, the joint
+# vector, rank fusion of the three modalities ("late"), and the joint vector fused with BM25 ("hybrid").
+STRATEGIES = ("visual", "speech", "ocr", "joint", "late", "hybrid")
 ENV_PREFIX = "STREAMMM_"
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey", "credential")
@@ -165,10 +168,18 @@ class LlmConfig(_Section):
 
 class QaConfig(_Section):
     answerer: Literal["extractive", "llm"] = Field("extractive", description="llm needs qa.llm.base_url")
-    strategy: Literal["visual", "speech", "ocr", "joint", "late", "hybrid"] = "hybrid"
+    strategy: str = Field("hybrid", description="one of " + " | ".join(STRATEGIES))
     evidence_moments: int = Field(5, ge=1, le=50, description="moments handed to the answerer")
     max_sentences: int = Field(3, ge=1, le=20, description="extractive: sentences in an answer")
     llm: LlmConfig = LlmConfig()
+
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        if value not in STRATEGIES:
+            raise ValueError(f"unknown strategy {value!r}; choose one of {', '.join(STRATEGIES)}")
+        return value
 
 
 class LogConfig(_Section):

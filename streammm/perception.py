@@ -12,8 +12,7 @@ from streammm.config import Settings
 from streammm.media.audio import load_audio
 from streammm.media.frames import sample_frames
 from streammm.media.probe import probe
-from streammm.models.base import OcrEngine, Transcriber
-from streammm.models.registry import Embedder, create_embedder, create_ocr_engine, create_transcriber
+from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
 from streammm.records import FrameObservation, Timeline, Word
 from streammm.stages import ocr as ocr_stage
@@ -37,43 +36,12 @@ class StageTimes:
     area_ocr: float = 0.0
 
 
-class Perceiver:
-    """Runs perception with models from the settings (or injected ones), each loaded on first use."""
+class FilePerceiver:
+    """Perceives whole media files (what `streammm inspect` shows) with the models in `models`."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        transcriber: Transcriber | None = None,
-        ocr_engine: OcrEngine | None = None,
-        embedder: Embedder | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, models: Models | None = None) -> None:
         self.settings = settings
-        self._transcriber = transcriber
-        self._ocr = ocr_engine
-        self._embedder = embedder
-
-    @property
-    def transcriber(self) -> Transcriber:
-        if self._transcriber is None:
-            self._transcriber = create_transcriber(self.settings.models)
-        return self._transcriber
-
-    @property
-    def ocr_engine(self) -> OcrEngine:
-        if self._ocr is None:
-            self._ocr = create_ocr_engine(self.settings.models)
-        return self._ocr
-
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = create_embedder(self.settings.models)
-        return self._embedder
-
-    def load_models(self) -> None:
-        """Load every model now (they load lazily otherwise)."""
-        _ = self.transcriber, self.ocr_engine, self.embedder
+        self.models = models or Models(settings.models)
 
     def perceive_file(
         self, path: str | Path, *, progress: Callable[[float], None] | None = None, parallel: bool = True
@@ -109,7 +77,7 @@ class Perceiver:
         audio = load_audio(path)
         if audio is None:
             return []
-        _, words = transcribe_step(SpeechState(), audio, self.transcriber, self.settings.models.speech, final=True)
+        _, words = transcribe_step(SpeechState(), audio, self.models.transcriber, self.settings.models.speech, final=True)
         times.speech_s = time.perf_counter() - started
         return words
 
@@ -149,9 +117,9 @@ class Perceiver:
 
     def _frame_batch(self, batch, ocr_state, observations, times):
         started = time.perf_counter()
-        observations += observe_frames(batch, self.embedder.image)
+        observations += observe_frames(batch, self.models.embedder.image)
         times.vision_s += time.perf_counter() - started
         started = time.perf_counter()
-        ocr_state, closed = ocr_stage.read_step(ocr_state, batch, self.ocr_engine, self.settings.models.ocr)
+        ocr_state, closed = ocr_stage.read_step(ocr_state, batch, self.models.ocr_engine, self.settings.models.ocr)
         times.ocr_s += time.perf_counter() - started
         return ocr_state, closed

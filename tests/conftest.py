@@ -34,10 +34,10 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def perceiver(settings: Settings):
-    from streammm.perception import Perceiver
+    from streammm.perception import FilePerceiver
 
-    perceiver = Perceiver(settings)
-    perceiver.load_models()
+    perceiver = FilePerceiver(settings)
+    perceiver.models.load_all()
     return perceiver
 
 

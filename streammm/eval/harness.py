@@ -23,7 +23,7 @@ from typing import Any
 from streammm.config import Settings
 from streammm.errors import ConfigError, StreammmError
 from streammm.eval.metrics import make_row, summarize, summarize_by_modality
-from streammm.eval.queries import Query
+from streammm.eval.queries import LabelledQuery
 from streammm.models.base import TextEncoder
 from streammm.qa.retrieval import STRATEGIES
 from streammm.records import ClipFilter
@@ -39,7 +39,7 @@ def with_data_dir(settings: Settings, data_dir: str | Path) -> Settings:
 
 def run_eval(
     settings: Settings,
-    queries: Sequence[Query],
+    queries: Sequence[LabelledQuery],
     *,
     strategies: Sequence[str] = STRATEGIES,
     data_dir: str | Path,
@@ -89,7 +89,7 @@ def run_eval(
     }
 
 
-def stream_ids(queries: Sequence[Query]) -> dict[Path, str]:
+def stream_ids(queries: Sequence[LabelledQuery]) -> dict[Path, str]:
     """The stream id each media file gets (its name without extension, as `up --ingest` names it)."""
     from streammm.ingest.sources import stream_id_for
 
@@ -174,7 +174,7 @@ def stored_streams(settings: Settings, dim: int) -> dict[str, Any]:
 
 def ask_all(
     settings: Settings,
-    queries: Sequence[Query],
+    queries: Sequence[LabelledQuery],
     streams: dict[Path, str],
     strategies: Sequence[str],
     encoder: TextEncoder,
@@ -185,7 +185,7 @@ def ask_all(
     (`streammm search --k 5` with `across_streams`)."""
     from tqdm import tqdm
 
-    from streammm.qa.service import Query as Search
+    from streammm.qa.service import SearchRequest
     from streammm.qa.service import QueryService
     from streammm.store.factory import open_existing_store
 
@@ -198,7 +198,7 @@ def ask_all(
             vector = service.encode(query.query)
             for strategy in strategies:
                 own = streams[query.path]
-                search = Search(query.query, streams=None if across_streams else (own,), k=K, strategy=strategy)
+                search = SearchRequest(query.query, streams=None if across_streams else (own,), k=K, strategy=strategy)
                 moments = service.moments(search, vector)
                 rows.append(
                     make_row(

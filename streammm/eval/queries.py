@@ -25,7 +25,7 @@ REQUIRED = ("id", "media", "query", "start", "end", "modality")
 
 
 @dataclass(frozen=True)
-class Query:
+class LabelledQuery:
     """One labelled query: the text to search for and the window of `path` that answers it."""
 
     id: str
@@ -37,7 +37,7 @@ class Query:
     modality: str  # which evidence answers it: visual, speech, ocr, or several joined by "+"
 
 
-def load_queries(file: str | Path, *, media_root: str | Path | None = None) -> list[Query]:
+def load_queries(file: str | Path, *, media_root: str | Path | None = None) -> list[LabelledQuery]:
     """The queries in `file`; relative media paths are taken from `media_root`, else from the file's folder."""
     path = Path(file).expanduser()
     if not path.is_file():
@@ -55,7 +55,7 @@ def load_queries(file: str | Path, *, media_root: str | Path | None = None) -> l
     root = Path(media_root).expanduser() if media_root is not None else path.parent
     if not root.is_dir():
         raise ConfigError(f"media root not found: {root}")
-    queries: list[Query] = []
+    queries: list[LabelledQuery] = []
     seen: set[str] = set()
     for index, item in enumerate(doc["queries"]):
         query = _parse(item, index, root, path)
@@ -66,7 +66,7 @@ def load_queries(file: str | Path, *, media_root: str | Path | None = None) -> l
     return queries
 
 
-def _parse(item: Any, index: int, root: Path, file: Path) -> Query:
+def _parse(item: Any, index: int, root: Path, file: Path) -> LabelledQuery:
     where = f"{file}: query #{index + 1}"
     if not isinstance(item, dict):
         raise ConfigError(f"{where}: expected an object, got {type(item).__name__}")
@@ -91,7 +91,7 @@ def _parse(item: Any, index: int, root: Path, file: Path) -> Query:
     resolved = media if media.is_absolute() else root / media
     if not resolved.is_file():
         raise ConfigError(f"{where}: media file not found: {resolved}")
-    return Query(item["id"].strip(), item["media"], resolved.resolve(), item["query"].strip(), start, end, modality)
+    return LabelledQuery(item["id"].strip(), item["media"], resolved.resolve(), item["query"].strip(), start, end, modality)
 
 
 def _seconds(item: dict[str, Any], key: str, where: str) -> float:

@@ -14,7 +14,7 @@ from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.ingest.sources import file_segments, is_live, live_segments
 from streammm.ingest.spool import Spool
-from streammm.pipeline.stats import PipelineStats
+from streammm.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 

@@ -79,3 +79,42 @@ def _build_embedder(config: ModelsConfig) -> Embedder:
     model = OpenClipModel(clip_options, device=device)
     version = f"clip-{clip_options.arch}-{clip_options.pretrained.rsplit('/', 1)[-1]}-v1"
     return Embedder(profile, version, OpenClipTextEncoder(model), OpenClipImageEncoder(model))
+
+
+class Models:
+    """The models the settings name, each loaded on first use (or injected, e.g. by tests)."""
+
+    def __init__(
+        self,
+        config: ModelsConfig,
+        *,
+        transcriber: Transcriber | None = None,
+        ocr_engine: OcrEngine | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.config = config
+        self._transcriber = transcriber
+        self._ocr = ocr_engine
+        self._embedder = embedder
+
+    @property
+    def transcriber(self) -> Transcriber:
+        if self._transcriber is None:
+            self._transcriber = create_transcriber(self.config)
+        return self._transcriber
+
+    @property
+    def ocr_engine(self) -> OcrEngine:
+        if self._ocr is None:
+            self._ocr = create_ocr_engine(self.config)
+        return self._ocr
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = create_embedder(self.config)
+        return self._embedder
+
+    def load_all(self) -> None:
+        """Load every model now (they load lazily otherwise)."""
+        _ = self.transcriber, self.ocr_engine, self.embedder

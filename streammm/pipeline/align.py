@@ -16,7 +16,7 @@ from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.models.registry import Embedder
 from streammm.models.runtime import InferencePool
-from streammm.pipeline.stats import PipelineStats
+from streammm.stats import PipelineStats
 from streammm.records import Clip, clip_id
 from streammm.stages.align import AlignState, Update, observe, ready_windows, report_used
 from streammm.stages.clips import build_clip

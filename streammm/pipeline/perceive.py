@@ -16,8 +16,8 @@ from streammm.config import Settings
 from streammm.errors import MediaError
 from streammm.media.audio import load_audio
 from streammm.media.frames import sample_frames
+from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
-from streammm.perception import Perceiver
 from streammm.records import Observation, OcrLine, Segment
 from streammm.stages import ocr as ocr_stage
 from streammm.stages.speech import SpeechState, transcribe_step
@@ -44,9 +44,9 @@ class SegmentHandler:
 
     modality = ""
 
-    def __init__(self, settings: Settings, perceiver: Perceiver, topics: Topics, pool: InferencePool) -> None:
+    def __init__(self, settings: Settings, models: Models, topics: Topics, pool: InferencePool) -> None:
         self.settings = settings
-        self.perceiver = perceiver
+        self.models = models
         self.topics = topics
         self.pool = pool
         self.streams: dict[str, Any] = {}
@@ -89,7 +89,7 @@ class VisionHandler(SegmentHandler):
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
         frames = list(sample_frames(segment.data, self.settings.media, offset_s=segment.start_s, max_side_px=640))
-        observed = observe_frames(frames, self.perceiver.embedder.image)
+        observed = observe_frames(frames, self.models.embedder.image)
         px = self.settings.align.thumbnail_px
         return Observation(
             "visual", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
@@ -121,7 +121,7 @@ class SpeechHandler(SegmentHandler):
         if chunk is None and stream.state.pending is None:
             words, until = [], segment.end_s  # no audio track: nothing to wait for
         else:
-            stream.state, words = transcribe_step(stream.state, chunk, self.perceiver.transcriber, options, final=segment.last)
+            stream.state, words = transcribe_step(stream.state, chunk, self.models.transcriber, options, final=segment.last)
             pending = stream.state.pending
             until = segment.end_s if pending is None or len(pending.samples) == 0 else pending.start_s
         until = max(until, start)
@@ -162,7 +162,7 @@ class OcrHandler(SegmentHandler):
             lapsed = ocr_stage.finish(state, read_until, hold_s)
             state = ocr_stage.OcrState()
         frames = list(sample_frames(segment.data, self.settings.media, offset_s=segment.start_s, max_side_px=options.max_side_px))
-        state, closed = ocr_stage.read_step(state, frames, self.perceiver.ocr_engine, options)
+        state, closed = ocr_stage.read_step(state, frames, self.models.ocr_engine, options)
         still_open = ocr_stage.finish(state, segment.end_s, hold_s)
         if segment.last:
             self.streams.pop(segment.stream_id, None)

@@ -21,12 +21,12 @@ from streammm.ingest.publisher import publish
 from streammm.ingest.sources import is_live
 from streammm.ingest.spool import Spool
 from streammm.ingest.timeline import resume_point
+from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
-from streammm.perception import Perceiver
 from streammm.pipeline.align import AlignHandler
 from streammm.pipeline.dead_letters import archive_dead_letters, archive_folder
 from streammm.pipeline.perceive import HANDLERS
-from streammm.pipeline.stats import PipelineStats
+from streammm.stats import PipelineStats
 from streammm.store.base import ClipStore
 from streammm.store.factory import data_dir, open_store
 from streammm.store.media import register_media
@@ -43,7 +43,7 @@ class Pipeline:
     settings: Settings
     bootstrap_servers: str
     topics: Topics
-    perceiver: Perceiver
+    models: Models
     pool: InferencePool
     stats: PipelineStats = field(default_factory=PipelineStats)
     store: ClipStore | None = None
@@ -54,12 +54,12 @@ class Pipeline:
             if self.store is None:
                 raise ConfigError("the align worker needs a clip store")
             handler = AlignHandler(
-                self.settings, self.perceiver.embedder, self.store, self.topics, self.pool,
+                self.settings, self.models.embedder, self.store, self.topics, self.pool,
                 thumbnails_dir=data_dir(self.settings) / "thumbnails", stats=self.stats,
             )
             topics_in: Sequence[str] = (self.topics.vision, self.topics.speech, self.topics.ocr)
         else:
-            handler = HANDLERS[kind](self.settings, self.perceiver, self.topics, self.pool)
+            handler = HANDLERS[kind](self.settings, self.models, self.topics, self.pool)
             topics_in = (self.topics.segments,)
         coroutine = run_worker(
             config=self.settings.kafka, bootstrap_servers=self.bootstrap_servers, topics_in=topics_in,
@@ -94,17 +94,17 @@ async def _follow_heartbeats(pipeline: Pipeline, stop: asyncio.Event) -> None:
 
 async def open_pipeline(settings: Settings, bootstrap_servers: str, kinds: Sequence[str]) -> Pipeline:
     topics = await ensure_topics(settings.kafka, bootstrap_servers)
-    perceiver = Perceiver(settings)
+    models = Models(settings.models)
     needs = set(kinds)
     if needs & {"vision", "align"}:
-        await asyncio.to_thread(lambda: perceiver.embedder)
+        await asyncio.to_thread(lambda: models.embedder)
     if "speech" in needs:
-        await asyncio.to_thread(lambda: perceiver.transcriber)
+        await asyncio.to_thread(lambda: models.transcriber)
     if "ocr" in needs:
-        await asyncio.to_thread(lambda: perceiver.ocr_engine)
-    pipeline = Pipeline(settings, bootstrap_servers, topics, perceiver, InferencePool(settings.models.threads))
+        await asyncio.to_thread(lambda: models.ocr_engine)
+    pipeline = Pipeline(settings, bootstrap_servers, topics, models, InferencePool(settings.models.threads))
     if "align" in needs:
-        pipeline.store = await asyncio.to_thread(open_store, settings, perceiver.embedder.text.dim)
+        pipeline.store = await asyncio.to_thread(open_store, settings, models.embedder.text.dim)
     return pipeline
 
 
@@ -229,7 +229,7 @@ async def _serve(pipeline: Pipeline, stop: asyncio.Event) -> None:
 
     assert pipeline.store is not None
     await serve(
-        pipeline.settings, pipeline.store, pipeline.perceiver.embedder.text, data_dir=data_dir(pipeline.settings),
+        pipeline.settings, pipeline.store, pipeline.models.embedder.text, data_dir=data_dir(pipeline.settings),
         clip_feed=kafka_clip_feed(pipeline.settings, pipeline.bootstrap_servers), stats=pipeline.stats, stop=stop,
     )
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from streammm.records import ClipFilter, MODALITIES, ScoredClip
+from streammm.config import STRATEGIES
+from streammm.records import MODALITIES, ClipFilter, ScoredClip
 from streammm.store.base import ClipStore
 
-STRATEGIES = ("visual", "speech", "ocr", "joint", "late", "hybrid")
+__all__ = ["STRATEGIES", "fusion_depth", "retrieve"]
+
+
+def fusion_depth(k: int) -> int:
+    """How many clips each ranking contributes when rankings are fused (late, hybrid) for the best `k`."""
+    return max(k * 4, 20)
 
 
 def retrieve(
@@ -33,7 +39,7 @@ def retrieve(
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if strategy in (*MODALITIES, "joint"):
         return store.search_vector(query_vector, target=strategy, k=k, where=where)
-    depth = max(k * 4, 20)
+    depth = fusion_depth(k)
     if strategy == "late":
         return store.search_fused(None, query_vector, targets=MODALITIES, k=k, depth=depth, where=where)
     return store.search_fused(query, query_vector, targets=("joint",), k=k, depth=depth, where=where)

@@ -18,7 +18,9 @@ OVERFETCH = 3  # clips per wanted moment: adjacent clips merge, so fetch more th
 
 
 @dataclass(frozen=True)
-class Query:
+class SearchRequest:
+    """What to search for: the text, the streams and time range it may look in, how many moments, how."""
+
     text: str
     streams: tuple[str, ...] | None = None  # None: every stream the caller may see
     start_s: float | None = None
@@ -46,7 +48,7 @@ class QueryService:
     def encode(self, text: str) -> np.ndarray:
         return self.encoder.encode([text])[0]
 
-    def moments(self, query: Query, vector: np.ndarray | None = None) -> list[Moment]:
+    def moments(self, query: SearchRequest, vector: np.ndarray | None = None) -> list[Moment]:
         """The best `query.k` moments, best first."""
         if query.streams == ():
             return []

@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from streammm import __version__
 from streammm.config import Settings
 from streammm.models.base import TextEncoder
-from streammm.pipeline.stats import PipelineStats
+from streammm.stats import PipelineStats
 from streammm.qa.answer import Answerer
 from streammm.qa.extractive import ExtractiveAnswerer
 from streammm.qa.service import QueryService

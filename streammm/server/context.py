@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streammm.config import Settings
-from streammm.pipeline.stats import PipelineStats
+from streammm.stats import PipelineStats
 from streammm.qa.answer import Answerer
 from streammm.qa.service import QueryService
 from streammm.server.auth import Authenticator

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from streammm.config import ServerConfig
 from streammm.qa.answer import Done
 from streammm.qa.moments import Moment
-from streammm.qa.service import Query
+from streammm.qa.service import SearchRequest
 from streammm.records import Clip
 from streammm.server.auth import Access
 
@@ -97,9 +97,9 @@ def parse_search_body(raw: bytes, limits: ServerConfig) -> SearchBody:
     return body
 
 
-def to_query(message: AskMessage | SearchBody, text: str, streams: tuple[str, ...] | None, limits: ServerConfig, default_strategy: str) -> Query:
+def to_query(message: AskMessage | SearchBody, text: str, streams: tuple[str, ...] | None, limits: ServerConfig, default_strategy: str) -> SearchRequest:
     start, end = message.time_range if message.time_range else (None, None)
-    return Query(text=text, streams=streams, start_s=start, end_s=end, k=message.k or limits.default_k, strategy=message.strategy or default_strategy)
+    return SearchRequest(text=text, streams=streams, start_s=start, end_s=end, k=message.k or limits.default_k, strategy=message.strategy or default_strategy)
 
 
 def allowed_streams(requested: Sequence[str] | None, access: Access, known: set[str] | None, request_id: str | None) -> tuple[str, ...] | None:

@@ -16,7 +16,7 @@ from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.errors import ConfigError
 from streammm.models.base import TextEncoder
-from streammm.pipeline.stats import PipelineStats
+from streammm.stats import PipelineStats
 from streammm.records import Clip
 from streammm.server.app import ClipFeed, create_app
 from streammm.store.base import ClipStore

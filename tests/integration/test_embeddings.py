@@ -38,7 +38,7 @@ def load_photos(media: Path) -> tuple[list[str], list[np.ndarray]]:
 @pytest.fixture(scope="module")
 def photo_ranking(perceiver, media):
     names, images = load_photos(media)
-    embedder = perceiver.embedder
+    embedder = perceiver.models.embedder
     vectors = embedder.image.encode(images).vectors
     queries = embedder.text.encode(list(CAPTIONS))
     best = [names[int(i)] for i in np.argmax(queries @ vectors.T, axis=1)]
@@ -57,7 +57,7 @@ def test_bundled_gets_most_captions_right(photo_ranking):
 
 
 def test_bundled_vectors_share_the_text_space(perceiver):
-    embedder = perceiver.embedder
+    embedder = perceiver.models.embedder
     text = embedder.text.encode(["a dog", "a dog"])
     assert text.shape == (2, embedder.text.dim) and embedder.image.dim == embedder.text.dim
     assert np.allclose(np.linalg.norm(text, axis=1), 1.0, atol=1e-5)

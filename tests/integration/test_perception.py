@@ -54,7 +54,7 @@ def test_segment_by_segment_speech_matches_whole_file(perceiver, media, timeline
     state, streamed = SpeechState(), []
     for segment in segments:
         chunk = load_audio(segment.data, offset_s=segment.start_s)
-        state, words = transcribe_step(state, chunk, perceiver.transcriber, settings.models.speech, final=segment.last)
+        state, words = transcribe_step(state, chunk, perceiver.models.transcriber, settings.models.speech, final=segment.last)
         streamed += words
     flat = lambda ws: [(n, w) for w in ws for n in normalize_words(w.text)]  # noqa: E731
     assert [n for n, _ in flat(streamed)] == [n for n, _ in flat(whole)]
@@ -72,7 +72,7 @@ def test_short_segments_cut_mid_word_still_give_each_word_once(perceiver, media,
     starts = [i * step for i in range(int(audio.duration_s / step) + 1)]
     for i, start in enumerate(starts):
         piece = AudioChunk(start, audio.samples[int(start * rate) : int((start + step) * rate)], rate)
-        state, words = transcribe_step(state, piece, perceiver.transcriber, settings.models.speech, final=i == len(starts) - 1)
+        state, words = transcribe_step(state, piece, perceiver.models.transcriber, settings.models.speech, final=i == len(starts) - 1)
         streamed += words
     whole = [n for w in timelines(SLIDESHOW).words for n in normalize_words(w.text)]
     assert word_error_rate(" ".join(whole), " ".join(w.text for w in streamed)) <= 0.05
