@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from streammm.config import Settings
+from streammm.measure import percentile
 from streammm.paths import shared_media
 
 PERCEPTION_MEDIA = ("derived/narrated_slideshow.mp4", "video/display-dual-monitors.webm")
@@ -84,7 +85,7 @@ def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None
     import statistics
     import tempfile
 
-    from streammm.pipeline.runner import run_up
+    from streammm.node import run_up
     from streammm.stats import PipelineStats
 
     source = str(Path(media) if media else shared_media() / PIPELINE_MEDIA)
@@ -97,11 +98,10 @@ def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None
             asyncio.run(run_up(run_settings, [(source, f"bench-{i + 1}") for i in range(n)], once=True, realtime=True, stats=stats))
             wall_s = time.perf_counter() - started
             windows, still_incomplete = _store_completeness(run_settings)
-        in_order = list(stats.freshness_s)
-        fresh = sorted(in_order)
+        fresh = list(stats.freshness_s)  # in storing order: `_keeps_up` compares the first and last thirds
         media_s = max((p.media_s_published for p in stats.streams.values()), default=0.0)
         first_stores = stats.complete_at_first_store + stats.provisional_at_first_store
-        completion = sorted(stats.completion_s)
+        completion = list(stats.completion_s)
         rows.append(
             {
                 "streams": n,
@@ -110,15 +110,15 @@ def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None
                 # 100 %), and for the provisional ones, first store -> complete
                 "complete_at_first_store_pct": round(100 * stats.complete_at_first_store / first_stores, 1) if first_stores else None,
                 "complete_at_end_pct": round(100 * (windows - still_incomplete) / windows, 1) if windows else None,
-                "completion_p50_s": _pct(completion, 50),
-                "completion_p95_s": _pct(completion, 95),
-                "freshness_p50_s": _pct(fresh, 50),
-                "freshness_p95_s": _pct(fresh, 95),
-                "freshness_p99_s": _pct(fresh, 99),
+                "completion_p50_s": _seconds(percentile(completion, 50)),
+                "completion_p95_s": _seconds(percentile(completion, 95)),
+                "freshness_p50_s": _seconds(percentile(fresh, 50)),
+                "freshness_p95_s": _seconds(percentile(fresh, 95)),
+                "freshness_p99_s": _seconds(percentile(fresh, 99)),
                 "freshness_mean_s": round(statistics.fmean(fresh), 2) if fresh else None,
                 "media_s": round(media_s, 1),
                 "wall_s": round(wall_s, 1),
-                "keeps_up": _keeps_up(in_order, settings.media.segment_s),
+                "keeps_up": _keeps_up(fresh, settings.media.segment_s),
             }
         )
         r = rows[-1]
@@ -164,11 +164,8 @@ def _keeps_up(in_order: list[float], segment_s: float) -> bool:
     return statistics.median(in_order[-third:]) <= statistics.median(in_order[:third]) + segment_s
 
 
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    index = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
-    return round(values[index], 2)
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def perception_markdown(result: dict[str, Any]) -> str:

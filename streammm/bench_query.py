@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from streammm.config import Settings
+from streammm.measure import percentile
 from streammm.paths import shared_media
 from streammm.records import VECTOR_NAMES, Clip, Word
 from streammm.store.base import clip_id
@@ -148,17 +149,6 @@ def synthetic_clips(
     return clips
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0..100) with linear interpolation between closest ranks (numpy's default)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100.0
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def _summary_ms(values_s: Sequence[float]) -> dict[str, float | int | None]:
     def ms(q: float) -> float | None:
         v = percentile(values_s, q)
@@ -196,8 +186,7 @@ def _load_store(store: Any, n: int, dim: int, pool: TextPool, *, streams: int, s
         if (offset // LOAD_BATCH) % 5 == 4:
             progress(f"  loaded {offset + len(batch):,} / {n:,} clips")
     began = time.perf_counter()
-    optimize = getattr(store, "optimize", None) or (lambda: store._optimize(store._open()))
-    optimize()
+    store.optimize()
     optimize_s = time.perf_counter() - began
     corpus = _Corpus({name: np.concatenate(parts) for name, parts in kept.items()}, ids)
     return corpus, {"generate_s": round(make_s, 1), "upsert_s": round(upsert_s, 1), "optimize_s": round(optimize_s, 1), "load_s": round(upsert_s + optimize_s, 1)}

@@ -194,7 +194,7 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
     from streammm.ingest.sources import is_live, stream_id_for
     from streammm.media.probe import check_file
-    from streammm.pipeline.runner import run_up
+    from streammm.node import run_up
 
     inputs = [stream_id_for(source) for source in args.ingest]
     for source, _ in inputs:
@@ -212,14 +212,16 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from streammm.models.registry import create_text_encoder
     from streammm.models.runtime import configure_threads
-    from streammm.server.run import kafka_clip_feed, serve
+    from streammm.bus.clip_feed import kafka_clip_feed
+    from streammm.bus.topics import Topics
+    from streammm.server.run import serve
     from streammm.store.factory import data_dir, open_store
 
     configure_threads(1)  # requests run side by side; one torch thread each keeps encoding time steady
     encoder = create_text_encoder(settings.models)
     store = open_store(settings, encoder.dim)
     bootstrap = settings.kafka.bootstrap_servers
-    feed = kafka_clip_feed(settings, bootstrap) if bootstrap else None
+    feed = kafka_clip_feed(settings.kafka, bootstrap, Topics.from_config(settings.kafka).clips) if bootstrap else None
     if feed is None:
         print("streammm: no kafka.bootstrap_servers: serving stored clips only (watches are unavailable)", file=sys.stderr)
     try:

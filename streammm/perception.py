@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streammm.config import Settings
-from streammm.media.audio import load_audio
 from streammm.media.frames import sample_frames
 from streammm.media.probe import probe
 from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
 from streammm.records import FrameObservation, Timeline, Word
 from streammm.stages import ocr as ocr_stage
-from streammm.stages.speech import SpeechState, transcribe_step
+from streammm.stages.speech import transcribe_file
 from streammm.stages.vision import observe_frames
 
 log = logging.getLogger(__name__)
@@ -74,10 +73,7 @@ class FilePerceiver:
 
     def _speech(self, path: str | Path, times: StageTimes) -> list[Word]:
         started = time.perf_counter()
-        audio = load_audio(path)
-        if audio is None:
-            return []
-        _, words = transcribe_step(SpeechState(), audio, self.models.transcriber, self.settings.models.speech, final=True)
+        words = transcribe_file(path, self.models.transcriber, self.settings.models.speech)
         times.speech_s = time.perf_counter() - started
         return words
 

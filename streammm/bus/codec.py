@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from streammm import wire
 from streammm.errors import StreammmError
 from streammm.records import Clip, FrameObservation, IngestRun, Observation, OcrLine, Segment, Word
 
@@ -164,43 +165,24 @@ def decode_observation(value: bytes) -> Observation:
 
 
 def encode_clip_event(clip: Clip, stored_at: float) -> bytes:
-    """A finished clip as announced on the clips topic (no vectors: consumers fetch what they need)."""
+    """A finished clip as announced on the clips topic: its fields (streammm.wire), its vectors, its
+    thumbnail's file name and when it was stored."""
     header = {
-        "clip_id": clip.clip_id,
-        "stream_id": clip.stream_id,
-        "start_s": clip.start_s,
-        "end_s": clip.end_s,
-        "profile": clip.profile,
-        "transcript": clip.transcript,
-        "ocr_text": clip.ocr_text,
-        "tags": list(clip.tags),
+        **wire.clip_json(clip),
         "thumbnail": clip.thumbnail,
         "stored_at": stored_at,
-        "expected": list(clip.expected),
-        "pending": list(clip.pending),
         "vectors": {name: encode_vector(v) for name, v in clip.vectors.items()},
     }
     return pack("clip", header)
 
 
 def decode_clip_event(value: bytes) -> tuple[Clip, float]:
+    """Events of older builds, without words, on-screen lines or frame times, decode with those empty."""
     kind, h, _ = unpack(value)
     _expect(kind, "clip")
     try:
-        clip = Clip(
-            clip_id=h["clip_id"],
-            stream_id=h["stream_id"],
-            start_s=float(h["start_s"]),
-            end_s=float(h["end_s"]),
-            profile=h["profile"],
-            transcript=h["transcript"],
-            ocr_text=h["ocr_text"],
-            tags=tuple(h["tags"]),
-            thumbnail=h["thumbnail"],
-            vectors={name: decode_vector(v) for name, v in h["vectors"].items()},
-            expected=tuple(str(m) for m in h.get("expected", ())),
-            pending=tuple(str(m) for m in h.get("pending", ())),
-        )
+        vectors = {name: decode_vector(v) for name, v in h["vectors"].items()}
+        clip = wire.clip_from_json(h, vectors=vectors, thumbnail=str(h.get("thumbnail", "")))
         return clip, float(h["stored_at"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CodecError(f"malformed clip event: {exc!r}") from None

@@ -2,8 +2,8 @@
 
 The default set is the five LibriVox clips in `<shared media>/audio/librivox`: each `NAME.wav` has its
 reference transcript in `NAME.txt` (one line, lower case, no punctuation). Each file is transcribed
-whole, the way `streammm inspect` does (the speech stage with `final=True`, VAD and word timestamps
-on), so the figure is that of the product, not of a bare model call.
+whole by `streammm.stages.speech.transcribe_file`, as `streammm inspect` does (the speech stage with
+VAD and word timestamps on), so the figure is that of the product, not of a bare model call.
 
 Both sides go through `streammm.eval.text.normalize_words` (lower case, punctuation dropped, "Mr." read
 as "mister", hyphenated words split). Overall WER is total word errors over total reference words, so
@@ -19,7 +19,7 @@ from typing import Any
 
 from streammm.config import Settings
 from streammm.errors import ConfigError
-from streammm.eval.text import edit_distance, normalize_words
+from streammm.eval.text import error_rate, word_errors
 
 
 def reference_clips(folder: Path) -> list[tuple[Path, str]]:
@@ -38,10 +38,9 @@ def reference_clips(folder: Path) -> list[tuple[Path, str]]:
 
 def evaluate_asr(settings: Settings, folder: Path | None = None) -> dict[str, Any]:
     """Per-file and overall WER; `folder` defaults to the shared LibriVox clips."""
-    from streammm.media.audio import load_audio
     from streammm.models.registry import create_transcriber
     from streammm.paths import shared_media
-    from streammm.stages.speech import SpeechState, transcribe_step
+    from streammm.stages.speech import transcribe_file
 
     folder = folder if folder is not None else shared_media() / "audio" / "librivox"
     clips = reference_clips(folder)
@@ -50,21 +49,17 @@ def evaluate_asr(settings: Settings, folder: Path | None = None) -> dict[str, An
     started = time.perf_counter()
     for n, (wav, reference) in enumerate(clips, start=1):
         print(f"asr {n}/{len(clips)}: {wav.name}", file=sys.stderr)
-        audio = load_audio(wav)
-        words = []
-        if audio is not None:
-            _, words = transcribe_step(SpeechState(), audio, transcriber, settings.models.speech, final=True)
+        words = transcribe_file(wav, transcriber, settings.models.speech)
         hypothesis = " ".join(w.text for w in words)
-        ref, hyp = normalize_words(reference), normalize_words(hypothesis)
-        errors = edit_distance(ref, hyp)
+        errors, reference_words = word_errors(reference, hypothesis)
         files.append(
             {
                 "file": wav.name,
                 "reference": reference,
                 "hypothesis": hypothesis,
-                "reference_words": len(ref),
+                "reference_words": reference_words,
                 "errors": errors,
-                "wer": errors / len(ref) if ref else float(bool(hyp)),
+                "wer": error_rate(errors, reference_words),
             }
         )
     total_words = sum(f["reference_words"] for f in files)

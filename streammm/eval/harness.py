@@ -108,7 +108,7 @@ def stream_ids(queries: Sequence[LabelledQuery]) -> dict[Path, str]:
 def index_media(settings: Settings, streams: dict[Path, str], dim: int) -> dict[str, str]:
     """Ingest the media whose stream is not in the store yet; returns {stream id: "reused" | "ingested"}."""
     from streammm.media.probe import check_file, probe
-    from streammm.pipeline.runner import run_up
+    from streammm.node import run_up
 
     stored = stored_streams(settings, dim)
     status: dict[str, str] = {}
@@ -147,13 +147,13 @@ def index_media(settings: Settings, streams: dict[Path, str], dim: int) -> dict[
     return status
 
 
-def incomplete_clips(settings: Settings, dim: int, stream_ids: Sequence[str]) -> dict[str, int]:
-    """{stream id: clips that still have pending modalities}, for the streams that have any."""
+def incomplete_clips(settings: Settings, dim: int, sids: Sequence[str]) -> dict[str, int]:
+    """{stream id: clips that still have pending modalities}, for the streams of `sids` that have any."""
     from streammm.store.factory import open_existing_store
 
     store = open_existing_store(settings, dim)
     try:
-        counts = {sid: store.count(ClipFilter(stream_ids=(sid,), incomplete=True)) for sid in stream_ids}
+        counts = {sid: store.count(ClipFilter(stream_ids=(sid,), incomplete=True)) for sid in sids}
     finally:
         store.close()
     return {sid: n for sid, n in counts.items() if n}
@@ -185,8 +185,7 @@ def ask_all(
     (`streammm search --k 5` with `across_streams`)."""
     from tqdm import tqdm
 
-    from streammm.qa.service import SearchRequest
-    from streammm.qa.service import QueryService
+    from streammm.qa.service import QueryService, SearchRequest
     from streammm.store.factory import open_existing_store
 
     rows: list[dict[str, Any]] = []
@@ -195,11 +194,11 @@ def ask_all(
     try:
         bar = tqdm(queries, desc="queries", unit="query", disable=not sys.stderr.isatty(), file=sys.stderr)
         for query in bar:
-            vector = service.encode(query.query)
+            vector = service.encode(query.text)
             for strategy in strategies:
                 own = streams[query.path]
-                search = SearchRequest(query.query, streams=None if across_streams else (own,), k=K, strategy=strategy)
-                moments = service.moments(search, vector)
+                request = SearchRequest(query.text, streams=None if across_streams else (own,), k=K, strategy=strategy)
+                moments = service.moments(request, vector)
                 rows.append(
                     make_row(
                         query_id=query.id, media=query.media, modality=query.modality, strategy=strategy,

@@ -10,23 +10,22 @@ more than half the smaller height are one row; rows are read top to bottom, boxe
 right (joined by a space), rows joined by newlines. That is the order the OCR stage keeps its lines in
 (top, then left), made robust to two boxes of one line that sit a pixel apart vertically.
 
-Normalisation, the same on both sides: Unicode NFC, then every run of whitespace (line breaks
-included) becomes one space and the ends are trimmed. Case, punctuation and accents count, so "„"
-read as '"' is an error. Overall CER is total character edits over total reference characters.
+Both sides go through `streammm.eval.text.normalize_characters` (Unicode NFC, every run of whitespace,
+line breaks included, as one space, ends trimmed). Case, punctuation and accents count, so "„" read as
+'"' is an error. Overall CER is total character edits over total reference characters.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from streammm.config import Settings
 from streammm.errors import ConfigError
-from streammm.eval.text import edit_distance
+from streammm.eval.text import character_errors, error_rate
 from streammm.models.base import TextBox
 
 
@@ -56,11 +55,6 @@ def reading_order(boxes: Sequence[TextBox]) -> str:
     return "\n".join(" ".join(b.text for b in sorted(row, key=lambda b: b.box[0])) for row in rows)
 
 
-def normalize_text(text: str) -> str:
-    """NFC, whitespace runs (line breaks included) as one space, ends trimmed."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
-
-
 def evaluate_ocr(settings: Settings, folder: Path | None = None) -> dict[str, Any]:
     """Per-image and overall CER; `folder` defaults to the shared OCR test images."""
     import cv2
@@ -79,14 +73,13 @@ def evaluate_ocr(settings: Settings, folder: Path | None = None) -> dict[str, An
         if bgr is None:
             raise ConfigError(f"cannot read image {path}")
         text = reading_order(engine.read(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
-        ref, hyp = normalize_text(reference), normalize_text(text)
-        errors = edit_distance(list(ref), list(hyp))
+        errors, reference_chars = character_errors(reference, text)
         images.append(
             {
                 "file": path.name,
-                "reference_chars": len(ref),
+                "reference_chars": reference_chars,
                 "errors": errors,
-                "cer": errors / len(ref) if ref else float(bool(hyp)),
+                "cer": error_rate(errors, reference_chars),
                 "text": text,
             }
         )

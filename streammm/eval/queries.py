@@ -26,12 +26,12 @@ REQUIRED = ("id", "media", "query", "start", "end", "modality")
 
 @dataclass(frozen=True)
 class LabelledQuery:
-    """One labelled query: the text to search for and the window of `path` that answers it."""
+    """One labelled query: the `text` to search for and the window of `path` that answers it."""
 
     id: str
     media: str  # as written in the file (reports show this)
     path: Path  # the media file it names, resolved
-    query: str
+    text: str  # the file's "query": what is searched for
     start: float
     end: float
     modality: str  # which evidence answers it: visual, speech, ocr, or several joined by "+"

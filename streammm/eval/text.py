@@ -26,16 +26,36 @@ def edit_distance(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
     return previous[-1]
 
 
-def word_error_rate(reference: str, hypothesis: str) -> float:
+def normalize_characters(text: str) -> str:
+    """Unicode NFC, every run of whitespace (line breaks included) as one space, ends trimmed.
+
+    Case, punctuation and accents are kept: they count as errors.
+    """
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(word edits, reference words) after `normalize_words` on both sides."""
     ref, hyp = normalize_words(reference), normalize_words(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return edit_distance(ref, hyp) / len(ref)
+    return edit_distance(ref, hyp), len(ref)
+
+
+def character_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(character edits, reference characters) after `normalize_characters` on both sides."""
+    ref, hyp = normalize_characters(reference), normalize_characters(hypothesis)
+    return edit_distance(list(ref), list(hyp)), len(ref)
+
+
+def error_rate(errors: int, reference_length: int) -> float:
+    """Edits per reference unit; against an empty reference, 0.0 for an empty hypothesis, else 1.0."""
+    if not reference_length:
+        return float(errors > 0)
+    return errors / reference_length
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    return error_rate(*word_errors(reference, hypothesis))
 
 
 def character_error_rate(reference: str, hypothesis: str) -> float:
-    """CER over characters with runs of whitespace collapsed to one space."""
-    ref, hyp = " ".join(reference.split()), " ".join(hypothesis.split())
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return edit_distance(list(ref), list(hyp)) / len(ref)
+    return error_rate(*character_errors(reference, hypothesis))

@@ -6,29 +6,43 @@ drops any that is not, so an answer never cites a moment it was not given.
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from streammm.qa.citations import clock, spans, tag_for
 from streammm.qa.moments import Moment
 from streammm.records import Clip
+
+__all__ = ["AnswerEvent", "Answerer", "Citation", "Delta", "Done", "Evidence", "clock", "keep_cited_evidence", "placed"]
 
 
 @dataclass(frozen=True)
 class Citation:
+    """A cited span of a stream. `text_start`..`text_end` is where its tag is in the answer text (code
+    points, end exclusive), once `placed`; they are not part of what is cited, so equality ignores them."""
+
     stream_id: str
     start_s: float
     end_s: float
     clip_id: str
+    text_start: int | None = field(default=None, compare=False)
+    text_end: int | None = field(default=None, compare=False)
 
     @property
     def tag(self) -> str:
         """How the citation reads in the text: `[stream @ mm:ss–mm:ss]`."""
-        return f"[{self.stream_id} @ {clock(self.start_s)}–{clock(self.end_s, up=True)}]"
+        return tag_for(self.stream_id, self.start_s, self.end_s)
 
     def to_json(self) -> dict[str, object]:
-        return {"stream_id": self.stream_id, "start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3), "clip_id": self.clip_id}
+        return {
+            "stream_id": self.stream_id,
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+            "clip_id": self.clip_id,
+            "text_start": self.text_start,
+            "text_end": self.text_end,
+        }
 
 
 @dataclass(frozen=True)
@@ -92,10 +106,14 @@ def keep_cited_evidence(done: Done, moments: Sequence[Moment]) -> Done:
     return replace(done, text=text, citations=kept, removed_citations=done.removed_citations + len(done.citations) - len(kept))
 
 
-def clock(seconds: float, *, up: bool = False) -> str:
-    """mm:ss (h:mm:ss past an hour); `up` rounds to the next whole second so a span's end is inside its tag."""
-    whole = math.ceil(seconds - 1e-6) if up else math.floor(seconds + 1e-6)
-    whole = max(0, int(whole))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+def placed(done: Done) -> Done:
+    """`done` with each citation's `text_start`/`text_end` set to where its tag is in `done.text` (None
+    when the tag is not there). Call it on the final text: editing the text moves the tags."""
+    found = spans(done.text, [c.tag for c in done.citations])
+    return replace(
+        done,
+        citations=tuple(
+            replace(c, text_start=span[0] if span else None, text_end=span[1] if span else None)
+            for c, span in zip(done.citations, found)
+        ),
+    )

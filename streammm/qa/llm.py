@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator, Sequence
 import httpx
 
 from streammm.config import LlmConfig
-from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence, clock
+from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
+from streammm.qa.citations import TAG_PATTERN, clock, seconds
 from streammm.qa.extractive import ExtractiveAnswerer
 from streammm.qa.moments import Moment
 
@@ -28,7 +29,7 @@ SYSTEM_PROMPT = (
     "with the evidence number in square brackets, like [E2], right after the claim. If the evidence does "
     "not answer the question, say so briefly. Be concise."
 )
-MARKER = re.compile(r"\[(E\d+(?:\s*,\s*E\d+)*)\]|\[([^\[\]@]{1,200}?)\s*@\s*([\d:]+)\s*[–-]\s*([\d:]+)\]")
+MARKER = re.compile(r"\[(E\d+(?:\s*,\s*E\d+)*)\]|" + TAG_PATTERN)  # an evidence marker, or a tag the model wrote
 HOLD_BACK = 240  # an unfinished `[...` is held until it closes or grows past this
 
 
@@ -180,20 +181,10 @@ class CitationRewriter:
     def _resolve_tag(self, stream_id: str, start: str, end: str) -> Citation | None:
         """A `[stream @ mm:ss–mm:ss]` the model wrote: kept only when it overlaps a retrieved clip of that stream."""
         try:
-            start_s, end_s = _seconds(start), _seconds(end)
+            start_s, end_s = seconds(start), seconds(end)
         except ValueError:
             return None
         for clip in self.evidence.clips.values():
             if clip.stream_id == stream_id and start_s < clip.end_s and end_s > clip.start_s:
                 return self.evidence.cite(clip, start_s, end_s)
         return None
-
-
-def _seconds(text: str) -> float:
-    parts = [int(p) for p in text.split(":")]
-    if not 1 <= len(parts) <= 3:
-        raise ValueError(text)
-    total = 0
-    for part in parts:
-        total = total * 60 + part
-    return float(total)

@@ -41,6 +41,6 @@ def retrieve(
         return store.search_vector(query_vector, target=strategy, k=k, where=where)
     depth = fusion_depth(k)
     if strategy == "late":
-        return store.search_fused(None, query_vector, targets=MODALITIES, k=k, depth=depth, where=where)
-    return store.search_fused(query, query_vector, targets=("joint",), k=k, depth=depth, where=where)
+        return store.search_rank_fusion(None, query_vector, targets=MODALITIES, k=k, depth=depth, where=where)
+    return store.search_rank_fusion(query, query_vector, targets=("joint",), k=k, depth=depth, where=where)
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from streammm.config import ServerConfig
-from streammm.qa.answer import Done
+from streammm import wire
+from streammm.config import STRATEGIES, ServerConfig
+from streammm.qa.answer import Done, placed
 from streammm.qa.moments import Moment
 from streammm.qa.service import SearchRequest
 from streammm.records import Clip
@@ -29,6 +30,15 @@ class RequestError(Exception):
         self.status = status
 
 
+def _known_strategy(value: str) -> str:
+    if value not in STRATEGIES:
+        raise ValueError(f"unknown strategy {value!r}; choose one of {', '.join(STRATEGIES)}")
+    return value
+
+
+Strategy = Annotated[str, AfterValidator(_known_strategy)]  # one of config.STRATEGIES
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -37,7 +47,7 @@ class _QueryFields(_Message):
     streams: list[str] | None = None
     time_range: tuple[float, float] | None = None
     k: int | None = None
-    strategy: Literal["visual", "speech", "ocr", "joint", "late", "hybrid"] | None = None
+    strategy: Strategy | None = None
 
     @field_validator("time_range")
     @classmethod
@@ -165,23 +175,8 @@ def moment_json(moment: Moment) -> dict[str, Any]:
 
 
 def clip_json(clip: Clip) -> dict[str, Any]:
-    return {
-        "clip_id": clip.clip_id,
-        "stream_id": clip.stream_id,
-        "start_s": clip.start_s,
-        "end_s": clip.end_s,
-        "profile": clip.profile,
-        "transcript": clip.transcript,
-        "ocr_text": clip.ocr_text,
-        "tags": list(clip.tags),
-        "words": [{"start_s": w.start_s, "end_s": w.end_s, "text": w.text} for w in clip.words],
-        "ocr_lines": [{"start_s": o.start_s, "end_s": o.end_s, "text": o.text} for o in clip.ocr_lines],
-        "frame_times": list(clip.frame_times),
-        "modalities": list(clip.modalities),
-        "expected": list(clip.expected),
-        "pending": list(clip.pending),
-        "thumbnail_url": thumbnail_url(clip),
-    }
+    """The clip's fields (streammm.wire), the modalities it has evidence of, and its thumbnail's URL."""
+    return {**wire.clip_json(clip), "modalities": list(clip.modalities), "thumbnail_url": thumbnail_url(clip)}
 
 
 def thumbnail_url(clip: Clip) -> str | None:
@@ -197,6 +192,8 @@ def delta_event(request_id: str, text: str) -> dict[str, Any]:
 
 
 def done_event(request_id: str, done: Done) -> dict[str, Any]:
+    """The whole answer; each citation says where its tag is in the text (`text_start`, `text_end`)."""
+    done = placed(done)
     event: dict[str, Any] = {
         "type": "answer.done",
         "id": request_id,

@@ -5,38 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import uvicorn
 
-from streammm.bus.codec import CodecError, decode_clip_event
-from streammm.bus.kafka import follow_topic
-from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.errors import ConfigError
 from streammm.models.base import TextEncoder
 from streammm.stats import PipelineStats
-from streammm.records import Clip
 from streammm.server.app import ClipFeed, create_app
 from streammm.store.base import ClipStore
 
 log = logging.getLogger(__name__)
 WS_MAX_BYTES = 16 * 1024 * 1024  # above server.max_message_kb: oversize messages get an error event, not a dropped socket
-
-
-def kafka_clip_feed(settings: Settings, bootstrap_servers: str) -> ClipFeed:
-    """New clips as the align workers announce them on the clips topic."""
-    topic = Topics.from_config(settings.kafka).clips
-
-    async def feed(stop: asyncio.Event) -> AsyncIterator[tuple[Clip, float]]:
-        async for value in follow_topic(settings.kafka, bootstrap_servers, topic, stop):
-            try:
-                yield decode_clip_event(value)
-            except CodecError as exc:
-                log.warning("skipping a malformed clip event: %s", exc)
-
-    return feed
 
 
 async def serve(

@@ -13,7 +13,11 @@ __all__ = ["ClipStore", "clip_id"]
 
 
 class ClipStore(Protocol):
-    """Durable storage and retrieval of clips. Every method is blocking; call from a worker thread."""
+    """Durable storage and retrieval of clips. Every method is blocking; call from a worker thread.
+
+    Misuse (an unknown vector target, a vector that is not a finite, non-zero `dim`-d one) raises a
+    non-retriable StoreError, the same in every backend (streammm.store.checks).
+    """
 
     dim: int
 
@@ -31,13 +35,7 @@ class ClipStore(Protocol):
         """BM25 over transcript and on-screen text."""
         ...
 
-    def search_hybrid(
-        self, query: str, vector: np.ndarray, *, target: str, k: int, alpha: float = 0.5, where: ClipFilter | None = None
-    ) -> list[ScoredClip]:
-        """Vector search on `target` fused with BM25; alpha=1 is pure vector, 0 pure BM25."""
-        ...
-
-    def search_fused(
+    def search_rank_fusion(
         self,
         query: str | None,
         vector: np.ndarray,

@@ -1,4 +1,4 @@
-"""Reciprocal-rank fusion of several rankings, and a fused search any ClipStore can run from its own searches."""
+"""Reciprocal-rank fusion of several rankings, and the rank-fusion search any ClipStore can run from its own searches."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def fuse_clips(rankings: Sequence[Sequence[ScoredClip]]) -> list[ScoredClip]:
     return [ScoredClip(clips[cid], score) for cid, score in fused]
 
 
-def fused_search(
+def rank_fusion_search(
     store: ClipStore,
     query: str | None,
     vector: np.ndarray,
@@ -51,7 +51,7 @@ def fused_search(
     depth: int,
     where: ClipFilter | None = None,
 ) -> list[ScoredClip]:
-    """`ClipStore.search_fused` from one search per ranking: what a backend without a faster way runs."""
+    """`ClipStore.search_rank_fusion` from one search per ranking: what a backend without a faster way runs."""
     if k < 1:
         return []
     rankings = [store.search_vector(vector, target=target, k=depth, where=where) for target in targets]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid as uuid_lib
 from collections.abc import Iterator, Sequence
@@ -32,8 +31,10 @@ from weaviate.exceptions import (
 
 from streammm.config import WeaviateConfig
 from streammm.errors import StoreError
-from streammm.records import VECTOR_NAMES, Clip, ClipFilter, OcrLine, ScoredClip, StreamInfo, Word
-from streammm.store.fusion import fused_search
+from streammm.records import VECTOR_NAMES, Clip, ClipFilter, ScoredClip, StreamInfo
+from streammm.store.checks import check_dim, check_target, checked_clip_vectors, checked_vector
+from streammm.store.fusion import rank_fusion_search
+from streammm.store.rows import names_from_text, names_text, ocr_lines_from_json, ocr_lines_json, words_from_json, words_json
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,7 @@ class WeaviateClipStore:
     """`ClipStore` on a Weaviate server (REST for schema, gRPC for data), one collection per config."""
 
     def __init__(self, config: WeaviateConfig, dim: int) -> None:
-        if dim <= 0:
-            raise ValueError(f"vector dimension must be positive, got {dim}")
+        check_dim(dim)
         self.dim = dim
         self._config = config
         self._where = f"Weaviate at {config.http_url} (gRPC {config.grpc_host}:{config.grpc_port})"
@@ -222,12 +222,13 @@ class WeaviateClipStore:
     def search_vector(
         self, vector: np.ndarray, *, target: str, k: int, where: ClipFilter | None = None
     ) -> list[ScoredClip]:
-        self._check_target(target)
+        check_target(target)
+        query = self._query_vector(vector, f"query vector for {target!r}")
         if k <= 0 or _matches_nothing(where):
             return []
         with self._errors(f"searching the {target} vectors"):
             result = self._collection.query.near_vector(
-                near_vector=self._query_vector(vector),
+                near_vector=query,
                 target_vector=target,
                 limit=k,
                 filters=_filters(where),
@@ -253,37 +254,7 @@ class WeaviateClipStore:
             )
         return [ScoredClip(_to_clip(o), float(o.metadata.score)) for o in result.objects]
 
-    def search_hybrid(
-        self,
-        query: str,
-        vector: np.ndarray,
-        *,
-        target: str,
-        k: int,
-        alpha: float = 0.5,
-        where: ClipFilter | None = None,
-    ) -> list[ScoredClip]:
-        self._check_target(target)
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be within [0, 1], got {alpha}")
-        if k <= 0 or _matches_nothing(where):
-            return []
-        with self._errors(f"hybrid searching text and the {target} vectors"):
-            result = self._collection.query.hybrid(
-                query=query if query.strip() else None,  # no words: the client makes it a pure vector search
-                vector=self._query_vector(vector),
-                target_vector=target,
-                alpha=alpha,
-                query_properties=TEXT_SEARCH_PROPERTIES,
-                limit=k,
-                filters=_filters(where),
-                return_properties=PROPERTY_NAMES,
-                return_metadata=MetadataQuery(score=True),
-                include_vector=True,
-            )
-        return [ScoredClip(_to_clip(o), float(o.metadata.score)) for o in result.objects]
-
-    def search_fused(
+    def search_rank_fusion(
         self,
         query: str | None,
         vector: np.ndarray,
@@ -293,9 +264,12 @@ class WeaviateClipStore:
         depth: int,
         where: ClipFilter | None = None,
     ) -> list[ScoredClip]:
+        """Reciprocal-rank fusion of the `depth` nearest clips by each of `targets` and, when `query` is not
+        None, the `depth` best by BM25 (see ClipStore.search_rank_fusion), fused here from one search each."""
         for target in targets:
-            self._check_target(target)
-        return fused_search(self, query, vector, targets=targets, k=k, depth=depth, where=where)
+            check_target(target)
+        self._query_vector(vector, "query vector")
+        return rank_fusion_search(self, query, vector, targets=targets, k=k, depth=depth, where=where)
 
     def get(self, clip_ids: Sequence[str]) -> list[Clip]:
         wanted = list(dict.fromkeys(i for i in clip_ids if _is_uuid(i)))
@@ -360,29 +334,13 @@ class WeaviateClipStore:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _check_target(self, target: str) -> None:
-        if target not in VECTOR_NAMES:
-            raise ValueError(f"unknown vector {target!r}; expected one of {', '.join(VECTOR_NAMES)}")
-
-    def _query_vector(self, vector: np.ndarray) -> list[float]:
-        values = np.asarray(vector, dtype=np.float32).ravel()
-        if values.shape[0] != self.dim:
-            raise ValueError(f"query vector has {values.shape[0]} dimensions, the store holds {self.dim}")
-        return [float(x) for x in values]
+    def _query_vector(self, vector: np.ndarray, what: str) -> list[float]:
+        return checked_vector(vector, self.dim, what).tolist()
 
     def _to_object(self, clip: Clip) -> DataObject:
         if not _is_uuid(clip.clip_id):
-            raise ValueError(f"clip_id must be a UUID (see streammm.store.base.clip_id), got {clip.clip_id!r}")
-        vectors: dict[str, list[float]] = {}
-        for name, vector in clip.vectors.items():
-            if name not in VECTOR_NAMES:
-                raise ValueError(f"clip {clip.clip_id} has unknown vector {name!r}")
-            values = np.asarray(vector, dtype=np.float32).ravel()
-            if values.shape[0] != self.dim:
-                raise ValueError(
-                    f"clip {clip.clip_id} vector {name!r} has {values.shape[0]} dimensions, the store holds {self.dim}"
-                )
-            vectors[name] = [float(x) for x in values]
+            raise StoreError(f"clip_id must be a UUID (see streammm.store.base.clip_id), got {clip.clip_id!r}")
+        vectors = {name: values.tolist() for name, values in checked_clip_vectors(clip, self.dim).items()}
         properties = {
             "clip_id": clip.clip_id,
             "stream_id": clip.stream_id,
@@ -392,13 +350,13 @@ class WeaviateClipStore:
             "transcript": clip.transcript,
             "ocr_text": clip.ocr_text,
             "tags": [str(t) for t in clip.tags],
-            "words_json": json.dumps([[w.start_s, w.end_s, w.text, w.probability] for w in clip.words]),
-            "ocr_lines_json": json.dumps([[o.start_s, o.end_s, o.text, o.score, o.x, o.y] for o in clip.ocr_lines]),
+            "words_json": words_json(clip.words),
+            "ocr_lines_json": ocr_lines_json(clip.ocr_lines),
             # floats, never ints: the client sends a list of ints as int[], which a number[] property rejects
             "frame_times": [float(t) for t in clip.frame_times],
             "thumbnail": clip.thumbnail,
-            "expected": ",".join(clip.expected),
-            "pending": ",".join(clip.pending),
+            "expected": names_text(clip.expected),
+            "pending": names_text(clip.pending),
             "incomplete": bool(clip.pending),
             "run_started_at": float(clip.run_started_at),
         }
@@ -481,19 +439,15 @@ def _to_clip(obj: Any) -> Clip:
         ocr_text=str(p.get("ocr_text") or ""),
         # the server may hand an empty array back as absent or null
         tags=tuple(p.get("tags") or ()),
-        words=tuple(Word(*w) for w in json.loads(p.get("words_json") or "[]")),
-        ocr_lines=tuple(OcrLine(*o) for o in json.loads(p.get("ocr_lines_json") or "[]")),
+        words=words_from_json(p.get("words_json")),
+        ocr_lines=ocr_lines_from_json(p.get("ocr_lines_json")),
         frame_times=tuple(float(t) for t in (p.get("frame_times") or ())),
         vectors=vectors,
         thumbnail=str(p.get("thumbnail") or ""),
-        expected=_names(p.get("expected")),
-        pending=_names(p.get("pending")),
+        expected=names_from_text(p.get("expected")),
+        pending=names_from_text(p.get("pending")),
         run_started_at=float(p.get("run_started_at") or 0.0),
     )
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    return tuple(n for n in str(value or "").split(",") if n)
 
 
 def _schema_problems(existing: Any) -> list[str]:

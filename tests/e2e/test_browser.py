@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from streammm.config import STRATEGIES
+
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[test]'")
 CHROMIUM = shutil.which("chromium")
 
@@ -49,6 +51,10 @@ def test_answer_citation_seeks_player(browser, dev_server) -> None:
     try:
         page.goto(dev_server.url + "/", wait_until="load")
         page.wait_for_selector("#streams button.stream[data-stream='narrated_slideshow']", timeout=TIMEOUT_MS)
+        # the strategy select is filled from GET /v1/config, the server's default chosen
+        page.wait_for_function("document.querySelectorAll('#strategy option').length > 1", timeout=TIMEOUT_MS)
+        assert page.eval_on_selector_all("#strategy option", "options => options.map(o => o.value)") == list(STRATEGIES)
+        assert page.input_value("#strategy") == "hybrid"
 
         page.fill("#question", QUESTION)
         page.click("#ask")
@@ -62,6 +68,8 @@ def test_answer_citation_seeks_player(browser, dev_server) -> None:
         assert page.locator("#ask-error").is_hidden(), page.inner_text("#ask-error")
 
         stream = citation.get_attribute("data-stream")
+        link = citation.inner_text()
+        assert link.startswith(f"[{stream} @ ") and link.endswith("]"), f"the link is not the citation's tag: {link!r}"
         start = float(citation.get_attribute("data-start"))
         end = float(citation.get_attribute("data-end"))
         truth_stream, truth_start, truth_end = TRUTH

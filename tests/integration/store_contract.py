@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
+from streammm.errors import StoreError
 from streammm.records import VECTOR_NAMES, Clip, ClipFilter, OcrLine, ScoredClip, StreamInfo, Word
 from streammm.store.base import ClipStore, clip_id
 
@@ -150,52 +151,7 @@ class ClipStoreContract:
             assert ids(store.search_text(f"number{later.index(clip) + 1}", k=5)) == [clip.clip_id]
         assert set(ids(store.search_text("gondola", k=10))) == {c.clip_id for c in later}
 
-    # --- hybrid -----------------------------------------------------------------------------------
-
-    def _hybrid_clips(self, store: ClipStore) -> dict[str, Clip]:
-        clips = {
-            "both": make_clip(start_s=0.0, transcript="zeppelin zeppelin zeppelin", vectors={"joint": axis(0)}),
-            "vector_only": make_clip(start_s=4.0, transcript="harbour at dawn", vectors={"joint": tilted(0.9)}),
-            "mixed": make_clip(
-                start_s=8.0,
-                transcript="one zeppelin drifted over the harbour at dawn with gulls and boats",
-                vectors={"joint": tilted(0.6)},
-            ),
-            "weak": make_clip(start_s=12.0, transcript="quiet morning", vectors={"joint": tilted(0.2)}),
-            "text_only": make_clip(start_s=16.0, transcript="zeppelin zeppelin seen", vectors={"visual": axis(0)}),
-        }
-        store.upsert(list(clips.values()))
-        return clips
-
-    def test_hybrid_returns_clips_found_by_either_side(self, store: ClipStore) -> None:
-        c = self._hybrid_clips(store)
-        hits = store.search_hybrid("zeppelin", axis(0), target="joint", k=10, alpha=0.5)
-        found = ids(hits)
-        assert found[0] == c["both"].clip_id  # best on both sides wins for any alpha
-        assert c["text_only"].clip_id in found and c["vector_only"].clip_id in found
-        assert len(found) == len(set(found)) == 5
-        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-        assert len(store.search_hybrid("zeppelin", axis(0), target="joint", k=2)) == 2
-
-    def test_hybrid_alpha_one_is_vector_order_and_zero_is_bm25_order(self, store: ClipStore) -> None:
-        c = self._hybrid_clips(store)
-        by_vector = ids(store.search_vector(axis(0), target="joint", k=10))
-        by_text = ids(store.search_text("zeppelin", k=10))
-        assert by_vector == [c[n].clip_id for n in ("both", "vector_only", "mixed", "weak")]
-        assert by_text == [c[n].clip_id for n in ("both", "text_only", "mixed")]
-        assert ids(store.search_hybrid("zeppelin", axis(0), target="joint", k=10, alpha=1.0))[:4] == by_vector
-        assert ids(store.search_hybrid("zeppelin", axis(0), target="joint", k=10, alpha=0.0))[:3] == by_text
-
-    def test_hybrid_respects_filters(self, store: ClipStore) -> None:
-        c = self._hybrid_clips(store)
-        later = ClipFilter(start_s=4.0)  # "both" spans [0, 4], which only touches 4.0: excluded
-        found = ids(store.search_hybrid("zeppelin", axis(0), target="joint", k=10, where=later))
-        assert set(found) == {c[n].clip_id for n in ("vector_only", "mixed", "weak", "text_only")}
-        assert found[0] == c["vector_only"].clip_id or found[0] == c["text_only"].clip_id
-        elsewhere = ClipFilter(stream_ids=("cam-9",))
-        assert store.search_hybrid("zeppelin", axis(0), target="joint", k=10, where=elsewhere) == []
-
-    # --- fused (late fusion and hybrid retrieval) ----------------------------------------------------
+    # --- rank fusion (the late and hybrid retrieval strategies) -----------------------------------
 
     def _fusion_clips(self, store: ClipStore) -> dict[str, Clip]:
         clips = {
@@ -208,7 +164,7 @@ class ClipStoreContract:
         store.upsert(list(clips.values()))
         return clips
 
-    def test_fused_search_is_reciprocal_rank_fusion_of_each_ranking(self, store: ClipStore) -> None:
+    def test_rank_fusion_search_is_reciprocal_rank_fusion_of_each_ranking(self, store: ClipStore) -> None:
         from streammm.store.fusion import fuse_clips
 
         c = self._fusion_clips(store)
@@ -218,24 +174,46 @@ class ClipStoreContract:
             if query is not None:
                 rankings.append(store.search_text(query, k=4))
             expected = fuse_clips(rankings)[:3]
-            got = store.search_fused(query, axis(0), targets=targets, k=3, depth=4)
+            got = store.search_rank_fusion(query, axis(0), targets=targets, k=3, depth=4)
             assert [(h.clip.clip_id, h.score) for h in got] == [(h.clip.clip_id, h.score) for h in expected]
             top = got[0].clip  # whole clips come back, not just ids
             assert (top.clip_id, top.transcript, sorted(top.vectors)) == (c["top_both"].clip_id, "a kestrel hovers", ["speech", "visual"])
-        late = store.search_fused(None, axis(0), targets=targets, k=10, depth=4)
+        late = store.search_rank_fusion(None, axis(0), targets=targets, k=10, depth=4)
         assert late[0].score == round(1 / 61 + 1 / 62, 6)  # first by visual, second by speech
         assert c["speech_only"].clip_id in ids(late)  # one ranking is enough to be found
         assert len(ids(late)) == len(set(ids(late)))
 
-    def test_fused_search_filters_and_limits(self, store: ClipStore) -> None:
+    def test_rank_fusion_search_filters_and_limits(self, store: ClipStore) -> None:
         c = self._fusion_clips(store)
-        only_cam2 = store.search_fused("kestrel", axis(0), targets=("visual", "speech"), k=5, depth=5, where=ClipFilter(stream_ids=("cam-2",)))
+        only_cam2 = store.search_rank_fusion("kestrel", axis(0), targets=("visual", "speech"), k=5, depth=5, where=ClipFilter(stream_ids=("cam-2",)))
         assert ids(only_cam2) == [c["tie_later"].clip_id]
-        later = store.search_fused("kestrel", axis(0), targets=("visual", "speech"), k=5, depth=5, where=ClipFilter(start_s=4.0))
+        later = store.search_rank_fusion("kestrel", axis(0), targets=("visual", "speech"), k=5, depth=5, where=ClipFilter(start_s=4.0))
         assert c["top_both"].clip_id not in ids(later) and c["speech_only"].clip_id in ids(later)
-        assert store.search_fused("kestrel", axis(0), targets=("visual",), k=0, depth=5) == []
-        with pytest.raises(Exception, match="unknown vector target"):
-            store.search_fused(None, axis(0), targets=("smell",), k=5, depth=5)
+        assert store.search_rank_fusion("kestrel", axis(0), targets=("visual",), k=0, depth=5) == []
+        with pytest.raises(StoreError, match="unknown vector target 'smell'"):
+            store.search_rank_fusion(None, axis(0), targets=("smell",), k=5, depth=5)
+
+    # --- misuse -----------------------------------------------------------------------------------
+
+    def test_misuse_is_the_same_non_retriable_store_error_in_every_backend(self, store: ClipStore) -> None:
+        store.upsert([make_clip(vectors={"joint": axis(0)})])
+        for search in (
+            lambda: store.search_vector(axis(0), target="audio", k=1),
+            lambda: store.search_rank_fusion("x", axis(0), targets=("joint", "audio"), k=1, depth=1),
+        ):
+            with pytest.raises(StoreError, match="unknown vector target 'audio'; expected one of visual, ") as caught:
+                search()
+            assert caught.value.retriable is False
+        for vector in (np.ones(3), np.zeros(DIM), np.full(DIM, np.nan)):
+            with pytest.raises(StoreError, match=f"query vector for 'joint' must be a finite, non-zero {DIM}-d vector"):
+                store.search_vector(vector, target="joint", k=1)
+            with pytest.raises(StoreError, match=f"query vector must be a finite, non-zero {DIM}-d vector"):
+                store.search_rank_fusion(None, vector, targets=("joint",), k=1, depth=1)
+        with pytest.raises(StoreError, match=f"vector 'visual' must be a finite, non-zero {DIM}-d vector"):
+            store.upsert([make_clip(start_s=4.0), make_clip(start_s=8.0, vectors={"visual": np.ones(DIM + 1)})])
+        with pytest.raises(StoreError, match=r"unknown vector names \['smell'\]"):
+            store.upsert([make_clip(start_s=12.0, vectors={"smell": axis(0)})])
+        assert store.count() == 1  # a refused batch writes nothing
 
     # --- filters ----------------------------------------------------------------------------------
 
@@ -260,7 +238,7 @@ class ClipStoreContract:
         assert store.count(where) == 3
         assert set(ids(store.search_vector(axis(0), target="joint", k=10, where=where))) == quoted
         assert set(ids(store.search_text("lighthouse", k=10, where=where))) == quoted
-        assert set(ids(store.search_hybrid("lighthouse", axis(0), target="joint", k=10, where=where))) == quoted
+        assert set(ids(store.search_rank_fusion("lighthouse", axis(0), targets=("joint",), k=10, depth=10, where=where))) == quoted
         assert store.count(ClipFilter(stream_ids=("cam-1", "cam-2"))) == 6
         assert store.count(ClipFilter(stream_ids=("x' OR '1'='1",))) == 0
         assert store.count(ClipFilter(stream_ids=("cam-9",))) == 0
@@ -354,7 +332,7 @@ class ClipStoreContract:
                 s.streams(),
                 [(h.clip.clip_id, round(h.score, 5)) for h in s.search_vector(axis(0), target="joint", k=10)],
                 [(h.clip.clip_id, round(h.score, 5)) for h in s.search_text("albatross nest", k=10)],
-                ids(s.search_hybrid("nest", axis(0), target="joint", k=10)),
+                ids(s.search_rank_fusion("nest", axis(0), targets=("joint",), k=10, depth=10)),
             )
 
         before = snapshot(store)

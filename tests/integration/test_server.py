@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from streammm.config import load_settings
+from streammm.config import STRATEGIES, load_settings
 from streammm.models.registry import create_text_encoder
 from streammm.server.app import create_app
 from streammm.store.factory import open_existing_store
@@ -77,10 +77,16 @@ def collect(ws, request_id: str) -> dict:
 
 
 def cited_clips_are_evidence(got: dict) -> None:
+    """Every citation is of a clip of the moments, and says where its tag is in the answer text."""
     evidence = {cid for m in got["moments"] for cid in m["clip_ids"]}
+    text = got["done"]["text"]
+    after = 0
     for citation in got["done"]["citations"]:
         assert citation["clip_id"] in evidence, (citation, evidence)
-        assert f"[{citation['stream_id']} @ " in got["done"]["text"]
+        start, end = citation["text_start"], citation["text_end"]
+        assert after <= start < end, (citation, text)  # in the order of the text
+        assert text[start:end].startswith(f"[{citation['stream_id']} @ ") and text[end - 1] == "]", (text[start:end], citation)
+        after = end
 
 
 # --- answers ---------------------------------------------------------------------------------------------
@@ -264,6 +270,9 @@ def test_health_readiness_metrics_and_openapi(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/search", "/v1/streams", "/v1/clips/{clip_id}", "/v1/clips/{clip_id}/thumbnail.jpg", "/healthz", "/readyz", "/metrics"} <= set(paths)
     assert "requestBody" in paths["/v1/search"]["post"]
+    body = paths["/v1/search"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["strategy"]["enum"] == list(STRATEGIES)
+    assert client.get("/v1/config").json() == {"strategies": list(STRATEGIES), "default_strategy": "hybrid"}
 
 
 # --- auth -------------------------------------------------------------------------------------------------
@@ -271,6 +280,7 @@ def test_health_readiness_metrics_and_openapi(client):
 
 def test_no_token_is_refused_everywhere(secured):
     assert secured.get("/v1/streams").status_code == 401
+    assert secured.get("/v1/config").status_code == 401
     assert secured.post("/v1/search", json={"query": "x"}).status_code == 401
     assert secured.get("/v1/streams", headers={"Authorization": "Bearer wrong-token-123"}).status_code == 401
     assert secured.get("/healthz").status_code == 200

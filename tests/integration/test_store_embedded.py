@@ -171,6 +171,20 @@ def test_search_finds_everything_across_optimize_rounds(tmp_path: Path) -> None:
     assert len(store.search_text("shared", k=20)) == 12
 
 
+def test_optimize_folds_every_row_into_the_indexes(tmp_path: Path) -> None:
+    store = LanceDbClipStore(tmp_path / "store", DIM, optimize_every=1_000)
+    clips = [make_clip(start_s=4.0 * i, transcript=f"quokka{i}") for i in range(4)]
+    store.upsert(clips[:2])
+    store.upsert(clips[2:])
+    stats = store._table.index_stats("transcript_idx")
+    assert (stats.num_indexed_rows, stats.num_unindexed_rows) == (0, 4)
+    store.optimize()
+    stats = store._table.index_stats("transcript_idx")
+    assert (stats.num_indexed_rows, stats.num_unindexed_rows) == (4, 0)
+    assert [h.clip.clip_id for h in store.search_text("quokka3", k=3)] == [clips[3].clip_id]
+    store.close()
+
+
 def test_misuse_raises_store_errors(tmp_path: Path) -> None:
     store = LanceDbClipStore(tmp_path / "store", DIM)
     store.upsert([make_clip(vectors={"joint": axis(0)})])
@@ -182,12 +196,16 @@ def test_misuse_raises_store_errors(tmp_path: Path) -> None:
         store.search_vector(np.ones(3), target="joint", k=1)
     with pytest.raises(StoreError, match="vector 'visual'"):
         store.upsert([make_clip(start_s=4.0, vectors={"visual": np.ones(5)})])
-    with pytest.raises(StoreError, match="alpha"):
-        store.search_hybrid("x", axis(0), target="joint", k=1, alpha=1.5)
+    with pytest.raises(StoreError, match="the vector dimension must be positive, got 0"):
+        LanceDbClipStore(tmp_path / "other", 0)
+    with pytest.raises(StoreError, match="optimize_every must be positive"):
+        LanceDbClipStore(tmp_path / "other", DIM, optimize_every=0)
     assert store.count() == 1
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.count()
+    with pytest.raises(StoreError, match="closed"):
+        store.optimize()
 
 
 def test_library_errors_are_wrapped_and_io_is_retriable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,13 +235,11 @@ def test_a_store_made_before_completeness_was_recorded_opens_with_every_clip(tmp
     import pyarrow as pa
 
     from streammm.records import ClipFilter
-    from streammm.store.embedded import clip_schema
+    from streammm.store.arrow_rows import clip_schema, clips_to_arrow
 
     old_schema = pa.schema([f for f in clip_schema(DIM) if f.name not in ("expected", "pending", "run_started_at")])
-    store = LanceDbClipStore(tmp_path / "new", DIM)
     clips = [make_clip("old", 2.0 * i, transcript=f"word{i}", vectors={"joint": axis(1)}) for i in range(3)]
-    rows = store._to_arrow(clips).select(old_schema.names).cast(old_schema)
-    store.close()
+    rows = clips_to_arrow(clips, DIM).select(old_schema.names).cast(old_schema)
     lancedb.connect(str(tmp_path / "old")).create_table("clips", data=rows, schema=old_schema)
 
     reopened = LanceDbClipStore(tmp_path / "old", DIM)

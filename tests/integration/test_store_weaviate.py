@@ -26,7 +26,7 @@ pytestmark = [
     pytest.mark.skipif(
         not WEAVIATE_URL,
         reason="WEAVIATE_URL is not set: no real Weaviate to run the store contract against "
-        "(the stand-in tests in test_store_weaviate_standin.py still run)",
+        "(test_store_weaviate_standin.py still runs it against the in-process stand-in)",
     ),
 ]
 

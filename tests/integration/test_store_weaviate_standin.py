@@ -1,14 +1,16 @@
 """WeaviateClipStore, driving the unmodified weaviate-client against an in-process stand-in server.
 
-These tests check the adapter's wire behaviour: the schema it creates, the UUIDs, named vectors, filters,
-BM25 properties and hybrid parameters it sends, and how it decodes replies into Clips. The stand-in
-answers with exact cosine, a naive term count and min-max fusion, so it cannot judge ranking quality,
-real BM25 scores, HNSW recall, real server defaults or the real server's validation;
-tests/integration/test_store_weaviate.py runs the shared contract suite against a real Weaviate for that.
+The shared ClipStore contract runs here in full against the stand-in, except what the stand-in cannot
+emulate (skipped, saying why). The wire tests below check what the adapter sends: the schema it creates,
+the UUIDs, named vectors, filters and BM25 properties, and how it decodes replies into Clips. The stand-in
+answers with exact cosine and a naive term count, so it cannot judge real BM25 scores, HNSW recall, real
+server defaults or the real server's validation; tests/integration/test_store_weaviate.py runs the
+contract against a real Weaviate for that.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Callable, Iterator
 
@@ -16,6 +18,8 @@ import numpy as np
 import pytest
 import weaviate.connect.v4
 from weaviate.proto.v1 import base_pb2
+from store_contract import DIM as CONTRACT_DIM
+from store_contract import ClipStoreContract
 from weaviate_standin import WeaviateStandIn
 
 from streammm.config import WeaviateConfig
@@ -130,6 +134,18 @@ def leaves(f: base_pb2.Filters) -> list[tuple[str, str, object]]:
     if kind.endswith("_array"):
         value = list(value.values)
     return [(f.target.property, F.Operator.Name(f.operator), value)]
+
+
+# -- the shared contract ---------------------------------------------------------------------------
+
+
+class TestWeaviateStoreOnTheStandIn(ClipStoreContract):
+    """The contract every ClipStore passes, against the stand-in (once per server version it mimics)."""
+
+    @pytest.fixture
+    def store_factory(self, server: WeaviateStandIn) -> Callable[[], WeaviateClipStore]:
+        config = WeaviateConfig(http_url=server.http_url, grpc_port=server.grpc_port, collection="Clips")
+        return lambda: WeaviateClipStore(config, dim=CONTRACT_DIM)
 
 
 # -- schema ----------------------------------------------------------------------------------------
@@ -283,7 +299,7 @@ def test_a_vector_of_the_wrong_dimension_is_refused_before_sending(server, open_
     store = open_store()
     clip = make_clip("cam1", 0)
     bad = Clip(**{**clip.__dict__, "vectors": {"visual": np.ones(DIM + 1, dtype=np.float32)}})
-    with pytest.raises(ValueError, match="9 dimensions, the store holds 8"):
+    with pytest.raises(StoreError, match="vector 'visual' must be a finite, non-zero 8-d vector, got shape \\(9,\\)"):
         store.upsert([bad])
     assert server.calls("BatchObjects") == []
 
@@ -334,30 +350,6 @@ def test_text_search_asks_bm25_over_transcript_and_ocr_text(server, open_store):
     assert store.search_text("   ", k=5) == []
 
 
-def test_hybrid_search_sends_query_vector_target_properties_and_alpha(server, open_store):
-    """The stand-in fuses min-max normalised scores; it says nothing about Weaviate's own fusion ranking."""
-    store = open_store()
-    clips = [make_clip("cam1", i) for i in range(3)]
-    store.upsert(clips)
-    query = clips[2].vectors["joint"]
-    found = store.search_hybrid("slide", query, target="joint", k=3, alpha=0.25)
-    [request] = server.calls("Search")
-    hybrid = request.hybrid_search
-    assert hybrid.query == "slide"
-    assert list(hybrid.properties) == ["transcript", "ocr_text"]
-    assert targets(hybrid) == ["joint"]
-    np.testing.assert_array_equal(query_vector(hybrid), query)
-    assert (hybrid.alpha_param if hybrid.use_alpha_param else hybrid.alpha) == pytest.approx(0.25)
-    assert request.metadata.score
-    assert {s.clip.clip_id for s in found} == {c.clip_id for c in clips}
-    assert [s.score for s in found] == sorted((s.score for s in found), reverse=True)
-    for scored in found:
-        assert_same_clip(scored.clip, next(c for c in clips if c.clip_id == scored.clip.clip_id))
-    assert len(store.search_hybrid("  ", query, target="joint", k=3, alpha=0.25)) == 3
-    blank = server.calls("Search")[-1].hybrid_search
-    assert blank.query == "" and (blank.alpha_param if blank.use_alpha_param else blank.alpha) == 1.0
-
-
 def test_filters_select_streams_and_clips_overlapping_a_time_range(server, open_store):
     store = open_store()
     store.upsert([make_clip(s, i) for s in ("cam1", "cam2", "cam3") for i in range(4)])  # [0,4) [2,6) [4,8) [6,10)
@@ -394,6 +386,18 @@ def test_get_returns_existing_clips_in_the_order_asked(open_store):
     assert store.get([]) == []
 
 
+def test_words_and_ocr_lines_stored_by_an_earlier_release_read_back(server, open_store):
+    """Earlier releases kept a word or OCR line as a JSON list of its fields in order, not an object."""
+    store = open_store()
+    clip = make_clip("cam1", 1)
+    store.upsert([clip])
+    stored = server.objects["Clips"][clip.clip_id].properties
+    stored["words_json"] = json.dumps([[w.start_s, w.end_s, w.text, w.probability] for w in clip.words])
+    stored["ocr_lines_json"] = json.dumps([[o.start_s, o.end_s, o.text, o.score, o.x, o.y] for o in clip.ocr_lines])
+    [got] = store.get([clip.clip_id])
+    assert got.words == clip.words and got.ocr_lines == clip.ocr_lines and got.ocr_lines
+
+
 def test_count_and_streams_summarise_each_stream(open_store):
     store = open_store()
     store.upsert([make_clip("cam2", i) for i in range(2)] + [make_clip("cam1", i) for i in range(3)])
@@ -423,9 +427,24 @@ def test_delete_stream_repeats_until_the_server_reports_no_more_matches(server, 
     assert store.delete_stream("cam1") == 0
 
 
-def test_an_unknown_vector_name_is_refused(open_store):
-    with pytest.raises(ValueError, match="unknown vector 'audio'"):
+def test_an_unknown_vector_name_is_refused_before_sending(server, open_store):
+    with pytest.raises(StoreError, match="unknown vector target 'audio'"):
         open_store().search_vector(unit(1), target="audio", k=3)
+    assert server.calls("Search") == []
+
+
+def test_a_clip_id_that_is_not_a_uuid_is_refused_before_sending(server, open_store):
+    store = open_store()
+    clip = Clip(**{**make_clip("cam1", 0).__dict__, "clip_id": "cam1-0"})
+    with pytest.raises(StoreError, match="clip_id must be a UUID") as caught:
+        store.upsert([clip])
+    assert caught.value.retriable is False
+    assert server.calls("BatchObjects") == []
+
+
+def test_a_dimension_that_is_not_positive_is_refused_before_connecting():
+    with pytest.raises(StoreError, match="the vector dimension must be positive, got 0"):
+        WeaviateClipStore(WeaviateConfig(http_url="http://127.0.0.1:9", grpc_port=9), dim=0)
 
 
 # -- connection ------------------------------------------------------------------------------------

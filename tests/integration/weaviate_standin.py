@@ -7,7 +7,6 @@ every request, and answers with simple exact rules so replies can be decoded:
 
 - vector search: exact cosine distance over the named vector (no HNSW, so no approximation);
 - BM25: a naive count of query terms in the searched properties, NOT Okapi BM25;
-- hybrid: min-max normalised scores of those two, mixed by alpha (roughly Weaviate's relativeScore);
 - filters: direct evaluation (equal, comparisons, contains_any/all/none, and/or/not).
 
 So it can check requests and decoding, never ranking quality, BM25 scores, HNSW recall or the real
@@ -343,22 +342,7 @@ class WeaviateStandIn:
             props = list(request.bm25_search.properties) or _searchable(schema)
             hits = [(o, None, _term_count(o, props, request.bm25_search.query)) for o in found]
             return sorted([h for h in hits if h[2] > 0], key=lambda h: (-h[2], h[0].uuid))
-        if request.HasField("hybrid_search"):
-            hy = request.hybrid_search
-            alpha = hy.alpha_param if hy.use_alpha_param else hy.alpha
-            target = _target(hy, context)
-            query = _query_vector(hy.vectors, hy.vector_bytes, context)
-            props = list(hy.properties) or _searchable(schema)
-            vec = {o.uuid: _cosine(o.vectors[target], query) for o in found if target in o.vectors}
-            text = {o.uuid: s for o in found if (s := _term_count(o, props, hy.query)) > 0}
-            vec_n, text_n = _normalised(vec), _normalised(text)
-            hits = [
-                (o, None, alpha * vec_n.get(o.uuid, 0.0) + (1 - alpha) * text_n.get(o.uuid, 0.0))
-                for o in found
-                if o.uuid in vec or o.uuid in text
-            ]
-            return sorted(hits, key=lambda h: (-h[2], h[0].uuid))
-        for name in ("near_object", "near_text", "group_by", "generative", "rerank"):
+        for name in ("hybrid_search", "near_object", "near_text", "group_by", "generative", "rerank"):
             if request.HasField(name):
                 context.abort(grpc.StatusCode.UNIMPLEMENTED, f"stand-in does not implement {name}")
         return sorted(((o, None, None) for o in found), key=lambda h: h[0].uuid)  # fetch: uuid order
@@ -534,13 +518,6 @@ def _searchable(schema: dict) -> list[str]:
     return [
         p["name"] for p in schema.get("properties", []) if p.get("indexSearchable") and p["dataType"][0] in TEXT_TYPES
     ]
-
-
-def _normalised(scores: dict[str, float]) -> dict[str, float]:
-    if not scores:
-        return {}
-    lo, hi = min(scores.values()), max(scores.values())
-    return {k: (v - lo) / (hi - lo) if hi > lo else 1.0 for k, v in scores.items()}
 
 
 def _matches(o: StoredObject, f: Any, present: bool) -> bool:

@@ -194,3 +194,54 @@ def test_text_vectors_forget_the_least_recently_used() -> None:
     vectors.encode(["a b", "c d"])
     assert counting.encoded == ["a b", "c d", "e f", "c d"]
     assert vectors.encode([]).shape == (0, KeywordEncoder.dim)
+
+
+# --- where citations are in the answer text ----------------------------------------------------------------
+
+
+def test_one_tag_format_and_its_places_in_a_text_taken_in_order():
+    from streammm.qa.citations import seconds, spans, tag_for
+
+    assert tag_for("lobby", 65.0, 69.5) == Citation("lobby", 65.0, 69.5, "c").tag
+    assert seconds("1:02:05") == 3725.0 and seconds("00:07") == 7.0
+    a, b = "[s @ 00:01–00:02]", "[t @ 00:03–00:04]"
+    text = f"x {a} y {a} z {b}"
+    assert spans(text, [a, a, b, "[missing]"]) == [(2, 19), (22, 39), (42, 59), None]
+    assert [text[s:e] for s, e in spans(text, [a, a, b])] == [a, a, b]  # type: ignore[misc]
+
+
+def test_answer_done_gives_each_citation_the_place_of_its_tag_in_code_points():
+    from streammm.server.protocol import done_event
+
+    cited = Citation("slides", 7.0, 9.0, SLIDES.clip_id)
+    done = Done(f"🎬 “quoted” {cited.tag}, again {cited.tag}.", (cited, cited), "extractive")
+    event = done_event("r", done)
+    for c in event["citations"]:
+        assert event["text"][c["text_start"] : c["text_end"]] == cited.tag
+    # 11 code points precede it (the emoji is one; it would be two UTF-16 units)
+    assert event["citations"][0]["text_start"] == 11 and event["citations"][1]["text_start"] > event["citations"][0]["text_end"]
+    assert Citation(**event["citations"][0]) == cited, "a client can read a citation back (streammm ask does)"
+    lost = done_event("r", Done("no tag here", (cited,), "llm"))["citations"][0]
+    assert lost["text_start"] is None and lost["text_end"] is None
+
+
+def test_citation_places_are_taken_after_unsupported_citations_are_removed():
+    from streammm.server.protocol import done_event
+
+    good, bad = Citation("slides", 7.0, 9.0, SLIDES.clip_id), Citation("other", 1.0, 2.0, "not-retrieved")
+    event = done_event("r", keep_cited_evidence(Done(f"Also {bad.tag}. Yes {good.tag}.", (bad, good), "llm"), MOMENTS))
+    [only] = event["citations"]
+    assert event["text"][only["text_start"] : only["text_end"]] == good.tag
+
+
+def test_answerers_citations_are_placed_on_their_tags():
+    from streammm.server.protocol import done_event
+
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=3), "what command is typed?", MOMENTS)
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, content=sse("Typed  [E2]  and said [E1, E2]."))))
+    _, generated = run(LlmAnswerer(LlmConfig(base_url="http://llm.invalid/v1"), ExtractiveAnswerer(KeywordEncoder()), client=client), "?", MOMENTS)
+    for answer in (done, generated):
+        event = done_event("r", answer)
+        assert len(event["citations"]) == len(answer.citations) >= 2
+        for c, citation in zip(event["citations"], answer.citations):
+            assert event["text"][c["text_start"] : c["text_end"]] == citation.tag

@@ -159,7 +159,7 @@ def test_loads_queries_with_media_relative_to_the_file(tmp_path):
     queries = load_queries(path)
     assert [q.id for q in queries] == ["q1", "q2"]
     assert queries[0].path == (tmp_path / "clip.mp4").resolve()
-    assert (queries[0].start, queries[0].end, queries[0].media) == (1.0, 3.0, "clip.mp4")
+    assert (queries[0].text, queries[0].start, queries[0].end, queries[0].media) == ("a cat", 1.0, 3.0, "clip.mp4")
     assert queries[1].modality == "visual+ocr"
 
 

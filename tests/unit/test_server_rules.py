@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +111,64 @@ def test_a_clip_completed_later_matches_a_watch_once_when_the_match_first_holds(
     assert [e["moment"]["start_s"] for e in sent] == [24.0]
     other = replace(completed, clip_id="c2", start_s=26.0, end_s=30.0)
     assert asyncio.run(registry.on_clip(other, 2.0)) == 1
+
+
+# --- the strategies come from config.STRATEGIES ----------------------------------------------------------
+
+
+def test_every_configured_strategy_is_accepted_and_any_other_is_a_bad_request():
+    from streammm.config import STRATEGIES
+    from streammm.server.protocol import parse_search_body
+
+    for strategy in STRATEGIES:
+        ask = parse_client_message(json.dumps({"type": "ask", "id": "s", "question": "q", "strategy": strategy}), LIMITS)
+        assert isinstance(ask, AskMessage) and ask.strategy == strategy
+        assert parse_search_body(json.dumps({"query": "q", "strategy": strategy}).encode(), LIMITS).strategy == strategy
+    assert code_of(json.dumps({"type": "ask", "id": "s", "question": "q", "strategy": "magic"})) == ("bad_request", "s")
+    with pytest.raises(RequestError) as caught:
+        parse_search_body(json.dumps({"query": "q", "strategy": "magic"}).encode(), LIMITS)
+    assert caught.value.code == "bad_request" and caught.value.status == 400 and "hybrid" in caught.value.message
+
+
+class _NoStore:
+    """These routes never reach the store."""
+
+
+class _NoEncoder:
+    dim = 4
+
+    def encode(self, texts):
+        raise AssertionError("these routes encode nothing")
+
+
+def test_openapi_and_the_config_route_list_the_configured_strategies():
+    from starlette.testclient import TestClient
+
+    from streammm.config import STRATEGIES, load_settings
+    from streammm.server.app import create_app
+
+    settings = load_settings(env={}, overrides={"qa.strategy": "joint"})
+    with TestClient(create_app(settings, _NoStore(), _NoEncoder(), data_dir=Path("/nonexistent"))) as client:  # type: ignore[arg-type]
+        paths = client.get("/openapi.json").json()["paths"]
+        strategy = paths["/v1/search"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]["strategy"]
+        assert strategy == {"type": "string", "enum": list(STRATEGIES), "default": "joint"}
+        assert "/v1/config" in paths and "responses" in paths["/v1/search"]["post"]
+        assert client.get("/v1/config").json() == {"strategies": list(STRATEGIES), "default_strategy": "joint"}
+
+
+def test_the_page_and_the_docs_take_the_strategies_from_the_server():
+    from streammm.config import STRATEGIES
+
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "streammm" / "server" / "static" / "index.html").read_text()
+    options = re.findall(r'<option value="([^"]*)"', page[page.index('id="strategy"') :].split("</select>")[0])
+    assert options == [""], "the page fills the strategy select from GET /v1/config"
+    docs = (root / "docs" / "api.md").read_text()
+    row = next(line for line in docs.splitlines() if line.startswith("| `ask` |"))
+    assert re.findall(r"`(\w+)`", row.split("`strategy`", 1)[1].split(";")[0])[1:] == list(STRATEGIES)
+
+
+def test_the_app_factory_imports_no_broker_and_no_pipeline():
+    code = "import sys, streammm.server.app; print(sorted(m for m in sys.modules if m.startswith(('streammm.bus', 'streammm.pipeline'))))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

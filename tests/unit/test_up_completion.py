@@ -3,7 +3,7 @@ really gone (no worker heartbeat, or everything idle), never because it is merel
 
 from __future__ import annotations
 
-from streammm.pipeline.runner import _gone
+from streammm.node import _gone
 from streammm.stats import PipelineStats
 
 NOW = 1000.0

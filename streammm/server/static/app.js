@@ -11,7 +11,7 @@
   let idCounter = 0;
   const newId = (prefix) => `${prefix}-${Date.now().toString(36)}-${(++idCounter).toString(36)}`;
 
-  /** mm:ss (h:mm:ss past an hour), like the server's citation tags; `up` rounds to the next second. */
+  /** mm:ss (h:mm:ss past an hour), as the server writes times; `up` rounds to the next second. */
   function clock(seconds, up = false) {
     let whole = up ? Math.ceil(seconds - 1e-6) : Math.floor(seconds + 1e-6);
     whole = Math.max(0, whole | 0);
@@ -104,6 +104,7 @@
     }
     tokenForm.hidden = true;
     $("token-input").value = "";
+    loadConfig();
     refreshStreams();
     reconnectNow();
     if (loadedStream) {
@@ -112,6 +113,24 @@
       loadStream(id).catch(() => {});
     }
   });
+
+  // ---------------------------------------------------------------- server config
+
+  /** Fill the strategy select from the server's list; until then (or without a token) the server's default is used. */
+  async function loadConfig() {
+    let body;
+    try {
+      body = await api("/v1/config");
+    } catch (_) {
+      return;
+    }
+    const strategies = Array.isArray(body.strategies) ? body.strategies.filter((s) => typeof s === "string") : [];
+    if (!strategies.length) return;
+    const select = $("strategy");
+    const chosen = select.value || body.default_strategy;
+    select.replaceChildren(...strategies.map((s) => new Option(s, s)));
+    select.value = strategies.includes(chosen) ? chosen : strategies[0];
+  }
 
   // ---------------------------------------------------------------- streams and the player
 
@@ -447,7 +466,8 @@
     if (!question) return;
     if (currentAsk && open.has(currentAsk)) cancel(currentAsk);
     const id = newId("ask");
-    const message = { type: "ask", id, question, strategy: $("strategy").value || "hybrid" };
+    const message = { type: "ask", id, question };
+    if ($("strategy").value) message.strategy = $("strategy").value;
     if ($("scope").value === "selected" && selectedStream) message.streams = [selectedStream];
     startAskView(id);
     request(message);
@@ -502,28 +522,20 @@
     $("answer").append(document.createTextNode(message.text));
   }
 
-  // A citation tag in the answer text: [stream @ mm:ss–mm:ss] (h:mm:ss past an hour).
-  const TAG = /\[([^\[\]]+?) @ (\d+(?::\d{2}){1,2})\s*[–—-]\s*(\d+(?::\d{2}){1,2})\]/g;
+  const isPosition = (x) => Number.isInteger(x) && x >= 0;
 
-  /** The answer text as nodes, its citation tags (matched to `citations` by order) made links. */
+  /** The answer text as nodes, each citation's tag (at its text_start..text_end, in code points) made a link. */
   function citedText(text, citations) {
+    const chars = Array.from(text); // code points, as the server counts them
+    const placed = citations
+      .filter((c) => c && isPosition(c.text_start) && isPosition(c.text_end) && c.text_start < c.text_end && c.text_end <= chars.length)
+      .sort((a, b) => a.text_start - b.text_start);
     const nodes = [];
     let last = 0;
-    let next = 0;
-    for (const match of text.matchAll(TAG)) {
-      // citations come in the order of their tags; skip a tag-like text that names another stream
-      let index = -1;
-      for (let i = next; i < citations.length; i++) {
-        if (citations[i] && citations[i].stream_id === match[1]) {
-          index = i;
-          break;
-        }
-      }
-      if (index < 0) continue;
-      next = index + 1;
-      const c = citations[index];
-      if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
-      const a = el("a", "citation", match[0]);
+    for (const c of placed) {
+      if (c.text_start < last) continue; // overlaps the previous one
+      if (c.text_start > last) nodes.push(document.createTextNode(chars.slice(last, c.text_start).join("")));
+      const a = el("a", "citation", chars.slice(c.text_start, c.text_end).join(""));
       a.href = "#";
       a.dataset.stream = c.stream_id;
       a.dataset.start = c.start_s;
@@ -535,9 +547,9 @@
         playAt(c.stream_id, c.start_s);
       });
       nodes.push(a);
-      last = match.index + match[0].length;
+      last = c.text_end;
     }
-    if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+    if (last < chars.length) nodes.push(document.createTextNode(chars.slice(last).join("")));
     return nodes;
   }
 
@@ -615,6 +627,7 @@
 
   // ---------------------------------------------------------------- start
 
+  loadConfig();
   refreshStreams();
   setInterval(refreshStreams, 10000);
   connect();

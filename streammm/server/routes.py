@@ -1,0 +1,245 @@
+"""The HTTP routes: moment search, streams and their media, clips and thumbnails, config, health, metrics,
+the web page, and the JSON errors they answer with. The websocket is in `ws`, the OpenAPI in `openapi`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from streammm import __version__
+from streammm.config import STRATEGIES
+from streammm.records import Clip, ClipFilter
+from streammm.server.auth import Access
+from streammm.server.context import ServerContext
+from streammm.server.openapi import openapi
+from streammm.server.protocol import RequestError, allowed_streams, clip_json, moment_json, parse_search_body, to_query
+from streammm.server.workers import RETRIEVE
+from streammm.server.ws import websocket_endpoint
+from streammm.store.media import media_files
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def routes() -> list[BaseRoute]:
+    table: list[BaseRoute] = [
+        Route("/", index, include_in_schema=False),
+        WebSocketRoute("/v1/ws", websocket_endpoint),
+        Route("/v1/search", search, methods=["POST"]),
+        Route("/v1/streams", streams),
+        Route("/v1/streams/{stream_id}/media", stream_media),
+        Route("/v1/clips/{clip_id}", clip),
+        Route("/v1/clips/{clip_id}/thumbnail.jpg", thumbnail),
+        Route("/v1/config", config),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        Route("/openapi.json", openapi, include_in_schema=False),
+    ]
+    if STATIC_DIR.is_dir():
+        table.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
+    return table
+
+
+def _ctx(request: Request) -> ServerContext:
+    return request.app.state.ctx
+
+
+def _access(request: Request) -> Access:
+    access = _ctx(request).auth.access(request.headers, request.query_params)
+    if access is None:
+        raise HTTPException(401, "missing or invalid token", headers={"WWW-Authenticate": 'Bearer realm="streammm"'})
+    return access
+
+
+async def index(request: Request) -> Response:
+    page = STATIC_DIR / "index.html"
+    if not page.is_file():
+        return JSONResponse({"streammm": __version__, "api": "/openapi.json", "websocket": "/v1/ws"})
+    return FileResponse(page, media_type="text/html")
+
+
+async def search(request: Request) -> Response:
+    """Find moments: the same retrieval as the websocket `ask`, without an answer.
+    ---
+    responses:
+      200: {description: "{moments: [moment]} best first"}
+      400: {description: "bad request: {error: {code, message}}"}
+      401: {description: missing or invalid token}
+      404: {description: unknown stream}
+      413: {description: body too large}
+    """
+    started = time.perf_counter()
+    ctx = _ctx(request)
+    access = _access(request)
+    declared = request.headers.get("content-length")
+    limit = ctx.settings.server.max_message_kb * 1024
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RequestError("too_large", f"body is {declared} bytes; the limit is {ctx.settings.server.max_message_kb} KB", status=413)
+    body = parse_search_body(await request.body(), ctx.settings.server)
+    known = await ctx.workers.run(RETRIEVE, ctx.service.stream_ids) if body.streams else None
+    query = to_query(body, body.query, allowed_streams(body.streams, access, known, None), ctx.settings.server, ctx.settings.qa.strategy)
+    moments = await ctx.workers.run(RETRIEVE, ctx.service.moments, query)
+    ctx.metrics.latency.labels("search").observe(time.perf_counter() - started)
+    return JSONResponse({"moments": [moment_json(m) for m in moments]})
+
+
+async def streams(request: Request) -> Response:
+    """The streams this token may see.
+    ---
+    responses:
+      200: {description: "{streams: [{stream_id, clips, start_s, end_s, media_url}]}"}
+      401: {description: missing or invalid token}
+    """
+    ctx = _ctx(request)
+    access = _access(request)
+    found = await asyncio.to_thread(ctx.service.streams)
+    playable = media_files(ctx.data_dir)
+    return JSONResponse(
+        {
+            "streams": [
+                {
+                    "stream_id": s.stream_id,
+                    "clips": s.clips,
+                    "start_s": s.start_s,
+                    "end_s": s.end_s,
+                    "media_url": f"/v1/streams/{quote(s.stream_id, safe='')}/media" if s.stream_id in playable else None,
+                }
+                for s in found
+                if access.allows(s.stream_id)
+            ]
+        }
+    )
+
+
+async def stream_media(request: Request) -> Response:
+    """The stream's source file, for the player (byte ranges supported).
+    ---
+    responses:
+      200: {description: the media file}
+      206: {description: a byte range of it}
+      401: {description: missing or invalid token}
+      404: {description: "unknown stream, or no file recorded for it"}
+    """
+    ctx = _ctx(request)
+    access = _access(request)
+    stream_id = request.path_params["stream_id"]
+    path = media_files(ctx.data_dir).get(stream_id) if access.allows(stream_id) else None
+    if path is None:
+        raise RequestError("unknown_stream", f"no playable media for stream {stream_id!r}", status=404)
+    return FileResponse(path)
+
+
+async def clip(request: Request) -> Response:
+    """One clip: window, transcript, words, on-screen lines, tags, thumbnail URL.
+    ---
+    responses:
+      200: {description: the clip}
+      401: {description: missing or invalid token}
+      404: {description: unknown clip}
+    """
+    return JSONResponse(clip_json(await _find_clip(request)))
+
+
+async def thumbnail(request: Request) -> Response:
+    """The clip's keyframe as JPEG.
+    ---
+    responses:
+      200: {description: image/jpeg}
+      401: {description: missing or invalid token}
+      404: {description: "unknown clip, or it has no keyframe"}
+    """
+    found = await _find_clip(request)
+    path = _ctx(request).data_dir / "thumbnails" / found.thumbnail if found.thumbnail else None
+    if path is None or not path.is_file():
+        raise RequestError("not_found", f"clip {found.clip_id} has no thumbnail", status=404)
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+
+
+async def _find_clip(request: Request) -> Clip:
+    ctx = _ctx(request)
+    access = _access(request)
+    clip_id = request.path_params["clip_id"]
+    found = await asyncio.to_thread(ctx.service.store.get, [clip_id])
+    if not found or not access.allows(found[0].stream_id):
+        raise RequestError("not_found", f"unknown clip {clip_id!r}", status=404)
+    return found[0]
+
+
+async def config(request: Request) -> Response:
+    """What a client may choose: the retrieval strategies, and the one used when a request names none.
+    ---
+    responses:
+      200: {description: "{strategies: [string], default_strategy: string}"}
+      401: {description: missing or invalid token}
+    """
+    _access(request)
+    return JSONResponse({"strategies": list(STRATEGIES), "default_strategy": _ctx(request).settings.qa.strategy})
+
+
+async def healthz(request: Request) -> Response:
+    """The process is up.
+    ---
+    responses:
+      200: {description: ok}
+    """
+    return JSONResponse({"ok": True})
+
+
+async def readyz(request: Request) -> Response:
+    """The store answers and the models are loaded.
+    ---
+    responses:
+      200: {description: ready}
+      503: {description: "not ready, with the reason"}
+    """
+    ctx = _ctx(request)
+    try:
+        clips = await asyncio.wait_for(asyncio.to_thread(ctx.service.store.count), timeout=5.0)
+    except Exception as exc:  # any store failure means "not ready", with the reason
+        return JSONResponse({"ready": False, "reason": f"store: {type(exc).__name__}: {str(exc)[:200]}"}, status_code=503)
+    return JSONResponse({"ready": True, "clips": clips})
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics.
+    ---
+    responses:
+      200: {description: Prometheus text format}
+    """
+    ctx = _ctx(request)
+    store = ctx.service.store
+    try:
+        clips = await asyncio.wait_for(asyncio.to_thread(store.count), timeout=5.0)
+        incomplete = await asyncio.wait_for(asyncio.to_thread(store.count, ClipFilter(incomplete=True)), timeout=5.0)
+    except Exception:
+        clips = incomplete = None
+    body = await asyncio.to_thread(ctx.metrics.render, clips, ctx.stats, incomplete)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+# --- errors -----------------------------------------------------------------------------------------------
+
+
+async def request_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestError)
+    _ctx(request).metrics.errors.labels(exc.code).inc()
+    return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    body: dict[str, Any] = {"error": {"code": code, "message": exc.detail}}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+EXCEPTION_HANDLERS = {RequestError: request_error, HTTPException: http_error}
