@@ -1,7 +1,7 @@
 """Query benchmark: the server's websocket and search latency over 10k and 100k synthetic clips.
 
-Synthetic clips (`synthetic_clips`) are windows of `window_s` every `stride_s` over `streams` streams, with
-random unit vectors for every vector name and speech / on-screen text cut from the real development
+Synthetic clips (`streammm.bench_corpus`) are windows of `window_s` every `stride_s` over `streams` streams,
+with random unit vectors for every vector name and speech / on-screen text cut from the real development
 transcripts (shared media), a share of them with word timings so the extractive answerer has sentences.
 They are loaded into a fresh embedded store, the real server (create_app + uvicorn, the bundled MiniLM
 encoder, default settings: hybrid retrieval (joint + BM25), extractive answers) is started in this process on a free
@@ -18,135 +18,29 @@ import contextlib
 import json
 import os
 import platform
-import random
-import re
 import resource
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+# TextPool and synthetic_clips are imported from here too (tests, callers of the bench).
+from streammm.bench_corpus import Corpus, TextPool, load_store, load_text_pool, synthetic_clips  # noqa: F401
 from streammm.config import Settings
 from streammm.measure import percentile
-from streammm.paths import shared_media
-from streammm.records import VECTOR_NAMES, Clip, Word
-from streammm.store.base import clip_id
+from streammm.records import VECTOR_NAMES
 
-PROFILE = "synthetic"
 TARGET_MOMENTS_P50_MS = 100.0  # at the largest size with the most clients (the issue's targets)
 TARGET_MOMENTS_P99_MS = 300.0
-LOAD_BATCH = 5_000
 REPLY_TIMEOUT_S = 300.0  # a server that stops answering fails the bench instead of hanging it
 
 
-# --- the pure parts: text pool, synthetic clips, percentiles --------------------------------------------
-
-
-@dataclass(frozen=True)
-class TextPool:
-    """Real development text: timed utterances (words relative to the utterance start), plain sentences
-    for speech, lines of on-screen text, and questions."""
-
-    timed: tuple[tuple[tuple[float, float, str], ...], ...]  # per utterance: (start, end, word), start at 0
-    speech: tuple[str, ...]
-    screen: tuple[str, ...]
-    questions: tuple[str, ...]
-
-
-def load_text_pool(media: Path | None = None) -> TextPool:
-    """Read the dev transcripts, on-screen texts and queries from the shared media folder."""
-    root = media or shared_media()
-    words_doc = json.loads((root / "derived" / "narrated_slideshow.words.json").read_text())
-    words = [(float(w["start"]), float(w["end"]), str(w["word"])) for w in words_doc["words"]]
-    timed = []
-    for utt in words_doc["utterances"]:
-        inside = [w for w in words if utt["start"] - 0.05 <= w[0] and w[1] <= utt["end"] + 0.05]
-        if inside:
-            t0 = inside[0][0]
-            timed.append(tuple((round(s - t0, 3), round(e - t0, 3), text) for s, e, text in inside))
-    speech = [u["text"] for u in words_doc["utterances"]]
-    audio = root / "audio"
-    for path in sorted(audio.glob("librivox/*.txt")) + sorted(audio.glob("*/*.transcription")):
-        for line in path.read_text().splitlines():
-            text = re.sub(r"</?s>|\([^)]*\)\s*$", " ", line).strip()
-            if text:
-                speech.append(" ".join(text.split()))
-    for path in sorted(audio.glob("*/*.stm")):
-        for line in path.read_text().splitlines():
-            parts = line.split(maxsplit=5)
-            if len(parts) == 6 and parts[5].strip():
-                speech.append(parts[5].strip())
-    screen = ["Sense and Sensibility, chapter one", *(s["text"] for s in words_doc.get("slides", []))]
-    for path in sorted((root / "ocr").glob("*.gt.txt")):
-        screen += [line.strip() for line in path.read_text(errors="replace").splitlines() if len(line.strip()) >= 4]
-    for path in sorted((root / "annotations").glob("*.segments.json")):
-        screen += [s["text"] for s in json.loads(path.read_text()).get("segments", [])]
-    queries = [q["query"] for q in json.loads((root / "queries.json").read_text())["queries"]]
-    questions = [*queries, *speech[: len(queries)]]
-    return TextPool(tuple(timed), tuple(dict.fromkeys(speech)), tuple(dict.fromkeys(screen)), tuple(dict.fromkeys(questions)))
-
-
-def unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
-    """`n` random unit vectors (float32, rows)."""
-    matrix = rng.standard_normal((n, dim), dtype=np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix
-
-
-def synthetic_clips(
-    n: int,
-    dim: int,
-    pool: TextPool,
-    *,
-    streams: int = 100,
-    window_s: float = 4.0,
-    stride_s: float = 2.0,
-    words_share: float = 0.25,
-    seed: int = 0,
-    offset: int = 0,
-) -> list[Clip]:
-    """Clips `offset`..`offset + n - 1` of a synthetic corpus (the same seed always gives the same corpus
-    in the same order, so a large corpus can be made in batches): clip i belongs to stream
-    `synthetic-{i % streams:03d}` at window `i // streams`, so every stream grows evenly."""
-    rng = np.random.default_rng([seed, offset])
-    vectors = {name: unit_vectors(rng, n, dim) for name in VECTOR_NAMES}
-    pick = random.Random(f"{seed}-{offset}")
-    clips = []
-    for row in range(n):
-        i = offset + row
-        stream = f"synthetic-{i % streams:03d}"
-        start = (i // streams) * stride_s
-        end = start + window_s
-        words: tuple[Word, ...] = ()
-        if pool.timed and pick.random() < words_share:
-            utterance = pick.choice(pool.timed)
-            scale = min(1.0, window_s / max(utterance[-1][1], 1e-6))  # squeeze it into the window
-            words = tuple(Word(round(start + s * scale, 3), round(start + e * scale, 3), text) for s, e, text in utterance)
-            transcript = " ".join(w.text for w in words)
-        else:
-            transcript = pick.choice(pool.speech) if pool.speech else ""
-        ocr_text = "\n".join(pick.sample(pool.screen, k=min(2, len(pool.screen)))) if pool.screen else ""
-        clips.append(
-            Clip(
-                clip_id=clip_id(stream, start, PROFILE),
-                stream_id=stream,
-                start_s=start,
-                end_s=end,
-                profile=PROFILE,
-                transcript=transcript,
-                ocr_text=ocr_text,
-                words=words,
-                frame_times=(start + window_s / 2,),
-                vectors={name: vectors[name][row] for name in VECTOR_NAMES},
-            )
-        )
-    return clips
+# --- latency summaries ---------------------------------------------------------------------------------
 
 
 def _summary_ms(values_s: Sequence[float]) -> dict[str, float | int | None]:
@@ -155,41 +49,6 @@ def _summary_ms(values_s: Sequence[float]) -> dict[str, float | int | None]:
         return None if v is None else round(1000 * v, 1)
 
     return {"n": len(values_s), "p50_ms": ms(50), "p99_ms": ms(99), "mean_ms": round(1000 * sum(values_s) / len(values_s), 1) if values_s else None}
-
-
-# --- loading the store ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Corpus:
-    """What the bench keeps of the loaded corpus: the vectors of the searched names (for the recall check)."""
-
-    vectors: dict[str, np.ndarray]
-    clip_ids: list[str]
-
-
-def _load_store(store: Any, n: int, dim: int, pool: TextPool, *, streams: int, seed: int, keep: Sequence[str], progress: Callable[[str], None]) -> tuple[_Corpus, dict[str, float]]:
-    """Upsert `n` synthetic clips in batches through the store's public API, then fold them into its indexes."""
-    kept: dict[str, list[np.ndarray]] = {name: [] for name in keep}
-    ids: list[str] = []
-    make_s = upsert_s = 0.0
-    for offset in range(0, n, LOAD_BATCH):
-        began = time.perf_counter()
-        batch = synthetic_clips(min(LOAD_BATCH, n - offset), dim, pool, streams=streams, seed=seed, offset=offset)
-        made = time.perf_counter()
-        store.upsert(batch)
-        upsert_s += time.perf_counter() - made
-        make_s += made - began
-        ids += [c.clip_id for c in batch]
-        for name in keep:
-            kept[name].append(np.stack([c.vectors[name] if name in c.vectors else np.zeros(dim, np.float32) for c in batch]))
-        if (offset // LOAD_BATCH) % 5 == 4:
-            progress(f"  loaded {offset + len(batch):,} / {n:,} clips")
-    began = time.perf_counter()
-    store.optimize()
-    optimize_s = time.perf_counter() - began
-    corpus = _Corpus({name: np.concatenate(parts) for name, parts in kept.items()}, ids)
-    return corpus, {"generate_s": round(make_s, 1), "upsert_s": round(upsert_s, 1), "optimize_s": round(optimize_s, 1), "load_s": round(upsert_s + optimize_s, 1)}
 
 
 # --- the server under test -----------------------------------------------------------------------------
@@ -395,7 +254,7 @@ def _breakdown(store: Any, encoder: Any, settings: Settings, questions: Sequence
     return {"median_ms": medians, "questions": n, "depth": depth, "mean_answer_candidates": round(sum(counts) / len(counts), 1) if counts else None}
 
 
-def _recall(store: Any, encoder: Any, corpus: _Corpus, questions: Sequence[str], n: int, k: int = 10) -> dict[str, Any]:
+def _recall(store: Any, encoder: Any, corpus: Corpus, questions: Sequence[str], n: int, k: int = 10) -> dict[str, Any]:
     """recall@k of the store's vector search against brute-force cosine over the loaded vectors."""
     ids = np.asarray(corpus.clip_ids)
     vectors = encoder.encode([questions[(i * 3) % len(questions)] for i in range(n)])
@@ -464,7 +323,7 @@ def run_query_bench(
             store = LanceDbClipStore(data / "clips", dim, optimize_every=settings.store.optimize_every)
             corpus = None
             try:
-                corpus, load = _load_store(store, size, dim, pool, streams=streams, seed=seed, keep=VECTOR_NAMES, progress=progress)
+                corpus, load = load_store(store, size, dim, pool, streams=streams, seed=seed, keep=VECTOR_NAMES, progress=progress)
                 progress(f"{size:,} clips: loaded in {load['load_s']} s (+{load['generate_s']} s generating); measuring")
                 run_settings = settings.model_copy(  # loopback, no tokens: the bench is its own client
                     update={

@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 import numpy as np
 import weaviate
 from weaviate.classes.aggregate import GroupByAggregate, Metrics
-from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter, MetadataQuery
@@ -35,66 +34,19 @@ from streammm.records import VECTOR_NAMES, Clip, ClipFilter, ScoredClip, StreamI
 from streammm.store.checks import check_dim, check_target, checked_clip_vectors, checked_vector
 from streammm.store.fusion import rank_fusion_search
 from streammm.store.rows import names_from_text, names_text, ocr_lines_from_json, ocr_lines_json, words_from_json, words_json
+from streammm.store.weaviate_schema import (
+    ADDED_LATER,
+    PROPERTIES,
+    PROPERTY_NAMES,
+    TEXT_SEARCH_PROPERTIES,
+    schema_problems,
+    vector_config,
+)
 
 log = logging.getLogger(__name__)
 
-TEXT_SEARCH_PROPERTIES = ["transcript", "ocr_text"]
 # Each id fetch and each delete round stays well under the server's QUERY_MAXIMUM_RESULTS (10,000 by default).
 _FETCH_CHUNK = 1000
-
-
-def _text(name: str, *, tokenization: Tokenization, filterable: bool, searchable: bool) -> Property:
-    return Property(
-        name=name,
-        data_type=DataType.TEXT,
-        tokenization=tokenization,
-        index_filterable=filterable,
-        index_searchable=searchable,
-    )
-
-
-def _stored(name: str, data_type: DataType) -> Property:
-    """A property kept only to be read back: no inverted index at all."""
-    return Property(name=name, data_type=data_type, index_filterable=False, index_searchable=False)
-
-
-PROPERTIES: tuple[Property, ...] = (
-    _text("clip_id", tokenization=Tokenization.FIELD, filterable=True, searchable=False),
-    _text("stream_id", tokenization=Tokenization.FIELD, filterable=True, searchable=False),
-    Property(name="start_s", data_type=DataType.NUMBER, index_filterable=True, index_range_filters=True),
-    Property(name="end_s", data_type=DataType.NUMBER, index_filterable=True, index_range_filters=True),
-    _text("profile", tokenization=Tokenization.FIELD, filterable=True, searchable=False),
-    _text("transcript", tokenization=Tokenization.WORD, filterable=False, searchable=True),
-    _text("ocr_text", tokenization=Tokenization.WORD, filterable=False, searchable=True),
-    Property(
-        name="tags",
-        data_type=DataType.TEXT_ARRAY,
-        tokenization=Tokenization.FIELD,
-        index_filterable=True,
-        index_searchable=False,
-    ),
-    _stored("words_json", DataType.TEXT),
-    _stored("ocr_lines_json", DataType.TEXT),
-    _stored("frame_times", DataType.NUMBER_ARRAY),
-    _stored("thumbnail", DataType.TEXT),
-    _stored("expected", DataType.TEXT),
-    _stored("pending", DataType.TEXT),
-    Property(name="incomplete", data_type=DataType.BOOL, index_filterable=True),
-    _stored("run_started_at", DataType.NUMBER),
-)
-# Added after the first release: a collection made before them gets them added, not refused.
-ADDED_LATER = ("expected", "pending", "incomplete", "run_started_at")
-PROPERTY_NAMES = [p.name for p in PROPERTIES]
-
-
-def vector_config() -> list[Any]:
-    """One self-provided, cosine HNSW named vector per name in VECTOR_NAMES.
-
-    Weaviate indexes only the named vectors an object carries, so a clip without speech or text simply
-    has no `speech` / `ocr` vector and never matches a search on it (no zero vectors, no flags).
-    """
-    hnsw = Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE)
-    return [Configure.Vectors.self_provided(name=name, vector_index_config=hnsw) for name in VECTOR_NAMES]
 
 
 def connect(config: WeaviateConfig) -> weaviate.WeaviateClient:
@@ -166,7 +118,7 @@ class WeaviateClipStore:
                 collection.config.add_property(prop)
             if missing:
                 existing = collection.config.get()
-        problems = _schema_problems(existing)
+        problems = schema_problems(existing)
         if problems:
             raise StoreError(
                 f"Weaviate collection {name!r} at {self._config.http_url} exists with an incompatible schema: "
@@ -448,38 +400,6 @@ def _to_clip(obj: Any) -> Clip:
         pending=names_from_text(p.get("pending")),
         run_started_at=float(p.get("run_started_at") or 0.0),
     )
-
-
-def _schema_problems(existing: Any) -> list[str]:
-    problems: list[str] = []
-    have = {p.name: p for p in existing.properties}
-    for want in PROPERTIES:
-        got = have.get(want.name)
-        if got is None:
-            problems.append(f"property {want.name!r} is missing")
-            continue
-        if got.data_type != want.dataType:
-            problems.append(f"property {want.name!r} is {got.data_type.value}, expected {want.dataType.value}")
-        indexed = want.indexSearchable or want.indexFilterable
-        if indexed and want.tokenization is not None and got.tokenization != want.tokenization:
-            got_tokens = got.tokenization.value if got.tokenization else None
-            problems.append(
-                f"property {want.name!r} uses {got_tokens} tokenization, expected {want.tokenization.value}"
-            )
-        if want.indexFilterable and not got.index_filterable:
-            problems.append(f"property {want.name!r} is not filterable")
-        if want.indexSearchable and not got.index_searchable:
-            problems.append(f"property {want.name!r} is not searchable (BM25)")
-    vectors = existing.vector_config or {}
-    for name in VECTOR_NAMES:
-        if name not in vectors:
-            problems.append(f"named vector {name!r} is missing")
-            continue
-        distance = getattr(vectors[name].vector_index_config, "distance_metric", None)
-        if distance != VectorDistances.COSINE:
-            shown = distance.value if isinstance(distance, VectorDistances) else distance
-            problems.append(f"named vector {name!r} uses {shown} distance, expected cosine")
-    return problems
 
 
 def _group_value(value: Any) -> str:

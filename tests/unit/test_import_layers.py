@@ -19,7 +19,9 @@ PACKAGE = Path(streammm.__file__).resolve().parent
 LAYERS: list[tuple[str, ...]] = [
     ("__main__",),
     ("cli",),
+    ("dlq_cli",),  # the `dlq` subcommand
     ("eval", "bench", "bench_query"),  # measuring tools: they run the whole system through the root
+    ("bench_corpus",),  # bench_query's synthetic corpus
     ("node",),  # the composition root of `streammm up`
     ("server", "pipeline", "ingest", "client"),
     ("perception", "qa"),
