@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 class StreamProgress:
     media_s_published: float = 0.0
     segments_published: int = 0
-    windows: set[float] = field(default_factory=set)  # starts of the windows stored (each counted once)
+    windows_stored: int = 0  # distinct windows (a window's first store; completing it later is not another)
     incomplete: set[float] = field(default_factory=set)  # stored windows with pending modalities
     stored_until_s: float = 0.0
     pending: dict[str, float] = field(default_factory=dict)  # modality -> start of the first window lacking it
@@ -20,7 +20,7 @@ class StreamProgress:
 
     @property
     def clips_stored(self) -> int:
-        return len(self.windows)
+        return self.windows_stored
 
     @property
     def lag_s(self) -> float:
@@ -58,7 +58,7 @@ class PipelineStats:
         """A window's first store: complete, or provisional (some modality still pending)."""
         with self._lock:
             s = self.streams.setdefault(stream_id, StreamProgress())
-            s.windows.add(start_s)
+            s.windows_stored += 1
             s.stored_until_s = max(s.stored_until_s, end_s)
             if complete:
                 s.incomplete.discard(start_s)

@@ -23,6 +23,7 @@ from streammm.stages.clips import build_clip
 from streammm.store.base import ClipStore
 
 log = logging.getLogger(__name__)
+MAX_TIMED_WINDOWS = 10_000  # provisional windows whose time to completion is measured (for the stats only)
 
 
 @dataclass
@@ -146,6 +147,8 @@ class AlignHandler:
             self.stats.stored(clip.stream_id, clip.start_s, clip.end_s, freshness, complete=clip.complete)
             if not clip.complete:
                 self.first_stored[key] = stored_at
+                if len(self.first_stored) > MAX_TIMED_WINDOWS:  # a modality gone for good: stop timing the oldest
+                    del self.first_stored[next(iter(self.first_stored))]
         elif clip.complete:
             first = self.first_stored.pop(key, None)
             self.stats.completed(clip.stream_id, clip.start_s, stored_at - first if first is not None else None)
