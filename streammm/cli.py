@@ -322,7 +322,8 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from streammm.bench import perception_markdown, pipeline_markdown, run_perception_bench, run_pipeline_bench
-    from streammm.bench_query import format_query_bench, run_query_bench
+    from streammm.bench_query import run_query_bench
+    from streammm.bench_report import format_query_bench
 
     results: dict[str, Any] = {}
     if args.what in ("all", "perception"):

@@ -19,6 +19,13 @@ from streammm.ingest.sources import live_segments
 pytestmark = pytest.mark.integration
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files without a log line per request."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 def write_hls(source: Path, folder: Path) -> None:
     """Remux a real video into an HLS playlist of ~2 s MPEG-TS pieces (what a live packager serves)."""
     with av.open(str(source)) as src, av.open(str(folder / "index.m3u8"), "w", format="hls", options={"hls_time": "2", "hls_list_size": "0", "hls_playlist_type": "vod"}) as out:
@@ -34,8 +41,7 @@ def write_hls(source: Path, folder: Path) -> None:
 def test_hls_source_that_is_down_at_first_is_reconnected_and_read_to_its_end(tmp_path, media, caplog):
     write_hls(media / "video" / "movie-hello.mp4", tmp_path)
     port = free_port()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    handler = functools.partial(QuietHandler, directory=str(tmp_path))
     server_holder: list[socketserver.TCPServer] = []
 
     def start_server_late() -> None:
@@ -74,8 +80,7 @@ def test_a_restarted_live_ingest_continues_the_timeline_and_keeps_the_first_runs
     hls.mkdir()
     write_hls(media / "video" / "movie-hello.mp4", hls)
     port = free_port()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(hls))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    handler = functools.partial(QuietHandler, directory=str(hls))
     server = socketserver.TCPServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     data_dir = tmp_path / "data"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streammm.bench_query import TextPool, format_query_bench, percentile, synthetic_clips
+from streammm.bench_query import TextPool, percentile, synthetic_clips
+from streammm.bench_report import format_query_bench
 from streammm.records import VECTOR_NAMES
 
 POOL = TextPool(

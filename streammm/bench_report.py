@@ -1,0 +1,70 @@
+"""The query benchmark's result as Markdown: latency table, verdict against the target, step breakdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def format_query_bench(result: dict[str, Any]) -> str:
+    """The result as Markdown: the latency table, the search throughput, the breakdown and recall."""
+    machine = result["machine"]
+    lines = [
+        f"Query latency: {result['strategy']} retrieval, {result['answerer']} answers, {result['encoder']}; "
+        f"{machine['cpus']} CPUs ({machine['processor']}), load average {machine['loadavg_before'][0]} before / {machine['loadavg_after'][0]} after; "
+        f"closed-loop clients for {result['duration_s']} s each.",
+        "",
+        "| clips | clients | asks | moments p50 ms | moments p99 ms | answer.done p50 ms | answer.done p99 ms | asks/s | search req/s | search p50 ms | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in result["rows"]:
+        for ask, search in zip(row["asks"], row["search"]):
+            lines.append(
+                f"| {row['clips']:,} | {ask['clients']} | {ask['asks']} | {_cell(ask['moments']['p50_ms'])} | {_cell(ask['moments']['p99_ms'])} | "
+                f"{_cell(ask['answer_done']['p50_ms'])} | {_cell(ask['answer_done']['p99_ms'])} | {_cell(ask['asks_per_s'])} | "
+                f"{_cell(search['per_s'])} | {_cell(search['latency']['p50_ms'])} | {ask['errors'] + search['errors']} |"
+            )
+    targets = result["targets"]
+    verdict = _verdict(result)
+    lines += ["", f"Target: `moments` p50 ≤ {targets['moments_p50_ms']:.0f} ms and p99 ≤ {targets['moments_p99_ms']:.0f} ms at {targets['clips']:,} clips with {targets['clients']} clients: {verdict}."]
+    steps = _steps(result)
+    lines += ["", "| " + " | ".join(["clips", "load s (upsert + optimize)", *steps, "answer candidates", "recall@10"]) + " |"]
+    lines.append("|" + "---:|" * (len(steps) + 4))
+    for row in result["rows"]:
+        breakdown = row.get("breakdown") or {}
+        medians = breakdown.get("median_ms", {})
+        cells = [f"{row['clips']:,}", str(row["load"]["load_s"]), *(_cell(medians.get(step)) for step in steps)]
+        cells += [_cell(breakdown.get("mean_answer_candidates")), _cell((row.get("recall") or {}).get("min"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Breakdown: median ms of each step of one ask, one question at a time (no server, no concurrency). "
+              "'vector search joint' and 'BM25 search' time each ranking alone with its clips read; an ask runs 'retrieve' "
+              "(hybrid: the two rankings fused, one read of the winners). "
+              "recall@10: the store's vector search against brute-force cosine (lowest over the searched vectors)."]
+    return "\n".join(lines)
+
+
+def _steps(result: dict[str, Any]) -> list[str]:
+    steps: list[str] = []
+    for row in result["rows"]:
+        for step in (row.get("breakdown") or {}).get("median_ms", {}):
+            if step not in steps:
+                steps.append(step)
+    return steps
+
+
+def _verdict(result: dict[str, Any]) -> str:
+    targets = result["targets"]
+    for row in result["rows"]:
+        if row["clips"] != targets["clips"]:
+            continue
+        for ask in row["asks"]:
+            if ask["clients"] == targets["clients"]:
+                p50, p99 = ask["moments"]["p50_ms"], ask["moments"]["p99_ms"]
+                if p50 is None or p99 is None:
+                    return "not measured (no asks completed)"
+                met = p50 <= targets["moments_p50_ms"] and p99 <= targets["moments_p99_ms"]
+                return f"{'met' if met else 'missed'} (p50 {p50} ms, p99 {p99} ms)"
+    return "not measured at that size and client count"
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None else str(value)
