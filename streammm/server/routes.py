@@ -158,8 +158,10 @@ async def thumbnail(request: Request) -> Response:
       404: {description: "unknown clip, or it has no keyframe"}
     """
     found = await _find_clip(request)
-    path = _ctx(request).data_dir / "thumbnails" / found.thumbnail if found.thumbnail else None
-    if path is None or not path.is_file():
+    folder = (_ctx(request).data_dir / "thumbnails").resolve()
+    # Only a file directly in the thumbnails folder: a stored name is data, never a path to follow.
+    path = (folder / Path(found.thumbnail).name).resolve() if found.thumbnail else None
+    if path is None or path.parent != folder or not path.is_file():
         raise RequestError("not_found", f"clip {found.clip_id} has no thumbnail", status=404)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
