@@ -143,6 +143,12 @@ class ServerConfig(_Section):
     max_in_flight: int = Field(8, ge=1, le=256, description="asks being answered at once on one socket")
     max_watches: int = Field(16, ge=0, le=1024, description="standing queries per socket")
     watch_threshold: float = Field(0.5, ge=-1, le=1, description="default cosine a live clip must reach to match a watch")
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="with auth off, Host names served besides localhost, 127.0.0.1 and [::1]"
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="websocket Origins accepted besides the server's own (e.g. https://app.example)"
+    )
     query_threads: int = Field(0, ge=0, le=256, description="threads for retrieval and answers (retrieval first); 0 = one per CPU core, at least 2")
 
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from streammm.config import Settings
 from streammm.models.base import TextEncoder
@@ -25,6 +26,7 @@ from streammm.server.answerers import make_answerer
 from streammm.server.auth import Authenticator
 from streammm.server.context import ServerContext
 from streammm.server.metrics import Metrics
+from streammm.server.origins import BrowserGuard
 from streammm.server.routes import EXCEPTION_HANDLERS, routes
 from streammm.server.watch import WatchRegistry
 from streammm.server.workers import QueryWorkers
@@ -75,7 +77,11 @@ def create_app(
                 await asyncio.gather(feeder, return_exceptions=True)
             workers.shutdown()
 
-    app = Starlette(routes=routes(), lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    guard = Middleware(
+        BrowserGuard, auth_enabled=ctx.auth.enabled, allowed_hosts=settings.server.allowed_hosts,
+        allowed_origins=settings.server.allowed_origins,
+    )
+    app = Starlette(routes=routes(), lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS, middleware=[guard])
     app.state.ctx = ctx
     return app
 

@@ -31,6 +31,8 @@ def overlaps(citation: dict, start: float, end: float) -> bool:
 
 
 def make_client(data_dir: Path, **overrides) -> TestClient:
+    # Starlette's TestClient names its host "testserver" in websocket handshakes: served like a local name.
+    overrides = {"server.allowed_hosts": ["testserver"], **overrides}
     settings = load_settings(env={}, overrides={"store.data_dir": str(data_dir), **overrides})
     encoder = create_text_encoder(settings.models)
     store = open_existing_store(settings, encoder.dim)

@@ -148,7 +148,7 @@ def test_openapi_and_the_config_route_list_the_configured_strategies():
     from streammm.server.app import create_app
 
     settings = load_settings(env={}, overrides={"qa.strategy": "joint"})
-    with TestClient(create_app(settings, _NoStore(), _NoEncoder(), data_dir=Path("/nonexistent"))) as client:  # type: ignore[arg-type]
+    with TestClient(create_app(settings, _NoStore(), _NoEncoder(), data_dir=Path("/nonexistent")), base_url="http://127.0.0.1:8000") as client:  # type: ignore[arg-type]  (a loopback Host)
         paths = client.get("/openapi.json").json()["paths"]
         strategy = paths["/v1/search"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]["strategy"]
         assert strategy == {"type": "string", "enum": list(STRATEGIES), "default": "joint"}
