@@ -8,14 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from streammm.config import Settings
+from streammm.config import Settings, SpeechConfig
+from streammm.media.audio import load_audio
 from streammm.media.frames import sample_frames
 from streammm.media.probe import probe
+from streammm.models.base import Transcriber
 from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
 from streammm.records import FrameObservation, Timeline, Word
 from streammm.stages import ocr as ocr_stage
-from streammm.stages.speech import transcribe_file
+from streammm.stages.speech import SpeechState, transcribe_step
 from streammm.stages.vision import observe_frames
 
 log = logging.getLogger(__name__)
@@ -119,3 +121,13 @@ class FilePerceiver:
         ocr_state, closed = ocr_stage.read_step(ocr_state, batch, self.models.ocr_engine, self.settings.models.ocr)
         times.ocr_s += time.perf_counter() - started
         return ocr_state, closed
+
+
+def transcribe_file(path: str | Path, transcriber: Transcriber, options: SpeechConfig) -> list[Word]:
+    """The words of a whole file's first audio stream (none when it has no audio): the speech stage with
+    everything arrived at once, as `streammm inspect` and `streammm eval asr` hear a file."""
+    audio = load_audio(path)
+    if audio is None:
+        return []
+    _, words = transcribe_step(SpeechState(), audio, transcriber, options, final=True)
+    return words

@@ -2,7 +2,7 @@
 
 The default set is the five LibriVox clips in `<shared media>/audio/librivox`: each `NAME.wav` has its
 reference transcript in `NAME.txt` (one line, lower case, no punctuation). Each file is transcribed
-whole by `streammm.stages.speech.transcribe_file`, as `streammm inspect` does (the speech stage with
+whole by `streammm.perception.transcribe_file`, as `streammm inspect` does (the speech stage with
 VAD and word timestamps on), so the figure is that of the product, not of a bare model call.
 
 Both sides go through `streammm.eval.text.normalize_words` (lower case, punctuation dropped, "Mr." read
@@ -40,7 +40,7 @@ def evaluate_asr(settings: Settings, folder: Path | None = None) -> dict[str, An
     """Per-file and overall WER; `folder` defaults to the shared LibriVox clips."""
     from streammm.models.registry import create_transcriber
     from streammm.paths import shared_media
-    from streammm.stages.speech import transcribe_file
+    from streammm.perception import transcribe_file
 
     folder = folder if folder is not None else shared_media() / "audio" / "librivox"
     clips = reference_clips(folder)

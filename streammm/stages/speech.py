@@ -11,12 +11,10 @@ before the newest audio are emitted instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
 from streammm.config import SpeechConfig
-from streammm.media.audio import load_audio
 from streammm.models.base import Transcriber
 from streammm.records import AudioChunk, Word
 
@@ -70,16 +68,6 @@ def transcribe_step(
         ),
         words + done,
     )
-
-
-def transcribe_file(path: str | Path, transcriber: Transcriber, options: SpeechConfig) -> list[Word]:
-    """The words of a whole file's first audio stream (none when it has no audio): the speech stage with
-    everything arrived at once, as `streammm inspect` and `streammm eval asr` hear a file."""
-    audio = load_audio(path)
-    if audio is None:
-        return []
-    _, words = transcribe_step(SpeechState(), audio, transcriber, options, final=True)
-    return words
 
 
 def _transcribe(transcriber: Transcriber, context: AudioChunk | None, audio: AudioChunk, after_s: float) -> list[Word]:
