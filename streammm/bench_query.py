@@ -64,12 +64,12 @@ class _Server:
 
         from streammm.bus.broker import free_port
         from streammm.server.app import create_app
-        from streammm.server.run import WS_MAX_BYTES
+        from streammm.server.run import ws_max_bytes
 
         self.port = free_port()
         app = create_app(settings, store, encoder, data_dir=data_dir)
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", ws_max_size=WS_MAX_BYTES, lifespan="on", access_log=False
+            app, host="127.0.0.1", port=self.port, log_level="warning", ws_max_size=ws_max_bytes(settings.server), lifespan="on", access_log=False
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="bench-server", daemon=True)

@@ -15,6 +15,7 @@ from streammm import __version__
 from streammm.config import STRATEGIES, Settings, load_settings
 from streammm.errors import StreammmError
 from streammm.logs import setup_logging
+from streammm.server.auth import check_exposure
 
 log = logging.getLogger("streammm")
 
@@ -46,12 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", help="server address (default 127.0.0.1)")
     up.add_argument("--port", type=int, help="server port (default 8000; 0 picks a free one)")
     up.add_argument("--no-server", action="store_true", help="run the pipeline without the web/websocket server")
+    up.add_argument("--insecure", action="store_true", help="allow auth.enabled: false on an address beyond loopback")
     up.set_defaults(run=_cmd_up)
 
     serve = commands.add_parser("serve", help="serve the web page, websocket Q&A and search API over a store")
     serve.add_argument("--data-dir", help="the store to serve (default ./streammm-data)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1; anything else turns auth on)")
     serve.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--insecure", action="store_true", help="allow auth.enabled: false on an address beyond loopback")
     serve.set_defaults(run=_cmd_serve)
 
     ask = commands.add_parser("ask", help="ask a running server a question; prints the streamed answer and citations")
@@ -121,8 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "store.data_dir": getattr(args, "data_dir", None),
                 "server.host": getattr(args, "host", None),
                 "server.port": getattr(args, "port", None),
+                "server.insecure": True if getattr(args, "insecure", False) else None,
             },
         )
+        if args.run in (_cmd_up, _cmd_serve) and not getattr(args, "no_server", False):
+            check_exposure(settings.auth, settings.server.host, insecure=settings.server.insecure)  # before any model loads
         setup_logging(settings.log)
         run: Callable[[argparse.Namespace, Settings], int] = args.run
         return run(args, settings)

@@ -31,6 +31,12 @@ class MediaConfig(_Section):
     shot_threshold: float = Field(0.35, gt=0, le=2, description="histogram distance that counts as a cut")
     segment_s: float = Field(2.0, gt=0, le=60)
     max_file_mb: int = Field(4096, gt=0)
+    decoder: Literal["pyav", "decord"] = Field(
+        "pyav", description="frame decoder; decord falls back to pyav for an input it cannot open (remembered per stream)"
+    )
+    max_keyframe_gap_s: float = Field(
+        5.0, gt=0, description="a file whose video keyframes are further apart is re-encoded, so segments stay ~segment_s"
+    )
 
 
 class SpeechConfig(_Section):
@@ -117,6 +123,9 @@ class IngestConfig(_Section):
     max_ahead_s: float = Field(
         60.0, gt=0, description="up: a file is published at most this many media seconds ahead of its stored clips"
     )
+    read_timeout_s: float = Field(
+        15.0, gt=0, description="a live source that sends nothing for this long (opening or reading) is reconnected"
+    )
 
 
 class AlignConfig(_Section):
@@ -142,6 +151,15 @@ class ServerConfig(_Section):
     max_k: int = Field(50, ge=1, le=1000)
     max_in_flight: int = Field(8, ge=1, le=256, description="asks being answered at once on one socket")
     max_watches: int = Field(16, ge=0, le=1024, description="standing queries per socket")
+    max_watches_total: int = Field(20000, ge=0, description="standing queries on the whole server")
+    max_connections: int = Field(1024, ge=1, description="open websockets on the whole server; more are closed with 1013")
+    send_timeout_s: float = Field(
+        10.0, gt=0, description="a socket that takes longer than this to take one event is closed (1013) and its watches dropped"
+    )
+    max_queued_kb: int = Field(
+        1024, ge=16, description="events waiting to be sent on one socket; a socket that falls this far behind is closed (1013)"
+    )
+    insecure: bool = Field(False, description="allow auth.enabled: false on an address beyond loopback (--insecure)")
     watch_threshold: float = Field(0.5, ge=-1, le=1, description="default cosine a live clip must reach to match a watch")
     allowed_hosts: list[str] = Field(
         default_factory=list, description="with auth off, Host names served besides localhost, 127.0.0.1 and [::1]"
@@ -161,6 +179,9 @@ class TokenConfig(_Section):
 class AuthConfig(_Section):
     enabled: bool | None = Field(None, description="null: off when the server listens on loopback only, on otherwise")
     tokens: list[TokenConfig] = Field(default_factory=list)
+    metrics_token: str | None = Field(
+        None, min_length=8, description="with auth on, a token that may read /metrics only (for scrapers); any auth.tokens entry may too"
+    )
 
 
 class LlmConfig(_Section):

@@ -55,7 +55,7 @@ def create_app(
         settings=settings,
         service=QueryService(store, vectors),
         answerer=answerer or make_answerer(settings, vectors, workers),
-        auth=Authenticator(settings.auth, settings.server.host),
+        auth=Authenticator(settings.auth, settings.server.host, insecure=settings.server.insecure),
         data_dir=Path(data_dir),
         metrics=Metrics(),
         watches=WatchRegistry(),

@@ -27,3 +27,4 @@ class ServerContext:
     workers: QueryWorkers
     has_clip_feed: bool = False
     stats: PipelineStats | None = None
+    open_connections: int = 0  # websockets open now (server.max_connections bounds it)

@@ -7,10 +7,11 @@ message naming the field, so the websocket and the HTTP search report bad input 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
 
 from streammm import wire
 from streammm.config import STRATEGIES, ServerConfig
@@ -36,17 +37,19 @@ def _known_strategy(value: str) -> str:
     return value
 
 
-Strategy = Annotated[str, AfterValidator(_known_strategy)]  # one of config.STRATEGIES
+Strategy = Annotated[StrictStr, AfterValidator(_known_strategy)]  # one of config.STRATEGIES
+Number = Annotated[float, Field(strict=True)]  # a JSON number (an integer is fine); never a string or a boolean
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Strict about types (`k: "5"` or `k: true` is a bad request, not 5 or 1); no Infinity or NaN.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class _QueryFields(_Message):
-    streams: list[str] | None = None
-    time_range: tuple[float, float] | None = None
-    k: int | None = None
+    streams: list[StrictStr] | None = None
+    time_range: tuple[Number, Number] | None = None
+    k: StrictInt | None = None
     strategy: Strategy | None = None
 
     @field_validator("time_range")
@@ -58,21 +61,21 @@ class _QueryFields(_Message):
 
 
 class SearchBody(_QueryFields):
-    query: str = Field(min_length=1)
+    query: StrictStr = Field(min_length=1)
 
 
 class AskMessage(_QueryFields):
     type: Literal["ask"]
     id: str = Field(min_length=1, max_length=128)
-    question: str = Field(min_length=1)
+    question: StrictStr = Field(min_length=1)
 
 
 class WatchMessage(_Message):
     type: Literal["watch"]
     id: str = Field(min_length=1, max_length=128)
-    query: str = Field(min_length=1)
-    streams: list[str] | None = None
-    threshold: float | None = Field(None, ge=-1, le=1)
+    query: StrictStr = Field(min_length=1)
+    streams: list[StrictStr] | None = None
+    threshold: Number | None = Field(None, ge=-1, le=1)
 
 
 class CancelMessage(_Message):
@@ -139,6 +142,8 @@ def _json_object(raw: str | bytes, limits: ServerConfig, what: str, too_large_st
         raise RequestError("too_large", f"{what} is {len(raw)} bytes; the limit is {limits.max_message_kb} KB", status=too_large_status)
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise RequestError("bad_json", f"the {what} nests too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestError("bad_json", f"not JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -205,6 +210,11 @@ def done_event(request_id: str, done: Done) -> dict[str, Any]:
     if done.note:
         event["note"] = done.note
     return event
+
+
+def new_incident_id() -> str:
+    """An id to log an internal failure under and to give the client instead of the exception's text."""
+    return secrets.token_hex(6)
 
 
 def error_event(request_id: str | None, code: str, message: str) -> dict[str, Any]:

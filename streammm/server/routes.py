@@ -4,6 +4,7 @@ the web page, and the JSON errors they answer with. The websocket is in `ws`, th
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,13 @@ from streammm.records import Clip, ClipFilter
 from streammm.server.auth import Access
 from streammm.server.context import ServerContext
 from streammm.server.openapi import openapi
-from streammm.server.protocol import RequestError, allowed_streams, clip_json, moment_json, parse_search_body, to_query
+from streammm.server.protocol import RequestError, allowed_streams, clip_json, moment_json, new_incident_id, parse_search_body, to_query
 from streammm.server.workers import RETRIEVE
 from streammm.server.ws import websocket_endpoint
 from streammm.store.media import media_files
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+log = logging.getLogger(__name__)
 
 
 def routes() -> list[BaseRoute]:
@@ -80,16 +82,30 @@ async def search(request: Request) -> Response:
     started = time.perf_counter()
     ctx = _ctx(request)
     access = _access(request)
-    declared = request.headers.get("content-length")
-    limit = ctx.settings.server.max_message_kb * 1024
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise RequestError("too_large", f"body is {declared} bytes; the limit is {ctx.settings.server.max_message_kb} KB", status=413)
-    body = parse_search_body(await request.body(), ctx.settings.server)
+    body = parse_search_body(await read_body(request, ctx.settings.server.max_message_kb), ctx.settings.server)
     known = await ctx.workers.run(RETRIEVE, ctx.service.stream_ids) if body.streams else None
     query = to_query(body, body.query, allowed_streams(body.streams, access, known, None), ctx.settings.server, ctx.settings.qa.strategy)
     moments = await ctx.workers.run(RETRIEVE, ctx.service.moments, query)
     ctx.metrics.latency.labels("search").observe(time.perf_counter() - started)
     return JSONResponse({"moments": [moment_json(m) for m in moments]})
+
+
+async def read_body(request: Request, limit_kb: int) -> bytes:
+    """The request body, read only up to `limit_kb`: a larger body (declared, or chunked with no
+    Content-Length) is refused with 413 as soon as it passes the limit, never buffered whole."""
+    limit = limit_kb * 1024
+    too_large = RequestError("too_large", f"the body is larger than the limit of {limit_kb} KB", status=413)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def streams(request: Request) -> Response:
@@ -206,18 +222,23 @@ async def readyz(request: Request) -> Response:
     ctx = _ctx(request)
     try:
         clips = await asyncio.wait_for(asyncio.to_thread(ctx.service.store.count), timeout=5.0)
-    except Exception as exc:  # any store failure means "not ready", with the reason
-        return JSONResponse({"ready": False, "reason": f"store: {type(exc).__name__}: {str(exc)[:200]}"}, status_code=503)
+    except Exception as exc:  # any store failure means "not ready"; the details go to the log, not to the caller
+        incident = new_incident_id()
+        log.warning("readyz: the store does not answer (incident %s)", incident, exc_info=True)
+        return JSONResponse({"ready": False, "reason": f"the store does not answer ({type(exc).__name__}); logged as {incident}"}, status_code=503)
     return JSONResponse({"ready": True, "clips": clips})
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics.
+    """Prometheus metrics. With auth on it needs a token: any of auth.tokens, or auth.metrics_token.
     ---
     responses:
       200: {description: Prometheus text format}
+      401: {description: missing or invalid token}
     """
     ctx = _ctx(request)
+    if not ctx.auth.may_read_metrics(request.headers, request.query_params):
+        raise HTTPException(401, "missing or invalid token", headers={"WWW-Authenticate": 'Bearer realm="streammm"'})
     store = ctx.service.store
     try:
         clips = await asyncio.wait_for(asyncio.to_thread(store.count), timeout=5.0)
@@ -244,4 +265,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
-EXCEPTION_HANDLERS = {RequestError: request_error, HTTPException: http_error}
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """Any other failure: a 500 with an incident id; what went wrong is logged under that id, never sent."""
+    incident = new_incident_id()
+    log.error("%s %s failed (incident %s)", request.method, request.url.path, incident, exc_info=exc)
+    _ctx(request).metrics.errors.labels("internal").inc()
+    return JSONResponse({"error": {"code": "internal", "message": f"internal error, logged as {incident}"}}, status_code=500)
+
+
+EXCEPTION_HANDLERS = {RequestError: request_error, HTTPException: http_error, Exception: internal_error}

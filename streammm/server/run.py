@@ -9,7 +9,7 @@ from pathlib import Path
 
 import uvicorn
 
-from streammm.config import Settings
+from streammm.config import ServerConfig, Settings
 from streammm.errors import ConfigError
 from streammm.models.base import TextEncoder
 from streammm.stats import PipelineStats
@@ -17,7 +17,13 @@ from streammm.server.app import ClipFeed, create_app
 from streammm.store.base import ClipStore
 
 log = logging.getLogger(__name__)
-WS_MAX_BYTES = 16 * 1024 * 1024  # above server.max_message_kb: oversize messages get an error event, not a dropped socket
+
+
+def ws_max_bytes(limits: ServerConfig) -> int:
+    """The largest websocket message the server reads at all: twice `server.max_message_kb`, so a message
+    a little over the limit gets a `too_large` error event and the socket stays open, while a far larger
+    one closes the socket (1009) before it is buffered whole."""
+    return 2 * limits.max_message_kb * 1024
 
 
 async def serve(
@@ -34,7 +40,7 @@ async def serve(
     app = create_app(settings, store, encoder, data_dir=data_dir, clip_feed=clip_feed, stats=stats)
     config = uvicorn.Config(
         app, host=settings.server.host, port=settings.server.port, log_level="warning",
-        ws_max_size=WS_MAX_BYTES, lifespan="on", access_log=False,
+        ws_max_size=ws_max_bytes(settings.server), lifespan="on", access_log=False,
     )
     server = uvicorn.Server(config)
     if stop is not None:

@@ -1,12 +1,14 @@
 """One websocket connection: asks answered concurrently, watches registered, cancels honoured.
 
 Every request is answered by events carrying its id; a bad message gets an `error` event and the
-socket stays open. Sends are serialised by a lock, so concurrent answers never interleave frames.
+socket stays open. Events go out through the socket's outbox (one sender, bounded in bytes): a socket
+that stops reading is closed with 1008 and its watches dropped, and never slows anyone else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -17,6 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from streammm.qa.answer import Delta, keep_cited_evidence
 from streammm.server.auth import Access
 from streammm.server.context import ServerContext
+from streammm.server.outbox import Outbox
 from streammm.server.protocol import (
     AskMessage,
     CancelMessage,
@@ -27,6 +30,7 @@ from streammm.server.protocol import (
     done_event,
     error_event,
     moments_event,
+    new_incident_id,
     parse_client_message,
     to_query,
 )
@@ -35,6 +39,9 @@ from streammm.server.workers import RETRIEVE
 
 log = logging.getLogger(__name__)
 UNAUTHORIZED = 4401
+POLICY_VIOLATION = 1008  # a socket too slow to read its events
+TRY_AGAIN_LATER = 1013  # the server has as many sockets as it takes
+CLOSE_WAIT_S = 1.0  # how long a close frame may wait to be written to a socket that does not read
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
@@ -44,7 +51,16 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if access is None:
         await websocket.close(code=UNAUTHORIZED, reason="missing or invalid token")
         return
-    await Connection(websocket, ctx, access).run()
+    limit = ctx.settings.server.max_connections
+    if ctx.open_connections >= limit:
+        ctx.metrics.errors.labels("too_many_connections").inc()
+        await websocket.close(code=TRY_AGAIN_LATER, reason=f"the server has {limit} open sockets (server.max_connections)")
+        return
+    ctx.open_connections += 1
+    try:
+        await Connection(websocket, ctx, access).run()
+    finally:
+        ctx.open_connections -= 1
 
 
 class Connection:
@@ -53,33 +69,49 @@ class Connection:
         self.ctx = ctx
         self.access = access
         self.asks: dict[str, asyncio.Task[None]] = {}
-        self._send_lock = asyncio.Lock()
-        self._open = True
+        limits = ctx.settings.server
+        self.outbox = Outbox(limits.max_queued_kb * 1024, limits.send_timeout_s)
 
     async def run(self) -> None:
         self.ctx.metrics.connections.inc()
+        reader = asyncio.create_task(self._read(), name="ws-read")
+        sender = asyncio.create_task(self.outbox.drain(self.websocket.send_text), name="ws-send")
+        stopped = asyncio.create_task(self.outbox.wait_stopped(), name="ws-stopped")
+        too_slow: str | None = None
         try:
-            while True:
-                message = await self.websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                raw = message.get("text") if message.get("text") is not None else message.get("bytes") or b""
-                await self.handle(raw)
-        except WebSocketDisconnect:
-            pass
+            done, _ = await asyncio.wait([reader, sender, stopped], return_when=asyncio.FIRST_COMPLETED)
+            if reader not in done and stopped in done:
+                too_slow = stopped.result()
         finally:
-            self._open = False
-            for task in list(self.asks.values()):
+            self.outbox.stop("closed")
+            for task in [reader, sender, stopped, *self.asks.values()]:
                 task.cancel()
+            await asyncio.gather(reader, sender, stopped, return_exceptions=True)
             self.ctx.watches.remove_owner(self)
             self.ctx.metrics.watches.set(self.ctx.watches.count())
             self.ctx.metrics.connections.dec()
+        if too_slow is not None:  # close it, without waiting on it for long
+            log.info("closing a websocket: %s", too_slow)
+            self.ctx.metrics.errors.labels("too_slow").inc()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.websocket.close(code=POLICY_VIOLATION, reason=too_slow[:120]), CLOSE_WAIT_S)
+
+    async def _read(self) -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                raw = message.get("text") if message.get("text") is not None else message.get("bytes") or b""
+                await self.handle(raw)
 
     async def send(self, event: dict[str, Any]) -> None:
-        if not self._open:
-            return
-        async with self._send_lock:
-            await self.websocket.send_text(json.dumps(event, ensure_ascii=False))
+        """Queue an event, waiting while this socket's outbox is full (a closed socket drops it)."""
+        await self.outbox.put(json.dumps(event, ensure_ascii=False))
+
+    def deliver(self, event: dict[str, Any]) -> bool:
+        """Queue a watch's event without waiting; a socket too far behind is closed instead."""
+        return self.outbox.offer(json.dumps(event, ensure_ascii=False))
 
     async def send_error(self, error: RequestError) -> None:
         self.ctx.metrics.errors.labels(error.code).inc()
@@ -133,9 +165,10 @@ class Connection:
             await self.send_error(error)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # one failed ask must not take down the socket or the other requests
-            log.exception("ask %s failed", message.id)
-            await self.send_error(RequestError("internal", f"could not answer: {type(exc).__name__}: {str(exc)[:200]}", message.id))
+        except Exception:  # one failed ask must not take down the socket or the other requests
+            incident = new_incident_id()
+            log.exception("ask %s failed (incident %s)", message.id, incident)
+            await self.send_error(RequestError("internal", f"could not answer: internal error, logged as {incident}", message.id))
 
     # --- watch and cancel ------------------------------------------------------------------------------
 
@@ -151,10 +184,14 @@ class Connection:
         self._check_new_id(message.id)
         if ctx.watches.count(self) >= ctx.settings.server.max_watches:
             raise RequestError("too_many_requests", f"this socket already has {ctx.settings.server.max_watches} watches", message.id)
+        if ctx.watches.count() >= ctx.settings.server.max_watches_total:
+            raise RequestError(
+                "too_many_requests", f"the server has {ctx.settings.server.max_watches_total} watches (server.max_watches_total)", message.id
+            )
         streams = allowed_streams(message.streams, self.access, None, message.id)
         vector = await ctx.workers.run(RETRIEVE, ctx.service.encode, message.query)
         threshold = ctx.settings.server.watch_threshold if message.threshold is None else message.threshold
-        ctx.watches.add(Watch(self, message.id, message.query, vector, streams, self.access, threshold, self.send))
+        ctx.watches.add(Watch(self, message.id, message.query, vector, streams, self.access, threshold, self.deliver))
         ctx.metrics.watches.set(ctx.watches.count())
         await self.send({"type": "watching", "id": message.id})
 

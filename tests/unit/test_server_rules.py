@@ -78,16 +78,16 @@ def unit(values) -> np.ndarray:
 
 
 def test_a_watch_matches_on_every_query_word_or_on_vector_similarity():
-    watch = Watch(None, "w", "Mirror displays", unit([1, 0, 0]), None, Access("all"), 0.8, send=None)  # type: ignore[arg-type]
+    watch = Watch(None, "w", "Mirror displays", unit([1, 0, 0]), None, Access("all"), 0.8, deliver=None)  # type: ignore[arg-type]
     shown = Clip("c1", "s", 24.0, 28.0, "p", ocr_text="Displays\nMirror displays", vectors={"ocr": unit([0, 1, 0])})
     assert match(watch, shown) == (0.0, "text")
     close = Clip("c2", "s", 0.0, 4.0, "p", vectors={"visual": unit([1, 0.2, 0])})
     assert match(watch, close)[1] == "vector"
     far = Clip("c3", "s", 0.0, 4.0, "p", ocr_text="Mirror", vectors={"visual": unit([0, 0, 1])})
     assert match(watch, far) is None
-    only = Watch(None, "w2", "Mirror displays", unit([1, 0, 0]), ("other",), Access("all"), 0.8, send=None)  # type: ignore[arg-type]
+    only = Watch(None, "w2", "Mirror displays", unit([1, 0, 0]), ("other",), Access("all"), 0.8, deliver=None)  # type: ignore[arg-type]
     assert not only.wants("s") and only.wants("other")
-    assert not Watch(None, "w3", "x", unit([1, 0, 0]), None, Access("a", frozenset({"x"})), 0.8, send=None).wants("s")  # type: ignore[arg-type]
+    assert not Watch(None, "w3", "x", unit([1, 0, 0]), None, Access("a", frozenset({"x"})), 0.8, deliver=None).wants("s")  # type: ignore[arg-type]
 
 
 def test_a_clip_completed_later_matches_a_watch_once_when_the_match_first_holds():
@@ -98,11 +98,12 @@ def test_a_clip_completed_later_matches_a_watch_once_when_the_match_first_holds(
 
     sent: list[dict] = []
 
-    async def send(event: dict) -> None:
+    def deliver(event: dict) -> bool:
         sent.append(event)
+        return True
 
     registry = WatchRegistry()
-    registry.add(Watch("socket", "w", "Mirror displays", unit([1, 0, 0]), None, Access("all"), 0.99, send=send))
+    registry.add(Watch("socket", "w", "Mirror displays", unit([1, 0, 0]), None, Access("all"), 0.99, deliver=deliver))
     provisional = Clip("c1", "s", 24.0, 28.0, "p", expected=("visual", "ocr"), pending=("ocr",), vectors={"visual": unit([0, 1, 0])})
     completed = replace(provisional, pending=(), ocr_text="Mirror displays")
     again = replace(completed, transcript="re-announced after a restart")
