@@ -10,7 +10,8 @@ from pathlib import Path
 
 from streammm.config import Settings, SpeechConfig
 from streammm.media.audio import load_audio
-from streammm.media.frames import sample_frames
+from streammm.errors import MediaError
+from streammm.media.frames import FrameSampler
 from streammm.media.probe import probe
 from streammm.models.base import Transcriber
 from streammm.models.registry import Models
@@ -56,12 +57,15 @@ class FilePerceiver:
         times = StageTimes()
         pool = InferencePool(1)
         try:
-            words_future = pool.submit(self._speech, path, times) if info.has_audio and parallel else None
-            frames, spans = self._frames(path, info.has_video, times, progress)
+            words_future = pool.submit(self._speech, path, times, info.audio_codec) if info.has_audio and parallel else None
+            try:
+                frames, spans = self._frames(path, info.has_video, times, progress, info.duration_s)
+            except MediaError as exc:
+                raise MediaError(f"{path}: video ({info.video_codec}): {exc}") from None
             if words_future is not None:
                 words = words_future.result()
             else:
-                words = self._speech(path, times) if info.has_audio else []
+                words = self._speech(path, times, info.audio_codec) if info.has_audio else []
         finally:
             pool.close()
         timeline = Timeline(
@@ -73,13 +77,16 @@ class FilePerceiver:
         )
         return timeline, times
 
-    def _speech(self, path: str | Path, times: StageTimes) -> list[Word]:
+    def _speech(self, path: str | Path, times: StageTimes, codec: str = "") -> list[Word]:
         started = time.perf_counter()
-        words = transcribe_file(path, self.models.transcriber, self.settings.models.speech)
+        try:
+            words = transcribe_file(path, self.models.transcriber, self.settings.models.speech)
+        except MediaError as exc:
+            raise MediaError(f"{path}: audio ({codec}): {exc}") from None
         times.speech_s = time.perf_counter() - started
         return words
 
-    def _frames(self, path, has_video, times, progress):
+    def _frames(self, path, has_video, times, progress, duration_s=None):
         if not has_video:
             return [], []
         settings = self.settings
@@ -89,7 +96,7 @@ class FilePerceiver:
         batch = []
         last_t = 0.0
         started = time.perf_counter()
-        frames = sample_frames(path, settings.media, max_side_px=settings.models.ocr.max_side_px)
+        frames = FrameSampler(settings.media).frames(path, key=str(path), max_side_px=settings.models.ocr.max_side_px, end_s=duration_s)
         for frame in frames:
             batch.append(frame)
             if len(batch) == FRAME_BATCH:

@@ -121,9 +121,13 @@ class IngestRun:
 
 @dataclass(frozen=True, eq=False)
 class Segment:
-    """A short, independently decodable piece of a stream: encoded bytes, not re-encoded.
+    """A short, independently decodable piece of a stream: encoded bytes, remuxed (or re-encoded where the
+    source cannot be cut or carried as it is).
 
     Timestamps inside `data` start near zero; `start_s` places them on the stream's media timeline.
+    `container` is the FFmpeg format of `data` (matroska, nut); `video_codec` / `audio_codec` name what it
+    carries ("" for none, or unknown in records from older publishers); `reencoded` says the codecs are
+    the publisher's, not the source's.
     """
 
     stream_id: str
@@ -134,6 +138,15 @@ class Segment:
     data: bytes
     last: bool = False
     run: IngestRun = IngestRun()
+    video_codec: str = ""
+    audio_codec: str = ""
+    reencoded: bool = False
+
+    @property
+    def carries(self) -> str:
+        """`matroska: video h264 + audio aac`, for messages."""
+        codecs = [f"{k} {c}" for k, c in (("video", self.video_codec), ("audio", self.audio_codec)) if c]
+        return f"{self.container}{' (re-encoded)' if self.reencoded else ''}: {' + '.join(codecs) or 'codecs not recorded'}"
 
     @property
     def end_s(self) -> float:

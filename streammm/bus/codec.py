@@ -82,6 +82,9 @@ def encode_segment(segment: Segment, published_at: float, *, ref: str | None = N
         "last": segment.last,
         "published_at": published_at,
         "run": _run_json(segment.run),
+        "video_codec": segment.video_codec,
+        "audio_codec": segment.audio_codec,
+        "reencoded": segment.reencoded,
     }
     if ref is not None:
         return pack("segment", {**header, "ref": ref})
@@ -103,6 +106,9 @@ def decode_segment(value: bytes) -> tuple[Segment, float]:
             data=payload,
             last=bool(h.get("last", False)),
             run=_run(h.get("run")),
+            video_codec=str(h.get("video_codec", "")),  # absent in records from older publishers
+            audio_codec=str(h.get("audio_codec", "")),
+            reencoded=bool(h.get("reencoded", False)),
         )
         return segment, float(h.get("published_at", 0.0))
     except (KeyError, TypeError, ValueError) as exc:

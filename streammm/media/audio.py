@@ -19,7 +19,8 @@ SAMPLE_RATE = 16_000
 def load_audio(source: str | Path | bytes, *, offset_s: float = 0.0) -> AudioChunk | None:
     """The first audio stream, resampled; None when there is no audio stream.
 
-    Times are relative to the container's start, plus `offset_s` (a segment's place in its stream).
+    Times are relative to a file's first timestamp, or a segment's zero, plus `offset_s` (a segment's place
+    in its stream). Any codec, channel count and rate is mixed down to mono and resampled.
     A stream that breaks off part-way yields what decoded before the break.
     """
     opened = io.BytesIO(source) if isinstance(source, bytes) else str(source)
@@ -31,7 +32,8 @@ def load_audio(source: str | Path | bytes, *, offset_s: float = 0.0) -> AudioChu
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
-        origin_s = (container.start_time or 0) / av.time_base
+        # A file counts from its container's first timestamp; a segment from its own zero (= offset_s).
+        origin_s = 0.0 if isinstance(source, bytes) else (container.start_time or 0) / av.time_base
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         pieces: list[np.ndarray] = []
         first_s: float | None = None

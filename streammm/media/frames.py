@@ -23,19 +23,172 @@ BATCH = 16
 _DECORD_IMPORT = threading.Lock()  # worker threads may ask for decord at the same moment
 
 
+DECODERS = ("auto", "pyav", "decord")
+
+
 def sample_frames(
     source: str | Path | bytes,
     options: MediaConfig,
     *,
     offset_s: float = 0.0,
     max_side_px: int = 1280,
+    decoder: str = "pyav",
+    end_s: float | None = None,
 ) -> Iterator[Frame]:
     """Frames in time order; times are `offset_s` + the frame's presentation time in `source`.
 
     Grid frames sit at multiples of 1/sample_fps on the *stream's* timeline, so the segments of one
     stream sample the same instants as the whole file would. A frame where the picture changes
     sharply from the previous probe (a cut) is added with `shot_change=True`.
+
+    `decoder` is "pyav" (FFmpeg through PyAV: any codec, rotation applied) or "decord"; both give the same
+    frames at the same times. A file's times count from its container's first timestamp (an MPEG-TS that
+    starts at 1.4 s starts at 0); a segment's (bytes) from its own zero, which the publisher put at
+    `offset_s`. Frames before 0 (hidden by an edit list) are not shown. With `end_s` (a segment's end on
+    the stream's timeline), the last frame also stands for the sample instants up to it.
     """
+    if decoder == "decord":
+        yield from _decord_frames(source, options, offset_s=offset_s, max_side_px=max_side_px)
+    else:
+        planned = pyav_planned_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, end_s=end_s)
+        yield from _with_cuts(planned, options)
+
+
+class FrameSampler:
+    """sample_frames with the configured decoder, chosen once per input.
+
+    With `media.decoder: decord`, an input (a stream id, or a file) that decord cannot open is decoded by
+    PyAV from then on: its other segments do not try decord again.
+    """
+
+    def __init__(self, options: MediaConfig, *, remember: int = 4096) -> None:
+        self.options = options
+        self.remember = remember
+        self._pyav_only: dict[str, None] = {}  # insertion-ordered: the oldest is forgotten first
+
+    def decoder_for(self, key: str) -> str:
+        return "pyav" if self.options.decoder == "pyav" or key in self._pyav_only else "decord"
+
+    def frames(
+        self, source: str | Path | bytes, *, key: str, offset_s: float = 0.0, max_side_px: int = 1280, end_s: float | None = None
+    ) -> Iterator[Frame]:
+        if self.decoder_for(key) == "decord":
+            frames = sample_frames(source, self.options, offset_s=offset_s, max_side_px=max_side_px, decoder="decord")
+            try:
+                first = next(frames, None)  # decord fails, if it does, while opening: before the first frame
+            except MediaError as exc:
+                log.warning("%s: decord cannot decode it (%s); PyAV decodes it from now on", key, exc)
+                self._pyav_only[key] = None
+                while len(self._pyav_only) > self.remember:
+                    del self._pyav_only[next(iter(self._pyav_only))]
+            else:
+                if first is not None:
+                    yield first
+                    yield from frames
+                return
+        yield from sample_frames(source, self.options, offset_s=offset_s, max_side_px=max_side_px, decoder="pyav", end_s=end_s)
+
+
+def _with_cuts(planned: Iterator[tuple[float, np.ndarray, str]], options: MediaConfig) -> Iterator[Frame]:
+    previous_hist: np.ndarray | None = None
+    for t_s, image, role in planned:
+        hist = colour_histogram(image) if options.shot_detect_fps > 0 else None
+        cut = is_cut(hist, previous_hist, options.shot_threshold)
+        previous_hist = hist
+        if role == "grid" or cut:
+            yield Frame(t_s=round(t_s, 3) + 0.0, image=image, shot_change=cut)
+
+
+def pyav_planned_frames(
+    source: str | Path | bytes, options: MediaConfig, *, offset_s: float = 0.0, max_side_px: int = 1280, end_s: float | None = None
+) -> Iterator[tuple[float, np.ndarray, str]]:
+    """(t_s, RGB image, "grid" | "probe") for the frames plan_frames would pick, decoded in one pass.
+
+    Every frame is decoded (a decoder must), but only the picked ones are converted to RGB, scaled and
+    turned upright (display-matrix rotation).
+    """
+    import av
+
+    try:
+        container = av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise MediaError(f"cannot open video: {_first_line(exc)}") from None
+    with container:
+        if not container.streams.video:
+            return
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        origin_s = 0.0 if isinstance(source, bytes) else (container.start_time or 0) / av.time_base
+        codec = stream.codec_context.name
+        picker = _Picker(options)
+        previous: tuple[float, object] | None = None
+        fallback_step = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is None and previous is None:
+                    t = offset_s
+                elif frame.pts is None:
+                    t = previous[0] + fallback_step  # no timestamp (some AVI): the next frame slot
+                else:
+                    t = offset_s + float(frame.pts * frame.time_base) - origin_s
+                if t < -1e-3 or (previous is not None and t <= previous[0] + 1e-6):
+                    continue  # hidden by an edit list, or a repeated timestamp that shows nothing new
+                if previous is not None:
+                    for role in picker.roles_until(previous[0], t):
+                        yield previous[0], _rgb(previous[1], max_side_px), role
+                else:
+                    picker.start(t)
+                previous = (t, frame)
+        except av.error.FFmpegError as exc:
+            where = f"{previous[0]:.2f} s" if previous else "the start"
+            log.warning("video (%s) decoding stopped at %s: %s", codec, where, _first_line(exc))
+        if previous is not None:
+            until = end_s if end_s is not None and end_s > previous[0] + 1e-4 else None
+            for role in picker.roles_until(previous[0], until):
+                yield previous[0], _rgb(previous[1], max_side_px), role
+
+
+class _Picker:
+    """plan_frames in one pass: which instants of the grid and the probe raster a frame is on screen for."""
+
+    def __init__(self, options: MediaConfig) -> None:
+        self.rates = [("grid", options.sample_fps)] + ([("probe", options.shot_detect_fps)] if options.shot_detect_fps > 0 else [])
+        self.next_k: dict[str, int] = {}
+
+    def start(self, first_s: float) -> None:
+        self.next_k = {role: math.ceil(first_s * rate - 1e-6) for role, rate in self.rates}
+
+    def roles_until(self, start_s: float, next_start_s: float | None) -> list[str]:
+        """The roles of a frame shown from `start_s` until `next_start_s` (the last frame: None, or the end)."""
+        roles = []
+        for role, rate in self.rates:
+            k = self.next_k[role]
+            taken = False
+            while (k / rate < next_start_s - 1e-4) if next_start_s is not None else (k / rate <= start_s + 1e-6):
+                taken, k = True, k + 1
+            self.next_k[role] = k
+            if taken:
+                roles.append(role)
+        return ["grid"] if "grid" in roles else roles[:1]
+
+
+def _rgb(frame, max_side_px: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    width, height = frame.width, frame.height
+    scale = min(1.0, max_side_px / max(width, height, 1))
+    if scale < 1.0:
+        image = frame.to_ndarray(format="rgb24", width=_even(width * scale), height=_even(height * scale))
+    else:
+        image = frame.to_ndarray(format="rgb24")
+    turns = int(round(getattr(frame, "rotation", 0) or 0)) // 90 % 4
+    # FFmpeg's display rotation: turn the picture counter-clockwise by this many degrees to show it upright.
+    return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+def _decord_frames(source: str | Path | bytes, options: MediaConfig, *, offset_s: float, max_side_px: int) -> Iterator[Frame]:
     reader = open_video(source, max_side_px=max_side_px)
     if reader is None:
         return

@@ -15,7 +15,7 @@ from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.errors import MediaError
 from streammm.media.audio import load_audio
-from streammm.media.frames import sample_frames
+from streammm.media.frames import FrameSampler
 from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
 from streammm.records import Observation, OcrLine, Segment
@@ -50,6 +50,7 @@ class SegmentHandler:
         self.topics = topics
         self.pool = pool
         self.streams: dict[str, Any] = {}
+        self.sampler = FrameSampler(settings.media)  # remembers, per stream, a decoder that failed
 
     async def handle(self, message: InMessage) -> list[OutMessage]:
         segment, published_at = decode_segment(message.value)  # a malformed message: the loop dead-letters it
@@ -58,7 +59,8 @@ class SegmentHandler:
             obs = await self.pool.run(self.observe, segment, published_at, message)
         except MediaError as exc:
             # The stream goes on: report the range as empty so the aligner's watermark moves past it.
-            outputs.append(dead_letter(message, f"{self.modality}: {exc}", self.topics.dlq))
+            reason = f"{self.modality}: stream {segment.stream_id} segment {segment.seq} ({segment.carries}): {exc}"
+            outputs.append(dead_letter(message, reason, self.topics.dlq))
             obs = Observation(
                 self.modality, segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
                 published_at=published_at, run=segment.run,
@@ -88,7 +90,7 @@ class VisionHandler(SegmentHandler):
     modality = "visual"
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
-        frames = list(sample_frames(segment.data, self.settings.media, offset_s=segment.start_s, max_side_px=640))
+        frames = list(self.sampler.frames(segment.data, key=segment.stream_id, offset_s=segment.start_s, max_side_px=640, end_s=segment.end_s))
         observed = observe_frames(frames, self.models.embedder.image)
         px = self.settings.align.thumbnail_px
         return Observation(
@@ -161,7 +163,9 @@ class OcrHandler(SegmentHandler):
             # then, so the open lines end where reading stopped instead of stretching over the gap.
             lapsed = ocr_stage.finish(state, read_until, hold_s)
             state = ocr_stage.OcrState()
-        frames = list(sample_frames(segment.data, self.settings.media, offset_s=segment.start_s, max_side_px=options.max_side_px))
+        frames = list(self.sampler.frames(
+            segment.data, key=segment.stream_id, offset_s=segment.start_s, max_side_px=options.max_side_px, end_s=segment.end_s
+        ))
         state, closed = ocr_stage.read_step(state, frames, self.models.ocr_engine, options)
         still_open = ocr_stage.finish(state, segment.end_s, hold_s)
         if segment.last:

@@ -1,0 +1,225 @@
+"""Synthetic test media: small files in many formats with a burned-in running timecode (for tests and benches).
+
+Every video frame shows its own media time as large digits (`12.5`), so OCR of any decoded frame says
+where on the timeline it should sit. Audio is a tone whose pitch changes each second.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import struct
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+AUDIO_RATE = 48_000
+
+
+@dataclass(frozen=True)
+class Case:
+    """One file of the format matrix: container, codecs and what is odd about it."""
+
+    name: str
+    suffix: str
+    container: str
+    video: str | None = "libx264"
+    audio: str | None = "aac"
+    size: tuple[int, int] = (320, 240)
+    fps: int = 10
+    duration_s: float = 7.0
+    pix_fmt: str = "yuv420p"
+    start_s: float = 0.0  # first timestamp in the file (MPEG-TS style)
+    vfr: bool = False  # frame intervals alternate between short and long
+    gop_s: float | None = 1.0  # keyframe interval; None = one keyframe at the start only
+    edit_drop_s: float = 0.0  # frames before 0 that an edit list hides (QuickTime)
+    rotate: int = 0  # display rotation in degrees (stored picture is turned the other way)
+    audio_channels: int = 2
+    audio_rate: int = AUDIO_RATE
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.{self.suffix}"
+
+    def encoders(self) -> list[str]:
+        return [c for c in (self.video, self.audio) if c]
+
+
+MATRIX: tuple[Case, ...] = (
+    Case("mp4_h264_aac", "mp4", "mp4"),
+    Case("mkv_vp9_opus", "mkv", "matroska", "libvpx-vp9", "libopus", audio_rate=48_000),
+    Case("webm_vp8_vorbis", "webm", "webm", "libvpx", "vorbis"),
+    Case("ogv_theora_vorbis", "ogv", "ogg", "libtheora", "vorbis"),
+    Case("avi_mjpeg_pcm", "avi", "avi", "mjpeg", "pcm_s16le", pix_fmt="yuvj420p"),
+    Case("avi_cinepak", "avi", "avi", "cinepak", "pcm_s16le", pix_fmt="rgb24", audio_channels=1, audio_rate=22_050),
+    Case("ts_mpeg2_mp2", "ts", "mpegts", "mpeg2video", "mp2", start_s=1.4),
+    Case("mov_edit_list", "mov", "mov", "libx264", "aac", edit_drop_s=0.5),
+    Case("mp4_rotated_90", "mp4", "mp4", "libx264", "aac", rotate=90),
+    Case("mp4_vfr", "mp4", "mp4", "libx264", "aac", vfr=True),
+    Case("mp4_one_keyframe", "mp4", "mp4", "libx264", None, gop_s=None),
+    Case("mp4_odd_641x479", "mkv", "matroska", "mpeg4", "flac", size=(641, 479)),
+    Case("mp3_audio_only", "mp3", "mp3", None, "libmp3lame", audio_channels=1, audio_rate=44_100),
+    Case("flac_audio_only", "flac", "flac", None, "flac", audio_channels=6, audio_rate=32_000),
+)
+
+
+def missing_encoders(case: Case) -> list[str]:
+    """The encoders `case` needs that this FFmpeg build lacks."""
+    missing = []
+    for name in case.encoders():
+        try:
+            av.Codec(name, "w")
+        except (av.error.FFmpegError, ValueError):  # PyAV raises UnknownCodecError (a ValueError) for unknown names
+            missing.append(name)
+    return missing
+
+
+def timecode_text(t_s: float) -> str:
+    return f"{t_s:04.1f}"
+
+
+def draw_timecode(t_s: float, width: int, height: int) -> np.ndarray:
+    """An RGB frame: a colour field that drifts with time and the timecode in black on a white box."""
+    from PIL import Image, ImageDraw
+
+    hue = (t_s * 37) % 255
+    image = Image.new("RGB", (width, height), (int(hue), 90, int(255 - hue)))
+    draw = ImageDraw.Draw(image)
+    size = max(12, int(min(width, height) * 0.28))
+    font = _font(size)
+    text = timecode_text(t_s)
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    x, y = (width - (right - left)) // 2, (height - (bottom - top)) // 2
+    pad = size // 5
+    draw.rectangle((x - pad, y - pad, x + right - left + pad, y + bottom - top + pad), fill=(255, 255, 255))
+    draw.text((x - left, y - top), text, fill=(0, 0, 0), font=font)
+    return np.asarray(image)
+
+
+@functools.lru_cache(maxsize=8)
+def _font(size: int):  # type: ignore[no-untyped-def]
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+def frame_times(case: Case) -> list[float]:
+    """Presentation times of the case's video frames (before its start offset), over its duration."""
+    step = 1.0 / case.fps
+    if not case.vfr:
+        count = int(round(case.duration_s * case.fps))
+        return [-case.edit_drop_s + i * step for i in range(count + int(round(case.edit_drop_s * case.fps)))]
+    times, t, i = [], 0.0, 0
+    while t < case.duration_s - 1e-9:
+        times.append(round(t, 4))
+        t += step * (0.5 if (i // 5) % 2 == 0 else 2.0)  # bursts of fast and slow frames
+        i += 1
+    return times
+
+
+def write_case(case: Case, folder: Path) -> Path:
+    """Encode `case` into `folder`; returns the file."""
+    path = Path(folder) / case.filename
+    ms = Fraction(1, 1000)
+    with av.open(str(path), "w", format=case.container) as out:
+        video = audio = None
+        if case.video:
+            video = out.add_stream(case.video, rate=case.fps, options=dict(case.options))
+            width, height = case.size if case.rotate % 180 == 0 else case.size[::-1]
+            video.width, video.height, video.pix_fmt = width, height, case.pix_fmt
+            video.codec_context.time_base = ms if case.vfr or case.edit_drop_s else Fraction(1, case.fps)
+            if case.gop_s is None:
+                video.codec_context.gop_size = 10_000
+                if case.video == "libx264":
+                    video.codec_context.options = {"x264-params": "keyint=10000:min-keyint=10000:scenecut=0"}
+            else:
+                video.codec_context.gop_size = max(1, int(case.gop_s * case.fps))
+            if case.video == "libx264":
+                video.codec_context.max_b_frames = 2  # B-frames: negative DTS at the start
+            if case.vfr or case.edit_drop_s:
+                video.time_base = Fraction(1, 1000)
+        if case.audio:
+            audio = out.add_stream(case.audio, rate=case.audio_rate)
+            audio.layout = _layout(case.audio_channels)
+            if case.audio == "vorbis":
+                audio.codec_context.options = {"strict": "experimental"}
+        packets = []
+        if video is not None:
+            packets += _encode_video(case, video)
+        if audio is not None:
+            packets += _encode_audio(case, audio)
+        for packet in sorted(packets, key=lambda p: float((p.dts if p.dts is not None else 0) * p.time_base)):
+            shift = _ticks(case.start_s, packet.time_base)
+            if packet.pts is not None:
+                packet.pts += shift
+            if packet.dts is not None:
+                packet.dts += shift
+            out.mux(packet)
+    if case.rotate:
+        _set_mp4_rotation(path, case.rotate)
+    return path
+
+
+def _encode_video(case: Case, stream) -> list:  # type: ignore[no-untyped-def]
+    tb = stream.codec_context.time_base
+    packets = []
+    for t in frame_times(case):
+        image = draw_timecode(t, *case.size)
+        if case.rotate:
+            image = np.ascontiguousarray(np.rot90(image, k=case.rotate // 90))  # stored turned, shown upright
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts = _ticks(t, tb) if tb != Fraction(1, case.fps) else int(round(t * case.fps))
+        frame.time_base = tb
+        packets += stream.encode(frame)
+    packets += stream.encode(None)
+    return packets
+
+
+def _encode_audio(case: Case, stream) -> list:  # type: ignore[no-untyped-def]
+    rate, channels = case.audio_rate, case.audio_channels
+    total = int(case.duration_s * rate)
+    t = np.arange(total) / rate
+    pitch = 300 + 100 * np.floor(t)
+    tone = (0.2 * np.sin(2 * math.pi * pitch * t)).astype(np.float32)
+    samples = np.repeat(tone[None, :], channels, axis=0)
+    frame_size = stream.codec_context.frame_size or 1024
+    packets = []
+    for start in range(0, total, frame_size):
+        piece = np.ascontiguousarray(samples[:, start : start + frame_size])
+        frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout=_layout(channels))
+        frame.sample_rate = rate
+        frame.pts = start
+        frame.time_base = Fraction(1, rate)
+        packets += stream.encode(frame)
+    packets += stream.encode(None)
+    return packets
+
+
+def _layout(channels: int) -> str:
+    return {1: "mono", 2: "stereo", 6: "5.1"}.get(channels, f"{channels}c")
+
+
+def _ticks(seconds: float, time_base: Fraction) -> int:
+    return int(round(Fraction(seconds).limit_denominator(1_000_000) / time_base))
+
+
+def _set_mp4_rotation(path: Path, degrees: int) -> None:
+    """Write a display matrix into the video track's `tkhd` box (PyAV cannot set side data on output)."""
+    data = bytearray(path.read_bytes())
+    one, minus = 0x00010000, 0xFFFF0000
+    matrices = {90: (0, one, 0, minus, 0, 0), 180: (minus, 0, 0, 0, minus, 0), 270: (0, minus, 0, one, 0, 0)}
+    a, b, u, c, d, v = matrices[degrees % 360]
+    at = 0
+    while (at := data.find(b"tkhd", at + 1)) > 0:
+        version = data[at + 4]
+        matrix_at = at + 4 + 4 + (32 if version == 1 else 20) + 8 + 8
+        width = struct.unpack(">I", data[matrix_at + 36 : matrix_at + 40])[0]
+        if width == 0:
+            continue  # the audio track
+        values = (a, b, u, c, d, v, 0, 0, 0x40000000)
+        data[matrix_at : matrix_at + 36] = struct.pack(">9I", *values)
+    path.write_bytes(bytes(data))
