@@ -49,9 +49,13 @@ async def publish(
     live = is_live(source)
     started_at = time.time()
     if live:
-        segments = live_segments(source, stream_id, segment_s, stop, start_s=timeline_start_s)
+        segments = live_segments(
+            source, stream_id, segment_s, stop, start_s=timeline_start_s, read_timeout_s=settings.ingest.read_timeout_s
+        )
     else:
-        segments = file_segments(source, stream_id, segment_s, max_file_mb=settings.media.max_file_mb)
+        segments = file_segments(
+            source, stream_id, segment_s, max_file_mb=settings.media.max_file_mb, max_keyframe_gap_s=settings.media.max_keyframe_gap_s
+        )
     limit = settings.kafka.max_message_mb * MB
     started = time.monotonic()
     sent = 0

@@ -34,26 +34,36 @@ def stream_id_for(source: str) -> tuple[str, str]:
     return source, Path(source).stem
 
 
-def file_segments(path: str, stream_id: str, segment_s: float, *, max_file_mb: int | None = None) -> Iterator[Segment]:
+def file_segments(
+    path: str, stream_id: str, segment_s: float, *, max_file_mb: int | None = None, max_keyframe_gap_s: float | None = 5.0
+) -> Iterator[Segment]:
     check_file(path, max_file_mb=max_file_mb)
-    yield from iter_segments(path, stream_id, segment_s)
+    yield from iter_segments(path, stream_id, segment_s, max_keyframe_gap_s=max_keyframe_gap_s)
 
 
 def live_segments(
-    url: str, stream_id: str, segment_s: float, stop: threading.Event, *, max_backoff_s: float = 30.0, start_s: float = 0.0
+    url: str,
+    stream_id: str,
+    segment_s: float,
+    stop: threading.Event,
+    *,
+    max_backoff_s: float = 30.0,
+    start_s: float = 0.0,
+    read_timeout_s: float = 15.0,
 ) -> Iterator[Segment]:
     """Segments of a live source until it ends or `stop` is set; on a drop, reconnect with exponential backoff.
 
     Each connection's clock starts again at zero, so segments are shifted to continue the stream's
     timeline where the last connection ended; the first starts at `start_s`. A source that ends cleanly (an HLS playlist with an end,
-    an RTSP session the server closed) ends the stream: its last segment is marked `last`.
+    an RTSP session the server closed) ends the stream: its last segment is marked `last`. A source that
+    accepts the connection but sends nothing for `read_timeout_s` (while opening or reading) counts as a drop.
     """
     seq, base_s, backoff_s = 0, start_s, 1.0
     held: Segment | None = None  # one segment of look-ahead, so the last one can be marked
     while not stop.is_set():
         connection_end_s = base_s
         try:
-            for segment in iter_segments(url, stream_id, segment_s):
+            for segment in iter_segments(url, stream_id, segment_s, max_keyframe_gap_s=None, timeout_s=read_timeout_s):
                 if stop.is_set():
                     return
                 shifted = replace(segment, seq=seq, start_s=round(base_s + segment.start_s, 4), last=False)

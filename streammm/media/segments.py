@@ -112,7 +112,8 @@ def iter_segments(
             if gap_s > max_keyframe_gap_s:
                 why = f"its video keyframes are up to {gap_s:.1f} s apart (media.max_keyframe_gap_s={max_keyframe_gap_s:g})"
         if why is None:
-            groups = _earliest_first(plan_cuts(_timed_packets(container, streams, origin_s, path), segment_s, has_video))
+            packets = _timed_packets(container, streams, origin_s, path, live=timeout_s is not None)
+            groups = _earliest_first(plan_cuts(packets, segment_s, has_video))
             first = next(groups, None)
             if first is None:
                 return
@@ -139,7 +140,13 @@ def open_input(path: str | Path, *, timeout_s: float | None = None) -> av.contai
             return av.open(str(path), timeout=(timeout_s, timeout_s))
         return av.open(str(path))
     except av.error.FFmpegError as exc:
-        raise MediaError(f"{path}: not a readable media file ({_reason(exc)})") from None
+        raise MediaError(f"{path}: not a readable media file ({_stalled(exc, timeout_s)})") from None
+
+
+def _stalled(exc: BaseException, timeout_s: float | None = None) -> str:
+    if isinstance(exc, av.error.ExitError):  # PyAV's timeout interrupts FFmpeg's I/O
+        return f"nothing arrived for {timeout_s:g} s" if timeout_s else "nothing arrived within ingest.read_timeout_s"
+    return _reason(exc)
 
 
 def describe(streams: list[Any]) -> str:
@@ -210,7 +217,11 @@ def _remuxed(stream_id, first, first_data, groups, streams, fmt, duration_s, run
     yield _segment(stream_id, seq, previous, end_s, data, fmt, streams, last=True, run=run)
 
 
-def _timed_packets(container: av.container.InputContainer, streams: list[Any], origin_s: float, path: str | Path = "") -> Iterator[TimedPacket]:
+def _timed_packets(
+    container: av.container.InputContainer, streams: list[Any], origin_s: float, path: str | Path = "", *, live: bool = False
+) -> Iterator[TimedPacket]:
+    """A file that breaks off ends where it breaks; a live source that stalls or drops raises MediaError
+    (its caller reconnects)."""
     try:
         for packet in container.demux(streams):
             ts = packet.pts if packet.pts is not None else packet.dts
@@ -221,6 +232,8 @@ def _timed_packets(container: av.container.InputContainer, streams: list[Any], o
                 packet.stream,
             )
     except av.error.FFmpegError as exc:
+        if live:
+            raise MediaError(f"{path}: reading stopped ({_stalled(exc)})") from None
         log.warning("%s: demuxing stopped early: %s", path, _reason(exc))
 
 

@@ -189,6 +189,8 @@ def reencoded_segments(path: str | Path, stream_id: str, segment_s: float, *, ti
                     reached["audio"] = audio_clock
                 yield from ready(final=False)
         except av.error.FFmpegError as exc:
+            if timeout_s is not None:  # a live source: its caller reconnects
+                raise MediaError(f"{path}: reading stopped ({str(exc).splitlines()[0][:200]})") from None
             log.warning("%s: decoding for re-encoding stopped early: %s", path, str(exc).splitlines()[0][:200])
         if resampler is not None and audio_clock is not None:
             for out in resampler.resample(None):
