@@ -95,6 +95,10 @@ class _Server:
 # --- load generators -----------------------------------------------------------------------------------
 
 
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
 def asked(questions: Sequence[str], client: int, turn: int) -> str:
     """The `turn`-th question of a client: a pool question made unique, so that no ask finds its question's
     vector remembered from an earlier one (real users rarely ask the very same words)."""
@@ -149,6 +153,77 @@ async def _ws_phase(base: str, questions: Sequence[str], clients: int, duration_
         "mean_moments_returned": round(sum(out["moments_n"]) / len(out["moments_n"]), 2) if out["moments_n"] else None,
         "wall_s": round(wall, 1),
     }
+
+
+def slow_reader(host: str, port: int, messages: Sequence[dict]) -> Any:
+    """A websocket client that sends `messages` and then never reads a byte (a 4 KB receive buffer): the
+    client that must not slow anyone else down. Returns its socket; close it when done."""
+    import base64
+    import socket
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (f"GET /v1/ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+    )
+    for message in messages:
+        sock.sendall(_masked_text_frame(json.dumps(message).encode()))
+    return sock
+
+
+def _masked_text_frame(payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    size = len(payload)
+    header = bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0x80 | 126]) + size.to_bytes(2, "big")
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+SLOW_READER_MESSAGES = [{"type": "watch", "id": "w", "query": "Mirror displays"}] + [
+    {"type": "ask", "id": f"s{i}", "question": "what is shown on screen?", "k": 50} for i in range(8)
+]
+
+
+async def _ws_phase_beside_slow_readers(base: str, questions: Sequence[str], clients: int, slow: int, duration_s: float) -> dict[str, Any]:
+    host, port = base.rsplit(":", 1)
+    sockets = [slow_reader(host, int(port), SLOW_READER_MESSAGES) for _ in range(slow)]
+    try:
+        phase = await _ws_phase(base, questions, clients, duration_s)
+    finally:
+        for sock in sockets:
+            sock.close()
+    return {**phase, "slow_readers": slow}
+
+
+def watch_fanout(dim: int, counts: Sequence[int], pool: TextPool, clips: int = 50, seed: int = 0) -> list[dict[str, Any]]:
+    """Time to score one stored clip against N watches (what the server does for every clip of a live
+    stream), after the watch index is built; and the time to build that index once the watches change."""
+    from streammm.server.auth import Access
+    from streammm.server.watch import Watch, WatchRegistry
+
+    rng = np.random.default_rng(seed)
+    sample = synthetic_clips(clips, dim, pool, streams=4, seed=seed)
+    rows = []
+    for n in counts:
+        registry = WatchRegistry()
+        vectors = rng.normal(size=(n, dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        for i in range(n):
+            query = pool.questions[i % len(pool.questions)]
+            registry.add(Watch(f"socket-{i // 16}", f"w{i}", query, vectors[i], None, Access("all"), 0.5, deliver=lambda event: True))
+        snapshot = registry.snapshot()
+        began = time.perf_counter()
+        registry.matching(sample[0], snapshot)
+        build = time.perf_counter() - began
+        times = []
+        for clip in sample:
+            began = time.perf_counter()
+            registry.matching(clip, snapshot)
+            times.append(time.perf_counter() - began)
+        rows.append({"watches": n, "index_build_ms": round(build * 1000, 1), "per_clip": _summary_ms(times)})
+    return rows
 
 
 async def _search_phase(base: str, questions: Sequence[str], clients: int, duration_s: float) -> dict[str, Any]:
@@ -286,6 +361,8 @@ def run_query_bench(
     streams: int = 100,
     profile_queries: int = 12,
     recall_queries: int = 20,
+    slow_readers: int = 20,
+    watch_counts: Sequence[int] = (1_000, 20_000),
     seed: int = 0,
     work_dir: str | Path | None = None,
     progress: Callable[[str], None] = print,
@@ -345,6 +422,14 @@ def run_query_bench(
                         search = asyncio.run(_search_phase(server.base, questions, n, search_duration_s))
                         progress(f"{size:,} clips, {n} clients: POST /v1/search {search['per_s']} req/s (p50 {search['latency']['p50_ms']} ms)")
                         searches.append(search)
+                    if slow_readers and clients:
+                        n = max(clients)
+                        beside = asyncio.run(_ws_phase_beside_slow_readers(server.base, questions, n, slow_readers, duration_s))
+                        without = next(p for p in phases if p["clients"] == n)
+                        ratio = _ratio(beside["moments"]["p99_ms"], without["moments"]["p99_ms"])
+                        beside["p99_ratio"] = ratio
+                        progress(f"{size:,} clips, {n} clients beside {slow_readers} slow readers: moments p99 {beside['moments']['p99_ms']} ms ({ratio}x without)")
+                        phases.append(beside)
                 breakdown = None
                 if profile_queries:  # in a worker thread, like the server's model and store calls
                     with ThreadPoolExecutor(max_workers=1) as worker:
@@ -359,6 +444,9 @@ def run_query_bench(
                 store.close()
                 corpus = None
                 shutil.rmtree(data, ignore_errors=True)
+    fanout = watch_fanout(dim, watch_counts, pool) if watch_counts else []
+    for row in fanout:
+        progress(f"watch fan-out: {row['watches']:,} watches, {row['per_clip']['p50_ms']} ms per clip (p99 {row['per_clip']['p99_ms']} ms)")
     return {
         "bench": "query",
         "machine": {
@@ -375,6 +463,7 @@ def run_query_bench(
         "search_duration_s": search_duration_s,
         "targets": {"clips": max(sizes) if sizes else None, "clients": max(clients) if clients else None, "moments_p50_ms": TARGET_MOMENTS_P50_MS, "moments_p99_ms": TARGET_MOMENTS_P99_MS},
         "rows": rows,
+        "watch_fanout": fanout,
         "wall_s": round(time.perf_counter() - began, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }

@@ -23,6 +23,19 @@ def format_query_bench(result: dict[str, Any]) -> str:
                 f"{_cell(ask['answer_done']['p50_ms'])} | {_cell(ask['answer_done']['p99_ms'])} | {_cell(ask['asks_per_s'])} | "
                 f"{_cell(search['per_s'])} | {_cell(search['latency']['p50_ms'])} | {ask['errors'] + search['errors']} |"
             )
+    beside = [(row["clips"], ask) for row in result["rows"] for ask in row["asks"] if ask.get("slow_readers")]
+    if beside:
+        lines += ["", "| clips | clients | slow readers beside them | moments p50 ms | moments p99 ms | p99 vs without (target ≤ 1.5x) | errors |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
+        for clips, ask in beside:
+            lines.append(f"| {clips:,} | {ask['clients']} | {ask['slow_readers']} | {_cell(ask['moments']['p50_ms'])} | "
+                         f"{_cell(ask['moments']['p99_ms'])} | {_cell(ask.get('p99_ratio'))}x | {ask['errors']} |")
+        lines += ["", "Slow readers: sockets that set a watch and ask for 50 moments 8 times, then never read."]
+    if result.get("watch_fanout"):
+        lines += ["", "| watches | ms per stored clip p50 | p99 | index build ms (after watches change) |", "|---:|---:|---:|---:|"]
+        for row in result["watch_fanout"]:
+            lines.append(f"| {row['watches']:,} | {_cell(row['per_clip']['p50_ms'])} | {_cell(row['per_clip']['p99_ms'])} | {row['index_build_ms']} |")
+        lines += ["", "Watch fan-out: one clip scored against every watch (all vectors, query words), off the event loop; target < 20 ms at 20,000."]
     targets = result["targets"]
     verdict = _verdict(result)
     lines += ["", f"Target: `moments` p50 ≤ {targets['moments_p50_ms']:.0f} ms and p99 ≤ {targets['moments_p99_ms']:.0f} ms at {targets['clips']:,} clips with {targets['clients']} clients: {verdict}."]

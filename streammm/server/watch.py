@@ -86,11 +86,11 @@ class _Index:
         """(watch, score, matched_by) for every watch `clip` matches; the same answers as `match`. Pure."""
         if not self.watches:
             return []
-        best = np.full(len(self.watches), -1.0, np.float32)
-        for name in VECTOR_NAMES:
-            vector = clip.vectors.get(name)
-            if vector is not None and vector.shape[0] == self.vectors.shape[1]:
-                np.maximum(best, self.vectors @ np.asarray(vector, np.float32), out=best)
+        named = [np.asarray(clip.vectors[n], np.float32) for n in VECTOR_NAMES if n in clip.vectors and clip.vectors[n].shape[0] == self.vectors.shape[1]]
+        if named:  # one pass over the watch vectors for all of the clip's vectors
+            best = (self.vectors @ np.stack(named, axis=1)).max(axis=1)
+        else:
+            best = np.full(len(self.watches), -1.0, np.float32)
         by_text: set[int] = set()
         words = clip_words(clip)
         for word in words:

@@ -23,6 +23,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from conftest import streammm_env
+from streammm.bench_query import SLOW_READER_MESSAGES, slow_reader
 from streammm.bus.broker import free_port
 
 pytestmark = pytest.mark.integration
@@ -94,28 +95,6 @@ async def asker(url: str, n: int, until: float, answered: list[int], failures: l
             turn += 1
 
 
-def slow_reader(port: int) -> socket.socket:
-    """A websocket that sets a watch and asks for 50 moments, then never reads a byte (tiny receive buffer)."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    sock.sendall(
-        (f"GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
-    )
-    for i, message in enumerate([{"type": "watch", "id": "w", "query": "Mirror displays"}] + [
-        {"type": "ask", "id": f"s{i}", "question": "what is shown on screen?", "k": 50} for i in range(8)
-    ]):
-        sock.sendall(masked_text_frame(json.dumps(message).encode()))
-    return sock
-
-
-def masked_text_frame(payload: bytes) -> bytes:
-    mask = b"\x01\x02\x03\x04"
-    header = bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big") if len(payload) >= 126 else bytes([0x81, 0x80 | len(payload)])
-    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
 async def oversize_sender(url: str, until: float, closes: list[int]) -> None:
     while time.monotonic() < until:
         try:
@@ -173,7 +152,7 @@ def test_a_minute_of_slow_readers_oversize_frames_and_200_askers_leaves_the_serv
     closes: list[int] = []
     healthz: list[int] = []
     peak = [rss_before]
-    slow = [slow_reader(port) for _ in range(SLOW_READERS)]
+    slow = [slow_reader("127.0.0.1", port, SLOW_READER_MESSAGES) for _ in range(SLOW_READERS)]
 
     async def sample_memory(until: float) -> None:
         while time.monotonic() < until:

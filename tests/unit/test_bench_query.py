@@ -73,3 +73,21 @@ def test_the_report_is_a_markdown_table() -> None:
     text = format_query_bench(result)
     assert "| 100 | 1 | 3 | 40.0 | 90.0 | 200.0 | 300.0 | 2.0 | 5.0 | 50.0 | 0 |" in text
     assert "met (p50 40.0 ms, p99 90.0 ms)" in text
+
+
+def test_the_watch_fan_out_rows_time_every_clip_and_print_beside_the_slow_reader_rows() -> None:
+    from streammm.bench_query import watch_fanout
+
+    rows = watch_fanout(16, (10, 200), POOL, clips=5)
+    assert [r["watches"] for r in rows] == [10, 200] and all(r["per_clip"]["n"] == 5 for r in rows)
+    ask = {"clients": 20, "asks": 3, "errors": 0, "moments": {"p50_ms": 1.0, "p99_ms": 2.0}, "answer_done": {"p50_ms": 1.0, "p99_ms": 2.0}, "asks_per_s": 1.0}
+    result = {
+        "machine": {"cpus": 2, "processor": "x", "loadavg_before": [0.0], "loadavg_after": [0.0]},
+        "strategy": "hybrid", "answerer": "extractive", "encoder": "e", "duration_s": 1,
+        "targets": {"clips": 10, "clients": 20, "moments_p50_ms": 100.0, "moments_p99_ms": 300.0},
+        "rows": [{"clips": 10, "load": {"load_s": 0.1}, "asks": [ask, {**ask, "slow_readers": 20, "p99_ratio": 1.1}],
+                  "search": [{"per_s": 1.0, "latency": {"p50_ms": 1.0}, "errors": 0}]}],
+        "watch_fanout": rows,
+    }
+    text = format_query_bench(result)
+    assert "| 10 | 20 | 20 | 1.0 | 2.0 | 1.1x | 0 |" in text and "| 200 |" in text
