@@ -36,9 +36,14 @@ async def run_up(
     realtime: bool = False,
     stats: PipelineStats | None = None,
     serve: bool = False,
+    failures: dict[str, str] | None = None,
 ) -> int:
     """`streammm up`: broker (unless configured), every worker, the store, the server (when `serve`);
-    ingest `inputs` (source, stream id)."""
+    ingest `inputs` (source, stream id).
+
+    With `once`, an input that cannot be indexed does not stop the others: each failed stream is logged
+    with its reason (and put in `failures`, stream id -> reason), and the exit code is 1."""
+    failures = {} if failures is None else failures
     stop = asyncio.Event()
     install_stop_signals(stop)
     broker = None
@@ -87,9 +92,15 @@ async def run_up(
                 for task, (source, stream_id) in zip(publishers, inputs):
                     if stream_id in failed:
                         reason = task.exception() if task.done() and task.exception() else "nothing could be published"
+                        failures[stream_id] = str(reason)
                         log.error("input %s (stream %s) was not indexed: %s", source, stream_id, reason)
                 for stream_id, why in incomplete.items():
+                    failures[stream_id] = f"clips stay incomplete: {why}"
                     log.error("stream %s: clips stay incomplete: %s", stream_id, why)
+                if failures:
+                    print(f"indexed {len(inputs) - len(failures)} of {len(inputs)} inputs; not indexed:", file=sys.stderr)
+                    for stream_id, why in failures.items():
+                        print(f"  {stream_id}: {why}", file=sys.stderr)
                 exit_code = 1 if failed or incomplete else 0
             else:
                 await until_stopped(stop, tasks)

@@ -91,11 +91,13 @@ def encode_segment(segment: Segment, published_at: float, *, ref: str | None = N
     return pack("segment", header, segment.data)
 
 
-def decode_segment(value: bytes) -> tuple[Segment, float]:
+def decode_segment(value: bytes, *, load_media: bool = True) -> tuple[Segment, float]:
+    """The segment and when it was published; without `load_media`, a claim-checked segment's media file is
+    not read (its `data` is empty)."""
     kind, h, payload = unpack(value)
     _expect(kind, "segment")
     if "ref" in h:
-        payload = _claimed(h["ref"])
+        payload = _claimed(h["ref"]) if load_media else b""
     try:
         segment = Segment(
             stream_id=str(h["stream_id"]),

@@ -105,6 +105,12 @@ def _retrieval(args: argparse.Namespace, settings: Settings) -> int:
         print(f"wrote {write_json(result, args.json)}", file=sys.stderr)
     if args.plot:
         print(f"wrote {plot_summary(result['summary'], args.plot)}", file=sys.stderr)
+    not_indexed = result["run"].get("not_indexed") or {}
+    if not_indexed:
+        print(f"\n{len(not_indexed)} video(s) could not be indexed; their queries are not scored:", file=sys.stderr)
+        for sid, why in sorted(not_indexed.items()):
+            print(f"  {sid}: {why}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -64,11 +64,14 @@ def run_eval(
 
     encoder = create_text_encoder(settings.models)
     started = time.perf_counter()
-    status = index_media(settings, streams, encoder.dim)
+    not_indexed: dict[str, str] = {}
+    status = index_media(settings, streams, encoder.dim, not_indexed=not_indexed)
     ingest_s = time.perf_counter() - started
+    if not_indexed:
+        queries = [q for q in queries if streams[q.path] not in not_indexed]  # score the rest
 
     started = time.perf_counter()
-    rows = ask_all(settings, queries, streams, strategies, encoder, across_streams=across_streams)
+    rows = ask_all(settings, queries, streams, strategies, encoder, across_streams=across_streams) if queries else []
     query_s = time.perf_counter() - started
     log.info("asked %d queries x %d strategies in %.1f s", len(queries), len(strategies), query_s)
     return {
@@ -83,6 +86,7 @@ def run_eval(
             "profile": settings.models.embedding.profile,
             "data_dir": str(data_dir),
             "streams": status,
+            "not_indexed": not_indexed,
             "ingest_s": round(ingest_s, 1),
             "query_s": round(query_s, 1),
         },
@@ -105,8 +109,15 @@ def stream_ids(queries: Sequence[LabelledQuery]) -> dict[Path, str]:
     return ids
 
 
-def index_media(settings: Settings, streams: dict[Path, str], dim: int) -> dict[str, str]:
-    """Ingest the media whose stream is not in the store yet; returns {stream id: "reused" | "ingested"}."""
+def index_media(
+    settings: Settings, streams: dict[Path, str], dim: int, *, not_indexed: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Ingest the media whose stream is not in the store yet; returns {stream id: "reused" | "ingested"}.
+
+    With `not_indexed`, media that cannot be indexed (unreadable, no clips, incomplete clips) is listed
+    there, stream id -> reason, and the rest goes on; without it, the first such problem raises."""
+    partial = not_indexed is not None
+    not_indexed = {} if not_indexed is None else not_indexed
     from streammm.media.probe import check_file, probe
     from streammm.node import run_up
 
@@ -123,22 +134,39 @@ def index_media(settings: Settings, streams: dict[Path, str], dim: int) -> dict[
                 )
             status[sid] = "reused"
         else:
-            check_file(path, max_file_mb=settings.media.max_file_mb)  # fail before starting the pipeline
+            try:
+                check_file(path, max_file_mb=settings.media.max_file_mb)  # fail before starting the pipeline
+            except StreammmError as exc:
+                if not partial:
+                    raise
+                not_indexed[sid] = str(exc)
+                status[sid] = "not indexed"
+                continue
             inputs.append((str(path), sid))
             status[sid] = "ingested"
     if inputs:
         names = ", ".join(sid for _, sid in inputs)
         print(f"indexing {len(inputs)} video(s) into {settings.store.data_dir}: {names}", file=sys.stderr)
         started = time.perf_counter()
-        if asyncio.run(run_up(settings, inputs, once=True)) != 0:
+        failures: dict[str, str] = {}
+        if asyncio.run(run_up(settings, inputs, once=True, failures=failures)) != 0 and not partial:
             raise StreammmError("indexing the evaluation media failed (see the log above)")
         print(f"indexed in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         stored = stored_streams(settings, dim)
         missing = [sid for _, sid in inputs if sid not in stored]
-        if missing:
+        if missing and not partial:
             raise StreammmError(f"indexing stored no clips for {', '.join(missing)}")
-    waiting = incomplete_clips(settings, dim, list(status))
-    if waiting:
+        for sid in missing:
+            failures.setdefault(sid, "no clips were stored")
+        for sid, why in failures.items():
+            not_indexed[sid] = why
+            status[sid] = "not indexed"
+    waiting = incomplete_clips(settings, dim, [sid for sid in status if sid not in not_indexed])
+    if waiting and partial:
+        for sid, count in waiting.items():
+            not_indexed[sid] = f"{count} clips still wait for a modality"
+            status[sid] = "not indexed"
+    elif waiting:
         listed = ", ".join(f"{sid} ({n} clips)" for sid, n in sorted(waiting.items()))
         raise StreammmError(
             f"the index is incomplete: clips still wait for a modality in {listed}; scores on it would be wrong. "

@@ -1,7 +1,8 @@
 """Synthetic test media: small files in many formats with a burned-in running timecode (for tests and benches).
 
 Every video frame shows its own media time as large digits (`12.5`), so OCR of any decoded frame says
-where on the timeline it should sit. Audio is a tone whose pitch changes each second.
+where on the timeline it should sit. Audio is a tone whose pitch changes each second. The cases of the
+format matrix (MATRIX) are what tests/integration/test_formats.py and `streammm bench perception` use.
 """
 
 from __future__ import annotations
@@ -55,13 +56,13 @@ MATRIX: tuple[Case, ...] = (
     Case("webm_vp8_vorbis", "webm", "webm", "libvpx", "vorbis"),
     Case("ogv_theora_vorbis", "ogv", "ogg", "libtheora", "vorbis"),
     Case("avi_mjpeg_pcm", "avi", "avi", "mjpeg", "pcm_s16le", pix_fmt="yuvj420p"),
-    Case("avi_cinepak", "avi", "avi", "cinepak", "pcm_s16le", pix_fmt="rgb24", audio_channels=1, audio_rate=22_050),
+    Case("avi_cinepak", "avi", "avi", "cinepak", "pcm_s16le", size=(192, 144), pix_fmt="rgb24", audio_channels=1, audio_rate=22_050),
     Case("ts_mpeg2_mp2", "ts", "mpegts", "mpeg2video", "mp2", start_s=1.4),
     Case("mov_edit_list", "mov", "mov", "libx264", "aac", edit_drop_s=0.5),
     Case("mp4_rotated_90", "mp4", "mp4", "libx264", "aac", rotate=90),
     Case("mp4_vfr", "mp4", "mp4", "libx264", "aac", vfr=True),
     Case("mp4_one_keyframe", "mp4", "mp4", "libx264", None, gop_s=None),
-    Case("mp4_odd_641x479", "mkv", "matroska", "mpeg4", "flac", size=(641, 479)),
+    Case("mkv_odd_641x479", "mkv", "matroska", "mpeg4", "flac", size=(641, 479)),
     Case("mp3_audio_only", "mp3", "mp3", None, "libmp3lame", audio_channels=1, audio_rate=44_100),
     Case("flac_audio_only", "flac", "flac", None, "flac", audio_channels=6, audio_rate=32_000),
 )
@@ -83,11 +84,11 @@ def timecode_text(t_s: float) -> str:
 
 
 def draw_timecode(t_s: float, width: int, height: int) -> np.ndarray:
-    """An RGB frame: a colour field that drifts with time and the timecode in black on a white box."""
+    """An RGB frame: a still colour field and the timecode in black on a white box (only the digits change,
+    so OCR's change gate re-reads only them and no frame looks like a cut)."""
     from PIL import Image, ImageDraw
 
-    hue = (t_s * 37) % 255
-    image = Image.new("RGB", (width, height), (int(hue), 90, int(255 - hue)))
+    image = Image.new("RGB", (width, height), (40, 90, 160))
     draw = ImageDraw.Draw(image)
     size = max(12, int(min(width, height) * 0.28))
     font = _font(size)

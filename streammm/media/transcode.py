@@ -159,8 +159,8 @@ def reencoded_segments(path: str | Path, stream_id: str, segment_s: float, *, ti
                 if done.video is not None:
                     codec_names["video"] = done.video.codec_context.name
                 data = done.finish()
-                if last:
-                    end_s = max(min(end_s, max(duration_s, start_s)), max(reached.values()))
+                if last:  # ends where the container says the media ends (or where decoding got to)
+                    end_s = duration_s if duration_s > start_s else max(start_s, *reached.values())
                 yield Segment(
                     stream_id, seq, round(start_s, 4), round(max(0.0, end_s - start_s), 4), CONTAINER, data,
                     last=last, run=run, video_codec=codec_names["video"], audio_codec=codec_names["audio"], reencoded=True,

@@ -52,21 +52,35 @@ class SegmentHandler:
         self.streams: dict[str, Any] = {}
         self.sampler = FrameSampler(settings.media)  # remembers, per stream, a decoder that failed
 
+    def uses(self, segment: Segment) -> bool:
+        """Whether this modality reads the segment's media: the frame stages need video, speech needs audio."""
+        return segment.run.has_audio if self.modality == "speech" else segment.run.has_video
+
     async def handle(self, message: InMessage) -> list[OutMessage]:
-        segment, published_at = decode_segment(message.value)  # a malformed message: the loop dead-letters it
+        segment, published_at = decode_segment(message.value, load_media=False)  # malformed: the loop dead-letters it
         outputs: list[OutMessage] = []
-        try:
-            obs = await self.pool.run(self.observe, segment, published_at, message)
-        except MediaError as exc:
-            # The stream goes on: report the range as empty so the aligner's watermark moves past it.
-            reason = f"{self.modality}: stream {segment.stream_id} segment {segment.seq} ({segment.carries}): {exc}"
-            outputs.append(dead_letter(message, reason, self.topics.dlq))
-            obs = Observation(
-                self.modality, segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
-                published_at=published_at, run=segment.run,
-            )
+        if not self.uses(segment):
+            # Nothing to see (or hear): the stream's clips may be complete without this modality already,
+            # and its spooled media removed, so the media is not even read.
+            obs = self.empty(segment, published_at)
+        else:
+            segment, published_at = decode_segment(message.value)
+            try:
+                obs = await self.pool.run(self.observe, segment, published_at, message)
+            except MediaError as exc:
+                # The stream goes on: report the range as empty so the aligner's watermark moves past it.
+                reason = f"{self.modality}: stream {segment.stream_id} segment {segment.seq} ({segment.carries}): {exc}"
+                outputs.append(dead_letter(message, reason, self.topics.dlq))
+                obs = self.empty(segment, published_at)
         outputs.append(OutMessage(self.topics.observation(self.modality), segment.stream_id, encode_observation(obs)))
         return outputs
+
+    def empty(self, segment: Segment, published_at: float) -> Observation:
+        """A report of nothing over the segment's range, so the aligner's watermark moves past it."""
+        return Observation(
+            self.modality, segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
+            published_at=published_at, run=segment.run,
+        )
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
         raise NotImplementedError

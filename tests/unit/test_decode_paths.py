@@ -1,0 +1,111 @@
+"""Decoding without decord's quirks: PyAV picks the frames plan_frames picks, at the same times; segments of
+codecs Matroska refuses, and of long-GOP video, still decode; a segment record says what it carries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streammm.bus.codec import decode_segment, encode_segment, pack, unpack
+from streammm.config import MediaConfig
+from streammm.errors import MediaError
+from streammm.media.frames import FrameSampler, _Picker, plan_frames, sample_frames
+from streammm.media.segments import iter_segments
+from streammm.media.synthetic import Case, missing_encoders, write_case
+from streammm.records import Segment
+
+
+def picked(starts: list[float], options: MediaConfig) -> list[tuple[float, str]]:
+    picker = _Picker(options)
+    picker.start(starts[0])
+    out = []
+    for t, following in zip(starts, starts[1:] + [None]):
+        out += [(t, role) for role in picker.roles_until(t, following)]
+    return out
+
+
+@pytest.mark.parametrize("fps", [25.0, 7.0, 0.7])
+@pytest.mark.parametrize("offset", [0.0, 1.37, 10.0])
+def test_the_one_pass_picker_picks_what_plan_frames_picks(fps: float, offset: float):
+    rng = np.random.default_rng(int(fps * 10 + offset))
+    gaps = rng.uniform(0.5, 1.5, 120) / fps  # variable frame rate
+    starts = list(np.round(offset + np.concatenate([[0.0], np.cumsum(gaps)]), 4))
+    options = MediaConfig(sample_fps=1.0, shot_detect_fps=4.0)
+    want = [(float(starts[i]), role) for i, role in plan_frames(np.array(starts), options)]
+    assert picked([float(s) for s in starts], options) == want
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("decode")
+
+
+def make(case: Case, folder: Path) -> Path:
+    missing = missing_encoders(case)
+    if missing:
+        pytest.skip(f"this FFmpeg build has no {', '.join(missing)} encoder")
+    return write_case(case, folder)
+
+
+def test_a_codec_matroska_refuses_goes_into_nut_segments_that_decode(made: Path):
+    path = make(Case("cvid", "avi", "avi", "cinepak", "pcm_s16le", size=(96, 64), pix_fmt="rgb24", duration_s=4.0), made)
+    segments = list(iter_segments(path, "s", 2.0))
+    assert [s.container for s in segments] == ["nut", "nut"]
+    assert segments[0].video_codec == "cinepak" and not segments[0].reencoded
+    times = [f.t_s for s in segments for f in sample_frames(s.data, MediaConfig(shot_detect_fps=0), offset_s=s.start_s, end_s=s.end_s)]
+    assert times == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_long_gop_video_is_re_encoded_into_segments_of_segment_s(made: Path):
+    path = make(Case("onekey", "mp4", "mp4", "libx264", "aac", duration_s=7.0, gop_s=None), made)
+    segments = list(iter_segments(path, "s", 2.0, max_keyframe_gap_s=5.0))
+    assert [s.start_s for s in segments] == [0.0, 2.0, 4.0, 6.0]
+    assert [s.duration_s for s in segments[:-1]] == [2.0, 2.0, 2.0] and segments[-1].end_s == pytest.approx(7.0, abs=0.05)
+    assert all(s.reencoded and s.audio_codec == "pcm_s16le" for s in segments)
+    times = [f.t_s for s in segments for f in sample_frames(s.data, MediaConfig(shot_detect_fps=0), offset_s=s.start_s, end_s=s.end_s)]
+    assert times == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_rotated_video_comes_out_upright(made: Path):
+    from streammm.media.synthetic import draw_timecode
+
+    path = make(Case("turned", "mp4", "mp4", "libx264", None, duration_s=2.0, rotate=90), made)
+    frame = next(iter(sample_frames(path, MediaConfig(shot_detect_fps=0))))
+    upright = draw_timecode(frame.t_s, 320, 240)
+    assert frame.image.shape == upright.shape
+    assert np.abs(frame.image.astype(int) - upright.astype(int)).mean() < 8
+
+
+def test_decord_failure_is_remembered_per_stream(monkeypatch: pytest.MonkeyPatch, made: Path):
+    import streammm.media.frames as frames
+
+    path = make(Case("plain", "mkv", "matroska", "mpeg4", None, duration_s=2.0), made)
+    tries = []
+
+    def failing_decord(*args, **kwargs):  # type: ignore[no-untyped-def]
+        tries.append(1)
+        raise MediaError("cannot decode video: broken metadata")
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(frames, "_decord_frames", failing_decord)
+    sampler = FrameSampler(MediaConfig(decoder="decord", shot_detect_fps=0))
+    for _ in range(3):
+        assert [f.t_s for f in sampler.frames(str(path), key="cam")] == [0.0, 1.0]
+    assert len(tries) == 1 and sampler.decoder_for("cam") == "pyav" and sampler.decoder_for("other") == "decord"
+
+
+def test_segment_records_say_what_they_carry_and_old_records_still_decode():
+    segment = Segment("cam", 3, 6.0, 2.0, "nut", b"media", video_codec="cinepak", audio_codec="pcm_s16le", reencoded=False)
+    back, _ = decode_segment(encode_segment(segment, published_at=1.0))
+    assert (back.container, back.video_codec, back.audio_codec, back.reencoded) == ("nut", "cinepak", "pcm_s16le", False)
+    assert back.carries == "nut: video cinepak + audio pcm_s16le"
+    kind, header, payload = unpack(encode_segment(replace(segment, container="matroska"), published_at=1.0))
+    for key in ("video_codec", "audio_codec", "reencoded"):
+        header.pop(key)  # as a publisher before these fields wrote it
+    old, _ = decode_segment(pack(kind, json.loads(json.dumps(header)), payload))
+    assert (old.container, old.video_codec, old.reencoded) == ("matroska", "", False)
+    assert old.carries == "matroska: codecs not recorded"
