@@ -14,12 +14,54 @@ from pathlib import Path
 import pytest
 
 from streammm.config import Settings, load_settings
+from streammm.errors import ConfigError
 from streammm.paths import shared_media
+
+
+def _media_missing() -> str | None:
+    """None when the dev media folder exists, else the one line every test that needs it is skipped with."""
+    try:
+        shared_media()
+    except ConfigError:
+        where = os.environ.get("STREAMMM_MEDIA_DIR") or "../shared/media"
+        return f"dev media not found at {where}: run tools/fetch-media.sh to rebuild it (or set STREAMMM_MEDIA_DIR)"
+    return None
+
+
+MEDIA_MISSING = _media_missing()
 
 
 @pytest.fixture(scope="session")
 def media() -> Path:
+    if MEDIA_MISSING:
+        pytest.skip(MEDIA_MISSING)
     return shared_media()
+
+
+def _as_media_skip(report: pytest.CollectReport | pytest.TestReport) -> None:
+    """Turn a failure or skip caused by the missing media into the one skip line (same place, same words, so
+    `pytest -ra` folds them all into one line), whether it came from the `media` fixture, a test calling
+    shared_media() or a module calling it at import."""
+    text = str(report.longrepr) if report.longrepr is not None else ""
+    if MEDIA_MISSING and (MEDIA_MISSING in text or "shared media not found" in text):
+        report.outcome = "skipped"
+        report.longrepr = (__file__, None, f"Skipped: {MEDIA_MISSING}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    outcome = yield
+    report = outcome.get_result()
+    if not report.passed:
+        _as_media_skip(report)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if not report.passed:
+        _as_media_skip(report)
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +97,7 @@ def timelines(perceiver, media: Path):
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"streammm media: {os.environ.get('STREAMMM_MEDIA_DIR', '../shared/media')}"
+    return MEDIA_MISSING or f"streammm media: {shared_media()}"
 
 
 # --- a store holding the dev videos, and a server over it --------------------------------------------------
