@@ -3,10 +3,11 @@
 Pure functions over seconds and plain dicts (no I/O, no models), so the scoring rules can be tested
 by hand and the rows written as JSON as they are.
 
-A returned moment *finds* the expected window when the two overlap by more than zero seconds. Moments
-are merged clips (4 s windows, so 4-12 s long) while labels can be a fraction of a second, so a
-looser test than IoU is needed to count a hit; IoU and the start error are reported beside it to
-show how tightly the top moment brackets the window.
+A returned moment *finds* the expected window when the two overlap by more than zero seconds (hit@1,
+R@5). Beside that loose test come the moment-retrieval field's own (Charades-STA, QVHighlights):
+R1@0.3/0.5/0.7 (the top moment's IoU reaches the threshold), mean IoU of the top moment, and
+mAP@[0.5:0.95] over the top 5 (QVHighlights' average precision, averaged over IoU thresholds 0.5,
+0.55, ..., 0.95). docs/eval.md defines each one.
 """
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 RECALL_AT = 5
+R1_AT = (0.3, 0.5, 0.7)  # IoU thresholds of R1@t
+MAP_AT = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.5, 0.55, ..., 0.95 (QVHighlights)
+R1_KEYS = tuple(f"r1@{t}" for t in R1_AT)
 ROW_KEYS = (
-    "query_id", "media", "modality", "strategy", "hit@1", "rank", "r@5", "iou", "start_error_s", "top_start_s", "top_end_s"
+    "query_id", "media", "modality", "strategy", "hit@1", "rank", "r@5", "iou", "start_error_s", "top_start_s", "top_end_s",
+    *R1_KEYS, "ap", "top_width_s", "label_width_s",
 )
 Span = tuple[float, float]
 
@@ -44,22 +49,50 @@ def score_moments(expected: Span, moments: Sequence[Span], *, elsewhere: Sequenc
     - `hit@1`: 1 when that rank is 1, else 0; `r@5`: 1 when the rank is at most 5, else 0;
     - `iou`: IoU of the top moment with the window (0.0 with no moments);
     - `start_error_s`: |top start - expected start| in seconds, to the ms (None with no moments);
-    - `top_start_s`, `top_end_s`: the top moment (None with no moments).
+    - `top_start_s`, `top_end_s`: the top moment (None with no moments);
+    - `r1@0.3`, `r1@0.5`, `r1@0.7`: 1 when the top moment's IoU with the window is at least 0.3, 0.5, 0.7;
+    - `ap`: average precision of the top RECALL_AT moments averaged over the IoU thresholds of MAP_AT
+      (`average_precision`);
+    - `top_width_s`, `label_width_s`: how long the top moment (None with none) and the window are.
     """
     start, end = expected
     away = list(elsewhere) if elsewhere is not None else [False] * len(moments)
     rank = next((i for i, ((s, e), out) in enumerate(zip(moments, away), start=1) if not out and overlap(s, e, start, end) > 0), None)
     top = moments[0] if moments else None
     here = top is not None and not away[0]
+    top_iou = iou(top[0], top[1], start, end) if here else 0.0
     return {
         "hit@1": int(rank == 1),
         "rank": rank,
         "r@5": int(rank is not None and rank <= RECALL_AT),
-        "iou": iou(top[0], top[1], start, end) if here else 0.0,
+        "iou": top_iou,
         "start_error_s": round(abs(top[0] - start), 3) if here else None,  # media times are in ms
         "top_start_s": top[0] if top else None,
         "top_end_s": top[1] if top else None,
+        **{key: int(top_iou >= t - 1e-9) for key, t in zip(R1_KEYS, R1_AT)},
+        "ap": average_precision(expected, moments[:RECALL_AT], elsewhere=away[:RECALL_AT]),
+        "top_width_s": round(top[1] - top[0], 3) if top else None,
+        "label_width_s": round(end - start, 3),
     }
+
+
+def average_precision(
+    expected: Span, moments: Sequence[Span], *, elsewhere: Sequence[bool] | None = None, thresholds: Sequence[float] = MAP_AT
+) -> float:
+    """Average precision of ranked `moments` against one labelled window, averaged over IoU `thresholds`.
+
+    At one threshold a moment is a true positive when its IoU with the window reaches it and the window
+    has not been matched by a better-ranked moment (one window, so one match; the rest are false
+    positives), as in the QVHighlights / ActivityNet detection AP. With one window the AP is then
+    1 / (rank of the first moment that reaches the threshold), or 0 when none does.
+    """
+    away = list(elsewhere) if elsewhere is not None else [False] * len(moments)
+    ious = [0.0 if out else iou(s, e, *expected) for (s, e), out in zip(moments, away)]
+    total = 0.0
+    for t in thresholds:
+        rank = next((i for i, value in enumerate(ious, start=1) if value >= t - 1e-9), None)
+        total += 1.0 / rank if rank else 0.0
+    return total / len(thresholds) if thresholds else 0.0
 
 
 def make_row(
@@ -73,19 +106,26 @@ def make_row(
 
 
 def aggregate(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Means of hit@1, R@5 and IoU, the median start error over rows that returned something, and n.
+    """Means of hit@1, R@5, IoU (mIoU), R1@0.3/0.5/0.7 and AP (mAP@[0.5:0.95]), the median start error
+    over rows that returned something, the median ratio of top-moment width to label width, and n.
 
-    A query that returned nothing counts as a miss with IoU 0; the median start error is None when
-    no row returned a moment.
+    A query that returned nothing counts as a miss with IoU 0; the medians are None when no row returned
+    a moment. Rows written before the R1/AP keys existed are scored from their `iou` (R1) or count 0 (AP).
     """
     rows = list(rows)
     n = len(rows)
     errors = [r["start_error_s"] for r in rows if r["start_error_s"] is not None]
+    ratios = [
+        r["top_width_s"] / r["label_width_s"] for r in rows if r.get("top_width_s") is not None and r.get("label_width_s")
+    ]
     return {
         "hit@1": sum(r["hit@1"] for r in rows) / n if n else 0.0,
         "r@5": sum(_recall(r) for r in rows) / n if n else 0.0,
         "iou": sum(r["iou"] for r in rows) / n if n else 0.0,
+        **{key: sum(_r1(r, key, t) for r in rows) / n if n else 0.0 for key, t in zip(R1_KEYS, R1_AT)},
+        "map": sum(r.get("ap", 0.0) for r in rows) / n if n else 0.0,
         "median_start_error_s": statistics.median(errors) if errors else None,
+        "median_width_ratio": round(statistics.median(ratios), 3) if ratios else None,
         "n": n,
     }
 
@@ -114,3 +154,7 @@ def _recall(row: Mapping[str, Any]) -> int:
     if "r@5" in row:
         return int(row["r@5"])
     return int(row["rank"] is not None and row["rank"] <= RECALL_AT)
+
+
+def _r1(row: Mapping[str, Any], key: str, threshold: float) -> int:
+    return int(row[key]) if key in row else int(row["iou"] >= threshold - 1e-9)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from streammm.errors import ConfigError
 
 COLUMNS = (
-    ("hit@1", "hit@1"), ("r@5", "R@5"), ("iou", "mean IoU"), ("median_start_error_s", "median start err s"), ("n", "n")
+    ("hit@1", "hit@1"), ("r@5", "R@5"), ("r1@0.3", "R1@0.3"), ("r1@0.5", "R1@0.5"), ("r1@0.7", "R1@0.7"), ("iou", "mean IoU"),
+    ("map", "mAP@[.5:.95]"), ("median_start_error_s", "median start err s"), ("median_width_ratio", "width/label"), ("n", "n"),
 )
-PLOTTED = (("hit@1", "hit@1"), ("r@5", "R@5"), ("iou", "mean IoU"))
+PLOTTED = (("hit@1", "hit@1"), ("r@5", "R@5"), ("r1@0.5", "R1@0.5"), ("r1@0.7", "R1@0.7"), ("iou", "mIoU"), ("map", "mAP"))
+BY_MODALITY = (("hit@1", "hit@1"), ("r1@0.5", "R1@0.5"), ("iou", "mIoU"))
 
 
 def _cell(value: Any) -> str:
@@ -36,21 +38,34 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def format_summary(summary: Mapping[str, Mapping[str, Any]]) -> str:
-    """One row per strategy, one column per metric."""
-    rows = [[strategy, *(_cell(metrics[key]) for key, _ in COLUMNS)] for strategy, metrics in summary.items()]
+    """One row per strategy, one column per metric (a metric missing from an older summary shows "-")."""
+    rows = [[strategy, *(_cell(metrics.get(key)) for key, _ in COLUMNS)] for strategy, metrics in summary.items()]
     return _table(["strategy", *(title for _, title in COLUMNS)], rows)
 
 
 def format_by_modality(by_modality: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
-    """hit@1 / R@5 per strategy (rows) and query modality (columns), with each modality's n in its title."""
+    """hit@1 / R1@0.5 / mIoU per strategy (rows) and query modality (columns), with each modality's n in its title."""
     modalities = sorted({m for per in by_modality.values() for m in per})
     counts = {m: next(per[m]["n"] for per in by_modality.values() if m in per) for m in modalities}
-    header = ["hit@1 / R@5", *(f"{m} (n={counts[m]})" for m in modalities)]
+    header = [" / ".join(title for _, title in BY_MODALITY), *(f"{m} (n={counts[m]})" for m in modalities)]
     rows = [
-        [strategy, *(f"{per[m]['hit@1']:.2f} / {per[m]['r@5']:.2f}" if m in per else "-" for m in modalities)]
+        [strategy, *(" / ".join(_cell(per[m].get(key)) for key, _ in BY_MODALITY) if m in per else "-" for m in modalities)]
         for strategy, per in by_modality.items()
     ]
     return _table(header, rows)
+
+
+def format_widths(rows: Sequence[Mapping[str, Any]], strategy: str) -> str:
+    """Per query under `strategy`: the label's width, the top moment's, their IoU and the start error."""
+    table = [
+        [
+            r["query_id"], r["modality"], _cell(r.get("label_width_s")), _cell(r.get("top_width_s")), _cell(r["iou"]),
+            _cell(r["start_error_s"]),
+        ]
+        for r in rows
+        if r["strategy"] == strategy
+    ]
+    return _table(["query", "modality", "label s", "top moment s", "IoU", "start err s"], table)
 
 
 def format_asr(result: Mapping[str, Any]) -> str:
@@ -76,7 +91,7 @@ def write_json(result: Mapping[str, Any], path: str | Path) -> Path:
 
 
 def plot_summary(summary: Mapping[str, Mapping[str, Any]], path: str | Path, *, title: str = "retrieval strategies") -> Path:
-    """A grouped bar chart (PNG): per strategy, bars for hit@1, R@5 and mean IoU on a 0-1 scale."""
+    """A grouped bar chart (PNG): per strategy, bars for hit@1, R@5, R1@0.5, R1@0.7, mIoU and mAP on a 0-1 scale."""
     import logging
 
     import matplotlib
@@ -88,13 +103,13 @@ def plot_summary(summary: Mapping[str, Mapping[str, Any]], path: str | Path, *, 
     out = Path(path).expanduser()
     strategies = list(summary)
     width = 0.8 / len(PLOTTED)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(strategies) + 2), 4.0), dpi=120)
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.9 * len(strategies) + 2), 4.2), dpi=120)
     try:
         for i, (key, label) in enumerate(PLOTTED):
             xs = [n + (i - (len(PLOTTED) - 1) / 2) * width for n in range(len(strategies))]
-            values = [summary[s][key] for s in strategies]
+            values = [summary[s].get(key, 0.0) for s in strategies]
             bars = ax.bar(xs, values, width, label=label)
-            ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+            ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
         n = max((m["n"] for m in summary.values()), default=0)
         ax.set_xticks(range(len(strategies)), strategies)
         ax.set_ylim(0, 1.22)  # head room for the legend above the 1.0 bars

@@ -12,11 +12,22 @@ MAX_MOMENT_S = 12.0
 
 @dataclass(frozen=True, eq=False)
 class Moment:
+    """A cited span of a stream and the clips that support it.
+
+    `score` orders moments within one query (the retrieval's fused score); `relevance` is a calibrated
+    0-1 estimate that the moment answers the query, comparable across queries (streammm.qa.fitting; 1.0
+    where nothing was calibrated). `evidence` says what the span was fitted to: speech, ocr, visual, or ""
+    for a plain merge of clip windows; `evidence_text` is the matching words or lines.
+    """
+
     stream_id: str
     start_s: float
     end_s: float
     score: float
-    clips: tuple[Clip, ...]  # best first
+    clips: tuple[Clip, ...]  # best first; the first holds the moment's start (its thumbnail is shown)
+    relevance: float = 1.0
+    evidence: str = ""
+    evidence_text: str = ""
 
     @property
     def clip_id(self) -> str:

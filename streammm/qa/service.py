@@ -1,4 +1,4 @@
-"""Finding moments for a question: encode it, retrieve clips under a strategy, merge them into moments."""
+"""Finding moments for a question: encode it, retrieve clips under a strategy, fit moments to their evidence."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from streammm.models.base import TextEncoder
-from streammm.qa.moments import Moment, merge_into_moments
+from streammm.qa.fitting import fit_moments
+from streammm.qa.moments import Moment
 from streammm.qa.retrieval import retrieve
 from streammm.records import ClipFilter, StreamInfo
 from streammm.store.base import ClipStore
@@ -54,7 +55,7 @@ class QueryService:
             return []
         vector = self.encode(query.text) if vector is None else vector
         found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH, where=query.where)
-        return merge_into_moments(found)[: query.k]
+        return fit_moments(query.text, found, vector, bounds=(query.start_s, query.end_s))[: query.k]
 
     def streams(self) -> list[StreamInfo]:
         """The stored streams, at most `streams_ttl_s` old (listing scans the store)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streammm.errors import ConfigError
-from streammm.eval.metrics import ROW_KEYS, iou, make_row, overlap, score_moments, summarize, summarize_by_modality
+from streammm.eval.metrics import ROW_KEYS, average_precision, iou, make_row, overlap, score_moments, summarize, summarize_by_modality
 from streammm.eval.queries import load_queries
 
 
@@ -128,13 +128,83 @@ def test_summarize_per_strategy_and_modality():
     assert by_modality["hybrid"]["speech"]["hit@1"] == 1.0
     assert by_modality["hybrid"]["speech"]["iou"] == pytest.approx(0.625)
     assert by_modality["hybrid"]["speech"]["median_start_error_s"] == pytest.approx(1.0)
-    assert by_modality["hybrid"]["visual"] == {"hit@1": 0.0, "r@5": 0.5, "iou": 0.0, "median_start_error_s": 10.0, "n": 2}
+    assert by_modality["hybrid"]["visual"] == {
+        "hit@1": 0.0, "r@5": 0.5, "iou": 0.0, "r1@0.3": 0.0, "r1@0.5": 0.0, "r1@0.7": 0.0, "map": 0.0,
+        "median_start_error_s": 10.0, "median_width_ratio": 1.0, "n": 2,
+    }
     assert by_modality["visual"]["speech"]["n"] == 1
 
 
 def test_summarize_when_nothing_was_returned():
     rows = [make_row(query_id="q", media="v", modality="ocr", strategy="ocr", expected=(1.0, 2.0), moments=[])]
-    assert summarize(rows)["ocr"] == {"hit@1": 0.0, "r@5": 0.0, "iou": 0.0, "median_start_error_s": None, "n": 1}
+    assert summarize(rows)["ocr"] == {
+        "hit@1": 0.0, "r@5": 0.0, "iou": 0.0, "r1@0.3": 0.0, "r1@0.5": 0.0, "r1@0.7": 0.0, "map": 0.0,
+        "median_start_error_s": None, "median_width_ratio": None, "n": 1,
+    }
+
+
+# --- the field's metrics: R1@t, mIoU, mAP@[0.5:0.95], widths ----------------------------------------------
+
+
+def test_r1_at_thresholds_follow_the_top_moments_iou():
+    # label 10-14; top 11-15: IoU 3/5 = 0.6 -> R1@0.3 and R1@0.5, not R1@0.7
+    scored = score_moments((10.0, 14.0), [(11.0, 15.0)])
+    assert scored["iou"] == pytest.approx(0.6)
+    assert (scored["r1@0.3"], scored["r1@0.5"], scored["r1@0.7"]) == (1, 1, 0)
+    # 10-14 vs 10-15 is IoU 0.8; a threshold reached exactly counts
+    assert score_moments((10.0, 14.0), [(10.0, 15.0)])["r1@0.7"] == 1
+    assert score_moments((0.0, 3.0), [(0.0, 10.0)])["r1@0.3"] == 1  # IoU 0.3 exactly
+    # only the top moment counts for R1, even when a later one fits perfectly
+    later = score_moments((10.0, 14.0), [(20.0, 24.0), (10.0, 14.0)])
+    assert (later["r1@0.3"], later["r1@0.5"], later["r1@0.7"]) == (0, 0, 0)
+
+
+def test_average_precision_is_one_over_the_rank_of_the_first_good_enough_moment_per_threshold():
+    assert average_precision((10.0, 14.0), [(10.0, 14.0)]) == pytest.approx(1.0)
+    # a perfect moment at rank 2: 1/2 at every threshold
+    assert average_precision((10.0, 14.0), [(0.0, 4.0), (10.0, 14.0)]) == pytest.approx(0.5)
+    # IoU 0.6 at rank 1: counts for thresholds 0.5, 0.55 and 0.6 (3 of 10)
+    assert average_precision((10.0, 14.0), [(11.0, 15.0)]) == pytest.approx(0.3)
+    # IoU 0.6 at rank 1 and a perfect one at rank 3: 1 for 0.5-0.6, 1/3 for the other 7
+    assert average_precision((10.0, 14.0), [(11.0, 15.0), (30.0, 31.0), (10.0, 14.0)]) == pytest.approx((3 + 7 / 3) / 10)
+    # the window is matched once: a second perfect moment adds nothing
+    assert average_precision((10.0, 14.0), [(10.0, 14.0), (10.0, 14.0)]) == pytest.approx(1.0)
+    assert average_precision((10.0, 14.0), []) == 0.0
+
+
+def test_average_precision_counts_a_moment_of_another_video_as_a_miss():
+    assert average_precision((10.0, 14.0), [(10.0, 14.0), (10.0, 14.0)], elsewhere=[True, False]) == pytest.approx(0.5)
+
+
+def test_rows_carry_ap_over_the_top_5_only_and_the_widths():
+    moments = [(0.0, 1.0)] * 5 + [(10.0, 14.0)]
+    scored = score_moments((10.0, 14.0), moments)
+    assert scored["ap"] == 0.0
+    assert scored["top_width_s"] == 1.0
+    assert scored["label_width_s"] == 4.0
+    nothing = score_moments((10.0, 14.0), [])
+    assert nothing["top_width_s"] is None and nothing["label_width_s"] == 4.0
+
+
+def test_summary_has_r1_map_and_the_median_width_ratio():
+    rows = [
+        make_row(query_id="a", media="v", modality="speech", strategy="hybrid", expected=(10.0, 14.0), moments=[(10.0, 14.0)]),
+        make_row(query_id="b", media="v", modality="speech", strategy="hybrid", expected=(10.0, 14.0), moments=[(11.0, 15.0)]),
+        make_row(query_id="c", media="v", modality="speech", strategy="hybrid", expected=(10.0, 12.0), moments=[(0.0, 12.0)]),
+    ]
+    summary = summarize(rows)["hybrid"]
+    assert summary["r1@0.3"] == pytest.approx(2 / 3)  # IoUs 1, 0.6 and 1/6
+    assert summary["r1@0.5"] == pytest.approx(2 / 3)
+    assert summary["r1@0.7"] == pytest.approx(1 / 3)
+    assert summary["iou"] == pytest.approx((1.0 + 0.6 + 2 / 12) / 3)
+    assert summary["map"] == pytest.approx((1.0 + 0.3 + 0.0) / 3)
+    assert summary["median_width_ratio"] == pytest.approx(1.0)  # ratios 1, 1, 6
+
+
+def test_old_rows_without_r1_keys_are_scored_from_their_iou():
+    row = {"strategy": "s", "hit@1": 1, "rank": 1, "iou": 0.55, "start_error_s": 0.0}
+    summary = summarize([row])["s"]
+    assert (summary["r1@0.3"], summary["r1@0.5"], summary["r1@0.7"], summary["map"]) == (1.0, 1.0, 0.0, 0.0)
 
 
 # --- the query file -------------------------------------------------------------------------------

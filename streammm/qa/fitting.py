@@ -1,0 +1,437 @@
+"""Evidence-bounded moments: retrieved clips grouped while their relevance stays high, each group's span
+fitted to the evidence that made it match.
+
+A clip is a 4 s window on a 2 s grid, so a moment merged from clips has its edges on that grid. Here
+each moment is cut to what answered the query instead:
+
+- **speech**: the run of spoken words that best matches the query's words (their own times), widened to
+  the phrase around them when only a word or two of it is left out;
+- **on-screen text**: the seconds the best-matching line is on screen (OCR spans carry them), within
+  the retrieved clips that show it; a line on screen before and after every clip of the moment (a title,
+  a menu bar) says nothing about *when*, so it does not bound the moment;
+- **visual** (no matching words or lines): the stretch of the stride grid where the retrieved clips'
+  relevance stays near its best. Clips store one pooled visual vector and their frame times, not a
+  vector or shot flag per frame, so a visual fit is as fine as the clip grid (stride_s), no finer.
+
+Pure functions of the query text, its vector and the retrieved clips; no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from streammm.qa.moments import MAX_MOMENT_S, Moment
+from streammm.records import Clip, OcrLine, ScoredClip, Word
+
+TOKEN = re.compile(r"[^\W_]+")
+SPELLED = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay"}
+STOPWORDS = frozenset(
+    "a an the is are was were be been do does did what when where who whom which why how that this these those of in on "
+    "at to for from by with about into and or but not no it its he she they them his her their i you we me my your our "
+    "there here than then so as if any some can could would should will shall may might must has have had".split()
+)
+# Words that say what kind of evidence is wanted, not what it contains ("the narrator says ...").
+CUE_WORDS = frozenset(
+    "say says said saying tell tells told speak speaks spoke speaker narrator narrates talk talks mention mentions voice "
+    "words screen shown shows show display displayed text reads read written writes label title video frame scene "
+    "someone something somebody user appears appear seen see".split()
+)
+SOFT = 0.3  # weight of a query's stopword or cue word: counts inside a run of matches, never alone
+
+PAUSE_S = 0.3  # a silence this long (or sentence punctuation) ends a phrase
+SENTENCE_PAUSE_S = 1.0  # a silence this long ends a sentence even without punctuation
+SNAP_WORDS = 2  # a matched run is widened to its phrase's edge when at most this many words are left out
+MISS = 0.6  # cost of a spoken word the query does not have (half for a stopword)
+KEEP_RATIO = 0.85  # a neighbouring clip joins a moment while its relevance is at least this share of the best
+LINE_RATIO = 0.75  # lines within this share of the best line's match are evidence too
+CELL_RATIO = 0.9  # visual: grid cells within this share of the best cell's relevance
+MIN_MATCH = 0.3  # lexical evidence bounds a moment once it covers this share of the query's words
+
+# Calibration of relevance (a logistic model of "this clip answers the query"), learned on the dev
+# queries (docs/eval.md: ../shared/media/queries.json, each query asked of every dev stream; a clip
+# is a positive when it overlaps the labelled window of its own video). See `relevance`.
+CALIBRATION = (-4.62, 9.03, 3.57)  # intercept, joint-vector cosine, lexical match
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A query's words: content words weigh 1, stopwords and cue words SOFT."""
+
+    weights: Mapping[str, float]
+
+    @classmethod
+    def of(cls, text: str) -> Terms:
+        weights: dict[str, float] = {}
+        for token in tokens(text):
+            weights[token] = SOFT if token in STOPWORDS or token in CUE_WORDS else 1.0
+        return cls(weights)
+
+    @property
+    def content(self) -> float:
+        return sum(w for w in self.weights.values() if w >= 1.0)
+
+    def match(self, token: str) -> str | None:
+        """The query term `token` stands for (the same word, or one with the same stem), if any."""
+        if token in self.weights:
+            return token
+        return next((term for term in self.weights if same_word(term, token)), None)
+
+    def coverage(self, matched: Iterable[str]) -> float:
+        """The share of the query's content words among `matched` terms (0 when it has none)."""
+        total = self.content
+        return sum(self.weights[t] for t in set(matched) if self.weights[t] >= 1.0) / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The evidence a moment was fitted to: its kind (speech | ocr | visual | clips), span and text."""
+
+    kind: str
+    start_s: float
+    end_s: float
+    text: str = ""
+    match: float = 0.0  # share of the query's content words it has (0 for visual)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words and numbers; single letters (OCR crumbs, "a") are dropped, digits kept."""
+    out = []
+    for raw in TOKEN.findall(text.lower()):
+        if len(raw) == 1 and not raw.isdigit():
+            continue
+        out.append(SPELLED.get(raw, raw))
+    return out
+
+
+def same_word(a: str, b: str) -> bool:
+    """Equal, or one is the other plus a short ending ("display"/"displays", "type"/"typed")."""
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    return len(short) >= 4 and long.startswith(short) and len(long) - len(short) <= 3
+
+
+# --- speech -------------------------------------------------------------------------------------------------
+
+
+def distinct_words(clips: Iterable[Clip]) -> list[Word]:
+    """The clips' words once each (overlapping clips share words), in time order."""
+    seen: dict[tuple[float, str], Word] = {}
+    for clip in clips:
+        for word in clip.words:
+            seen.setdefault((round(word.start_s, 2), word.text.strip()), word)
+    return sorted(seen.values(), key=lambda w: w.start_s)
+
+
+def fit_speech(terms: Terms, words: Sequence[Word]) -> Fit | None:
+    """The run of words that best matches the query (a maximum-sum run within one sentence: a matched word
+    gains its term's weight, an unmatched one costs MISS), widened to its phrase when at most SNAP_WORDS
+    are left out."""
+    if not words or not terms.content:
+        return None
+    values: list[float] = []
+    matched: list[list[str]] = []
+    for word in words:
+        found = [t for t in (terms.match(tok) for tok in tokens(word.text)) if t is not None]
+        matched.append(found)
+        if found:
+            values.append(max(terms.weights[t] for t in found))
+        else:
+            kinds = tokens(word.text)
+            values.append(-MISS / 2 if kinds and all(k in STOPWORDS for k in kinds) else -MISS)
+    best, best_span, total, start = 0.0, None, 0.0, 0
+    for i, value in enumerate(values):
+        if total <= 0 or (i > 0 and _ends_sentence(words, i - 1)):  # a run never crosses a sentence end
+            total, start = 0.0, i
+        total += value
+        if total > best:
+            best, best_span = total, (start, i)
+    if best_span is None:
+        return None
+    first, last = best_span
+    terms_in = [t for m in matched[first : last + 1] for t in m]
+    match = terms.coverage(terms_in)
+    if match <= 0:
+        return None
+    first, last = _snap_to_phrase(words, first, last)
+    text = " ".join(w.text.strip() for w in words[first : last + 1])
+    return Fit("speech", words[first].start_s, words[last].end_s, text, match)
+
+
+def _ends_sentence(words: Sequence[Word], i: int) -> bool:
+    text = words[i].text.strip()
+    if i + 1 < len(words) and words[i + 1].start_s - words[i].end_s >= SENTENCE_PAUSE_S:
+        return True
+    return text[-1:] in ".?!" and text.rstrip(".").lower() not in SPELLED  # "Mr." ends no sentence
+
+
+def _snap_to_phrase(words: Sequence[Word], first: int, last: int) -> tuple[int, int]:
+    def ends_phrase(i: int) -> bool:  # a phrase ends after words[i]
+        return i == len(words) - 1 or words[i + 1].start_s - words[i].end_s >= PAUSE_S or words[i].text.strip()[-1:] in ".?!;:"
+
+    head = first
+    while head > 0 and not ends_phrase(head - 1):
+        head -= 1
+    if first - head <= SNAP_WORDS:
+        first = head
+    tail = last
+    while not ends_phrase(tail):
+        tail += 1
+    if tail - last <= SNAP_WORDS:
+        last = tail
+    return first, last
+
+
+# --- on-screen text -----------------------------------------------------------------------------------------
+
+
+def distinct_lines(clips: Iterable[Clip]) -> list[OcrLine]:
+    """The clips' on-screen lines once each: the same text in the same place is one line, on screen from
+    its earliest start to its latest end (a clip stored while a line was still showing knows less of it)."""
+    merged: list[OcrLine] = []
+    for clip in clips:
+        for line in clip.ocr_lines:
+            key = line.text.strip().lower()
+            if not key:
+                continue
+            for i, known in enumerate(merged):
+                if known.text.strip().lower() == key and known.same_place(line) and line.start_s <= known.end_s and line.end_s >= known.start_s:
+                    merged[i] = OcrLine(min(known.start_s, line.start_s), max(known.end_s, line.end_s), known.text, known.score, known.x, known.y)
+                    break
+            else:
+                merged.append(line)
+    return merged
+
+
+def line_match(terms: Terms, line: OcrLine) -> float:
+    """How well a line answers: the share of the query's content words it has, discounted when most of the
+    line is other words (a menu item that shares one word of a long query matters less)."""
+    words = tokens(line.text)
+    if not words:
+        return 0.0
+    found = [terms.match(w) for w in words]
+    coverage = terms.coverage(t for t in found if t is not None)
+    precision = sum(1 for t in found if t is not None) / len(words)
+    return coverage * (0.5 + 0.5 * precision)
+
+
+def fit_ocr(terms: Terms, lines: Sequence[OcrLine], within: tuple[float, float]) -> Fit | None:
+    """The seconds the best-matching lines are on screen, cut to `within` (the retrieved clips that show
+    them). None when nothing matches, or when every matching line is on screen before and after `within`
+    (a title or menu: it does not say when)."""
+    scored = [(line_match(terms, line), line) for line in lines]
+    best = max((s for s, _ in scored), default=0.0)
+    if best <= 0:
+        return None
+    chosen = [line for s, line in scored if s >= best * LINE_RATIO]
+    lo, hi = within
+    if all(line.start_s < lo and line.end_s > hi for line in chosen):
+        return None
+    start = max(lo, min(line.start_s for line in chosen))
+    end = min(hi, max(line.end_s for line in chosen))
+    if end <= start:
+        return None
+    text = " | ".join(dict.fromkeys(line.text.strip() for line in chosen))
+    return Fit("ocr", start, end, text, best)
+
+
+# --- relevance ----------------------------------------------------------------------------------------------
+
+
+def lexical_match(terms: Terms, clip: Clip) -> float:
+    """The clip's best lexical evidence: its best spoken run's or best line's share of the query's words."""
+    speech = fit_speech(terms, clip.words)
+    lines = [line_match(terms, line) for line in clip.ocr_lines]
+    return max(speech.match if speech else 0.0, max(lines, default=0.0))
+
+
+def relevance(query_vector: np.ndarray | None, clip: Clip, lexical: float) -> float:
+    """A calibrated 0-1 relevance of `clip`: a logistic model (CALIBRATION) of the cosine between the query
+    and the clip's joint vector and of its lexical match. Comparable across queries, unlike fused ranks."""
+    intercept, w_cos, w_lex = CALIBRATION
+    cosine = 0.0
+    vector = clip.vectors.get("joint")
+    if query_vector is not None and vector is not None:
+        norm = float(np.linalg.norm(vector) * np.linalg.norm(query_vector))
+        cosine = float(np.dot(vector, query_vector)) / norm if norm > 0 else 0.0
+    z = intercept + w_cos * cosine + w_lex * lexical
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+# --- moments ------------------------------------------------------------------------------------------------
+
+
+def fit_moments(
+    query: str,
+    found: Sequence[ScoredClip],
+    query_vector: np.ndarray | None = None,
+    *,
+    max_moment_s: float = MAX_MOMENT_S,
+    bounds: tuple[float | None, float | None] = (None, None),
+) -> list[Moment]:
+    """Moments for `query` from the retrieved clips (`found`, best first), in that order (a moment ranks by
+    its best clip; moments that fit to the same evidence are one).
+
+    A moment starts at the best clip not yet taken and takes the neighbouring retrieved clips of its
+    stream (overlapping or touching) while their relevance stays at least KEEP_RATIO of the first's and
+    the group spans at most `max_moment_s`. Its span is then fitted to its evidence (see the module
+    docstring); `clips` keeps every clip that supports it, best first, and `relevance` is its best
+    clip's. With `bounds` (a searched time range), only evidence inside it counts and spans stay in it.
+    """
+    lo = -math.inf if bounds[0] is None else bounds[0]
+    hi = math.inf if bounds[1] is None else bounds[1]
+    terms = Terms.of(query)
+    lexical = {item.clip.clip_id: lexical_match(terms, item.clip) for item in found}
+    rel = {item.clip.clip_id: relevance(query_vector, item.clip, lexical[item.clip.clip_id]) for item in found}
+    order = {item.clip.clip_id: i for i, item in enumerate(found)}
+    taken: set[str] = set()
+    moments: list[Moment] = []
+    for seed in found:
+        if seed.clip.clip_id in taken:
+            continue
+        group = _grow(seed, found, rel, taken, max_moment_s)
+        taken.update(item.clip.clip_id for item in group)
+        fit, support = _fit(terms, group, found, rel, (lo, hi))
+        clips = tuple(item.clip for item in sorted(support, key=lambda item: order[item.clip.clip_id]))
+        moment = Moment(
+            seed.clip.stream_id, fit.start_s, fit.end_s, seed.score, _best_first(clips, fit), relevance=rel[seed.clip.clip_id],
+            evidence=fit.kind, evidence_text=fit.text,
+        )
+        same = next((i for i, m in enumerate(moments) if _same_evidence(m, moment)), None)
+        if same is None:
+            moments.append(moment)
+        else:
+            moments[same] = _absorb(moments[same], moment)
+    return moments
+
+
+def _grow(seed: ScoredClip, found: Sequence[ScoredClip], rel: Mapping[str, float], taken: set[str], max_moment_s: float) -> list[ScoredClip]:
+    floor = rel[seed.clip.clip_id] * KEEP_RATIO
+    group = [seed]
+    start, end = seed.clip.start_s, seed.clip.end_s
+    grew = True
+    while grew:
+        grew = False
+        for item in found:
+            clip = item.clip
+            if (
+                clip.clip_id in taken
+                or any(g.clip.clip_id == clip.clip_id for g in group)
+                or clip.stream_id != seed.clip.stream_id
+                or rel[clip.clip_id] < floor
+                or clip.start_s > end
+                or clip.end_s < start
+                or max(end, clip.end_s) - min(start, clip.start_s) > max_moment_s
+            ):
+                continue
+            group.append(item)
+            start, end = min(start, clip.start_s), max(end, clip.end_s)
+            grew = True
+    return group
+
+
+def _fit(
+    terms: Terms, group: Sequence[ScoredClip], found: Sequence[ScoredClip], rel: Mapping[str, float], bounds: tuple[float, float]
+) -> tuple[Fit, list[ScoredClip]]:
+    """The group's fitted evidence, and the retrieved clips that support it (the group, and those of its
+    chain that the evidence reaches into)."""
+    lo, hi = bounds
+    clips = [item.clip for item in group]
+    span = (max(lo, min(c.start_s for c in clips)), min(hi, max(c.end_s for c in clips)))
+    if span[1] <= span[0]:  # a clip that only touches the range
+        span = (min(c.start_s for c in clips), max(c.end_s for c in clips))
+        lo, hi = -math.inf, math.inf
+    # A sentence or a line may go on beyond the group: follow it through the retrieved clips next to it.
+    chain = _chain(group, found)
+    chained = [item.clip for item in chain]
+    words = [w for w in distinct_words(chained) if w.start_s >= lo and w.end_s <= hi]
+    speech = _near(fit_speech(terms, words), span)
+    reach = (max(lo, min(c.start_s for c in chained)), min(hi, max(c.end_s for c in chained)))
+    ocr = fit_ocr(terms, distinct_lines(clips), reach)
+    best = max((f for f in (speech, ocr) if f is not None and f.match >= MIN_MATCH), key=lambda f: f.match, default=None)
+    if best is None:
+        fit = _fit_visual(group, span, rel)
+        start, end = max(fit.start_s, span[0]), min(fit.end_s, span[1])
+        return (Fit(fit.kind, start, end, fit.text) if end > start else Fit(fit.kind, *span, fit.text)), list(group)
+    ids = {item.clip.clip_id for item in group}
+    extra = [item for item in chain if item.clip.clip_id not in ids and item.clip.start_s < best.end_s and item.clip.end_s > best.start_s]
+    return best, [*group, *extra]
+
+
+def _near(fit: Fit | None, span: tuple[float, float]) -> Fit | None:
+    """`fit` when it overlaps `span` (evidence found in the chain must still be the group's)."""
+    return fit if fit is not None and fit.start_s < span[1] and fit.end_s > span[0] else None
+
+
+def _chain(group: Sequence[ScoredClip], found: Sequence[ScoredClip]) -> list[ScoredClip]:
+    """`group` and the retrieved clips of its stream that overlap it, directly or through each other."""
+    chain = list(group)
+    ids = {item.clip.clip_id for item in chain}
+    stream = group[0].clip.stream_id
+    grew = True
+    while grew:
+        grew = False
+        lo, hi = min(i.clip.start_s for i in chain), max(i.clip.end_s for i in chain)
+        for item in found:
+            clip = item.clip
+            if clip.clip_id not in ids and clip.stream_id == stream and clip.start_s < hi and clip.end_s > lo:
+                chain.append(item)
+                ids.add(clip.clip_id)
+                grew = True
+    return chain
+
+
+def _fit_visual(group: Sequence[ScoredClip], span: tuple[float, float], rel: Mapping[str, float]) -> Fit:
+    """The stretch of the group's clip grid where relevance stays near its best: each cell between clip
+    edges scores the mean relevance of the clips that could cover it (a clip not retrieved counts 0)."""
+    clips = [item.clip for item in group]
+    edges = sorted({t for c in clips for t in (c.start_s, c.end_s)})
+    if len(edges) <= 2:
+        return Fit("visual", span[0], span[1], ", ".join(clips[0].tags[:3]))
+    window = max(c.end_s - c.start_s for c in clips)
+    cells = []
+    for lo, hi in zip(edges, edges[1:]):
+        covering = [rel[c.clip_id] for c in clips if c.start_s <= lo and c.end_s >= hi]
+        possible = max(1, round(window / (hi - lo))) if hi > lo else 1
+        cells.append((lo, hi, sum(covering) / max(possible, len(covering))))
+    best_i = max(range(len(cells)), key=lambda i: cells[i][2])
+    floor = cells[best_i][2] * CELL_RATIO
+    first = last = best_i
+    while first > 0 and cells[first - 1][2] >= floor:
+        first -= 1
+    while last < len(cells) - 1 and cells[last + 1][2] >= floor:
+        last += 1
+    return Fit("visual", cells[first][0], cells[last][1], ", ".join(clips[0].tags[:3]))
+
+
+def _best_first(clips: tuple[Clip, ...], fit: Fit) -> tuple[Clip, ...]:
+    """The clips best first, except that the first is one that holds the fitted span's start: its
+    thumbnail and id are what a client shows and seeks to."""
+    holding = [c for c in clips if c.start_s <= fit.start_s < c.end_s or c.start_s <= fit.start_s <= c.end_s]
+    if not holding or holding[0] is clips[0]:
+        return clips
+    first = holding[0]
+    return (first, *(c for c in clips if c is not first))
+
+
+def _same_evidence(a: Moment, b: Moment) -> bool:
+    """Two moments of one stream fitted to (nearly) the same span: one moment."""
+    if a.stream_id != b.stream_id:
+        return False
+    shared = min(a.end_s, b.end_s) - max(a.start_s, b.start_s)
+    if shared <= 0:
+        return False
+    return shared > 0.5 * min(a.end_s - a.start_s, b.end_s - b.start_s)
+
+
+def _absorb(kept: Moment, other: Moment) -> Moment:
+    clips = kept.clips + tuple(c for c in other.clips if c.clip_id not in {k.clip_id for k in kept.clips})
+    return Moment(
+        kept.stream_id, kept.start_s, kept.end_s, kept.score, clips,
+        relevance=max(kept.relevance, other.relevance), evidence=kept.evidence, evidence_text=kept.evidence_text,
+    )

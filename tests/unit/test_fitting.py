@@ -1,0 +1,185 @@
+"""Fitting moments to their evidence (streammm.qa.fitting), on hand-made clips."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streammm.qa.fitting import Terms, fit_moments, fit_speech, relevance, same_word, tokens
+from streammm.records import Clip, OcrLine, ScoredClip, Word
+
+QUERY = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+
+
+def vector(cosine: float) -> np.ndarray:
+    """A unit vector at `cosine` to QUERY."""
+    return np.array([cosine, math.sqrt(max(0.0, 1 - cosine**2)), 0.0], dtype=np.float32)
+
+
+def clip(start: float, *, words=(), lines=(), cosine: float = 0.5, stream: str = "s", length: float = 4.0) -> Clip:
+    return Clip(
+        f"{stream}-{start}", stream, start, start + length, "p",
+        words=tuple(w for w in words if w.start_s < start + length and w.end_s > start),
+        ocr_lines=tuple(lines), vectors={"joint": vector(cosine)}, tags=("tag",),
+    )
+
+
+def said(text: str, start: float, step: float = 0.3) -> list[Word]:
+    return [Word(start + i * step, start + (i + 1) * step - 0.02, w) for i, w in enumerate(text.split())]
+
+
+def found(*clips: Clip) -> list[ScoredClip]:
+    return [ScoredClip(c, 1.0 - i / 100) for i, c in enumerate(clips)]
+
+
+# --- words ------------------------------------------------------------------------------------------------
+
+
+def test_tokens_and_stems():
+    assert tokens("Mr. John's 3 OK-ish a x") == ["mister", "john", "3", "okay", "ish"]
+    assert same_word("display", "displays") and same_word("type", "typed")
+    assert not same_word("man", "many") and not same_word("ill", "illness")
+
+
+def test_words_inside_one_clip_give_their_own_times():
+    words = said("so it goes. He was not an ill disposed young man. Unless he was", 4.2)
+    one = clip(4.0, words=words, cosine=0.6, length=6.0)
+    (moment,) = fit_moments("the narrator says 'he was not an ill disposed young man'", found(one), QUERY)
+    first = next(w for w in words if w.text == "He")
+    last = next(w for w in words if w.text == "man.")
+    assert (moment.start_s, moment.end_s) == (first.start_s, last.end_s)
+    assert moment.evidence == "speech"
+    assert moment.evidence_text == "He was not an ill disposed young man."
+    assert moment.clips == (one,)
+
+
+def test_a_paraphrase_keeps_the_phrase_when_only_two_words_are_left_out():
+    words = said("He was not an ill disposed young man.", 7.4)
+    fit = fit_speech(Terms.of("when does the narrator call someone not an ill disposed young man?"), words)
+    assert fit is not None and (fit.start_s, fit.end_s) == (words[0].start_s, words[-1].end_s)  # "He was" joins
+
+
+def test_a_single_word_inside_a_long_sentence_is_not_widened_to_the_sentence():
+    words = said("we drove for hours along the coast and then the old lighthouse came into view at last", 0.0)
+    fit = fit_speech(Terms.of("lighthouse"), words)
+    hit = next(w for w in words if w.text == "lighthouse")
+    assert fit is not None and (fit.start_s, fit.end_s) == (hit.start_s, hit.end_s)
+
+
+def test_a_run_of_matching_words_never_crosses_a_sentence_end():
+    words = said("is to be ill disposed. Had he married a more amiable woman", 0.0)
+    fit = fit_speech(Terms.of("had he married a more amiable woman"), words)
+    assert fit is not None and fit.text == "Had he married a more amiable woman"
+
+
+def test_a_sentence_spoken_across_three_clips_is_one_moment_supported_by_them():
+    words = said("and mister john dashwood had then leisure to consider how much there might be in his power", 0.3, step=0.4)
+    clips = [clip(t, words=words, cosine=c) for t, c in ((0.0, 0.6), (2.0, 0.62), (4.0, 0.55))]
+    query = "the narrator says 'and mister john dashwood had then leisure to consider how much there might be in his power'"
+    (moment,) = fit_moments(query, found(clips[1], clips[0], clips[2]), QUERY)
+    assert (moment.start_s, moment.end_s) == (words[0].start_s, words[-1].end_s)
+    assert {c.clip_id for c in moment.clips} == {c.clip_id for c in clips}
+    assert moment.clips[0].start_s <= moment.start_s < moment.clips[0].end_s  # the first clip holds the start: its thumbnail
+
+
+# --- on-screen text ---------------------------------------------------------------------------------------
+
+
+def test_a_line_visible_across_three_clips_gives_the_seconds_it_is_on_screen():
+    title = OcrLine(0.0, 40.0, "System Settings", x=0.2, y=0.02)
+    # each clip was stored while the line was still showing, so each knows a later end
+    seen = [OcrLine(9.0, end, "Mirror displays", x=0.6, y=0.5) for end in (11.0, 13.0, 15.0)]
+    clips = [clip(t, lines=(title, line), cosine=0.6) for t, line in zip((8.0, 10.0, 12.0), seen)]
+    (moment,) = fit_moments("Mirror displays", found(clips[1], clips[0], clips[2]), QUERY)
+    assert (moment.start_s, moment.end_s) == (9.0, 15.0)
+    assert moment.evidence == "ocr" and moment.evidence_text == "Mirror displays"
+    assert len(moment.clips) == 3
+
+
+def test_a_line_on_screen_before_and_after_the_moment_does_not_bound_it():
+    title = OcrLine(0.0, 40.0, "Mirror displays", x=0.6, y=0.5)
+    (moment,) = fit_moments("mirror displays", found(clip(10.0, lines=(title,), cosine=0.6)), QUERY)
+    assert moment.evidence == "visual"
+    assert (moment.start_s, moment.end_s) == (10.0, 14.0)
+
+
+def test_the_line_that_answers_wins_over_lines_sharing_fewer_words():
+    lines = (OcrLine(10.0, 15.0, "slide 3 of 5"), OcrLine(5.0, 10.0, "slide 2 of 5"), OcrLine(0.0, 25.0, "Sense and Sensibility"))
+    clips = [clip(t, lines=[ln for ln in lines if ln.start_s < t + 4 and ln.end_s > t], cosine=0.5) for t in (8.0, 10.0, 12.0)]
+    (moment, *_) = fit_moments("the slide counter reads 3 of 5", found(clips[1], clips[0], clips[2]), QUERY)
+    assert (moment.start_s, moment.end_s) == (10.0, 15.0)
+
+
+# --- visual and merging -----------------------------------------------------------------------------------
+
+
+def test_visual_run_keeps_the_grid_cells_where_relevance_stays_near_the_best():
+    """No per-frame vectors or shot flags are stored, so a visual fit is on the clip grid: two strong
+    overlapping clips give their shared cell and the strong side, a weak neighbour is left out."""
+    strong, stronger, weak = clip(2.0, cosine=0.55), clip(4.0, cosine=0.56), clip(6.0, cosine=0.2)
+    moments = fit_moments("a red motorcycle", found(stronger, strong, weak), QUERY)
+    assert (moments[0].start_s, moments[0].end_s) == (4.0, 6.0)
+    assert {c.clip_id for c in moments[0].clips} == {strong.clip_id, stronger.clip_id}
+    assert moments[0].evidence == "visual"
+    assert [(m.start_s, m.end_s) for m in moments[1:]] == [(6.0, 10.0)]  # the weak clip is its own moment
+
+
+def test_adjacent_clips_merge_only_while_relevance_stays_high():
+    a, b, c = clip(0.0, cosine=0.6), clip(2.0, cosine=0.3), clip(6.0, cosine=0.6)
+    moments = fit_moments("a tabby cat", found(a, c, b), QUERY)
+    assert [(m.start_s, m.end_s) for m in moments] == [(0.0, 4.0), (6.0, 10.0), (2.0, 6.0)]  # b would bridge, but is weak
+    assert moments[0].relevance > moments[2].relevance
+    touching = fit_moments("a tabby cat", found(a, clip(4.0, cosine=0.6)), QUERY)
+    assert [(m.start_s, m.end_s) for m in touching] == [(0.0, 8.0)]  # as strong, and touching: one moment
+
+
+def test_relevance_is_a_probability_that_grows_with_cosine_and_words():
+    weak, strong = clip(0.0, cosine=0.1), clip(0.0, cosine=0.7)
+    assert 0.0 < relevance(QUERY, weak, 0.0) < relevance(QUERY, strong, 0.0) < relevance(QUERY, strong, 1.0) < 1.0
+
+
+def test_other_streams_never_merge():
+    a, b = clip(0.0, cosine=0.6, stream="a"), clip(2.0, cosine=0.6, stream="b")
+    assert [m.stream_id for m in fit_moments("x", found(a, b), QUERY)] == ["a", "b"]
+
+
+# --- never shorter than the evidence ----------------------------------------------------------------------
+
+VOCAB = ["cat", "dog", "mirror", "display", "the", "a", "red", "bike", "ran", "sat."]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(VOCAB), min_size=1, max_size=30),
+    st.lists(st.tuples(st.sampled_from(VOCAB[:8]), st.floats(0, 20), st.floats(0.5, 10)), max_size=4),
+    st.lists(st.sampled_from(VOCAB[:8]), min_size=1, max_size=4),
+    st.lists(st.floats(0.0, 0.9), min_size=12, max_size=12),
+)
+def test_no_fitted_span_is_smaller_than_its_evidence(spoken, shown, asked, cosines):
+    words = said(" ".join(spoken), 0.5, step=0.45)
+    lines = [OcrLine(s, s + d, t) for t, s, d in shown]
+    clips = [
+        clip(t, words=words, lines=[ln for ln in lines if ln.start_s < t + 4 and ln.end_s > t], cosine=c)
+        for t, c in zip(np.arange(0.0, 24.0, 2.0), cosines)
+    ]
+    order = sorted(clips, key=lambda c: -float(c.vectors["joint"][0]))
+    query = " ".join(asked)
+    for moment in fit_moments(query, found(*order), QUERY):
+        assert moment.start_s < moment.end_s
+        lo, hi = min(c.start_s for c in moment.clips), max(c.end_s for c in moment.clips)
+        if moment.evidence == "speech":
+            inside = [w for w in words if lo - 1e-9 <= w.start_s and w.end_s <= hi + 12]
+            run = " ".join(w.text for w in inside)
+            assert moment.evidence_text in run
+            evidence = [w for w in words if moment.start_s - 1e-9 <= w.start_s and w.end_s <= moment.end_s + 1e-9]
+            assert " ".join(w.text for w in evidence) == moment.evidence_text  # exactly the words, never fewer
+        elif moment.evidence == "ocr":
+            chosen = [ln for ln in lines if ln.text in moment.evidence_text.split(" | ")]
+            assert chosen
+            # the span covers every chosen line where the retrieved clips that show it reach
+            assert any(moment.start_s <= max(ln.start_s, lo) + 1e-9 for ln in chosen)
+        else:
+            assert lo - 1e-9 <= moment.start_s and moment.end_s <= hi + 1e-9
