@@ -113,7 +113,7 @@ def iter_segments(
                 why = f"its video keyframes are up to {gap_s:.1f} s apart (media.max_keyframe_gap_s={max_keyframe_gap_s:g})"
         if why is None:
             packets = _timed_packets(container, streams, origin_s, path, live=timeout_s is not None)
-            groups = _earliest_first(plan_cuts(packets, segment_s, has_video))
+            groups = _from_zero(plan_cuts(packets, segment_s, has_video))
             first = next(groups, None)
             if first is None:
                 return
@@ -127,11 +127,11 @@ def iter_segments(
     yield from reencoded_segments(path, stream_id, segment_s, timeout_s=timeout_s)
 
 
-def _earliest_first(groups: Iterator[tuple[float, list[TimedPacket]]]) -> Iterator[tuple[float, list[TimedPacket]]]:
-    """Each segment's clock starts at its earliest packet (an audio priming packet may precede the cut):
-    muxers shift negative timestamps, which would move every frame of the segment off the timeline."""
+def _from_zero(groups: Iterator[tuple[float, list[TimedPacket]]]) -> Iterator[tuple[float, list[TimedPacket]]]:
+    """No segment starts before 0 on the stream's timeline: what comes before (an audio codec's priming, frames
+    an edit list hides) stays in the first segment at negative times, where decoders drop it."""
     for start_s, items in groups:
-        yield min([start_s, *(i.time_s for i in items)]), items
+        yield max(0.0, start_s), items
 
 
 def open_input(path: str | Path, *, timeout_s: float | None = None) -> av.container.InputContainer:
@@ -241,7 +241,7 @@ def _segment(
     stream_id: str, seq: int, group: tuple[float, list[TimedPacket]], end_s: float, data: bytes, fmt: str, streams: list[Any],
     *, last: bool, run: IngestRun,
 ) -> Segment:
-    start_s, _ = group
+    start_s = clock_start(fmt, *group)
     codecs = {s.type: s.codec_context.name for s in streams}
     return Segment(
         stream_id=stream_id,
@@ -257,10 +257,23 @@ def _segment(
     )
 
 
+def clock_start(fmt: str, start_s: float, items: list[TimedPacket]) -> float:
+    """Where a segment's clock starts: at its cut in Matroska; at its earliest packet in formats that cannot
+    hold negative times."""
+    return start_s if fmt == CONTAINER else min([start_s, *(i.time_s for i in items)])
+
+
 def mux(items: list[TimedPacket], streams: list[Any], start_s: float, *, fmt: str = CONTAINER) -> bytes:
-    """Write packets into an in-memory `fmt` file whose clock starts at `start_s`."""
+    """Write packets into an in-memory `fmt` file whose clock starts at `start_s`.
+
+    Packets before `start_s` keep their negative times (Matroska carries them): a muxer that shifted them
+    to zero would move every frame of the segment off the timeline. A format that cannot (NUT) starts its
+    clock at its earliest packet instead, and the segment's start moves there with it.
+    """
+    start_s = clock_start(fmt, start_s, items)
     buffer = io.BytesIO()
-    with av.open(buffer, "w", format=fmt) as output:
+    options = {"avoid_negative_ts": "disabled"} if fmt == CONTAINER else {}
+    with av.open(buffer, "w", format=fmt, options=options) as output:
         out_streams = {s.index: output.add_stream_from_template(s) for s in streams}
         shifts: dict[int, int] = {}
         for item in items:
