@@ -298,7 +298,7 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from streammm.models.registry import create_text_encoder
     from streammm.qa.answer import clock
-    from streammm.qa.service import QueryService, SearchRequest
+    from streammm.qa.service import NO_MATCH, QueryService, SearchRequest
     from streammm.server.protocol import moment_json
     from streammm.store.factory import open_existing_store
 
@@ -309,20 +309,20 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     store = open_existing_store(settings, encoder.dim)
     try:
         query = SearchRequest(args.query, streams=tuple(args.stream) if args.stream else None, k=args.k, strategy=args.strategy)
-        rows = [moment_json(m) for m in QueryService(store, encoder).moments(query)]
+        rows = [moment_json(m) for m in QueryService(store, encoder, min_relevance=settings.qa.min_relevance).moments(query)]
     finally:
         store.close()
     if args.json:
         json.dump(rows, sys.stdout, ensure_ascii=False)
         print()
     elif not rows:
-        print("no moments found")
+        print(NO_MATCH)
     else:
         for row in rows:
             said = f"  said: {row['transcript'][:100]}" if row["transcript"] else ""
             shown = f"  shown: {' | '.join(row['ocr_text'].splitlines())[:100]}" if row["ocr_text"] else ""
             span = f"{clock(row['start_s'])}–{clock(row['end_s'], up=True)}"
-            print(f"[{row['stream_id']} @ {span}]  score {row['score']:.4f}{said}{shown}")
+            print(f"[{row['stream_id']} @ {span}]  relevance {row['relevance']:.2f}{said}{shown}")
     return 0
 
 

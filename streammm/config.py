@@ -198,6 +198,10 @@ class QaConfig(_Section):
     strategy: str = Field("hybrid", description="one of " + " | ".join(STRATEGIES))
     evidence_moments: int = Field(5, ge=1, le=50, description="moments handed to the answerer")
     max_sentences: int = Field(3, ge=1, le=20, description="extractive: sentences in an answer")
+    min_relevance: float = Field(
+        0.04, ge=0.0, le=1.0,
+        description="moments whose calibrated relevance (0-1) is below this are not returned; 0 returns every moment",
+    )
     llm: LlmConfig = LlmConfig()
 
 

@@ -27,7 +27,7 @@ SENTENCE_END = re.compile(r"[.?!]['\"”’)]*$")
 PAUSE_S = 1.0  # a silence this long ends a sentence even without punctuation
 MAX_SENTENCE_WORDS = 30
 SAME_ROW = 0.03  # fraction of the frame's height
-NOTHING_FOUND = "I found nothing in the indexed streams that answers this."
+NOTHING_FOUND = "No moment matched well: I found nothing in the indexed streams that answers this."
 
 STOPWORDS = frozenset(
     "a an the is are was were be been do does did what when where who whom which why how that this these those of in on "

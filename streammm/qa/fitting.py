@@ -220,18 +220,27 @@ def line_match(terms: Terms, line: OcrLine) -> float:
     return coverage * (0.5 + 0.5 * precision)
 
 
-def fit_ocr(terms: Terms, lines: Sequence[OcrLine], within: tuple[float, float]) -> Fit | None:
+def fit_ocr(
+    terms: Terms, lines: Sequence[OcrLine], within: tuple[float, float], around: tuple[float, float] | None = None
+) -> Fit | None:
     """The seconds the best-matching lines are on screen, cut to `within` (the retrieved clips that show
-    them). None when nothing matches, or when every matching line is on screen before and after `within`
-    (a title or menu: it does not say when)."""
+    them). None when nothing matches, or when every matching line was on screen before `around` (the
+    moment's own clips; default `within`) and stays for most of it: a title or menu there all along does
+    not say when."""
     scored = [(line_match(terms, line), line) for line in lines]
     best = max((s for s, _ in scored), default=0.0)
     if best <= 0:
         return None
     chosen = [line for s, line in scored if s >= best * LINE_RATIO]
     lo, hi = within
-    if all(line.start_s < lo and line.end_s > hi for line in chosen):
+    a_lo, a_hi = around or within
+    def there_all_along(line: OcrLine) -> bool:  # already showing when the moment begins, and for most of it
+        return line.start_s < a_lo and min(line.end_s, a_hi) - a_lo >= 0.75 * (a_hi - a_lo)
+
+    changing = [line for line in chosen if not there_all_along(line)]
+    if not changing:
         return None
+    chosen = changing  # a line there all along (a title beside a dialog that says the same) says nothing about when
     start = max(lo, min(line.start_s for line in chosen))
     end = min(hi, max(line.end_s for line in chosen))
     if end <= start:
@@ -352,7 +361,7 @@ def _fit(
     words = [w for w in distinct_words(chained) if w.start_s >= lo and w.end_s <= hi]
     speech = _near(fit_speech(terms, words), span)
     reach = (max(lo, min(c.start_s for c in chained)), min(hi, max(c.end_s for c in chained)))
-    ocr = fit_ocr(terms, distinct_lines(clips), reach)
+    ocr = fit_ocr(terms, distinct_lines(clips), reach, span)
     best = max((f for f in (speech, ocr) if f is not None and f.match >= MIN_MATCH), key=lambda f: f.match, default=None)
     if best is None:
         fit = _fit_visual(group, span, rel)

@@ -16,6 +16,7 @@ from streammm.records import ClipFilter, StreamInfo
 from streammm.store.base import ClipStore
 
 OVERFETCH = 3  # clips per wanted moment: adjacent clips merge, so fetch more than k
+NO_MATCH = "no moment matched well"  # what a client is told when every moment is below min_relevance
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,12 @@ class SearchRequest:
 class QueryService:
     """Blocking; call from a worker thread. Shared by the websocket, the HTTP search and the watches."""
 
-    def __init__(self, store: ClipStore, encoder: TextEncoder, *, streams_ttl_s: float = 2.0) -> None:
+    def __init__(self, store: ClipStore, encoder: TextEncoder, *, streams_ttl_s: float = 2.0, min_relevance: float = 0.0) -> None:
+        """`min_relevance` (qa.min_relevance): moments whose calibrated relevance is below it are left out,
+        so a query that matches nothing well gets no moments rather than weak ones."""
         self.store = store
         self.encoder = encoder
+        self.min_relevance = min_relevance
         self._streams_ttl_s = streams_ttl_s
         self._streams: tuple[float, list[StreamInfo]] | None = None
         self._lock = threading.Lock()
@@ -50,12 +54,13 @@ class QueryService:
         return self.encoder.encode([text])[0]
 
     def moments(self, query: SearchRequest, vector: np.ndarray | None = None) -> list[Moment]:
-        """The best `query.k` moments, best first."""
+        """The best `query.k` moments, best first, each at least `min_relevance` relevant (none: NO_MATCH)."""
         if query.streams == ():
             return []
         vector = self.encode(query.text) if vector is None else vector
         found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH, where=query.where)
-        return fit_moments(query.text, found, vector, bounds=(query.start_s, query.end_s))[: query.k]
+        moments = fit_moments(query.text, found, vector, bounds=(query.start_s, query.end_s))
+        return [m for m in moments if m.relevance >= self.min_relevance][: query.k]
 
     def streams(self) -> list[StreamInfo]:
         """The stored streams, at most `streams_ttl_s` old (listing scans the store)."""

@@ -53,7 +53,7 @@ def create_app(
     vectors = remembering(encoder)  # shared: an ask's question is encoded once, for retrieval and the answer
     ctx = ServerContext(
         settings=settings,
-        service=QueryService(store, vectors),
+        service=QueryService(store, vectors, min_relevance=settings.qa.min_relevance),
         answerer=answerer or make_answerer(settings, vectors, workers),
         auth=Authenticator(settings.auth, settings.server.host, insecure=settings.server.insecure),
         data_dir=Path(data_dir),

@@ -169,6 +169,7 @@ def moment_json(moment: Moment) -> dict[str, Any]:
         "start_s": round(moment.start_s, 3),
         "end_s": round(moment.end_s, 3),
         "score": round(moment.score, 6),
+        "relevance": round(moment.relevance, 3),
         "clip_id": moment.clip_id,
         "clip_ids": [c.clip_id for c in moment.clips],
         "transcript": moment.transcript,
