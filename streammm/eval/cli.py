@@ -1,6 +1,6 @@
 """`streammm eval [retrieval|asr|ocr]`: the quality measurements, as one subcommand.
 
-    streammm eval [--queries FILE] [--media-root DIR] [--strategies S ...] [--data-dir DIR] [--json OUT] [--plot OUT.png]
+    streammm eval [--queries FILE] [--media-root DIR] [--strategies S ...] [--data-dir DIR] [--answers] [--json OUT] [--plot OUT.png]
     streammm eval asr [--json OUT]
     streammm eval ocr [--json OUT]
 
@@ -22,7 +22,7 @@ from streammm.errors import ConfigError
 WHAT = ("retrieval", "asr", "ocr")
 RETRIEVAL_ONLY = (
     ("queries", "--queries"), ("media_root", "--media-root"), ("strategies", "--strategies"), ("data_dir", "--data-dir"), ("plot", "--plot"),
-    ("across_streams", "--across-streams"),
+    ("across_streams", "--across-streams"), ("answers", "--answers"),
 )
 
 
@@ -55,8 +55,12 @@ def add_eval_parser(commands: Any) -> None:
         "--across-streams", action="store_true",
         help="retrieval: ask each query of every stream in the store, not only its own video (a moment of another video is a miss)",
     )
+    ev.add_argument(
+        "--answers", action="store_true",
+        help="retrieval: also ask each query through the answerer (as the websocket does) and score its citations",
+    )
     ev.add_argument("--json", metavar="OUT", help="also write the results as JSON here")
-    ev.add_argument("--plot", metavar="OUT.png", help="retrieval: also draw a bar chart of hit@1, R@5 and mean IoU per strategy")
+    ev.add_argument("--plot", metavar="OUT.png", help="retrieval: also draw a bar chart of hit@1, R@5, R1@0.5, R1@0.7, mIoU and mAP per strategy")
     ev.set_defaults(run=run_eval_command)
 
 
@@ -81,7 +85,7 @@ def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
 def _retrieval(args: argparse.Namespace, settings: Settings) -> int:
     from streammm.eval.harness import run_eval
     from streammm.eval.queries import load_queries
-    from streammm.eval.report import format_by_modality, format_summary, plot_summary, write_json
+    from streammm.eval.report import format_by_modality, format_summary, format_widths, plot_summary, write_json
     from streammm.paths import shared_media
     from streammm.qa.retrieval import STRATEGIES
 
@@ -93,14 +97,27 @@ def _retrieval(args: argparse.Namespace, settings: Settings) -> int:
         if not args.data_dir:
             print(f"indexing into a temporary store {scratch} (deleted afterwards; --data-dir DIR keeps it)", file=sys.stderr)
         result = run_eval(settings, queries, strategies=strategies, data_dir=data_dir, across_streams=args.across_streams)
+        if args.answers:
+            from streammm.eval.answers import evaluate_answers
+
+            result["answers"] = evaluate_answers(
+                settings, queries, data_dir=data_dir, not_indexed=result["run"].get("not_indexed"), across_streams=args.across_streams
+            )
     result["run"]["queries_file"] = str(queries_file)
     if not args.data_dir:
         result["run"]["data_dir"] = None
     k = result["run"]["k"]
     print(f"{len(queries)} queries from {queries_file}, each asked of {result['run']['asked_of']}; top {k} moments per query\n")
     print(format_summary(result["summary"]))
-    print("\nper query modality (hit@1 / R@5):\n")
+    print("\nper query modality:\n")
     print(format_by_modality(result["by_modality"]))
+    shown = "hybrid" if "hybrid" in strategies else strategies[-1]
+    print(f"\nper query, {shown}: the top moment's width against the label's\n")
+    print(format_widths(result["rows"], shown))
+    if "answers" in result:
+        from streammm.eval.answers import format_answers
+
+        print("\n" + format_answers(result["answers"]["summary"]))
     if args.json:
         print(f"wrote {write_json(result, args.json)}", file=sys.stderr)
     if args.plot:
