@@ -30,3 +30,40 @@ def media_progress(total_s: float, *, desc: str) -> Iterator[Callable[[float], N
         advance(total_s)
     finally:
         bar.close()
+
+
+@contextmanager
+def polled_media_progress(total_s: float, *, desc: str, done_s: Callable[[], float], every_s: float = 0.5) -> Iterator[None]:
+    """A media-seconds bar for work that reports no progress itself: a thread asks `done_s()` every
+    `every_s` while the body runs (e.g. `up --once`, whose progress lives in its PipelineStats)."""
+    import threading
+
+    if not sys.stderr.isatty():
+        yield
+        return
+    stop = threading.Event()
+    with media_progress(total_s, desc=desc) as advance:
+
+        def poll() -> None:
+            while not stop.wait(every_s):
+                advance(done_s())
+
+        watcher = threading.Thread(target=poll, name="progress", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join()
+
+
+@contextmanager
+def count_progress(total: int, *, desc: str, unit: str) -> Iterator[Callable[[int], None]]:
+    """Yields `advance(n=1)`; the bar counts items (e.g. queries asked)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit=unit, disable=not sys.stderr.isatty(), file=sys.stderr)
+    try:
+        yield bar.update
+    finally:
+        bar.close()

@@ -26,7 +26,9 @@ from streammm.eval.metrics import make_row, summarize, summarize_by_modality
 from streammm.eval.queries import LabelledQuery
 from streammm.models.base import TextEncoder
 from streammm.qa.retrieval import STRATEGIES
+from streammm.progress import count_progress, polled_media_progress
 from streammm.records import ClipFilter
+from streammm.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 K = 5  # moments asked for per query, as `streammm search` shows by default; R@5 needs five
@@ -149,7 +151,15 @@ def index_media(
         print(f"indexing {len(inputs)} video(s) into {settings.store.data_dir}: {names}", file=sys.stderr)
         started = time.perf_counter()
         failures: dict[str, str] = {}
-        if asyncio.run(run_up(settings, inputs, once=True, failures=failures)) != 0 and not partial:
+        stats = PipelineStats()
+        durations = {sid: _duration_s(path, settings) for path, sid in inputs}
+
+        def done_s() -> float:  # media seconds whose clips are stored, over every input
+            return sum(min(duration_s, _stored_s(stats, sid, duration_s)) for sid, duration_s in durations.items())
+
+        with polled_media_progress(sum(durations.values()), desc="indexing", done_s=done_s):
+            code = asyncio.run(run_up(settings, inputs, once=True, failures=failures, stats=stats))
+        if code != 0 and not partial:
             raise StreammmError("indexing the evaluation media failed (see the log above)")
         print(f"indexed in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         stored = stored_streams(settings, dim)
@@ -173,6 +183,22 @@ def index_media(
             "Index these streams again (a new data dir, or streammm up --once on the same inputs)"
         )
     return status
+
+
+def _duration_s(path: str, settings: Settings) -> float:
+    from streammm.media.probe import probe
+
+    try:
+        return probe(path, max_file_mb=settings.media.max_file_mb).duration_s or 0.0
+    except StreammmError:
+        return 0.0  # `up` reports the file; the bar just does not count it
+
+
+def _stored_s(stats: PipelineStats, sid: str, duration_s: float) -> float:
+    progress = stats.streams.get(sid)
+    if progress is None:
+        return 0.0
+    return duration_s if progress.finished else progress.stored_until_s
 
 
 def incomplete_clips(settings: Settings, dim: int, sids: Sequence[str]) -> dict[str, int]:
@@ -211,29 +237,37 @@ def ask_all(
 ) -> list[dict[str, Any]]:
     """One row per query and strategy, retrieving exactly as `streammm search --stream ID --k 5` does
     (`streammm search --k 5` with `across_streams`)."""
-    from tqdm import tqdm
-
-    from streammm.qa.service import QueryService, SearchRequest
+    from streammm.qa.service import QueryService
     from streammm.store.factory import open_existing_store
 
     rows: list[dict[str, Any]] = []
     store = open_existing_store(settings, encoder.dim)
     service = QueryService(store, encoder)  # the retrieval `search`, `ask` and POST /v1/search use
     try:
-        bar = tqdm(queries, desc="queries", unit="query", disable=not sys.stderr.isatty(), file=sys.stderr)
-        for query in bar:
-            vector = service.encode(query.text)
-            for strategy in strategies:
-                own = streams[query.path]
-                request = SearchRequest(query.text, streams=None if across_streams else (own,), k=K, strategy=strategy)
-                moments = service.moments(request, vector)
-                rows.append(
-                    make_row(
-                        query_id=query.id, media=query.media, modality=query.modality, strategy=strategy,
-                        expected=(query.start, query.end), moments=[(m.start_s, m.end_s) for m in moments],
-                        elsewhere=[m.stream_id != own for m in moments],
-                    )
-                )
+        with count_progress(len(queries) * len(strategies), desc="querying", unit="search") as advance:
+            for query in queries:
+                rows += _ask(service, query, streams, strategies, across_streams)
+                advance(len(strategies))
     finally:
         store.close()
+    return rows
+
+
+def _ask(service: Any, query: LabelledQuery, streams: dict[Path, str], strategies: Sequence[str], across_streams: bool) -> list[dict[str, Any]]:
+    """One query under every strategy: one row each."""
+    from streammm.qa.service import SearchRequest
+
+    rows: list[dict[str, Any]] = []
+    vector = service.encode(query.text)
+    own = streams[query.path]
+    for strategy in strategies:
+        request = SearchRequest(query.text, streams=None if across_streams else (own,), k=K, strategy=strategy)
+        moments = service.moments(request, vector)
+        rows.append(
+            make_row(
+                query_id=query.id, media=query.media, modality=query.modality, strategy=strategy,
+                expected=(query.start, query.end), moments=[(m.start_s, m.end_s) for m in moments],
+                elsewhere=[m.stream_id != own for m in moments],
+            )
+        )
     return rows
