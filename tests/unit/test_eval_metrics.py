@@ -325,3 +325,24 @@ def test_eval_refuses_to_score_an_index_whose_clips_still_wait_for_a_modality(tm
     assert incomplete_clips(settings, 4, ["slides", "other"]) == {"slides": 1}
     with pytest.raises(StreammmError, match=r"incomplete.*slides \(1 clips\)"):
         index_media(settings, {shared_media() / "derived" / "narrated_slideshow.mp4": "slides"}, 4)
+
+
+# --- answers (streammm eval --answers) --------------------------------------------------------------------
+
+
+def test_answer_citations_are_scored_against_the_window():
+    from streammm.eval.answers import score_answer, summarize_answers
+
+    good = score_answer((10.0, 14.0), [(11.0, 12.0), (20.0, 21.0), (13.5, 16.0)])
+    assert (good["cited@1"], good["precision"], good["first_start_error_s"]) == (1, pytest.approx(2 / 3), 1.0)
+    late = score_answer((10.0, 14.0), [(20.0, 21.0), (12.0, 13.0)])
+    assert (late["cited@1"], late["precision"], late["first_start_error_s"]) == (0, 0.5, 10.0)
+    elsewhere = score_answer((10.0, 14.0), [(11.0, 12.0)], elsewhere=[True])
+    assert (elsewhere["cited@1"], elsewhere["precision"], elsewhere["first_start_error_s"]) == (0, 0.0, None)
+    none = score_answer((10.0, 14.0), [])
+    assert (none["cited@1"], none["precision"], none["first_start_error_s"]) == (0, 0.0, None)
+    summary = summarize_answers([good, late, none])
+    assert summary["cited@1"] == pytest.approx(1 / 3)
+    assert summary["precision"] == pytest.approx((2 / 3 + 0.5) / 3)
+    assert summary["median_first_start_error_s"] == pytest.approx(5.5)
+    assert summary["n"] == 3
