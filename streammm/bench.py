@@ -56,9 +56,74 @@ def run_perception_bench(settings: Settings, media: list[str] | None = None) -> 
         "model_load_s": round(load_s, 2),
         "peak_rss_mb": round(peak_mb),
         "rows": rows,
+        "decode": run_decode_bench(settings, files if media else None),
     }
     _print_table(result)
     return result
+
+
+DECODE_MEDIA = (*PERCEPTION_MEDIA, "video/movie-hello.mp4", "video/bikes.mp4", "video/moviepy_timecode_example.mp4")
+DECODE_CASES = ("ts_mpeg2_mp2", "avi_cinepak")  # from the format matrix (media/synthetic.py), made on the fly
+
+
+def run_decode_bench(settings: Settings, files: list[Path] | None = None) -> dict[str, Any]:
+    """Frame decoding alone, decord beside PyAV (media s per wall s), sampling 1 fps with and without the
+    shot-change probes; and what re-encoding an input into segments costs (wall s per media s)."""
+    import tempfile
+
+    from streammm.media.frames import sample_frames
+    from streammm.media.probe import probe
+    from streammm.media.synthetic import MATRIX, missing_encoders, write_case
+    from streammm.media.transcode import reencoded_segments
+
+    with tempfile.TemporaryDirectory(prefix="streammm-bench-") as scratch:
+        paths = list(files) if files else [shared_media() / m for m in DECODE_MEDIA]
+        cases = [c for c in MATRIX if c.name in DECODE_CASES and not missing_encoders(c)]
+        paths += [write_case(c, Path(scratch)) for c in cases]
+        rows = []
+        for path in paths:
+            info = probe(path)
+            if not info.has_video:
+                continue
+            row: dict[str, Any] = {"media": path.name, "codec": info.video_codec, "duration_s": round(info.duration_s, 2)}
+            for probes, options in (("", settings.media.model_copy(update={"shot_detect_fps": 0.0})), ("_probes", settings.media)):
+                for decoder in ("decord", "pyav"):
+                    started = time.perf_counter()
+                    try:
+                        for _ in sample_frames(path, options, max_side_px=640, decoder=decoder):
+                            pass
+                        row[f"{decoder}{probes}_x"] = _ratio(info.duration_s, time.perf_counter() - started)
+                    except Exception as exc:  # decord's failures are what is being measured
+                        row[f"{decoder}{probes}_x"] = None
+                        row[f"{decoder}_error"] = str(exc).splitlines()[0][:120]
+            started = time.perf_counter()
+            size = sum(len(s.data) for s in reencoded_segments(path, "bench", settings.media.segment_s))
+            reencode_s = time.perf_counter() - started
+            row["reencode_s_per_media_s"] = round(reencode_s / max(info.duration_s, 1e-9), 3)
+            row["reencoded_kb_per_s"] = round(size / 1024 / max(info.duration_s, 1e-9))
+            rows.append(row)
+    result = {"sample_fps": settings.media.sample_fps, "shot_detect_fps": settings.media.shot_detect_fps, "rows": rows}
+    print(decode_markdown(result))
+    return result
+
+
+def decode_markdown(result: dict[str, Any]) -> str:
+    def x(value: Any) -> str:
+        return "fails" if value is None else f"{value}x"
+
+    lines = [
+        f"Frame decoding at {result['sample_fps']:g} fps, media s per wall s (640 px); \"+ probes\" adds the shot-change "
+        f"probes at {result['shot_detect_fps']:g} fps. Re-encoding (H.264/MJPEG + 16 kHz PCM segments): wall s per media s.",
+        "",
+        "| media | codec | duration | decord | PyAV | decord + probes | PyAV + probes | re-encode | re-encoded size |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['media']} | {r['codec']} | {r['duration_s']} s | {x(r['decord_x'])} | {x(r['pyav_x'])} | "
+            f"{x(r['decord_probes_x'])} | {x(r['pyav_probes_x'])} | {r['reencode_s_per_media_s']} s/s | {r['reencoded_kb_per_s']} KB/s |"
+        )
+    return "\n".join(lines)
 
 
 def _ratio(media_s: float, wall_s: float) -> float | None:
@@ -179,6 +244,8 @@ def perception_markdown(result: dict[str, Any]) -> str:
     for r in result["rows"]:
         x = [("–" if r[k] is None else f"{r[k]}x") for k in ("inspect_x", "decode_x", "vision_x", "ocr_x", "speech_x")]
         lines.append(f"| {r['media']} | {r['duration_s']} s | {' | '.join(x)} | {r['ocr_frames_pct']} % / {r['ocr_area_pct']} % |")
+    if result.get("decode"):
+        lines += ["", decode_markdown(result["decode"])]
     return "\n".join(lines)
 
 
