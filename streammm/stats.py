@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
+
+RATE_WINDOW_S = 60.0  # how far back the catch-up estimate looks
 
 
 @dataclass
@@ -17,6 +21,24 @@ class StreamProgress:
     pending: dict[str, float] = field(default_factory=dict)  # modality -> start of the first window lacking it
     last_freshness_s: float | None = None
     finished: bool = False  # every window stored and complete
+    samples: deque[tuple[float, float, float]] = field(default_factory=deque, repr=False)  # (monotonic s, stored until, published)
+
+    def sample(self, now: float) -> None:
+        if not self.samples or now - self.samples[-1][0] >= 1.0:
+            self.samples.append((now, self.stored_until_s, self.media_s_published))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= RATE_WINDOW_S:
+            self.samples.popleft()
+
+    def catch_up_s(self) -> float | None:
+        """Wall seconds until stored clips reach the published media at the recent rates: inf when the lag
+        is not shrinking, None until there are 10 s of history."""
+        if len(self.samples) < 2 or self.lag_s <= 0:
+            return None
+        (t0, stored0, published0), (t1, stored1, published1) = self.samples[0], self.samples[-1]
+        if t1 - t0 < 10.0:
+            return None
+        shrink_per_s = ((stored1 - stored0) - (published1 - published0)) / (t1 - t0)
+        return self.lag_s / shrink_per_s if shrink_per_s > 0 else math.inf
 
     @property
     def clips_stored(self) -> int:
@@ -53,6 +75,7 @@ class PipelineStats:
             s.media_s_published = max(s.media_s_published, until_s)
             s.segments_published += 1
             s.finished = False  # more media: a stream ingested again is not finished until it is stored
+            s.sample(time.monotonic())
 
     def stored(self, stream_id: str, start_s: float, end_s: float, freshness_s: float | None, *, complete: bool) -> None:
         """A window's first store: complete, or provisional (some modality still pending)."""
@@ -69,6 +92,7 @@ class PipelineStats:
             if freshness_s is not None:
                 s.last_freshness_s = freshness_s
                 self.freshness_s.append(freshness_s)
+            s.sample(time.monotonic())
 
     def completed(self, stream_id: str, start_s: float, after_s: float | None) -> None:
         """A provisional window got its last pending modality, `after_s` after its first store."""
@@ -82,6 +106,7 @@ class PipelineStats:
             s = self.streams.setdefault(stream_id, StreamProgress())
             s.stored_until_s = max(s.stored_until_s, stored_until_s)
             s.pending = dict(pending)
+            s.sample(time.monotonic())
 
     def finish(self, stream_id: str) -> None:
         with self._lock:
@@ -138,6 +163,9 @@ class PipelineStats:
             text += f", {len(p.incomplete)} waiting for " + ", ".join(waits)
         if p.lag_s >= 10.0 and not p.finished:
             text += f", behind by {_duration(p.lag_s)} of media"
+            eta = p.catch_up_s()
+            if eta is not None:
+                text += ", not catching up" if math.isinf(eta) else f", caught up in about {_duration(eta)}"
         if p.last_freshness_s is not None:
             text += f", freshness {p.last_freshness_s:.1f} s"
         return text + (" (done)" if p.finished else "")

@@ -44,3 +44,20 @@ def test_nothing_is_given_up_while_the_source_still_publishes_or_nothing_is_pend
     stats = stats_with({"ocr": 0.0})
     assert _gone(stats, "cam", False, 30.0, NOW) is None
     assert _gone(stats_with({}), "cam", True, 30.0, NOW) is None
+
+
+def test_the_progress_line_says_when_a_stream_that_is_behind_will_have_caught_up():
+    from streammm.stats import PipelineStats
+
+    stats = PipelineStats()
+    stats.published("cam", 300.0)  # a file published far ahead of its clips
+    stream = stats.streams["cam"]
+    stream.samples.clear()
+    for t, stored in ((0.0, 0.0), (20.0, 40.0)):  # 40 media s stored in 20 wall s, nothing more published
+        stream.stored_until_s = stored
+        stream.sample(1000.0 + t)
+    assert stream.catch_up_s() == 130.0  # 260 s left at 2 media s per s
+    assert "behind by 4 min 20 s of media, caught up in about 2 min 10 s" in stats.lines()[0]
+    stream.media_s_published = 400.0  # publishing faster than storing
+    stream.sample(1040.0)
+    assert "not catching up" in stats.lines()[0]
