@@ -91,4 +91,6 @@ def main(image_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/media/images/skimage")
+    from streammm.paths import shared_media  # $STREAMMM_MEDIA_DIR, else ../shared/media (tools/fetch-media.sh rebuilds it)
+
+    main(sys.argv[1] if len(sys.argv) > 1 else str(shared_media() / "images" / "skimage"))
