@@ -80,6 +80,9 @@ class EmbeddingConfig(_Section):
 class ModelsConfig(_Section):
     device: Literal["cpu", "cuda"] = "cpu"
     threads: int = Field(2, ge=1, le=64, description="inference thread pool size")
+    text_runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx", description="bundled profile: MiniLM through sentence-transformers (torch) or ONNX Runtime (fp32, or int8 weights); cpu only"
+    )
     speech: SpeechConfig = SpeechConfig()
     ocr: OcrConfig = OcrConfig()
     embedding: EmbeddingConfig = EmbeddingConfig()
@@ -99,6 +102,12 @@ class StoreConfig(_Section):
     backend: Literal["embedded", "weaviate"] = "embedded"
     data_dir: str = Field("./streammm-data", description="embedded store, thumbnails and uploads live here")
     optimize_every: int = Field(200, ge=1, description="embedded: compact the table after this many upserts")
+    ann_min_rows: int = Field(
+        100_000, ge=1, description="embedded: tables of this many clips get an IVF vector index (re-ranked exactly); smaller ones are scanned exactly"
+    )
+    ann_index: Literal["ivf_sq", "ivf_pq", "ivf_hnsw_sq"] = Field("ivf_sq", description="embedded: the kind of vector index")
+    ann_nprobes: int = Field(20, ge=1, description="embedded: IVF partitions searched per query (more when a filter leaves too few rows)")
+    ann_refine_factor: int = Field(10, ge=1, description="embedded: refine_factor x k index candidates are re-ranked on the full vectors")
     weaviate: WeaviateConfig = WeaviateConfig()
 
 

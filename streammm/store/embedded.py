@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -18,12 +19,14 @@ from lancedb.query import MultiMatchQuery
 
 from streammm.errors import StoreError, StreammmError
 from streammm.records import Clip, ClipFilter, ScoredClip, StreamInfo
+from streammm.store.ann import AnnIndexes, AnnOptions
 from streammm.store.arrow_rows import clip_schema, clips_from_arrow, clips_to_arrow
 from streammm.store.checks import check_dim, check_target, checked_vector, finite_bound
 from streammm.store.fusion import rank_fusion_search, rrf_order
 from streammm.store.vector_cache import StaleRowIds, VectorCache, rows_by_id
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TABLE = "clips"
 TEXT_COLUMNS = ("transcript", "ocr_text")
@@ -51,7 +54,8 @@ def stored_dim(path: str | Path) -> int | None:
 
 
 class LanceDbClipStore:
-    """A ClipStore in a directory. Vector queries are exact (no ANN index); BM25 uses native FTS indexes.
+    """A ClipStore in a directory. BM25 uses native FTS indexes; vector queries are exact below
+    `ann.min_rows` rows and go through an IVF index, re-ranked exactly, above it (see AnnOptions).
 
     Rows added since the last optimize() are not in the FTS/BTREE indexes yet; LanceDB scans them flat, so
     they are found at once, and optimize() (every `optimize_every` upserts) folds them into the indexes.
@@ -60,6 +64,8 @@ class LanceDbClipStore:
     On tables of `vector_cache_min_rows` rows or more, vector queries are brute force over an in-memory copy
     of the searched vector columns (see VectorCache): the same exact answers, several times faster. It is
     brought up to the latest version before each query: new rows are fetched, deleted ones dropped.
+    From `ann.min_rows` rows on, the cache holds nothing: the IVF indexes answer, with their compressed
+    vectors in LanceDB's index cache and the full ones on disk.
     """
 
     def __init__(
@@ -70,6 +76,7 @@ class LanceDbClipStore:
         optimize_every: int = 200,
         vector_cache_min_rows: int = VECTOR_CACHE_MIN_ROWS,
         vector_cache_max_mb: float = VECTOR_CACHE_MAX_MB,
+        ann: AnnOptions | None = None,
     ) -> None:
         check_dim(dim)
         if optimize_every < 1:
@@ -77,6 +84,7 @@ class LanceDbClipStore:
         self.path = Path(path)
         self.dim = dim
         self.optimize_every = optimize_every
+        self._ann = AnnIndexes(ann or AnnOptions(), dim)
         self._cache = VectorCache(dim, min_rows=vector_cache_min_rows, max_bytes=int(vector_cache_max_mb * 2**20))
         self._columns = list(clip_schema(dim).names)
         self._write_lock = threading.Lock()
@@ -106,18 +114,39 @@ class LanceDbClipStore:
             table = self._open()
             table.merge_insert("clip_id").when_matched_update_all().when_not_matched_insert_all().execute(batch)
             self._upserts += 1
-            if self._upserts % self.optimize_every == 0:
-                try:
+            if self._upserts % self.optimize_every == 0 and self._ann.maintenance.acquire(blocking=False):
+                try:  # (skipped while a vector index is being built: the two would conflict; the next round runs)
                     self._optimize(table)
                 except Exception as exc:  # the upsert itself is already durable; the next round retries
                     log.warning("optimize of %s failed: %s", self.path, exc)
+                finally:
+                    self._ann.maintenance.release()
+        try:
+            self._ann.after_write(table)
+        except Exception as exc:  # searches stay exact meanwhile; the next write tries again
+            log.warning("could not start a vector index build on %s: %s", self.path, exc)
 
     def optimize(self) -> None:
         """Compact small fragments, fold the rows added since the last round into the BM25 and filter
         indexes, and prune versions older than KEEP_OLD_VERSIONS. upsert() runs this every `optimize_every`
         upserts; call it after a bulk load so that queries need not scan the unindexed rows."""
-        with self._write_lock, self._errors("optimize"):
+        with self._write_lock, self._ann.maintenance, self._errors("optimize"):
             self._optimize(self._open())
+
+    def build_vector_indexes(self, *, background: bool = False) -> float:
+        """Train the IVF index of every named vector again, if the table has `ann.min_rows` rows (a bulk
+        load calls this instead of waiting for the background build); returns the seconds it took, or 0.0
+        at once with `background` (wait_for_index_builds waits for it)."""
+        with self._errors("vector index build"):
+            table = self._open()
+            if background:
+                self._ann.start(lambda: self._ann.build(table))
+                return 0.0
+            return self._ann.build(table)
+
+    def wait_for_index_builds(self, timeout_s: float | None = None) -> None:
+        """Wait for a background vector index build, if one runs (tests, benchmarks)."""
+        self._ann.wait(timeout_s)
 
     def delete_stream(self, stream_id: str, *, from_s: float | None = None) -> int:
         expr = f"stream_id = {_quote(stream_id)}"
@@ -131,6 +160,7 @@ class LanceDbClipStore:
         return removed
 
     def close(self) -> None:
+        self._ann.close()
         with self._write_lock:
             self._table = None
             self._db = None
@@ -146,20 +176,12 @@ class LanceDbClipStore:
         if k < 1:
             return []
         with self._errors(f"vector search on {target!r}"):
-            cached = self._cache.search(self._open(), query, target, k, where, self._columns)
+            table = self._open()
+            cached = self._cached_search(table, target, lambda: self._cache.search(table, query, target, k, where, self._columns))
             if cached is not None:
                 found, cosines = cached
                 return [] if found is None else [ScoredClip(clip, score) for clip, score in zip(self._to_clips(found), cosines)]
-            rows = (
-                self._open()
-                .search(query, vector_column_name=target, query_type="vector")
-                .distance_type("cosine")
-                .where(_where(where, f"has_{target}"), prefilter=True)
-                .bypass_vector_index()  # exact: filtered ANN search loses recall (DESIGN.md §4)
-                .select([*self._columns, "_distance"])
-                .limit(k)
-                .to_arrow()
-            )
+            rows = self._vector_query(table, query, target, k, where).select([*self._columns, "_distance"]).to_arrow()
         scores = [1.0 - d for d in rows.column("_distance").to_pylist()]
         return _ranked(self._to_clips(rows), scores)
 
@@ -201,17 +223,24 @@ class LanceDbClipStore:
     def _rank_fusion_in_memory(
         self, query: str | None, vector: np.ndarray, targets: Sequence[str], k: int, depth: int, where: ClipFilter | None
     ) -> list[ScoredClip] | None:
-        """search_rank_fusion over the vector cache: the rankings hold row ids, and only the `k` winners are
-        read (one read instead of one per ranking). None when a target is not cached."""
+        """search_rank_fusion from rankings of row ids (from the vector cache, the IVF index or a flat scan,
+        as search_vector would rank), reading only the `k` winners (one read instead of one per ranking)."""
         table = self._open()
         rankings: list[list[int]] = []
         order_keys: dict[int, tuple[str, float]] = {}
         for target in targets:
-            ranked = self._cache.rank(table, vector, target, depth, where)
-            if ranked is None:
-                return None
-            rankings.append(ranked.rowids())
-            order_keys.update(zip(rankings[-1], ranked.order_keys()))
+            ranked = self._cached_search(table, target, lambda: self._cache.rank(table, vector, target, depth, where))
+            if ranked is not None:
+                rankings.append(ranked.rowids())
+                order_keys.update(zip(rankings[-1], ranked.order_keys()))
+                continue
+            rows = self._vector_query(table, vector, target, depth, where).with_row_id(True)
+            rows = rows.select(["stream_id", "start_s", "_distance"]).to_arrow()
+            distances = rows.column("_distance").to_pylist()
+            best = sorted(range(rows.num_rows), key=lambda i: distances[i])  # as search_vector orders them
+            ids, streams, starts = (rows.column(c).to_pylist() for c in ("_rowid", "stream_id", "start_s"))
+            rankings.append([ids[i] for i in best])
+            order_keys.update((ids[i], (streams[i], starts[i])) for i in best)
         if query is not None and query.strip() and depth >= 1:
             rows = self._bm25(query, depth, where, ["stream_id", "start_s"], row_ids=True)
             scores = rows.column("_score").to_pylist()
@@ -224,6 +253,22 @@ class LanceDbClipStore:
             return []
         rows = rows_by_id(table, np.asarray([rowid for rowid, _ in fused], dtype=np.uint64), self._columns)
         return [ScoredClip(clip, score) for clip, (_, score) in zip(self._to_clips(rows), fused)]
+
+    def _cached_search(self, table: lancedb.table.Table, target: str, search: Callable[[], T]) -> T | None:
+        """`search` over the vector cache, or None where `target` has an IVF index: that answers instead,
+        and the cache lets go of its vectors."""
+        if self._ann.indexed(table, target):
+            self._cache.release()
+            return None
+        return search()
+
+    def _vector_query(self, table: lancedb.table.Table, vector: np.ndarray, target: str, k: int, where: ClipFilter | None) -> Any:
+        """The LanceDB query for the `k` nearest clips by `target`: through the IVF index on large tables
+        (unless the filter leaves few rows: those are scanned exactly, as filtered IVF search loses recall,
+        DESIGN.md §4), else exact."""
+        expr = _where(where, f"has_{target}")
+        exact = not self._ann.indexed(table, target) or (where is not None and self._ann.filter_is_narrow(table, expr))
+        return self._ann.query(table, vector, target, k, expr or "", exact=exact)
 
     def _bm25(self, query: str, k: int, where: ClipFilter | None, columns: list[str], *, row_ids: bool = False) -> pa.Table:
         builder = self._open().search(MultiMatchQuery(query, list(TEXT_COLUMNS)), query_type="fts")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from streammm.config import Settings
+from streammm.store.ann import AnnOptions
 from streammm.store.base import ClipStore
 
 
@@ -21,7 +22,15 @@ def open_store(settings: Settings, dim: int) -> ClipStore:
         return WeaviateClipStore(settings.store.weaviate, dim)
     from streammm.store.embedded import LanceDbClipStore
 
-    return LanceDbClipStore(data_dir(settings) / "clips", dim, optimize_every=settings.store.optimize_every)
+    return LanceDbClipStore(data_dir(settings) / "clips", dim, optimize_every=settings.store.optimize_every, ann=ann_options(settings))
+
+
+def ann_options(settings: Settings) -> AnnOptions:
+    """The embedded store's vector index settings."""
+    config = settings.store
+    return AnnOptions(
+        min_rows=config.ann_min_rows, index=config.ann_index, nprobes=config.ann_nprobes, refine_factor=config.ann_refine_factor
+    )
 
 
 def open_existing_store(settings: Settings, dim: int) -> ClipStore:
@@ -44,4 +53,4 @@ def open_for_listing(settings: Settings) -> ClipStore | None:
 
     path = Path(settings.store.data_dir).expanduser() / "clips"
     dim = stored_dim(path)
-    return LanceDbClipStore(path, dim) if dim is not None else None
+    return LanceDbClipStore(path, dim, ann=ann_options(settings)) if dim is not None else None

@@ -116,6 +116,11 @@ class VectorCache:
         with self._lock:
             self._state = None
 
+    def release(self) -> None:
+        """Drop the held vectors without waiting for a read in progress (which may put some back)."""
+        if self._state is not None:
+            self._state = None
+
     def search(
         self, table: lancedb.table.Table, query: np.ndarray, target: str, k: int, where: ClipFilter | None, columns: list[str]
     ) -> tuple[pa.Table | None, list[float]] | None:
