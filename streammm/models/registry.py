@@ -52,6 +52,12 @@ def create_ocr_engine(config: ModelsConfig) -> OcrEngine:
 def create_text_encoder(config: ModelsConfig) -> TextEncoder:
     """The configured profile's text encoder alone (queries need no vision model)."""
     if config.embedding.profile == "bundled":
+        runtime = config.text_runtime if config.device == "cpu" else "torch"  # ONNX Runtime here is CPU-only
+        if runtime != "torch":
+            from streammm.models.onnx_text import OnnxMiniLmTextEncoder
+
+            int8 = runtime == "onnx-int8"
+            return _once(f"text-{runtime}", str(config.threads), lambda: OnnxMiniLmTextEncoder(int8=int8, threads=config.threads))
         from streammm.models.text import MiniLmTextEncoder
 
         return _once("text", config.device, lambda: MiniLmTextEncoder(device=torch_device(config.device)))
