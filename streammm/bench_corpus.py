@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -72,6 +73,31 @@ def unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     return matrix
 
 
+SCENE_WINDOWS = 30  # "scenes" vectors: a stream stays on one topic for this many windows (a minute at a 2 s stride)
+TOPICS = 2_000  # distinct topics per vector name
+TOPIC_NOISE = 0.75  # a clip's vector is its topic's plus noise of this length: cosine ~0.8 to the topic
+
+
+@functools.cache
+def _topics(dim: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng([seed, 7])
+    return {name: unit_vectors(rng, TOPICS, dim) for name in VECTOR_NAMES}
+
+
+def scene_vectors(rng: np.random.Generator, index: np.ndarray, dim: int, streams: int, seed: int) -> dict[str, np.ndarray]:
+    """Vectors shaped like video's: clip i (stream i % streams, window i // streams) lies near the topic of
+    its stream's current scene, so neighbouring windows of a stream are alike and topics recur across
+    streams, as in real embeddings. (Uniform random vectors have no neighbourhoods at all: every approximate
+    index is at its worst on them, and no real corpus looks like that.)"""
+    stream, scene = index % streams, (index // streams) // SCENE_WINDOWS
+    topic = (stream * 7_919 + scene * 104_729 + seed * 31) % TOPICS
+    out = {}
+    for name, centres in _topics(dim, seed).items():
+        noisy = centres[topic] + TOPIC_NOISE * rng.standard_normal((len(index), dim), dtype=np.float32) / np.sqrt(dim, dtype=np.float32)
+        out[name] = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+    return out
+
+
 def synthetic_clips(
     n: int,
     dim: int,
@@ -83,12 +109,17 @@ def synthetic_clips(
     words_share: float = 0.25,
     seed: int = 0,
     offset: int = 0,
+    vectors: str = "random",
 ) -> list[Clip]:
     """Clips `offset`..`offset + n - 1` of a synthetic corpus (the same seed always gives the same corpus
     in the same order, so a large corpus can be made in batches): clip i belongs to stream
-    `synthetic-{i % streams:03d}` at window `i // streams`, so every stream grows evenly."""
+    `synthetic-{i % streams:03d}` at window `i // streams`, so every stream grows evenly. `vectors`:
+    "random" (uniform unit vectors) or "scenes" (see scene_vectors)."""
     rng = np.random.default_rng([seed, offset])
-    vectors = {name: unit_vectors(rng, n, dim) for name in VECTOR_NAMES}
+    if vectors == "scenes":
+        vectors_by_name = scene_vectors(rng, np.arange(offset, offset + n), dim, streams, seed)
+    else:
+        vectors_by_name = {name: unit_vectors(rng, n, dim) for name in VECTOR_NAMES}
     pick = random.Random(f"{seed}-{offset}")
     clips = []
     for row in range(n):
@@ -116,7 +147,7 @@ def synthetic_clips(
                 ocr_text=ocr_text,
                 words=words,
                 frame_times=(start + window_s / 2,),
-                vectors={name: vectors[name][row] for name in VECTOR_NAMES},
+                vectors={name: vectors_by_name[name][row] for name in VECTOR_NAMES},
             )
         )
     return clips
@@ -130,14 +161,17 @@ class Corpus:
     clip_ids: list[str]
 
 
-def load_store(store: Any, n: int, dim: int, pool: TextPool, *, streams: int, seed: int, keep: Sequence[str], progress: Callable[[str], None]) -> tuple[Corpus, dict[str, float]]:
-    """Upsert `n` synthetic clips in batches through the store's public API, then fold them into its indexes."""
+def load_store(
+    store: Any, n: int, dim: int, pool: TextPool, *, streams: int, seed: int, keep: Sequence[str], progress: Callable[[str], None], vectors: str = "random"
+) -> tuple[Corpus, dict[str, float]]:
+    """Upsert `n` synthetic clips in batches through the store's public API, then fold them into its indexes
+    (BM25 and filters by optimize(); vector indexes, where the store builds them, trained once at the end)."""
     kept: dict[str, list[np.ndarray]] = {name: [] for name in keep}
     ids: list[str] = []
     make_s = upsert_s = 0.0
     for offset in range(0, n, LOAD_BATCH):
         began = time.perf_counter()
-        batch = synthetic_clips(min(LOAD_BATCH, n - offset), dim, pool, streams=streams, seed=seed, offset=offset)
+        batch = synthetic_clips(min(LOAD_BATCH, n - offset), dim, pool, streams=streams, seed=seed, offset=offset, vectors=vectors)
         made = time.perf_counter()
         store.upsert(batch)
         upsert_s += time.perf_counter() - made
@@ -150,5 +184,10 @@ def load_store(store: Any, n: int, dim: int, pool: TextPool, *, streams: int, se
     began = time.perf_counter()
     store.optimize()
     optimize_s = time.perf_counter() - began
+    build = getattr(store, "build_vector_indexes", None)
+    index_s = build() if build is not None else 0.0
     corpus = Corpus({name: np.concatenate(parts) for name, parts in kept.items()}, ids)
-    return corpus, {"generate_s": round(make_s, 1), "upsert_s": round(upsert_s, 1), "optimize_s": round(optimize_s, 1), "load_s": round(upsert_s + optimize_s, 1)}
+    return corpus, {
+        "generate_s": round(make_s, 1), "upsert_s": round(upsert_s, 1), "optimize_s": round(optimize_s, 1),
+        "vector_index_s": round(index_s, 1), "load_s": round(upsert_s + optimize_s + index_s, 1),
+    }  # fmt: skip

@@ -329,22 +329,79 @@ def _breakdown(store: Any, encoder: Any, settings: Settings, questions: Sequence
     return {"median_ms": medians, "questions": n, "depth": depth, "mean_answer_candidates": round(sum(counts) / len(counts), 1) if counts else None}
 
 
-def _recall(store: Any, encoder: Any, corpus: Corpus, questions: Sequence[str], n: int, k: int = 10) -> dict[str, Any]:
-    """recall@k of the store's vector search against brute-force cosine over the loaded vectors."""
-    ids = np.asarray(corpus.clip_ids)
+def _recall(store: Any, encoder: Any, questions: Sequence[str], n: int, k: int = 10) -> dict[str, Any]:
+    """recall@k of the store's vector search (through its index, where it has one) against brute-force
+    cosine over every stored vector, read back from the table in batches (nothing held in memory)."""
     vectors = encoder.encode([questions[(i * 3) % len(questions)] for i in range(n)])
+    queries = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     found: dict[str, float] = {}
-    for name, matrix in corpus.vectors.items():
-        norms = np.linalg.norm(matrix, axis=1)
+    table = store._open()
+    for name in VECTOR_NAMES:
+        best = [(np.full(0, -np.inf, np.float32), np.empty(0, object)) for _ in queries]
+        reader = table.search().select(["clip_id", name, f"has_{name}"]).limit(None).to_batches(50_000)
+        for batch in reader:
+            matrix = batch.column(name).flatten().to_numpy(zero_copy_only=False).reshape(batch.num_rows, -1)
+            has = batch.column(f"has_{name}").to_numpy(zero_copy_only=False)
+            norms = np.linalg.norm(matrix, axis=1)
+            cosines = (matrix @ queries.T) / np.where(norms > 0, norms, 1.0)[:, None]
+            cosines[~has] = -np.inf
+            ids = np.asarray(batch.column("clip_id").to_pylist(), dtype=object)
+            for q in range(len(queries)):
+                top = np.argpartition(-cosines[:, q], min(k, len(ids) - 1))[:k] if len(ids) > k else np.arange(len(ids))
+                scores, names = np.concatenate([best[q][0], cosines[top, q]]), np.concatenate([best[q][1], ids[top]])
+                keep = np.argsort(-scores, kind="stable")[:k]
+                best[q] = (scores[keep], names[keep])
         hits = 0
-        for vector in vectors:
-            cosines = (matrix @ vector) / np.where(norms > 0, norms, 1.0)
-            cosines[norms == 0] = -np.inf
-            truth = set(ids[np.argsort(-cosines, kind="stable")[:k]].tolist())
+        for q, vector in enumerate(vectors):
             got = {hit.clip.clip_id for hit in store.search_vector(vector, target=name, k=k)}
-            hits += len(truth & got)
+            hits += len(set(best[q][1].tolist()) & got)
         found[name] = round(hits / (k * len(vectors)), 4)
-    return {"k": k, "queries": len(vectors), "by_target": found, "min": min(found.values()) if found else None}
+    indexed = [name for name in VECTOR_NAMES if store._ann.indexed(table, name)] if hasattr(store, "_ann") else []
+    return {"k": k, "queries": len(vectors), "by_target": found, "min": min(found.values()) if found else None, "indexed": indexed}
+
+
+def serve_rss_mb(data_dir: Path, questions: Sequence[str], settings: Settings, asks: int = 20) -> dict[str, Any] | None:
+    """Resident memory of a `streammm serve` process over `data_dir` (its own process: nothing of the
+    bench in it), after `asks` searches have warmed its caches; None when it does not start."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    from streammm.bus.broker import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMMM_") or k in ("STREAMMM_CACHE_DIR", "STREAMMM_MEDIA_DIR")}
+    store, models = settings.store, settings.models
+    env.update({"STREAMMM_STORE__ANN_MIN_ROWS": str(store.ann_min_rows), "STREAMMM_STORE__ANN_INDEX": store.ann_index,
+                "STREAMMM_STORE__ANN_NPROBES": str(store.ann_nprobes), "STREAMMM_STORE__ANN_REFINE_FACTOR": str(store.ann_refine_factor),
+                "STREAMMM_MODELS__TEXT_RUNTIME": models.text_runtime})  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streammm", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and server.poll() is None:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                    break
+            time.sleep(0.5)
+        else:
+            return None
+        began = time.perf_counter()
+        for i in range(asks):
+            httpx.post(f"http://127.0.0.1:{port}/v1/search", json={"query": asked(questions, 77, i)}, timeout=120).raise_for_status()
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        fields = {line.split(":")[0]: line.split()[1] for line in status.splitlines() if line.startswith(("VmRSS", "VmHWM"))}
+        return {"rss_mb": round(int(fields["VmRSS"]) / 1024), "peak_rss_mb": round(int(fields["VmHWM"]) / 1024), "asks": asks,
+                "search_mean_ms": round(1000 * (time.perf_counter() - began) / asks, 1)}
+    finally:
+        server.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=30)
+        if server.poll() is None:
+            server.kill()
 
 
 # --- the benchmark -------------------------------------------------------------------------------------
@@ -364,6 +421,8 @@ def run_query_bench(
     slow_readers: int = 20,
     watch_counts: Sequence[int] = (1_000, 20_000),
     seed: int = 0,
+    vectors: str = "scenes",
+    serve_memory: bool = True,
     work_dir: str | Path | None = None,
     progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -373,10 +432,16 @@ def run_query_bench(
     (time to `moments` and to `answer.done`, p50/p99) and `POST /v1/search` for `search_duration_s`
     (requests per second); a single-question breakdown of an ask's steps; and recall@10 of the store's
     vector search against brute force. Stores live under `work_dir` (a temporary folder when None) and
-    are removed after each size.
+    are removed after each size. `vectors`: the corpus's vectors, "scenes" (like video's: see
+    bench_corpus.scene_vectors) or "random" (uniform: the worst case for the vector index). Stores of at
+    least store.ann_min_rows clips get their vector indexes built after the load (timed); with
+    `serve_memory`, a separate `streammm serve` over each store reports its resident memory.
     """
+    from dataclasses import replace
+
     from streammm.models.registry import create_text_encoder
     from streammm.store.embedded import LanceDbClipStore
+    from streammm.store.factory import ann_options
 
     began = time.perf_counter()
     load_before = os.getloadavg()
@@ -397,11 +462,18 @@ def run_query_bench(
             if data.exists():
                 shutil.rmtree(data)
             progress(f"{size:,} clips: loading into {data}")
-            store = LanceDbClipStore(data / "clips", dim, optimize_every=settings.store.optimize_every)
+            ann = replace(ann_options(settings), auto_build=False)  # trained once, after the load
+            store = LanceDbClipStore(data / "clips", dim, optimize_every=settings.store.optimize_every, ann=ann)
             corpus = None
             try:
-                corpus, load = load_store(store, size, dim, pool, streams=streams, seed=seed, keep=VECTOR_NAMES, progress=progress)
-                progress(f"{size:,} clips: loaded in {load['load_s']} s (+{load['generate_s']} s generating); measuring")
+                corpus, load = load_store(store, size, dim, pool, streams=streams, seed=seed, keep=(), progress=progress, vectors=vectors)
+                progress(
+                    f"{size:,} clips: loaded in {load['load_s']} s (+{load['generate_s']} s generating; vector indexes {load['vector_index_s']} s); "
+                    f"load average {os.getloadavg()[0]:.1f}; measuring"
+                )
+                memory = serve_rss_mb(data, questions, settings) if serve_memory else None
+                if memory:
+                    progress(f"{size:,} clips: streammm serve resident memory {memory['rss_mb']} MB (peak {memory['peak_rss_mb']} MB)")
                 run_settings = settings.model_copy(  # loopback, no tokens: the bench is its own client
                     update={
                         "server": settings.server.model_copy(update={"host": "127.0.0.1", "port": 0}),
@@ -434,11 +506,12 @@ def run_query_bench(
                 if profile_queries:  # in a worker thread, like the server's model and store calls
                     with ThreadPoolExecutor(max_workers=1) as worker:
                         breakdown = worker.submit(_breakdown, store, encoder, settings, questions, profile_queries).result()
-                recall = _recall(store, encoder, corpus, questions, recall_queries) if recall_queries else None
+                recall = _recall(store, encoder, questions, recall_queries) if recall_queries else None
                 if recall:
                     progress(f"{size:,} clips: vector search recall@10 vs brute force {recall['by_target']}")
                 rows.append(
-                    {"clips": size, "streams": streams, "load": load, "asks": phases, "search": searches, "breakdown": breakdown, "recall": recall}
+                    {"clips": size, "streams": streams, "load": load, "asks": phases, "search": searches, "breakdown": breakdown, "recall": recall,
+                     "serve_memory": memory, "load_average": [round(x, 2) for x in os.getloadavg()]}
                 )
             finally:
                 store.close()
@@ -456,7 +529,9 @@ def run_query_bench(
             "loadavg_before": [round(x, 2) for x in load_before],
             "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         },
-        "encoder": f"{settings.models.embedding.profile} text encoder, {dim}-d",
+        "encoder": f"{settings.models.embedding.profile} text encoder ({settings.models.text_runtime}), {dim}-d",
+        "vectors": vectors,
+        "vector_index": {"kind": settings.store.ann_index, "min_rows": settings.store.ann_min_rows, "nprobes": settings.store.ann_nprobes, "refine_factor": settings.store.ann_refine_factor},
         "strategy": settings.qa.strategy,
         "answerer": settings.qa.answerer,
         "duration_s": duration_s,

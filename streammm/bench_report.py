@@ -40,7 +40,7 @@ def format_query_bench(result: dict[str, Any]) -> str:
     verdict = _verdict(result)
     lines += ["", f"Target: `moments` p50 ≤ {targets['moments_p50_ms']:.0f} ms and p99 ≤ {targets['moments_p99_ms']:.0f} ms at {targets['clips']:,} clips with {targets['clients']} clients: {verdict}."]
     steps = _steps(result)
-    lines += ["", "| " + " | ".join(["clips", "load s (upsert + optimize)", *steps, "answer candidates", "recall@10"]) + " |"]
+    lines += ["", "| " + " | ".join(["clips", "load s (upsert + optimize + vector index)", *steps, "answer candidates", "recall@10"]) + " |"]
     lines.append("|" + "---:|" * (len(steps) + 4))
     for row in result["rows"]:
         breakdown = row.get("breakdown") or {}
@@ -48,11 +48,33 @@ def format_query_bench(result: dict[str, Any]) -> str:
         cells = [f"{row['clips']:,}", str(row["load"]["load_s"]), *(_cell(medians.get(step)) for step in steps)]
         cells += [_cell(breakdown.get("mean_answer_candidates")), _cell((row.get("recall") or {}).get("min"))]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += _index_lines(result)
     lines += ["", "Breakdown: median ms of each step of one ask, one question at a time (no server, no concurrency). "
               "'vector search joint' and 'BM25 search' time each ranking alone with its clips read; an ask runs 'retrieve' "
               "(hybrid: the two rankings fused, one read of the winners). "
               "recall@10: the store's vector search against brute-force cosine (lowest over the searched vectors)."]
     return "\n".join(lines)
+
+
+def _index_lines(result: dict[str, Any]) -> list[str]:
+    """Per size: whether vector search went through the index, its build time, recall per named vector, serve memory."""
+    rows = [row for row in result["rows"] if row.get("recall") or row.get("serve_memory") or "vector_index_s" in row["load"]]
+    if not rows:
+        return []
+    names = sorted({name for row in rows for name in (row.get("recall") or {}).get("by_target", {})})
+    index = result.get("vector_index") or {}
+    lines = ["", "| " + " | ".join(["clips", "vector search", "index build s", *(f"recall@10 {n}" for n in names), "serve RSS MB", "load average"]) + " |",
+             "|" + "---:|" * (len(names) + 5)]
+    for row in rows:
+        recall = row.get("recall") or {}
+        how = f"{index.get('kind', 'index')} + exact re-rank" if recall.get("indexed") else "exact"
+        memory = row.get("serve_memory") or {}
+        cells = [f"{row['clips']:,}", how, _cell(row["load"].get("vector_index_s")), *(_cell(recall.get("by_target", {}).get(n)) for n in names),
+                 _cell(memory.get("rss_mb")), _cell((row.get("load_average") or [None])[0])]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"Vectors: {result.get('vectors', 'random')}; index: {index}. recall@10: the store's vector search (through the index where "
+              "it has one) against brute-force cosine over every stored vector. serve RSS: a separate `streammm serve` over the store after 20 searches."]
+    return lines
 
 
 def _steps(result: dict[str, Any]) -> list[str]:

@@ -21,9 +21,8 @@ _export_lock = threading.Lock()
 
 
 def default_cache_dir() -> Path:
-    """Where exported models are kept: $XDG_CACHE_HOME/streammm (~/.cache/streammm)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "streammm" / "onnx"
+    """Where exported models are kept: $STREAMMM_CACHE_DIR/onnx (~/.cache/streammm/onnx), as for Whisper base."""
+    return Path(os.environ.get("STREAMMM_CACHE_DIR", Path.home() / ".cache" / "streammm")) / "onnx"
 
 
 class OnnxMiniLmTextEncoder:
