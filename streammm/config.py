@@ -96,6 +96,18 @@ class WeaviateConfig(_Section):
     collection: str = "StreammmClip"
     timeout_s: float = Field(30.0, gt=0)
     batch_size: int = Field(100, ge=1)
+    # HNSW per named vector, set when the collection is created (docs/store.md: sizing for 1M+ clips).
+    hnsw_max_connections: int = Field(32, ge=4, le=256, description="graph edges per node (immutable after creation)")
+    hnsw_ef_construction: int = Field(256, ge=16, description="candidate list while building (immutable after creation)")
+    hnsw_ef: int = Field(-1, ge=-1, description="candidate list per query; -1: dynamic, limit x dynamic_ef_factor within [min, max]")
+    hnsw_dynamic_ef_min: int = Field(100, ge=1)
+    hnsw_dynamic_ef_max: int = Field(500, ge=1)
+    hnsw_dynamic_ef_factor: int = Field(8, ge=1)
+    hnsw_filter_strategy: Literal["sweeping", "acorn"] = Field("acorn", description="acorn keeps restrictive filters fast on large graphs")
+    quantizer: Literal["none", "rq", "sq", "pq", "bq"] = Field(
+        "rq", description="vectors compressed in memory (rq: 8-bit rotational, 4x smaller), re-scored on full vectors from disk"
+    )
+    rescore_limit: int = Field(200, ge=0, description="rq/sq: candidates re-scored on full vectors")
 
 
 class StoreConfig(_Section):

@@ -103,7 +103,7 @@ class WeaviateClipStore:
                 log.info("creating Weaviate collection %s", name)
                 try:
                     return self._client.collections.create(
-                        name, properties=list(PROPERTIES), vector_config=vector_config()
+                        name, properties=list(PROPERTIES), vector_config=vector_config(self._config)
                     )
                 except UnexpectedStatusCodeError as e:
                     if e.status_code != 422 or "already exists" not in e.message:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
+from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances, VectorFilterStrategy
 
+from streammm.config import WeaviateConfig
 from streammm.records import VECTOR_NAMES
 
 TEXT_SEARCH_PROPERTIES = ["transcript", "ocr_text"]
@@ -55,14 +56,39 @@ ADDED_LATER = ("expected", "pending", "incomplete", "run_started_at")
 PROPERTY_NAMES = [p.name for p in PROPERTIES]
 
 
-def vector_config() -> list[Any]:
-    """One self-provided, cosine HNSW named vector per name in VECTOR_NAMES.
+def vector_config(config: WeaviateConfig | None = None) -> list[Any]:
+    """One self-provided, cosine HNSW named vector per name in VECTOR_NAMES, with the HNSW and quantiser
+    settings of `config` (defaults sized for 1M+ clips: docs/store.md).
 
     Weaviate indexes only the named vectors an object carries, so a clip without speech or text simply
     has no `speech` / `ocr` vector and never matches a search on it (no zero vectors, no flags).
     """
-    hnsw = Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE)
+    c = config or WeaviateConfig()
+    hnsw = Configure.VectorIndex.hnsw(
+        distance_metric=VectorDistances.COSINE,
+        max_connections=c.hnsw_max_connections,
+        ef_construction=c.hnsw_ef_construction,
+        ef=c.hnsw_ef,
+        dynamic_ef_min=c.hnsw_dynamic_ef_min,
+        dynamic_ef_max=c.hnsw_dynamic_ef_max,
+        dynamic_ef_factor=c.hnsw_dynamic_ef_factor,
+        filter_strategy=VectorFilterStrategy(c.hnsw_filter_strategy),
+        quantizer=_quantizer(c),
+    )
     return [Configure.Vectors.self_provided(name=name, vector_index_config=hnsw) for name in VECTOR_NAMES]
+
+
+def _quantizer(config: WeaviateConfig) -> Any:
+    quantizer = Configure.VectorIndex.Quantizer
+    if config.quantizer == "rq":
+        return quantizer.rq(bits=8, rescore_limit=config.rescore_limit)
+    if config.quantizer == "sq":
+        return quantizer.sq(rescore_limit=config.rescore_limit)
+    if config.quantizer == "pq":
+        return quantizer.pq()
+    if config.quantizer == "bq":
+        return quantizer.bq()
+    return None  # "none": full vectors in memory
 
 
 def schema_problems(existing: Any) -> list[str]:

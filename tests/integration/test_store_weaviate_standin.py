@@ -193,6 +193,23 @@ def test_creates_the_collection_with_exact_filters_bm25_text_and_cosine_named_ve
         assert config["vectorIndexConfig"]["distance"] == "cosine"
 
 
+def test_each_named_vector_gets_the_hnsw_and_quantiser_settings_sized_for_a_million_clips(server, open_store):
+    open_store()
+    [created] = server.calls("POST /v1/schema", protocol="rest")
+    for name, config in created["vectorConfig"].items():
+        index = config["vectorIndexConfig"]
+        assert (index["maxConnections"], index["efConstruction"], index["ef"]) == (32, 256, -1), name
+        assert (index["dynamicEfMin"], index["dynamicEfMax"], index["dynamicEfFactor"]) == (100, 500, 8), name
+        assert index["filterStrategy"] == "acorn", name
+        assert index["rq"]["enabled"] is True and index["rq"]["bits"] == 8 and index["rq"]["rescoreLimit"] == 200, name
+    server.clear_requests()
+    open_store(collection="Plain", quantizer="none", hnsw_max_connections=64, hnsw_ef=128, hnsw_filter_strategy="sweeping")
+    [created] = server.calls("POST /v1/schema", protocol="rest")
+    index = created["vectorConfig"]["joint"]["vectorIndexConfig"]
+    assert (index["maxConnections"], index["ef"], index["filterStrategy"]) == (64, 128, "sweeping")
+    assert not any(index.get(q, {}).get("enabled") for q in ("rq", "pq", "sq", "bq"))
+
+
 def test_reopening_validates_the_existing_collection_instead_of_creating_it(server, open_store):
     open_store().close()
     server.clear_requests()

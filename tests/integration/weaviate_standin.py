@@ -64,6 +64,7 @@ HNSW_DEFAULTS: dict[str, Any] = {
     "pq": {"enabled": False},
     "bq": {"enabled": False},
     "sq": {"enabled": False},
+    "rq": {"enabled": False},
     "multivector": {"enabled": False},
 }
 CLASS_DEFAULTS: dict[str, Any] = {
