@@ -26,7 +26,7 @@ class AnnOptions:
 
     Tables of at least `min_rows` rows get an IVF index per named vector. A query probes `nprobes`
     partitions, takes `refine_factor` x k candidates by the index's compressed vectors and re-ranks them
-    exactly on the full vectors (on disk). Rows added since the index was last updated are searched
+    exactly on the full vectors (on disk; deep queries re-rank fewer per result, see AnnIndexes.refine_factor). Rows added since the index was last updated are searched
     exactly (LanceDB scans unindexed rows flat and merges them in), so new clips are found at once.
     An index is trained again in the background once the table has grown `retrain_growth` times since it
     was trained; in between, compaction (`optimize`) folds new rows into it without training.
@@ -103,7 +103,14 @@ class AnnIndexes:
             builder = builder.ef(max(self.options.ef, k))
         else:
             builder = builder.minimum_nprobes(self.options.nprobes).maximum_nprobes(0)  # more when a filter leaves too few
-        return builder.refine_factor(self.options.refine_factor)
+        return builder.refine_factor(self.refine_factor(k))
+
+    def refine_factor(self, k: int) -> int:
+        """The refine factor for a query of `k`: `refine_factor` up to k = 10; for deeper queries (a fused
+        ranking asks for 40-100) at least refine_factor x 10 and 2 x k candidates, not refine_factor x k
+        (re-ranking reads each candidate's full vector from disk: that read is most of a deep query's time)."""
+        wanted = max(2, -(-self.options.refine_factor * 10 // max(k, 1)))
+        return min(self.options.refine_factor, wanted) if k > 10 else self.options.refine_factor
 
     def filter_is_narrow(self, table: lancedb.table.Table, where: str | None) -> bool:
         """Whether a filtered query should scan its rows exactly (few match) rather than use the index."""

@@ -14,11 +14,11 @@ from pathlib import Path
 import lancedb
 import numpy as np
 import pyarrow as pa
-from lancedb.index import FTS, BTree
+from lancedb.index import FTS, Bitmap, BTree
 from lancedb.query import MultiMatchQuery
 
 from streammm.errors import StoreError, StreammmError
-from streammm.records import Clip, ClipFilter, ScoredClip, StreamInfo
+from streammm.records import VECTOR_NAMES, Clip, ClipFilter, ScoredClip, StreamInfo
 from streammm.store.ann import AnnIndexes, AnnOptions
 from streammm.store.arrow_rows import clip_schema, clips_from_arrow, clips_to_arrow
 from streammm.store.checks import check_dim, check_target, checked_vector, finite_bound
@@ -333,8 +333,10 @@ class LanceDbClipStore:
             self._table.add_columns(missing)
 
     def _ensure_indexes(self) -> None:
-        """BM25 indexes on the text columns and BTREE indexes for the id, stream and time filters."""
+        """BM25 indexes on the text columns, BTREE indexes for the id, stream and time filters, and BITMAP
+        indexes on the has_ flags (every vector query filters on one)."""
         wanted = {col: FTS() for col in TEXT_COLUMNS} | {col: BTree() for col in SCALAR_INDEXED}
+        wanted |= {f"has_{name}": Bitmap() for name in VECTOR_NAMES}
         with self._errors("index check"):
             have = {column for index in self._open().list_indices() for column in index.columns}
         for column, config in wanted.items():
