@@ -102,6 +102,10 @@ class LanceDbClipStore:
         if found != dim:
             raise StoreError(f"the store in {self.path} holds {found}-d vectors, not {dim}-d")
         self._ensure_indexes()
+        try:
+            self._ann.after_write(self._table)  # a large store made before vector indexes gets them now, in the background
+        except Exception as exc:
+            log.warning("could not start a vector index build on %s: %s", self.path, exc)
 
     # --- writes ---------------------------------------------------------------------------------------
 
