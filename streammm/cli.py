@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run everything in one process: broker, workers, store; ingest inputs")
     up.add_argument("--ingest", nargs="+", action="extend", default=[], metavar="PATH_OR_URL", help="sources to ingest; PATH=ID names the stream")
     up.add_argument("--data-dir", help="where the store and thumbnails live (default ./streammm-data)")
+    up.add_argument("--sources", metavar="FILE", help="a YAML list of live sources (id, url, username, password, options)")
     up.add_argument("--once", action="store_true", help="index the inputs, wait until every clip is stored, exit 0")
     up.add_argument("--realtime", action="store_true", help="feed files at wall-clock pace (a live simulation)")
     up.add_argument("--host", help="server address (default 127.0.0.1)")
@@ -192,15 +193,18 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from streammm.media.probe import check_file
     from streammm.node import run_up
 
+    from streammm.ingest.supervisor import read_sources_file
+
     inputs = [stream_id_for(source) for source in args.ingest]
     for source, _ in inputs:
         if not is_live(source):
             check_file(source, max_file_mb=settings.media.max_file_mb)  # a missing or empty file: fail at once
-    if args.once and not inputs:
+    specs = read_sources_file(args.sources) if args.sources else []
+    if args.once and not (inputs or specs):
         print("streammm: error: --once needs at least one --ingest input", file=sys.stderr)
         return 2
     serve = not (args.once or args.no_server)
-    return asyncio.run(run_up(settings, inputs, once=args.once, realtime=args.realtime, serve=serve))
+    return asyncio.run(run_up(settings, inputs, once=args.once, realtime=args.realtime, serve=serve, specs=specs))
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -249,6 +253,7 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from streammm.bus.broker import running_broker
     from streammm.ingest.sources import is_live
     from streammm.ingest.timeline import resume_point
+    from streammm.media.segments import mask_url
     from streammm.store.factory import open_for_listing
 
     local = Path(settings.store.data_dir).expanduser()
@@ -268,20 +273,64 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
                 store.close()
 
     async def run() -> int:
+        import signal
+        import threading
+
         topics = await ensure_topics(settings.kafka, bootstrap)
         producer = await start_producer(settings.kafka, bootstrap)
         stats = PipelineStats()
+        stats.source_added(args.stream, mask_url(args.source), live=is_live(args.source))
+        stop = threading.Event()
+        loop = asyncio.get_running_loop()
+
+        def stopping() -> None:  # the first Ctrl-C: publish what is buffered (its speech is flushed), then end
+            print(f"{args.stream}: stopping; sending what the source has given so far", file=sys.stderr)
+            stop.set()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)  # a second one interrupts at once
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping)
+        shown = asyncio.create_task(_show_publishing(stats, args.stream))
         try:
             sent = await publish(
                 args.source, args.stream, producer=producer, topics=topics, settings=settings, realtime=args.realtime,
-                stats=stats, timeline_start_s=start_s,
+                stats=stats, timeline_start_s=start_s, stop=stop,
             )
         finally:
+            shown.cancel()
             await producer.stop()
-        print(f"published {sent} segments of {args.source} as stream {args.stream}", file=sys.stderr)
+        print(publishing_line(stats, args.stream), file=sys.stderr)
+        print(f"published {sent} segments of {mask_url(args.source)} as stream {args.stream}", file=sys.stderr)
         return 0 if sent else 1
 
     return asyncio.run(run())
+
+
+def publishing_line(stats: Any, stream_id: str) -> str:
+    """`cam2: live, 34.0 s of media sent (17 segments), 1 reconnects`: what `publish` has done so far."""
+    progress = stats.streams.get(stream_id)
+    if progress is None:
+        return f"{stream_id}: starting"
+    src = progress.source
+    text = f"{stream_id}: {src.state + ', ' if src else ''}{progress.media_s_published:.1f} s of media sent ({progress.segments_published} segments)"
+    if src is not None and (src.reconnects or src.gaps):
+        text += f", {src.reconnects} reconnects, {src.gaps} gaps ({src.gap_s:.0f} s)"
+    if src is not None and src.state in ("reconnecting", "failed") and src.last_error:
+        text += f", last error: {src.last_error}"
+    return text
+
+
+async def _show_publishing(stats: Any, stream_id: str, every_s: float = 5.0) -> None:
+    import asyncio
+
+    previous = ""
+    while True:
+        await asyncio.sleep(every_s)
+        line = publishing_line(stats, stream_id)
+        if line != previous:
+            print(line, file=sys.stderr, flush=True)
+            previous = line
 
 
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:

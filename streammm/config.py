@@ -147,6 +147,13 @@ class IngestConfig(_Section):
     read_timeout_s: float = Field(
         15.0, gt=0, description="a live source that sends nothing for this long (opening or reading) is reconnected"
     )
+    rtsp_transport: Literal["tcp", "udp"] = Field(
+        "tcp", description="RTSP media over the RTSP connection (tcp, interleaved: no loss in bursts) or over udp"
+    )
+    max_reconnects: int | None = Field(
+        None, ge=0, description="failed reconnects in a row before a live source is given up (null: never give up)"
+    )
+    max_backoff_s: float = Field(30.0, gt=0, description="the longest wait between reconnects (1 s, doubling up to this)")
 
 
 class AlignConfig(_Section):

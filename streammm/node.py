@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import threading
 import time
 from collections.abc import Sequence
 
@@ -14,10 +13,11 @@ from streammm.bus.broker import EmbeddedBroker, advertise_broker
 from streammm.bus.clip_feed import kafka_clip_feed
 from streammm.bus.kafka import start_producer
 from streammm.config import Settings
-from streammm.ingest.publisher import publish
 from streammm.ingest.sources import is_live
+from streammm.ingest.supervisor import SourceSpec, Sources
 from streammm.ingest.spool import Spool
 from streammm.ingest.timeline import resume_point
+from streammm.media.segments import mask_url
 from streammm.pipeline.dead_letters import archive_dead_letters, archive_folder
 from streammm.pipeline.runner import KINDS, Pipeline, install_stop_signals, open_pipeline, shutdown, until_stopped
 from streammm.server.run import serve as serve_http
@@ -37,9 +37,11 @@ async def run_up(
     stats: PipelineStats | None = None,
     serve: bool = False,
     failures: dict[str, str] | None = None,
+    specs: Sequence[SourceSpec] = (),
 ) -> int:
     """`streammm up`: broker (unless configured), every worker, the store, the server (when `serve`);
-    ingest `inputs` (source, stream id).
+    ingest `inputs` (source, stream id) and the sources of a sources file (`specs`), each supervised
+    (ingest/supervisor.py); more can be added and stopped while it runs (POST / DELETE /v1/streams).
 
     With `once`, an input that cannot be indexed does not stop the others: each failed stream is logged
     with its reason (and put in `failures`, stream id -> reason), and the exit code is 1."""
@@ -55,7 +57,6 @@ async def run_up(
     pipeline: Pipeline | None = None
     tasks: list[asyncio.Task[None]] = []
     exit_code = 0
-    publish_stop = threading.Event()
     root = data_dir(settings)
     advertised = advertise_broker(root, bootstrap)  # `streammm publish` and `streammm dlq` find this broker
     # The embedded broker holds every message in memory while it runs: files' media waits on disk instead.
@@ -75,25 +76,23 @@ async def run_up(
         if serve:
             tasks.append(asyncio.create_task(_serve(pipeline, stop), name="server"))
         producer = await start_producer(settings.kafka, bootstrap)
+        sources = Sources(
+            settings, producer=producer, topics=pipeline.topics, stats=pipeline.stats, realtime=realtime, spool=spool,
+            timeline_start=lambda source, stream_id: _timeline_start(pipeline, source, stream_id),  # type: ignore[arg-type]
+        )
+        pipeline.stats.control = sources  # the server's POST / DELETE /v1/streams
         try:
-            publishers = [
-                asyncio.create_task(
-                    publish(source, stream_id, producer=producer, topics=pipeline.topics, settings=settings,
-                            realtime=realtime, stats=pipeline.stats, stop=publish_stop,
-                            timeline_start_s=_timeline_start(pipeline, source, stream_id), backpressure=True,
-                            spool=None if is_live(source) else spool),
-                    name=f"publish-{stream_id}",
-                )
-                for source, stream_id in inputs
-            ]
+            publishers = [sources.start(source, stream_id) for source, stream_id in inputs]
+            publishers += [sources.start(spec.url, spec.stream_id, spec.options) for spec in specs]
+            inputs = [*inputs, *((spec.url, spec.stream_id) for spec in specs)]
             status = asyncio.create_task(_show_status(pipeline.stats, stop, settings.align.dead_after_s, spool))
             if once:
                 failed, incomplete = await _until_indexed(stop, tasks, publishers, pipeline.stats, [sid for _, sid in inputs], settings)
-                for task, (source, stream_id) in zip(publishers, inputs):
-                    if stream_id in failed:
-                        reason = task.exception() if task.done() and task.exception() else "nothing could be published"
-                        failures[stream_id] = str(reason)
-                        log.error("input %s (stream %s) was not indexed: %s", source, stream_id, reason)
+                for source, stream_id in inputs:
+                    if stream_id in failed or stream_id in sources.failed:
+                        reason = sources.failed.get(stream_id, "nothing could be published")
+                        failures[stream_id] = reason
+                        log.error("input %s (stream %s) was not indexed: %s", mask_url(source), stream_id, reason)
                 for stream_id, why in incomplete.items():
                     failures[stream_id] = f"clips stay incomplete: {why}"
                     log.error("stream %s: clips stay incomplete: %s", stream_id, why)
@@ -101,20 +100,23 @@ async def run_up(
                     print(f"indexed {len(inputs) - len(failures)} of {len(inputs)} inputs; not indexed:", file=sys.stderr)
                     for stream_id, why in failures.items():
                         print(f"  {stream_id}: {why}", file=sys.stderr)
-                exit_code = 1 if failed or incomplete else 0
+                exit_code = 1 if failures else 0
             else:
                 await until_stopped(stop, tasks)
             status.cancel()
-            publish_stop.set()
-            for task in publishers:
-                task.cancel()
-            await asyncio.gather(*publishers, return_exceptions=True)
+            sources.stop_all()
+            # Live sources give out the media they hold (a last segment, so buffered speech is flushed).
+            await sources.wait_stopped(timeout_s=min(10.0, settings.ingest.read_timeout_s))
         finally:
+            pipeline.stats.control = None
+            sources.stop_all()
+            for task in sources.tasks.values():
+                task.cancel()  # those that did not stop in time (none on the way out above)
+            await asyncio.gather(*sources.tasks.values(), return_exceptions=True)
             await producer.stop()
         for line in pipeline.stats.lines(dead_after_s=settings.align.dead_after_s):
             print(line, file=sys.stderr)
     finally:
-        publish_stop.set()
         await shutdown(stop, tasks, pipeline)
         advertised.unlink(missing_ok=True)
         if spool is not None:

@@ -6,9 +6,49 @@ import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 RATE_WINDOW_S = 60.0  # how far back the catch-up estimate looks
+
+
+SOURCE_STATES = ("connecting", "live", "reconnecting", "ended", "stopped", "failed", "done")
+
+
+@dataclass
+class SourceStatus:
+    """Where a source of this process stands: its state, why it last failed, how often it dropped.
+
+    `source` is the URL or path with any password masked. `reconnects` counts drops and failed connection
+    attempts; `gaps` counts the holes in the timeline they left (`gap_s` in total); `crashes` counts
+    publisher failures that were not the source's (bugs), each retried."""
+
+    source: str
+    live: bool
+    state: str = "connecting"
+    last_error: str | None = None
+    reconnects: int = 0
+    gaps: int = 0
+    gap_s: float = 0.0
+    crashes: int = 0
+    since: float = field(default_factory=time.time)  # wall time of the last state change
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "source": self.source, "live": self.live, "state": self.state, "last_error": self.last_error,
+            "reconnects": self.reconnects, "gaps": self.gaps, "gap_s": round(self.gap_s, 3), "crashes": self.crashes,
+            "since": self.since,
+        }
+
+
+class SourceControl:
+    """What a server may ask of the process that runs the sources (`streammm up`): add and stop them.
+    `up` puts its own here (PipelineStats.control); a server without one answers that it cannot."""
+
+    def add(self, source: str, stream_id: str) -> None:
+        raise NotImplementedError
+
+    def remove(self, stream_id: str) -> bool:
+        raise NotImplementedError
 
 
 @dataclass
@@ -22,6 +62,7 @@ class StreamProgress:
     last_freshness_s: float | None = None
     finished: bool = False  # every window stored and complete
     samples: deque[tuple[float, float, float]] = field(default_factory=deque, repr=False)  # (monotonic s, stored until, published)
+    source: SourceStatus | None = None  # a source this process publishes (None: fed by another publisher)
 
     def sample(self, now: float) -> None:
         if not self.samples or now - self.samples[-1][0] >= 1.0:
@@ -67,7 +108,38 @@ class PipelineStats:
     provisional_at_first_store: int = 0
     heard: dict[str, Heard] = field(default_factory=dict)  # role (a modality, "align") -> latest heartbeat
     dead_letters: int = 0
+    control: SourceControl | None = None  # set by `streammm up`: sources added and stopped at run time
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def source_added(self, stream_id: str, source: str, *, live: bool) -> None:
+        with self._lock:
+            s = self.streams.setdefault(stream_id, StreamProgress())
+            s.source = SourceStatus(source, live)
+
+    def source_state(
+        self, stream_id: str, state: str, *, error: str | None = None, gap_s: float | None = None, crash: bool = False, **_: object
+    ) -> None:
+        """A source's state change (see SourceStatus); `error` becomes its last error, a `gap_s` counts a gap."""
+        with self._lock:
+            s = self.streams.setdefault(stream_id, StreamProgress())
+            if s.source is None:
+                s.source = SourceStatus("", live=True)
+            src = s.source
+            if state == "reconnecting":
+                src.reconnects += 1
+            if error is not None:
+                src.last_error = error
+            if crash:
+                src.crashes += 1
+            if gap_s is not None:
+                src.gaps += 1
+                src.gap_s += gap_s
+            if state != src.state:
+                src.state, src.since = state, time.time()
+
+    def sources(self) -> dict[str, SourceStatus]:
+        with self._lock:
+            return {sid: replace(p.source) for sid, p in sorted(self.streams.items()) if p.source is not None}
 
     def published(self, stream_id: str, until_s: float) -> None:
         with self._lock:
@@ -152,6 +224,13 @@ class PipelineStats:
             f"{stream_id}: {p.media_s_published:.1f} s ingested, {p.clips_stored} clips stored up to "
             f"{p.stored_until_s:.1f} s"
         )
+        src = p.source
+        if src is not None and (src.live or src.state == "failed" or src.crashes):
+            text = f"{stream_id} [{src.state}]" + text[len(stream_id):]
+            if src.reconnects or src.gaps:
+                text += f", {src.reconnects} reconnects, {src.gaps} gaps ({src.gap_s:.0f} s)"
+            if src.state in ("reconnecting", "failed") and src.last_error:
+                text += f", last error: {src.last_error}"
         if p.incomplete or p.pending:
             waits = []
             for modality in sorted(p.pending) or ["?"]:

@@ -14,6 +14,7 @@ from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.ingest.sources import file_segments, is_live, live_segments
 from streammm.ingest.spool import Spool
+from streammm.media.segments import mask_url
 from streammm.stats import PipelineStats
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,16 @@ async def publish(
     live = is_live(source)
     started_at = time.time()
     if live:
+        ingest = settings.ingest
+
+        def events(state: str, **info: object) -> None:
+            if stats is not None:
+                stats.source_state(stream_id, state, **info)  # type: ignore[arg-type]
+
         segments = live_segments(
-            source, stream_id, segment_s, stop, start_s=timeline_start_s, read_timeout_s=settings.ingest.read_timeout_s
+            source, stream_id, segment_s, stop, start_s=timeline_start_s, read_timeout_s=ingest.read_timeout_s,
+            rtsp_transport=ingest.rtsp_transport, max_reconnects=ingest.max_reconnects, max_backoff_s=ingest.max_backoff_s,
+            events=events,
         )
     else:
         segments = file_segments(
@@ -59,7 +68,7 @@ async def publish(
     limit = settings.kafka.max_message_mb * MB
     started = time.monotonic()
     sent = 0
-    while not stop.is_set():
+    while live or not stop.is_set():  # a live source gives out its buffered media after `stop`, then ends
         segment = await asyncio.to_thread(next, segments, None)
         if segment is None:
             break
@@ -69,7 +78,8 @@ async def publish(
                 await asyncio.sleep(delay)
         if backpressure and stats is not None and not live:
             await _until_caught_up(stats, stream_id, segment.start_s, settings.ingest.max_ahead_s, stop)
-        segment = replace(segment, run=replace(segment.run, started_at=started_at, live=live))
+        if not live:  # a live source's every connection is a run of its own
+            segment = replace(segment, run=replace(segment.run, started_at=started_at, live=False))
         ref = str(await asyncio.to_thread(spool.write, segment)) if spool is not None else None
         value = encode_segment(segment, published_at=time.time(), ref=ref)
         if len(value) > limit:
@@ -82,7 +92,7 @@ async def publish(
         sent += 1
         if stats is not None:
             stats.published(stream_id, segment.end_s)
-    log.info("stream %s: published %d segments from %s", stream_id, sent, source)
+    log.info("stream %s: published %d segments from %s", stream_id, sent, mask_url(source))
     return sent
 
 

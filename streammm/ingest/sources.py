@@ -1,4 +1,4 @@
-"""Where segments come from: a file, or a live URL (RTSP, HLS) that is reopened when it drops."""
+"""Where segments come from: a file, or a live URL (RTSP, HLS, RTMP, SRT) that is reopened whenever it drops."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from streammm.errors import MediaError
 from streammm.media.probe import check_file
-from streammm.media.segments import iter_segments
+from streammm.media.segments import LiveRead, iter_segments, mask_url
 from streammm.records import Segment
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,17 @@ def file_segments(
     yield from iter_segments(path, stream_id, segment_s, max_keyframe_gap_s=max_keyframe_gap_s)
 
 
+SourceEvents = Callable[..., None]  # (state, *, error=None, gap_s=None, what=None): each state change
+
+
+def rtsp_options(url: str, transport: str = "tcp") -> dict[str, str]:
+    """FFmpeg's options for opening `url`: RTSP over interleaved TCP by default (UDP loses packets in any
+    burst, e.g. a camera's catch-up after a stall)."""
+    if url.lower().startswith(("rtsp://", "rtsps://")):
+        return {"rtsp_transport": transport}
+    return {}
+
+
 def live_segments(
     url: str,
     stream_id: str,
@@ -50,38 +61,105 @@ def live_segments(
     max_backoff_s: float = 30.0,
     start_s: float = 0.0,
     read_timeout_s: float = 15.0,
+    rtsp_transport: str = "tcp",
+    max_reconnects: int | None = None,
+    events: SourceEvents | None = None,
 ) -> Iterator[Segment]:
-    """Segments of a live source until it ends or `stop` is set; on a drop, reconnect with exponential backoff.
+    """Segments of a live source until it really ends or `stop` is set; a drop is never an end.
 
-    Each connection's clock starts again at zero, so segments are shifted to continue the stream's
-    timeline where the last connection ended; the first starts at `start_s`. A source that ends cleanly (an HLS playlist with an end,
-    an RTSP session the server closed) ends the stream: its last segment is marked `last`. A source that
-    accepts the connection but sends nothing for `read_timeout_s` (while opening or reading) counts as a drop.
+    Each connection is its own ingest run: its segments are numbered from 0, its last is marked `last`
+    (so its windows and buffered speech are flushed), and it is placed on the stream's timeline by the wall
+    clock: the seconds between the last packet of one connection and the first of the next are a gap
+    (no media, so no clips), never squeezed out. The first connection starts at `start_s`.
+
+    EOF, a read error, a stall of `read_timeout_s` or a refused connection: reconnect with exponential
+    backoff (1 s doubling up to `max_backoff_s`), for ever unless `max_reconnects` attempts in a row fail
+    (then MediaError). Only an HLS playlist that says it has ended (#EXT-X-ENDLIST) or `stop` ends it; on
+    `stop` the connection's buffered media is still given out. Each state change is logged once, with the
+    URL's password masked, and passed to `events`.
     """
-    seq, base_s, backoff_s = 0, start_s, 1.0
-    held: Segment | None = None  # one segment of look-ahead, so the last one can be marked
+    name = mask_url(url)
+    report = events or (lambda state, **info: None)
+    base_s, backoff_s, failures = start_s, 1.0, 0
+    last_end_s: float | None = None  # the previous connection's end on the timeline
+    last_media_at: float | None = None  # and when its last packet came (monotonic)
+    log.info("stream %s: connecting to %s", stream_id, name)
+    report("connecting")
     while not stop.is_set():
-        connection_end_s = base_s
+        live = LiveRead(options=rtsp_options(url, rtsp_transport))
+        started_at = time.time()
+        sent = 0
+        reason = None
         try:
-            for segment in iter_segments(url, stream_id, segment_s, max_keyframe_gap_s=None, timeout_s=read_timeout_s):
-                if stop.is_set():
-                    return
-                shifted = replace(segment, seq=seq, start_s=round(base_s + segment.start_s, 4), last=False)
-                connection_end_s = shifted.end_s
-                seq += 1
-                backoff_s = 1.0
-                if held is not None:
-                    yield held
-                held = shifted
-            if held is not None:
-                log.info("live source %s ended", url)
-                yield replace(held, last=True)
+            for segment in iter_segments(url, stream_id, segment_s, max_keyframe_gap_s=None, timeout_s=read_timeout_s, live=live, stop=stop):
+                if sent == 0:
+                    gap_s = None
+                    if last_end_s is not None and last_media_at is not None and live.first_packet_at is not None:
+                        gap_s = max(0.0, live.first_packet_at - last_media_at)
+                        base_s = round(last_end_s + gap_s, 3)
+                    what = f"{segment.video_codec or 'no video'} + {segment.audio_codec or 'no audio'}"
+                    if gap_s is None:
+                        log.info("stream %s: live (%s, %s) from %.1f s on its timeline", stream_id, name, what, base_s)
+                    else:
+                        log.info("stream %s: live again after a gap of %.1f s (%s), at %.1f s on its timeline", stream_id, gap_s, what, base_s)
+                    report("live", gap_s=gap_s, what=what)
+                    failures, backoff_s = 0, 1.0
+                sent += 1
+                shifted = replace(
+                    segment, start_s=round(base_s + segment.start_s, 4), run=replace(segment.run, started_at=started_at, live=True)
+                )
+                last_end_s = shifted.end_s
+                yield shifted
+            if sent:
+                last_media_at = live.last_packet_at
+            if live.untimed_packets or live.skipped_segments:
+                log.info(
+                    "stream %s: %d packets without a timestamp (or before the first keyframe) dropped, %d segments skipped",
+                    stream_id, live.untimed_packets, live.skipped_segments,
+                )
+            if stop.is_set():
+                break
+            if live.error is None and live.format_name == "hls" and sent and playlist_ended(url):
+                log.info("stream %s: ended (the playlist says so)", stream_id)
+                report("ended")
                 return
-            log.warning("live source %s sent nothing; reconnecting in %.0f s", url, backoff_s)
+            reason = live.error or ("the source closed the connection" if sent else "it sent no media")
         except MediaError as exc:
-            log.warning("live source %s dropped (%s); reconnecting in %.0f s", url, exc, backoff_s)
-        base_s = connection_end_s
+            reason = str(exc).replace(f"{name}: ", "", 1)
+        failures += 1
+        if max_reconnects is not None and failures > max_reconnects:
+            log.error("stream %s: gave up after %d reconnects in a row (%s)", stream_id, max_reconnects, reason)
+            report("failed", error=reason)
+            raise MediaError(f"{name}: gave up after {max_reconnects} reconnects in a row ({reason})", retriable=True)
+        if sent:
+            log.warning("stream %s: dropped (%s)", stream_id, reason)
+            log.info("stream %s: reconnecting in %.0f s", stream_id, backoff_s)
+        else:
+            log.warning("stream %s: cannot connect (%s); reconnecting in %.0f s", stream_id, reason, backoff_s)
+        report("reconnecting", error=reason, retry_in_s=backoff_s)
         stop.wait(backoff_s)
         backoff_s = min(max_backoff_s, backoff_s * 2)
-    if held is not None:
-        yield held
+    log.info("stream %s: stopped", stream_id)
+    report("stopped")
+
+
+def playlist_ended(url: str, timeout_s: float = 5.0) -> bool:
+    """Whether an HLS playlist (the first variant of a master playlist) carries #EXT-X-ENDLIST: the one
+    explicit end a live source can give. Unreadable: not ended (a drop)."""
+    import urllib.parse
+    import urllib.request
+
+    try:
+        for _ in range(2):
+            with urllib.request.urlopen(url, timeout=timeout_s) as reply:  # noqa: S310 (the source's own URL)
+                text = reply.read(4_000_000).decode("utf-8", "replace")
+            if "#EXT-X-ENDLIST" in text:
+                return True
+            lines = text.splitlines()
+            variants = [lines[i + 1].strip() for i, line in enumerate(lines[:-1]) if line.startswith("#EXT-X-STREAM-INF")]
+            if not variants:
+                return False
+            url = urllib.parse.urljoin(url, variants[0])
+    except (OSError, ValueError):
+        return False
+    return False

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+import threading
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,48 @@ class TimedPacket:
     pts: int | None = None  # as demuxed (muxing writes shifted copies, so a retry starts from these)
     dts: int | None = None
     stream: Any = None  # the input stream it came from
+    origin_s: float | None = None  # what time_s is counted from (None: the container's start time)
+    duration_s: float = 0.0
+
+
+@dataclass
+class LiveRead:
+    """How one connection to a live source went, filled in while its segments are read.
+
+    A live connection never raises for a read that fails: its segments so far (the partial last one
+    included) are all given out, the last marked `last`, and `error` says why it stopped."""
+
+    options: dict[str, str] = field(default_factory=dict)  # FFmpeg options for opening (rtsp_transport, ...)
+    format_name: str = ""
+    first_packet_at: float | None = None  # time.monotonic() of the first packet
+    last_packet_at: float | None = None  # time.monotonic() of the newest packet
+    error: str | None = None  # why reading stopped; None: the source ended it (EOF) or `stop` was set
+    untimed_packets: int = 0  # dropped: no timestamp, or before the first keyframe
+    skipped_segments: int = 0  # could not be muxed (logged)
+
+
+_USERINFO = re.compile(r"(?i)^([a-z][a-z0-9+.-]*://)([^/@?#]*)@")
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password hidden (`rtsp://admin:***@cam/...`), for logs and API answers."""
+    def hide(match: re.Match[str]) -> str:
+        user, sep, _ = match.group(2).partition(":")
+        return f"{match.group(1)}{user}{':***' if sep else ''}@"
+
+    return _USERINFO.sub(hide, str(url))
+
+
+def with_credentials(url: str, username: object, password: object) -> str:
+    """`url` with `username:password@` in it (percent-encoded): FFmpeg answers basic and digest auth from it."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    if not isinstance(username, str) or not username:
+        return url
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    userinfo = quote(username, safe="") + (":" + quote(password, safe="") if isinstance(password, str) and password else "")
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
 
 
 def plan_cuts(packets: Iterable[TimedPacket], segment_s: float, has_video: bool) -> Iterator[tuple[float, list[TimedPacket]]]:
@@ -88,31 +133,45 @@ def iter_segments(
     *,
     max_keyframe_gap_s: float | None = 5.0,
     timeout_s: float | None = None,
+    live: LiveRead | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[Segment]:
     """The source's segments in order; the last has `last=True`.
 
     Keyframes further apart than `max_keyframe_gap_s` (None: never check; live sources are not checked)
     make the input re-encode. `timeout_s` bounds opening and each read (live sources).
+
+    With `live`, the input is one connection to a live source: its clock starts at its first keyframe
+    (nothing before it is kept; a keyframe that comes without a timestamp gets one from the frames after it),
+    packets without a timestamp are dropped, the source's advertised duration is ignored, and a read that
+    fails or `stop` ends the connection's segments cleanly (see LiveRead).
     """
     from streammm.media.transcode import reencoded_segments
 
-    container = open_input(path, timeout_s=timeout_s)
+    name = mask_url(str(path))
+    container = open_input(path, timeout_s=timeout_s, options=live.options if live is not None else None)
     with container:
         streams = [s for s in (container.streams.video[:1] + container.streams.audio[:1])]
         if not streams:
-            raise MediaError(f"{path}: no audio or video stream")
+            raise MediaError(f"{name}: no audio or video stream")
         what = describe(streams)
         has_video = any(s.type == "video" for s in streams)
         run = IngestRun(has_video=has_video, has_audio=any(s.type == "audio" for s in streams))
         origin_s = (container.start_time or 0) / av.time_base
-        duration_s = (container.duration or 0) / av.time_base
+        duration_s = (container.duration or 0) / av.time_base if live is None else 0.0  # a live source's is not its end
+        if live is not None:
+            live.format_name = container.format.name
+            max_keyframe_gap_s = None
         why = None
         if has_video and max_keyframe_gap_s is not None:
             gap_s = longest_keyframe_gap_s(path)
             if gap_s > max_keyframe_gap_s:
                 why = f"its video keyframes are up to {gap_s:.1f} s apart (media.max_keyframe_gap_s={max_keyframe_gap_s:g})"
         if why is None:
-            packets = _timed_packets(container, streams, origin_s, path, live=timeout_s is not None)
+            if live is not None:
+                packets = _live_packets(container, streams, name, live, stop)
+            else:
+                packets = _timed_packets(container, streams, origin_s, name, live=timeout_s is not None)
             groups = _from_zero(plan_cuts(packets, segment_s, has_video))
             first = next(groups, None)
             if first is None:
@@ -120,10 +179,10 @@ def iter_segments(
             fmt, data, why = choose_container(first, streams)
             if fmt is not None:
                 if fmt != CONTAINER:
-                    log.warning("%s: %s cannot go into %s segments; its segments are %s (remuxed, not re-encoded)", path, what, CONTAINER, fmt)
-                yield from _remuxed(stream_id, first, data, groups, streams, fmt, duration_s, run)
+                    log.warning("%s: %s cannot go into %s segments; its segments are %s (remuxed, not re-encoded)", name, what, CONTAINER, fmt)
+                yield from _remuxed(stream_id, first, data, groups, streams, fmt, duration_s, run, live=live, name=name)
                 return
-    log.warning("%s: %s; its segments are re-encoded (%s)", path, why, what)
+    log.warning("%s: %s; its segments are re-encoded (%s)", name, why, what)
     yield from reencoded_segments(path, stream_id, segment_s, timeout_s=timeout_s)
 
 
@@ -134,13 +193,13 @@ def _from_zero(groups: Iterator[tuple[float, list[TimedPacket]]]) -> Iterator[tu
         yield max(0.0, start_s), items
 
 
-def open_input(path: str | Path, *, timeout_s: float | None = None) -> av.container.InputContainer:
+def open_input(path: str | Path, *, timeout_s: float | None = None, options: dict[str, str] | None = None) -> av.container.InputContainer:
     try:
         if timeout_s is not None:
-            return av.open(str(path), timeout=(timeout_s, timeout_s))
-        return av.open(str(path))
+            return av.open(str(path), timeout=(timeout_s, timeout_s), options=options or {})
+        return av.open(str(path), options=options or {})
     except av.error.FFmpegError as exc:
-        raise MediaError(f"{path}: not a readable media file ({_stalled(exc, timeout_s)})") from None
+        raise MediaError(f"{mask_url(str(path))}: not a readable media file ({_stalled(exc, timeout_s)})") from None
 
 
 def _stalled(exc: BaseException, timeout_s: float | None = None) -> str:
@@ -206,15 +265,124 @@ def check_decodable(data: bytes, kinds: set[str]) -> None:
     raise MediaError(f"no {' or '.join(sorted(kinds - seen))} frame decodes from the segment")
 
 
-def _remuxed(stream_id, first, first_data, groups, streams, fmt, duration_s, run) -> Iterator[Segment]:  # type: ignore[no-untyped-def]
+def _remuxed(stream_id, first, first_data, groups, streams, fmt, duration_s, run, *, live=None, name="") -> Iterator[Segment]:  # type: ignore[no-untyped-def]
     previous, data = first, first_data
     seq = 0
     for group in groups:
+        muxed = _mux_live(group, streams, fmt, live, name) if live is not None else mux(group[1], streams, group[0], fmt=fmt)
+        if muxed is None:
+            continue  # the segment before it spans the hole, so the last one is always marked
         yield _segment(stream_id, seq, previous, group[0], data, fmt, streams, last=False, run=run)
         seq += 1
-        previous, data = group, mux(group[1], streams, group[0], fmt=fmt)
-    end_s = max(duration_s, max(p.time_s for p in previous[1]))
+        previous, data = group, muxed
+    end_s = max(duration_s, max(p.time_s + p.duration_s for p in previous[1]))
     yield _segment(stream_id, seq, previous, end_s, data, fmt, streams, last=True, run=run)
+
+
+def _mux_live(group: tuple[float, list[TimedPacket]], streams: list[Any], fmt: str, live: LiveRead, name: str) -> bytes | None:
+    """A live segment, or None (logged) where these packets cannot be muxed: one bad segment is a 2 s hole,
+    never the end of the stream."""
+    try:
+        return mux(group[1], streams, group[0], fmt=fmt)
+    except (av.error.FFmpegError, ValueError, KeyError, IndexError, TypeError) as exc:
+        live.skipped_segments += 1
+        log.warning("%s: the segment at %.1f s could not be muxed (%s); skipped", name, group[0], _reason(exc))
+        return None
+
+
+def _live_packets(
+    container: av.container.InputContainer, streams: list[Any], name: str, live: LiveRead, stop: threading.Event | None
+) -> Iterator[TimedPacket]:
+    """One live connection's packets on a clock that starts at its first keyframe (first audio packet
+    without video). Untimed packets are dropped; a keyframe without a timestamp gets the one its following
+    frames imply. Ends (never raises) when reading fails or `stop` is set; `live.error` says why."""
+    has_video = any(s.type == "video" for s in streams)
+    origin: float | None = None
+    held: list[Any] = []  # from a first keyframe that came without a timestamp, until one can be inferred
+    early: list[Any] = []  # audio demuxed before the first keyframe (it may belong after it)
+    try:
+        for packet in container.demux(streams):
+            live.last_packet_at = time.monotonic()
+            if live.first_packet_at is None:
+                live.first_packet_at = live.last_packet_at
+            if stop is not None and stop.is_set():
+                return
+            if packet.size == 0:
+                continue
+            kind = packet.stream.type
+            if origin is None:
+                starts = (packet.is_keyframe and kind == "video") if has_video else kind == "audio"
+                if starts and _time_of(packet) is not None:
+                    origin = float(_time_of(packet) * packet.time_base)
+                    live.untimed_packets += len(held)
+                    waiting, held, early = early, [], []
+                    for item in filter(None, (_live_item(p, origin) for p in waiting)):
+                        if item.time_s >= -1e-6:
+                            yield item
+                elif starts:
+                    held = [packet]
+                    continue
+                elif held:
+                    held.append(packet)
+                    inferred = _infer_keyframe_time(held)
+                    if inferred is None:
+                        if len(held) > 300:
+                            live.untimed_packets += len(held)
+                            held = []
+                        continue
+                    origin = inferred
+                    first, *rest = held
+                    held = []
+                    yield _live_item(first, origin, pts=int(round(origin / first.time_base)))  # type: ignore[misc]
+                    for waiting_packet in early + rest:
+                        item = _live_item(waiting_packet, origin)
+                        if item is None or item.time_s < -1e-6:
+                            live.untimed_packets += 1
+                        else:
+                            yield item
+                    early = []
+                    continue
+                elif kind == "audio":
+                    early = (early + [packet])[-200:]
+                    continue
+                else:
+                    live.untimed_packets += 1  # video before the first keyframe: nothing decodes from it
+                    continue
+            item = _live_item(packet, origin)
+            if item is None or item.time_s < -1e-6:
+                live.untimed_packets += 1
+                continue
+            yield item
+    except av.error.FFmpegError as exc:
+        live.error = f"reading stopped ({_stalled(exc)})"
+
+
+def _time_of(packet: Any) -> int | None:
+    return packet.pts if packet.pts is not None else packet.dts
+
+
+def _live_item(packet: Any, origin_s: float, *, pts: int | None = None) -> TimedPacket | None:
+    ts = pts if pts is not None else _time_of(packet)
+    if ts is None:
+        return None
+    duration = float(packet.duration * packet.time_base) if packet.duration else 0.0
+    return TimedPacket(
+        packet.stream.type, float(ts * packet.time_base) - origin_s, bool(packet.is_keyframe), packet, ts, None, packet.stream,
+        origin_s=origin_s, duration_s=duration,
+    )
+
+
+def _infer_keyframe_time(held: list[Any]) -> float | None:
+    """The time of a keyframe that came without one (held[0]), from the video frames after it: one frame
+    step before the earliest of them (frames that follow a keyframe in decoding order show after it)."""
+    keyframe = held[0]
+    times = sorted(p.pts for p in held[1:] if p.stream is keyframe.stream and p.pts is not None)
+    if len(times) < 4:
+        return None
+    steps = [b - a for a, b in zip(times, times[1:]) if b > a]
+    if not steps:
+        return None
+    return float(max(0, times[0] - min(steps)) * keyframe.time_base)
 
 
 def _timed_packets(
@@ -276,18 +444,42 @@ def mux(items: list[TimedPacket], streams: list[Any], start_s: float, *, fmt: st
     with av.open(buffer, "w", format=fmt, options=options) as output:
         out_streams = {s.index: output.add_stream_from_template(s) for s in streams}
         shifts: dict[int, int] = {}
+        dts = decoding_times(items)
         for item in items:
             packet = item.packet
             in_stream = item.stream if item.stream is not None else packet.stream
             shift = shifts.get(in_stream.index)
             if shift is None:
-                shift = shifts[in_stream.index] = _ticks(start_s + (in_stream.container.start_time or 0) / av.time_base, in_stream.time_base)
+                origin_s = item.origin_s if item.origin_s is not None else (in_stream.container.start_time or 0) / av.time_base
+                shift = shifts[in_stream.index] = _ticks(start_s + origin_s, in_stream.time_base)
             packet.time_base = in_stream.time_base  # an earlier try rebased the packet onto its output stream
             packet.pts = None if item.pts is None else item.pts - shift
-            packet.dts = None if item.dts is None else item.dts - shift
+            packet.dts = None if dts[id(item)] is None else dts[id(item)] - shift
             packet.stream = out_streams[in_stream.index]
             output.mux(packet)
     return buffer.getvalue()
+
+
+def decoding_times(items: list[TimedPacket]) -> dict[int, int | None]:
+    """Each item's DTS (by id): its own where its stream's are all there and in order; otherwise (live
+    sources: RTP carries no DTS, and B-frames put presentation times out of order) the smallest PTS from it
+    on, which never decreases and never passes the packet's own PTS: what a muxer needs."""
+    by_stream: dict[int, list[TimedPacket]] = {}
+    for item in items:
+        by_stream.setdefault(id(item.stream if item.stream is not None else item.packet.stream), []).append(item)
+    result: dict[int, int | None] = {}
+    for packets in by_stream.values():
+        given = [p.dts for p in packets]
+        ordered = all(d is not None for d in given) and all(a <= b for a, b in zip(given, given[1:]))  # type: ignore[operator]
+        if ordered and all(p.pts is None or p.dts <= p.pts for p in packets):  # type: ignore[operator]
+            result.update((id(p), p.dts) for p in packets)
+            continue
+        smallest: int | None = None
+        for p in reversed(packets):
+            if p.pts is not None:
+                smallest = p.pts if smallest is None else min(smallest, p.pts)
+            result[id(p)] = smallest if p.pts is not None else None
+    return result
 
 
 def _ticks(seconds: float, time_base: Fraction) -> int:

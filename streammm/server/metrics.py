@@ -6,7 +6,7 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from streammm.stats import PipelineStats
+from streammm.stats import SOURCE_STATES, PipelineStats
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
@@ -49,6 +49,22 @@ class Metrics:
             ["stream_id"], registry=r,
         )
 
+        self.source_state = Gauge(
+            "streammm_source_state", "1 for each source's current state (connecting, live, reconnecting, ended, stopped, failed, done)",
+            ["stream_id", "state"], registry=r,
+        )
+        self.source_up = Gauge("streammm_source_up", "1 while a source delivers media (state live), else 0", ["stream_id"], registry=r)
+        self.source_reconnects = Gauge(
+            "streammm_source_reconnects", "A source's drops and failed connection attempts so far", ["stream_id"], registry=r
+        )
+        self.source_gaps = Gauge("streammm_source_gaps", "Holes a source's drops left in its timeline", ["stream_id"], registry=r)
+        self.source_gap_seconds = Gauge(
+            "streammm_source_gap_seconds", "Media seconds a source's drops left out of its timeline", ["stream_id"], registry=r
+        )
+        self.source_crashes = Gauge(
+            "streammm_source_publisher_crashes", "Times a source's publisher failed unexpectedly (each restarted)", ["stream_id"], registry=r
+        )
+
     def clip_heard(self, stored_at: float) -> None:
         self.clip_event_delay.set(max(0.0, time.time() - stored_at))
 
@@ -62,6 +78,14 @@ class Metrics:
                 self.stream_incomplete.labels(stream_id).set(count)
             for role, heard in dict(stats.heard).items():
                 self.modality_lag.labels(role).set(heard.lag)
+            for stream_id, src in stats.sources().items():
+                for state in SOURCE_STATES:
+                    self.source_state.labels(stream_id, state).set(1 if src.state == state else 0)
+                self.source_up.labels(stream_id).set(1 if src.state == "live" else 0)
+                self.source_reconnects.labels(stream_id).set(src.reconnects)
+                self.source_gaps.labels(stream_id).set(src.gaps)
+                self.source_gap_seconds.labels(stream_id).set(src.gap_s)
+                self.source_crashes.labels(stream_id).set(src.crashes)
             for stream_id, lag, freshness in stats.snapshot():
                 self.pipeline_lag.labels(stream_id).set(lag)
                 if freshness is not None:

@@ -4,7 +4,9 @@ the web page, and the JSON errors they answer with. The websocket is in `ws`, th
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from streammm.server.openapi import openapi
 from streammm.server.protocol import RequestError, allowed_streams, clip_json, moment_json, new_incident_id, parse_search_body, to_query
 from streammm.server.workers import RETRIEVE
 from streammm.server.ws import websocket_endpoint
+from streammm.stats import SourceControl
 from streammm.store.media import media_files
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -36,7 +39,8 @@ def routes() -> list[BaseRoute]:
         Route("/", index, include_in_schema=False),
         WebSocketRoute("/v1/ws", websocket_endpoint),
         Route("/v1/search", search, methods=["POST"]),
-        Route("/v1/streams", streams),
+        Route("/v1/streams", streams, methods=["GET", "POST"]),
+        Route("/v1/streams/{stream_id}", stop_stream, methods=["DELETE"]),
         Route("/v1/streams/{stream_id}/media", stream_media),
         Route("/v1/clips/{clip_id}", clip),
         Route("/v1/clips/{clip_id}/thumbnail.jpg", thumbnail),
@@ -109,31 +113,95 @@ async def read_body(request: Request, limit_kb: int) -> bytes:
 
 
 async def streams(request: Request) -> Response:
-    """The streams this token may see.
+    """The streams this token may see: stored ones, and the sources this process ingests with their state.
+    POST adds a live source (`{"source": URL, "stream_id": ID}`, optional `username`, `password`), with a
+    token that may see every stream.
     ---
     responses:
-      200: {description: "{streams: [{stream_id, clips, start_s, end_s, media_url}]}"}
+      200: {description: "{streams: [{stream_id, clips, start_s, end_s, media_url, source, state, last_error, reconnects, gaps, gap_s}]}"}
+      201: {description: "POST: the source was added: {stream_id, source, state}"}
+      400: {description: "POST: bad request: {error: {code, message}}"}
       401: {description: missing or invalid token}
+      403: {description: "POST: the token may not manage sources"}
+      409: {description: "POST: the stream already has a source"}
+      501: {description: "POST: this server runs no sources (streammm serve)"}
     """
+    if request.method == "POST":
+        return await add_stream(request)
     ctx = _ctx(request)
     access = _access(request)
     found = await asyncio.to_thread(ctx.service.streams)
     playable = media_files(ctx.data_dir)
-    return JSONResponse(
-        {
-            "streams": [
-                {
-                    "stream_id": s.stream_id,
-                    "clips": s.clips,
-                    "start_s": s.start_s,
-                    "end_s": s.end_s,
-                    "media_url": f"/v1/streams/{quote(s.stream_id, safe='')}/media" if s.stream_id in playable else None,
-                }
-                for s in found
-                if access.allows(s.stream_id)
-            ]
-        }
-    )
+    sources = ctx.stats.sources() if ctx.stats is not None else {}
+    rows: dict[str, dict[str, Any]] = {}
+    for s in found:
+        if access.allows(s.stream_id):
+            rows[s.stream_id] = {
+                "stream_id": s.stream_id,
+                "clips": s.clips,
+                "start_s": s.start_s,
+                "end_s": s.end_s,
+                "media_url": f"/v1/streams/{quote(s.stream_id, safe='')}/media" if s.stream_id in playable else None,
+            }
+    for stream_id, status in sources.items():
+        if access.allows(stream_id):
+            row = rows.setdefault(stream_id, {"stream_id": stream_id, "clips": 0, "start_s": None, "end_s": None, "media_url": None})
+            row.update(status.as_json())
+    return JSONResponse({"streams": sorted(rows.values(), key=lambda r: r["stream_id"])})
+
+
+async def add_stream(request: Request) -> Response:
+    ctx = _ctx(request)
+    access = _access(request)
+    control = _source_control(request, access)
+    body = await read_body(request, ctx.settings.server.max_message_kb)
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        raise RequestError("bad_request", "the body is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("source"), str) or not isinstance(data.get("stream_id"), str):
+        raise RequestError("bad_request", 'expected {"source": URL, "stream_id": ID} (optional "username", "password")')
+    stream_id = data["stream_id"]
+    if not re.fullmatch(r"[\w.-]{1,128}", stream_id):
+        raise RequestError("bad_request", "stream_id: letters, digits, '_', '.', '-' (at most 128)")
+    from streammm.errors import ConfigError
+    from streammm.media.segments import mask_url, with_credentials
+
+    source = with_credentials(data["source"], data.get("username"), data.get("password"))
+    try:
+        control.add(source, stream_id)
+    except ConfigError as exc:
+        status = 409 if "already has a source" in str(exc) else 400
+        raise RequestError("conflict" if status == 409 else "bad_request", str(exc), status=status) from None
+    return JSONResponse({"stream_id": stream_id, "source": mask_url(source), "state": "connecting"}, status_code=201)
+
+
+async def stop_stream(request: Request) -> Response:
+    """Stop the stream's source: what it has buffered is published (its last clip gets its words), then it
+    ends. Its stored clips stay.
+    ---
+    responses:
+      200: {description: "{stream_id, state: stopping}"}
+      401: {description: missing or invalid token}
+      403: {description: the token may not manage sources}
+      404: {description: no running source has this id}
+      501: {description: "this server runs no sources (streammm serve)"}
+    """
+    access = _access(request)
+    control = _source_control(request, access)
+    stream_id = request.path_params["stream_id"]
+    if not control.remove(stream_id):
+        raise RequestError("unknown_stream", f"no running source for stream {stream_id!r}", status=404)
+    return JSONResponse({"stream_id": stream_id, "state": "stopping"})
+
+
+def _source_control(request: Request, access: Access) -> SourceControl:
+    if access.streams is not None:
+        raise RequestError("forbidden", "this token may not manage sources (it is limited to some streams)", status=403)
+    stats = _ctx(request).stats
+    if stats is None or stats.control is None:
+        raise RequestError("not_implemented", "this server runs no sources (sources are managed by `streammm up`)", status=501)
+    return stats.control
 
 
 async def stream_media(request: Request) -> Response:

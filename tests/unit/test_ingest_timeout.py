@@ -101,5 +101,9 @@ def test_a_source_that_stalls_mid_stream_is_reconnected_and_its_timeline_continu
         assert not thread.is_alive()
     finally:
         server.close()
-    assert [s.seq for s in got] == list(range(len(got)))
+    runs = [[s for s in got if s.run.started_at == started] for started in sorted({s.run.started_at for s in got})]
+    assert len(runs) >= 2, "each connection is a run of its own"
+    for run in runs:  # numbered from 0 per connection, the last one marked (its windows and speech are flushed)
+        assert [s.seq for s in run] == list(range(len(run)))
+    assert all(run[-1].last for run in runs[:-1])
     assert all(b.start_s >= a.end_s - 1e-3 for a, b in zip(got, got[1:])), [(s.start_s, s.end_s) for s in got]
