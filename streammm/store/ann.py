@@ -158,8 +158,9 @@ class AnnIndexes:
         return worker is not None and worker.is_alive()
 
     def close(self) -> None:
+        """Stop after the column being trained (a build cut short by exit leaves only unreferenced files)."""
         self._closed = True
-        self.wait(600)
+        self.wait(30)
 
     def start(self, job: Callable[[], object]) -> None:
         def run() -> None:
