@@ -220,11 +220,16 @@ class PipelineStats:
         return [self._line(sid, p, dead_after_s, now) for sid, p in streams]
 
     def _line(self, stream_id: str, p: StreamProgress, dead_after_s: float, now: float | None) -> str:
-        text = (
-            f"{stream_id}: {p.media_s_published:.1f} s ingested, {p.clips_stored} clips stored up to "
-            f"{p.stored_until_s:.1f} s"
-        )
         src = p.source
+        if src is None and p.segments_published == 0 and p.stored_until_s > 0:
+            # fed by another publisher (`streammm publish` into this broker): what it sent is known here
+            # only as far as the clips it became
+            text = f"{stream_id} (another publisher): at least {p.stored_until_s:.1f} s ingested, {p.clips_stored} clips stored up to {p.stored_until_s:.1f} s"
+        else:
+            text = (
+                f"{stream_id}: {p.media_s_published:.1f} s ingested, {p.clips_stored} clips stored up to "
+                f"{p.stored_until_s:.1f} s"
+            )
         if src is not None and (src.live or src.state == "failed" or src.crashes):
             text = f"{stream_id} [{src.state}]" + text[len(stream_id):]
             if src.reconnects or src.gaps:

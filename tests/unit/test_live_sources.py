@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +190,30 @@ def test_streams_are_added_listed_with_their_state_and_stopped_over_http():
         assert 'streammm_source_reconnects{stream_id="cam1"} 1.0' in metrics
         assert client.delete("/v1/streams/cam1").json() == {"stream_id": "cam1", "state": "stopping"}
         assert client.delete("/v1/streams/nope").status_code == 404
+
+
+def test_a_dead_publisher_added_over_http_shows_in_streams_and_metrics_and_is_retried():
+    stats = PipelineStats()
+    settings = load_settings(env={}, overrides={"server.allowed_hosts": ["testserver"], "ingest.max_backoff_s": 0.2})
+    app = create_app(settings, EmptyStore(), Encoder(), data_dir=Path("/nonexistent"), stats=stats)  # type: ignore[arg-type]
+    broken = FakeRun(crashes=10**6)  # the real supervisor, a publisher that always raises
+    with TestClient(app) as client:
+        stats.control = Sources(settings, producer=None, topics=None, stats=stats, publish_fn=broken)
+        assert client.post("/v1/streams", json={"source": "/etc/passwd", "stream_id": "f"}).status_code == 400  # live only
+        assert client.post("/v1/streams", json={"source": "rtsp://cam/1", "stream_id": "cam1"}).status_code == 201
+        deadline = time.monotonic() + 30
+        while len(broken.calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [row] = client.get("/v1/streams").json()["streams"]
+        assert row["crashes"] >= 2 and row["state"] in ("reconnecting", "failed") and "ValueError" in row["last_error"]
+        metrics = client.get("/metrics").text
+        assert 'streammm_source_publisher_crashes{stream_id="cam1"}' in metrics
+        assert 'streammm_source_publisher_crashes{stream_id="cam1"} 0.0' not in metrics
+        assert client.delete("/v1/streams/cam1").status_code == 200
+    assert len(broken.calls) >= 3, "retried"
+
+
+def test_up_shows_a_stream_fed_by_another_publisher_by_what_it_became():
+    stats = PipelineStats()
+    stats.progress("cam2", stored_until_s=34.0, pending={})
+    assert stats.lines() == ["cam2 (another publisher): at least 34.0 s ingested, 0 clips stored up to 34.0 s"]
