@@ -176,6 +176,8 @@
       if (isNumber(s.clips)) parts.push(`${s.clips} clip${s.clips === 1 ? "" : "s"}`);
       if (isNumber(s.start_s) && isNumber(s.end_s)) parts.push(`${clock(s.start_s)}–${clock(s.end_s, true)}`);
       if (!s.media_url) parts.push("no media");
+      if (s.state) parts.push(s.last_error && (s.state === "reconnecting" || s.state === "failed") ? `${s.state}: ${s.last_error}` : s.state);
+      if (isNumber(s.gaps) && s.gaps > 0) parts.push(`${s.gaps} gap${s.gaps === 1 ? "" : "s"}`);
       button.append(el("span", "stream-meta", parts.join(" · ")));
       button.addEventListener("click", () => {
         loadStream(s.stream_id).catch(() => {});
