@@ -272,7 +272,7 @@ class LanceDbClipStore:
         DESIGN.md §4), else exact."""
         expr = _where(where, f"has_{target}")
         exact = not self._ann.indexed(table, target) or (where is not None and self._ann.filter_is_narrow(table, expr))
-        return self._ann.query(table, vector, target, k, expr or "", exact=exact)
+        return self._ann.query(table, vector, target, k, expr or "", exact=exact, filtered=where is not None)
 
     def _bm25(self, query: str, k: int, where: ClipFilter | None, columns: list[str], *, row_ids: bool = False) -> pa.Table:
         builder = self._open().search(MultiMatchQuery(query, list(TEXT_COLUMNS)), query_type="fts")
