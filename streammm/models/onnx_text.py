@@ -49,6 +49,9 @@ class OnnxMiniLmTextEncoder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle workers sleep instead of spinning: a spinning pool burns the cores other requests want
+        # (on 2 busy cores one question took 23 ms with spinning threads, 7 ms on one thread).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.int8 = int8
 
