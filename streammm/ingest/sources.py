@@ -123,6 +123,10 @@ def live_segments(
                 log.info("stream %s: ended (the playlist says so)", stream_id)
                 report("ended")
                 return
+            if live.error is None and sent and _is_file_over_http(url, live):
+                log.info("stream %s: ended (a file over HTTP, read to its end)", stream_id)
+                report("ended")
+                return
             reason = live.error or ("the source closed the connection" if sent else "it sent no media")
         except MediaError as exc:
             reason = str(exc).replace(f"{name}: ", "", 1)
@@ -141,6 +145,11 @@ def live_segments(
         backoff_s = min(max_backoff_s, backoff_s * 2)
     log.info("stream %s: stopped", stream_id)
     report("stopped")
+
+
+def _is_file_over_http(url: str, live: LiveRead) -> bool:
+    """A media file fetched over HTTP (not a playlist, not a stream): it has a length, and its end is one."""
+    return url.lower().startswith(("http://", "https://")) and live.format_name not in ("hls", "mpegts", "flv") and live.advertised_s > 0
 
 
 def playlist_ended(url: str, timeout_s: float = 5.0) -> bool:

@@ -54,6 +54,7 @@ class LiveRead:
 
     options: dict[str, str] = field(default_factory=dict)  # FFmpeg options for opening (rtsp_transport, ...)
     format_name: str = ""
+    advertised_s: float = 0.0  # the duration the source claims (never used as its end)
     first_packet_at: float | None = None  # time.monotonic() of the first packet
     last_packet_at: float | None = None  # time.monotonic() of the newest packet
     error: str | None = None  # why reading stopped; None: the source ended it (EOF) or `stop` was set
@@ -161,6 +162,7 @@ def iter_segments(
         duration_s = (container.duration or 0) / av.time_base if live is None else 0.0  # a live source's is not its end
         if live is not None:
             live.format_name = container.format.name
+            live.advertised_s = (container.duration or 0) / av.time_base
             max_keyframe_gap_s = None
         why = None
         if has_video and max_keyframe_gap_s is not None:

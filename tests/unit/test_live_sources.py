@@ -217,3 +217,29 @@ def test_up_shows_a_stream_fed_by_another_publisher_by_what_it_became():
     stats = PipelineStats()
     stats.progress("cam2", stored_until_s=34.0, pending={})
     assert stats.lines() == ["cam2 (another publisher): at least 34.0 s ingested, 0 clips stored up to 34.0 s"]
+
+
+def test_a_file_over_http_ends_at_its_end_and_is_not_reconnected(tmp_path: Path):
+    import functools
+    import http.server
+    import socketserver
+
+    from streammm.media.synthetic import Case, write_case
+
+    path = write_case(Case("clip", "mp4", "mp4", duration_s=4.0), tmp_path)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = socketserver.TCPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    events: list[str] = []
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
+        segments = list(live_segments(url, "clip", 2.0, threading.Event(), read_timeout_s=5, events=lambda state, **_: events.append(state)))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert events == ["connecting", "live", "ended"]
+    assert segments[-1].last and segments[-1].end_s == pytest.approx(4.0, abs=0.3)
