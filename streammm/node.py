@@ -88,6 +88,7 @@ async def run_up(
             status = asyncio.create_task(_show_status(pipeline.stats, stop, settings.align.dead_after_s, spool))
             if once:
                 failed, incomplete = await _until_indexed(stop, tasks, publishers, pipeline.stats, [sid for _, sid in inputs], settings)
+                interrupted = stop.is_set()  # a signal before every clip was stored: never a success
                 for source, stream_id in inputs:
                     if stream_id in failed or stream_id in sources.failed:
                         reason = sources.failed.get(stream_id, "nothing could be published")
@@ -101,6 +102,9 @@ async def run_up(
                     for stream_id, why in failures.items():
                         print(f"  {stream_id}: {why}", file=sys.stderr)
                 exit_code = 1 if failures else 0
+                if interrupted:
+                    print("streammm: interrupted before every clip was stored", file=sys.stderr)
+                    exit_code = 130
             else:
                 await until_stopped(stop, tasks)
             status.cancel()

@@ -17,7 +17,7 @@ from pipeline_helpers import base_env, clip_rows, clips_of, run_cli, tail
 from streammm.records import ClipFilter
 from streammm.store.embedded import LanceDbClipStore
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]  # up --once itself may take up to 1500 s on a loaded machine
 COPIES = 4  # each dev video under four stream ids, none of them the dev store's
 
 
