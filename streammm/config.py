@@ -118,7 +118,7 @@ class StoreConfig(_Section):
         100_000, ge=1, description="embedded: tables of this many clips get an IVF vector index (re-ranked exactly); smaller ones are scanned exactly"
     )
     ann_index: Literal["ivf_sq", "ivf_pq", "ivf_hnsw_sq"] = Field("ivf_sq", description="embedded: the kind of vector index")
-    ann_nprobes: int = Field(20, ge=1, description="embedded: IVF partitions searched per query (more when a filter leaves too few rows)")
+    ann_nprobes: int = Field(32, ge=1, description="embedded: IVF partitions searched per query (more when a filter leaves too few rows)")
     ann_refine_factor: int = Field(10, ge=1, description="embedded: refine_factor x k index candidates are re-ranked on the full vectors")
     weaviate: WeaviateConfig = WeaviateConfig()
 

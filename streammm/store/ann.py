@@ -35,7 +35,7 @@ class AnnOptions:
 
     min_rows: int = 100_000
     index: IndexKind = "ivf_sq"
-    nprobes: int = 20
+    nprobes: int = 32
     refine_factor: int = 10
     ef: int = 100  # ivf_hnsw_sq only: the candidate list of the graph search
     retrain_growth: float = 2.0
