@@ -226,18 +226,21 @@ def test_a_file_over_http_ends_at_its_end_and_is_not_reconnected(tmp_path: Path)
 
     from streammm.media.synthetic import Case, write_case
 
-    path = write_case(Case("clip", "mp4", "mp4", duration_s=4.0), tmp_path)
+    path = write_case(Case("clip", "mkv", "matroska", duration_s=4.0), tmp_path)  # read front to back (no ranges here)
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = socketserver.TCPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
+    server.daemon_threads = True  # FFmpeg opens a second connection for a range while the first is open
     threading.Thread(target=server.serve_forever, daemon=True).start()
     events: list[str] = []
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
-        segments = list(live_segments(url, "clip", 2.0, threading.Event(), read_timeout_s=5, events=lambda state, **_: events.append(state)))
+        segments = list(
+            live_segments(url, "clip", 2.0, threading.Event(), read_timeout_s=5, max_reconnects=0, events=lambda state, **_: events.append(state))
+        )
     finally:
         server.shutdown()
         server.server_close()
