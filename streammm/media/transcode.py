@@ -131,7 +131,7 @@ def reencoded_segments(path: str | Path, stream_id: str, segment_s: float, *, ti
             video.thread_type = "AUTO"
         run = IngestRun(has_video=video is not None, has_audio=audio is not None)
         origin_s = (container.start_time or 0) / av.time_base
-        duration_s = (container.duration or 0) / av.time_base
+        duration_s = (container.duration or 0) / av.time_base if timeout_s is None else 0.0  # a live source's is not its end
         resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE) if audio is not None else None
         writers: dict[int, _SegmentWriter] = {}
         reached = {s.type: -math.inf for s in streams}
