@@ -140,8 +140,11 @@ def pyav_planned_frames(
                     picker.start(t)
                 previous = (t, frame)
         except av.error.FFmpegError as exc:
-            where = f"{previous[0]:.2f} s" if previous else "the start"
-            log.warning("video (%s) decoding stopped at %s: %s", codec, where, _first_line(exc))
+            if previous is None:  # nothing at all: an error (dead-lettered, replayable), never an empty result
+                raise MediaError(f"cannot decode video ({codec}): {_first_line(exc)}") from None
+            log.warning("video (%s) decoding stopped at %.2f s: %s", codec, previous[0], _first_line(exc))
+        if previous is None:
+            raise MediaError(f"cannot decode video ({codec}): no frame could be decoded (truncated or damaged)")
         if previous is not None:
             until = end_s if end_s is not None and end_s > previous[0] + 1e-4 else None
             for role in picker.roles_until(previous[0], until):
