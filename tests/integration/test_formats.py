@@ -25,6 +25,7 @@ CASES = {case.name: case for case in MATRIX}
 TOLERANCE_S = 1.0
 TIMECODE = re.compile(r"(?<![\d.])(\d{1,2}\.\d)(?![\d.])")
 INSPECTED = ("mp4_rotated_90", "ts_mpeg2_mp2", "avi_cinepak", "mp4_one_keyframe")
+BROKEN = "not-a-video"
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,9 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Indexed:
     made_s = time.monotonic() - began
     data_dir, log = root / "data", root / "up.log"
     began = time.monotonic()
-    inputs = [f"{path}={name}" for name, path in files.items()]
+    broken = root / "not-a-video.mp4"  # one input that cannot be read: the others must still be indexed
+    broken.write_bytes(b"this is a text file with a video's name\n" * 200)
+    inputs = [f"{path}={name}" for name, path in files.items()] + [f"{broken}={BROKEN}"]
     result = run_cli(["up", "--once", "--no-server", "--data-dir", str(data_dir), "--ingest", *inputs], env=base_env(), log=log, timeout_s=900)
     seconds = time.monotonic() - began
     print(f"\nformat matrix: {len(files)} files made in {made_s:.1f} s, indexed by one `up --once` in {seconds:.1f} s")
@@ -76,8 +79,13 @@ def timecodes(text: str) -> list[float]:
     return [float(t) for t in TIMECODE.findall(text)]
 
 
-def test_up_once_indexes_every_case_and_exits_zero(indexed: Indexed):
-    assert indexed.returncode == 0, f"up --once exited {indexed.returncode}\n{tail(indexed.log, 80)}"
+def test_up_once_indexes_every_case_lists_only_the_unreadable_input_and_exits_one(indexed: Indexed):
+    log = indexed.log.read_text()
+    assert indexed.returncode == 1, f"up --once exited {indexed.returncode}\n{tail(indexed.log, 80)}"
+    summary = log[log.rindex("inputs; not indexed:"):].splitlines()[1:]
+    listed = [line.split(":", 1)[0].strip() for line in summary if line.startswith("  ")]
+    assert listed == [BROKEN], f"only the broken input is listed as not indexed:\n{tail(indexed.log, 40)}"
+    assert f"indexed {len(indexed.files)} of {len(indexed.files) + 1} inputs" in log
     letters = [decode_letter(p.read_bytes()) for p in sorted(archive_folder(indexed.data_dir).glob("*.dead"))]
     assert not letters, "dead letters: " + "; ".join(f"{d.stream_id}: {d.reason}" for d in letters)
 
