@@ -265,3 +265,101 @@ def pipeline_markdown(result: dict[str, Any]) -> str:
         )
     lines += ["", f"Largest N keeping up with real time: {result['max_streams_real_time']}."]
     return "\n".join(lines)
+
+
+RTSP_SERVER = Path(__file__).resolve().parents[1] / "tests" / "integration" / "rtsp_server.py"
+
+
+def run_rtsp_pipeline_bench(settings: Settings, streams: list[int], media: str | None = None, *, run_s: float = 40.0) -> dict[str, Any]:
+    """N RTSP streams from a local gst-rtsp-server (the camera-like variant of the dev slideshow, every
+    client watching the same camera) through `up` for `run_s` wall seconds: freshness p50/p95. With one
+    stream the camera is also killed half-way and started again 10 s later: the wall time from its return
+    to the first clip of new media being stored (the target: reconnect backoff + one segment + indexing).
+    """
+    import asyncio
+    import signal
+    import subprocess
+    import tempfile
+
+    from streammm.bus.broker import free_port
+    from streammm.node import run_up
+    from streammm.stats import PipelineStats
+
+    if not RTSP_SERVER.is_file():
+        raise FileNotFoundError(f"{RTSP_SERVER}: the bench's RTSP server comes with the repository's tests")
+    source = str(Path(media) if media else shared_media() / PIPELINE_MEDIA)
+    rows = []
+    for n in streams:
+        port = free_port()
+
+        def camera() -> subprocess.Popen[str]:
+            process = subprocess.Popen(
+                ["/usr/bin/python3", str(RTSP_SERVER), "--port", str(port), "--media", source, "--variant", "camera"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            )
+            assert process.stdout is not None
+            if not process.stdout.readline().startswith("ready"):
+                raise RuntimeError("the GStreamer RTSP server did not start (apt install gir1.2-gst-rtsp-server-1.0 python3-gi)")
+            return process
+
+        server = camera()
+        stats = PipelineStats()
+        returned: dict[str, float | None] = {"after_s": None, "gap_s": None}
+
+        async def drive(stats: PipelineStats = stats, n: int = n) -> None:
+            nonlocal server
+            started = time.monotonic()
+            while not any(s.source and s.state == "live" for s in stats.sources().values()):
+                await asyncio.sleep(0.2)
+            if n == 1:
+                await asyncio.sleep(run_s / 2)
+                server.kill()
+                server.wait()
+                await asyncio.sleep(2.0)
+                first_end = stats.streams["bench-1"].media_s_published
+                await asyncio.sleep(8.0)
+                server = await asyncio.to_thread(camera)
+                back = time.monotonic()
+                while stats.streams["bench-1"].stored_until_s <= first_end + 0.5 and time.monotonic() - back < 120:
+                    await asyncio.sleep(0.1)
+                returned["after_s"] = round(time.monotonic() - back, 1)
+                src = stats.sources().get("bench-1")
+                returned["gap_s"] = round(src.gap_s, 1) if src else None
+            await asyncio.sleep(max(0.0, started + run_s - time.monotonic()))
+            signal.raise_signal(signal.SIGINT)  # `up`'s own stop: sources flush, workers drain
+
+        async def both(run_settings: Settings, stats: PipelineStats = stats, n: int = n) -> None:
+            driver = asyncio.create_task(drive())
+            inputs = [(f"rtsp://127.0.0.1:{port}/cam", f"bench-{i + 1}") for i in range(n)]
+            await run_up(run_settings, inputs, once=False, stats=stats)
+            driver.cancel()
+
+        try:
+            with tempfile.TemporaryDirectory(prefix="streammm-bench-") as data:
+                run_settings = settings.model_copy(update={"store": settings.store.model_copy(update={"data_dir": data})})
+                asyncio.run(both(run_settings))
+        finally:
+            server.kill()
+            server.wait()
+        fresh = list(stats.freshness_s)
+        rows.append(
+            {
+                "streams": n,
+                "clips": len(fresh),
+                "freshness_p50_s": _seconds(percentile(fresh, 50)),
+                "freshness_p95_s": _seconds(percentile(fresh, 95)),
+                "media_s": round(sum(p.media_s_published for p in stats.streams.values()), 1),  # all streams
+                "stored_media_s": round(sum(p.stored_until_s for p in stats.streams.values()), 1),  # within the run
+                "keeps_up": _keeps_up(fresh, settings.media.segment_s),
+                "return_to_first_new_clip_s": returned["after_s"],
+                "gap_s": returned["gap_s"],
+            }
+        )
+        r = rows[-1]
+        back_line = f"; camera back -> first new clip stored {r['return_to_first_new_clip_s']} s (gap {r['gap_s']} s)" if n == 1 else ""
+        print(
+            f"RTSP N={n}: freshness p50 {r['freshness_p50_s']} s, p95 {r['freshness_p95_s']} s over {len(fresh)} clips; "
+            f"{r['stored_media_s']} of {r['media_s']} media s stored within the run (keeps up: {r['keeps_up']}){back_line}",
+            flush=True,
+        )
+    return {"bench": "pipeline-rtsp", "media": Path(source).name, "run_s": run_s, "segment_s": settings.media.segment_s, "rows": rows}

@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="what to measure (default: all three, written to one JSON and one Markdown file)",
     )
     bench.add_argument("--media", nargs="*", help="media files (default: the shared dev videos)")
-    bench.add_argument("--streams", nargs="*", type=int, default=[1, 2, 3], help="pipeline: concurrent stream counts to try")
+    bench.add_argument("--streams", nargs="*", type=int, help="pipeline: concurrent stream counts to try (default 1 2 3; --rtsp: 1 3)")
+    bench.add_argument("--rtsp", action="store_true", help="pipeline: live RTSP streams from a local gst-rtsp-server instead of files")
     bench.add_argument("--sizes", nargs="*", type=int, default=[10_000, 100_000], help="query: synthetic clips in the store")
     bench.add_argument("--clients", nargs="*", type=int, default=[1, 20], help="query: concurrent websocket clients")
     bench.add_argument("--json", metavar="OUT", help="write the results as JSON here (all: default bench-results/bench.json)")
@@ -383,8 +384,12 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     results: dict[str, Any] = {}
     if args.what in ("all", "perception"):
         results["perception"] = run_perception_bench(settings, args.media)
-    if args.what in ("all", "pipeline"):
-        results["pipeline"] = run_pipeline_bench(settings, args.streams, args.media[0] if args.media else None)
+    if args.what == "pipeline" and args.rtsp:
+        from streammm.bench import run_rtsp_pipeline_bench
+
+        results["pipeline"] = run_rtsp_pipeline_bench(settings, args.streams or [1, 3], args.media[0] if args.media else None)
+    elif args.what in ("all", "pipeline"):
+        results["pipeline"] = run_pipeline_bench(settings, args.streams or [1, 2, 3], args.media[0] if args.media else None)
     if args.what in ("all", "query"):
         results["query"] = run_query_bench(settings, sizes=args.sizes, clients=args.clients, progress=lambda line: print(line, file=sys.stderr))
         print(format_query_bench(results["query"]))

@@ -153,7 +153,9 @@ class IngestConfig(_Section):
     max_reconnects: int | None = Field(
         None, ge=0, description="failed reconnects in a row before a live source is given up (null: never give up)"
     )
-    max_backoff_s: float = Field(30.0, gt=0, description="the longest wait between reconnects (1 s, doubling up to this)")
+    max_backoff_s: float = Field(
+        5.0, gt=0, description="the longest wait between reconnects (1 s, doubling up to this): a camera back is seen within it"
+    )
 
 
 class AlignConfig(_Section):

@@ -58,7 +58,7 @@ def live_segments(
     segment_s: float,
     stop: threading.Event,
     *,
-    max_backoff_s: float = 30.0,
+    max_backoff_s: float = 5.0,
     start_s: float = 0.0,
     read_timeout_s: float = 15.0,
     rtsp_transport: str = "tcp",
