@@ -337,3 +337,35 @@ def test_a_camera_that_is_down_at_first_is_connected_when_it_appears(node, slide
     assert "stream late: cannot connect (" in log and "stream late: live (rtsp://127.0.0.1:" in log
     metrics = node.call("GET", "/metrics")[1]
     assert 'streammm_source_state{state="stopped",stream_id="late"} 1.0' in metrics
+
+
+@pytest.mark.parametrize("variant, codecs", [("mjpeg", ("mjpeg", "opus")), ("h265", ("hevc", "aac"))])
+def test_mjpeg_and_h265_cameras_give_decodable_segments_from_0(variant, codecs, slideshow, tmp_path):
+    """Straight from the source reader (no pipeline): every segment decodes, the first starts at 0 with a frame."""
+    import io
+    import threading
+
+    import av
+
+    from streammm.ingest.sources import live_segments
+    from streammm.media.segments import check_decodable
+
+    camera = Camera(slideshow, variant, tmp_path / "camera.log").start()
+    stop = threading.Event()
+    timer = threading.Timer(7.0, stop.set)
+    got = []
+    try:
+        timer.start()
+        for segment in live_segments(camera.url, "cam", 2.0, stop, read_timeout_s=15):
+            got.append(segment)
+    finally:
+        timer.cancel()
+        camera.stop()
+    assert len(got) >= 2 and got[0].start_s == 0.0 and got[-1].last
+    assert (got[0].video_codec, got[0].audio_codec) == codecs
+    for segment in got:
+        check_decodable(segment.data, {"video", "audio"} if segment.duration_s > 0.5 else {"video"})
+    with av.open(io.BytesIO(got[0].data)) as container:
+        first = next(container.decode(video=0))
+        assert float(first.pts * first.time_base) == pytest.approx(0.0, abs=0.05)
+    assert all(b.start_s == pytest.approx(a.end_s, abs=0.01) for a, b in zip(got, got[1:]))
