@@ -52,8 +52,8 @@ if MISSING:
 class Camera:
     """rtsp_server.py serving `media` at rtsp://127.0.0.1:PORT/cam; kill -9, SIGSTOP and restart like a real one."""
 
-    def __init__(self, media: Path, variant: str, log: Path, port: int | None = None) -> None:
-        self.media, self.variant, self.log = media, variant, log
+    def __init__(self, media: Path, variant: str, log: Path, port: int | None = None, auth: tuple[str, str] | None = None) -> None:
+        self.media, self.variant, self.log, self.auth = media, variant, log, auth
         self.port = port or free_port()
         self.process: subprocess.Popen[str] | None = None
 
@@ -64,7 +64,8 @@ class Camera:
     def start(self) -> Camera:
         with open(self.log, "a") as err:
             self.process = subprocess.Popen(
-                [SYSTEM_PYTHON, str(HERE / "rtsp_server.py"), "--port", str(self.port), "--media", str(self.media), "--variant", self.variant],
+                [SYSTEM_PYTHON, str(HERE / "rtsp_server.py"), "--port", str(self.port), "--media", str(self.media), "--variant", self.variant]
+                + (["--user", self.auth[0], "--password", self.auth[1]] if self.auth else []),
                 stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True,
             )
         assert self.process.stdout is not None
@@ -341,7 +342,8 @@ def test_a_camera_that_is_down_at_first_is_connected_when_it_appears(node, slide
 
 @pytest.mark.parametrize("variant, codecs", [("mjpeg", ("mjpeg", "opus")), ("h265", ("hevc", "aac"))])
 def test_mjpeg_and_h265_cameras_give_decodable_segments_from_0(variant, codecs, slideshow, tmp_path):
-    """Straight from the source reader (no pipeline): every segment decodes, the first starts at 0 with a frame."""
+    """Straight from the source reader (no pipeline), behind basic auth: every segment decodes, the first
+    starts at 0 with a frame."""
     import io
     import threading
 
@@ -350,13 +352,18 @@ def test_mjpeg_and_h265_cameras_give_decodable_segments_from_0(variant, codecs, 
     from streammm.ingest.sources import live_segments
     from streammm.media.segments import check_decodable
 
-    camera = Camera(slideshow, variant, tmp_path / "camera.log").start()
+    from streammm.errors import MediaError
+
+    camera = Camera(slideshow, variant, tmp_path / "camera.log", auth=("viewer", "s3cret")).start()
     stop = threading.Event()
     timer = threading.Timer(7.0, stop.set)
     got = []
     try:
+        with pytest.raises(MediaError, match="401") as refused:  # a wrong password: a clear reason, masked
+            list(live_segments(camera.url.replace("rtsp://", "rtsp://viewer:wrong@"), "cam", 2.0, stop, max_reconnects=0))
+        assert "wrong" not in str(refused.value)
         timer.start()
-        for segment in live_segments(camera.url, "cam", 2.0, stop, read_timeout_s=15):
+        for segment in live_segments(camera.url.replace("rtsp://", "rtsp://viewer:s3cret@"), "cam", 2.0, stop, read_timeout_s=15):
             got.append(segment)
     finally:
         timer.cancel()
