@@ -147,6 +147,8 @@ async def streams(request: Request) -> Response:
         if access.allows(stream_id):
             row = rows.setdefault(stream_id, {"stream_id": stream_id, "clips": 0, "start_s": None, "end_s": None, "media_url": None})
             row.update(status.as_json())
+            if not status.live:
+                row["source"] = None  # a file's path on this machine is not the client's business
     return JSONResponse({"streams": sorted(rows.values(), key=lambda r: r["stream_id"])})
 
 
