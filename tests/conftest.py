@@ -148,8 +148,6 @@ class RunningServer:
 
 def start_server(data_dir: Path, log: Path, *extra: str, env: dict[str, str] | None = None, timeout_s: float = 300) -> RunningServer:
     """`streammm serve` on a free port over `data_dir`; returns once /readyz answers 200."""
-    import httpx
-
     from streammm.bus.broker import free_port
 
     port = free_port()
@@ -157,18 +155,26 @@ def start_server(data_dir: Path, log: Path, *extra: str, env: dict[str, str] | N
     handle = log.open("w")
     process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env or streammm_env())
     server = RunningServer(f"http://127.0.0.1:{port}", process, log)
+    wait_until_serving(process, server.url + "/readyz", log, timeout_s=timeout_s, what="streammm serve")
+    return server
+
+
+def wait_until_serving(process: subprocess.Popen, url: str, log: Path, *, timeout_s: float, what: str) -> None:
+    """Return once `url` answers 200; fail with the log's tail if `process` exits or time runs out (then kill it)."""
+    import httpx
+
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"streammm serve exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+            raise AssertionError(f"{what} exited with {process.returncode}:\n{log.read_text()[-4000:]}")
         try:
-            if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
-                return server
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)
+        time.sleep(0.3)
     process.kill()
-    raise AssertionError(f"streammm serve not ready after {timeout_s} s:\n{log.read_text()[-4000:]}")
+    raise AssertionError(f"{what} not ready after {timeout_s} s:\n{log.read_text()[-4000:]}")
 
 
 def stop_server(server: RunningServer) -> None:

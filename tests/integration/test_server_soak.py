@@ -22,7 +22,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from conftest import streammm_env
+from conftest import streammm_env, wait_until_serving
 from streammm.bench_query import SLOW_READER_MESSAGES, slow_reader
 from streammm.bus.broker import free_port
 
@@ -57,16 +57,7 @@ def soak_server(dev_data_dir: Path, tmp_path: Path):
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, str(script), str(dev_data_dir), str(port), *settings], stdout=out, stderr=subprocess.STDOUT, env=streammm_env())
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the soak server did not start:\n" + log.read_text()[-3000:]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+        wait_until_serving(process, f"http://127.0.0.1:{port}/healthz", log, timeout_s=180, what="the soak server")
         yield port, process, log
     finally:
         process.terminate()

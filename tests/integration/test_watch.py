@@ -10,11 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from websockets.sync.client import connect
 
-from conftest import streammm_env
+from conftest import streammm_env, wait_until_serving
 from streammm.bus.broker import EmbeddedBroker, free_port
 
 pytestmark = pytest.mark.integration
@@ -32,16 +31,7 @@ def live_server(tmp_path: Path):
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert process.poll() is None, log.read_text()[-4000:]
-            assert time.monotonic() < deadline, "streammm up not ready:\n" + log.read_text()[-4000:]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        wait_until_serving(process, f"http://127.0.0.1:{port}/readyz", log, timeout_s=240, what="streammm up")
         yield port, env, log
     finally:
         process.terminate()
