@@ -145,10 +145,9 @@ def pyav_planned_frames(
             log.warning("video (%s) decoding stopped at %.2f s: %s", codec, previous[0], _first_line(exc))
         if previous is None:
             raise MediaError(f"cannot decode video ({codec}): no frame could be decoded (truncated or damaged)")
-        if previous is not None:
-            until = end_s if end_s is not None and end_s > previous[0] + 1e-4 else None
-            for role in picker.roles_until(previous[0], until):
-                yield previous[0], _rgb(previous[1], max_side_px), role
+        until = end_s if end_s is not None and end_s > previous[0] + 1e-4 else None
+        for role in picker.roles_until(previous[0], until):
+            yield previous[0], _rgb(previous[1], max_side_px), role
 
 
 class _Picker:

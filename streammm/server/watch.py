@@ -58,14 +58,9 @@ def clip_words(clip: Clip) -> set[str]:
 
 
 def match(watch: Watch, clip: Clip) -> tuple[float, str] | None:
-    """(score, matched_by) when `clip` matches `watch`, else None. Pure."""
-    cosines = [float(clip.vectors[name] @ watch.vector) for name in VECTOR_NAMES if name in clip.vectors]
-    best = max(cosines, default=-1.0)
-    if watch.words and watch.words <= clip_words(clip):
-        return max(best, 0.0), "text"
-    if best >= watch.threshold:
-        return best, "vector"
-    return None
+    """(score, matched_by) when `clip` matches `watch`, else None. Pure: the registry's rule for one watch."""
+    found = _Index(0, (watch,)).match(clip)
+    return (found[0][1], found[0][2]) if found else None
 
 
 class _Index:

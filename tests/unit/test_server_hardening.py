@@ -311,8 +311,15 @@ def test_an_internal_failure_sends_an_incident_id_never_the_exception_text():
 
 
 def test_scoring_a_clip_against_every_watch_at_once_agrees_with_one_watch_at_a_time():
+    from streammm.records import VECTOR_NAMES
     from streammm.server.auth import Access
-    from streammm.server.watch import Watch, WatchRegistry, match
+    from streammm.server.watch import Watch, WatchRegistry, query_words
+
+    def match(watch, clip):  # the rule as the module docstring states it, one watch at a time
+        best = max((float(clip.vectors[n] @ watch.vector) for n in VECTOR_NAMES if n in clip.vectors), default=-1.0)
+        if watch.words and watch.words <= query_words(f"{clip.transcript}\n{clip.ocr_text}"):
+            return max(best, 0.0), "text"
+        return (best, "vector") if best >= watch.threshold else None
 
     rng = np.random.default_rng(7)
     words = ["mirror", "displays", "lobby", "door", "red", "car", "the", "a"]
