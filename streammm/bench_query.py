@@ -31,6 +31,7 @@ import numpy as np
 
 # TextPool and synthetic_clips are imported from here too (tests, callers of the bench).
 from streammm.bench_corpus import Corpus, TextPool, load_store, load_text_pool, scene_vectors, synthetic_clips  # noqa: F401
+from streammm.bench_load import SLOW_READER_MESSAGES, slow_reader, summary_ms, watch_fanout
 from streammm.config import Settings
 from streammm.measure import percentile
 from streammm.records import VECTOR_NAMES
@@ -41,14 +42,6 @@ REPLY_TIMEOUT_S = 300.0  # a server that stops answering fails the bench instead
 
 
 # --- latency summaries ---------------------------------------------------------------------------------
-
-
-def _summary_ms(values_s: Sequence[float]) -> dict[str, float | int | None]:
-    def ms(q: float) -> float | None:
-        v = percentile(values_s, q)
-        return None if v is None else round(1000 * v, 1)
-
-    return {"n": len(values_s), "p50_ms": ms(50), "p99_ms": ms(99), "mean_ms": round(1000 * sum(values_s) / len(values_s), 1) if values_s else None}
 
 
 # --- the server under test -----------------------------------------------------------------------------
@@ -148,42 +141,11 @@ async def _ws_phase(base: str, questions: Sequence[str], clients: int, duration_
         "asks": len(out["done"]),
         "errors": len(out["errors"]),
         "asks_per_s": round(len(out["done"]) / wall, 2) if wall > 0 else None,
-        "moments": _summary_ms(out["moments"]),
-        "answer_done": _summary_ms(out["done"]),
+        "moments": summary_ms(out["moments"]),
+        "answer_done": summary_ms(out["done"]),
         "mean_moments_returned": round(sum(out["moments_n"]) / len(out["moments_n"]), 2) if out["moments_n"] else None,
         "wall_s": round(wall, 1),
     }
-
-
-def slow_reader(host: str, port: int, messages: Sequence[dict]) -> Any:
-    """A websocket client that sends `messages` and then never reads a byte (a 4 KB receive buffer): the
-    client that must not slow anyone else down. Returns its socket; close it when done."""
-    import base64
-    import socket
-
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect((host, port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        (f"GET /v1/ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
-    )
-    for message in messages:
-        sock.sendall(_masked_text_frame(json.dumps(message).encode()))
-    return sock
-
-
-def _masked_text_frame(payload: bytes) -> bytes:
-    mask = os.urandom(4)
-    size = len(payload)
-    header = bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0x80 | 126]) + size.to_bytes(2, "big")
-    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-SLOW_READER_MESSAGES = [{"type": "watch", "id": "w", "query": "Mirror displays"}] + [
-    {"type": "ask", "id": f"s{i}", "question": "what is shown on screen?", "k": 50} for i in range(8)
-]
 
 
 async def _ws_phase_beside_slow_readers(base: str, questions: Sequence[str], clients: int, slow: int, duration_s: float) -> dict[str, Any]:
@@ -195,35 +157,6 @@ async def _ws_phase_beside_slow_readers(base: str, questions: Sequence[str], cli
         for sock in sockets:
             sock.close()
     return {**phase, "slow_readers": slow}
-
-
-def watch_fanout(dim: int, counts: Sequence[int], pool: TextPool, clips: int = 50, seed: int = 0) -> list[dict[str, Any]]:
-    """Time to score one stored clip against N watches (what the server does for every clip of a live
-    stream), after the watch index is built; and the time to build that index once the watches change."""
-    from streammm.server.auth import Access
-    from streammm.server.watch import Watch, WatchRegistry
-
-    rng = np.random.default_rng(seed)
-    sample = synthetic_clips(clips, dim, pool, streams=4, seed=seed)
-    rows = []
-    for n in counts:
-        registry = WatchRegistry()
-        vectors = rng.normal(size=(n, dim)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        for i in range(n):
-            query = pool.questions[i % len(pool.questions)]
-            registry.add(Watch(f"socket-{i // 16}", f"w{i}", query, vectors[i], None, Access("all"), 0.5, deliver=lambda event: True))
-        snapshot = registry.snapshot()
-        began = time.perf_counter()
-        registry.matching(sample[0], snapshot)
-        build = time.perf_counter() - began
-        times = []
-        for clip in sample:
-            began = time.perf_counter()
-            registry.matching(clip, snapshot)
-            times.append(time.perf_counter() - began)
-        rows.append({"watches": n, "index_build_ms": round(build * 1000, 1), "per_clip": _summary_ms(times)})
-    return rows
 
 
 async def _search_phase(base: str, questions: Sequence[str], clients: int, duration_s: float) -> dict[str, Any]:
@@ -254,7 +187,7 @@ async def _search_phase(base: str, questions: Sequence[str], clients: int, durat
         "requests": len(latencies),
         "errors": errors,
         "per_s": round(len(latencies) / wall, 2) if wall > 0 else None,
-        "latency": _summary_ms(latencies),
+        "latency": summary_ms(latencies),
         "wall_s": round(wall, 1),
     }
 

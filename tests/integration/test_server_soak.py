@@ -23,7 +23,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from conftest import streammm_env, wait_until_serving
-from streammm.bench_query import SLOW_READER_MESSAGES, slow_reader
+from streammm.bench_load import SLOW_READER_MESSAGES, slow_reader
 from streammm.bus.broker import free_port
 
 pytestmark = pytest.mark.integration

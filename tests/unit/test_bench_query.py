@@ -76,7 +76,7 @@ def test_the_report_is_a_markdown_table() -> None:
 
 
 def test_the_watch_fan_out_rows_time_every_clip_and_print_beside_the_slow_reader_rows() -> None:
-    from streammm.bench_query import watch_fanout
+    from streammm.bench_load import watch_fanout
 
     rows = watch_fanout(16, (10, 200), POOL, clips=5)
     assert [r["watches"] for r in rows] == [10, 200] and all(r["per_clip"]["n"] == 5 for r in rows)

@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("cli",),
     ("dlq_cli",),  # the `dlq` subcommand
     ("eval", "bench", "bench_query"),  # measuring tools: they run the whole system through the root
+    ("bench_load",),  # hostile clients and watch fan-out for the query bench and the soak test
     ("bench_corpus", "bench_report"),  # bench_query's synthetic corpus and its Markdown report
     ("node",),  # the composition root of `streammm up`
     ("server", "pipeline", "ingest", "client"),
