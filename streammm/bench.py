@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import resource
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +18,67 @@ from streammm.paths import shared_media
 
 PERCEPTION_MEDIA = ("derived/narrated_slideshow.mp4", "video/display-dual-monitors.webm")
 PIPELINE_MEDIA = "derived/narrated_slideshow.mp4"  # speech, on-screen text and pictures: every modality works
+TEXT_HEAVY = "text-heavy"  # --media keyword: slides and scrolling credits made for the run (media/synthetic.py)
+STAGES = ("decode", "vision", "ocr", "speech")
+COST_CORES = (2, 8, 16, 64)  # machines the cost model projects to (2: this dev machine)
+UTILISATION = 0.8  # share of a machine's CPU the projection lets perception use
+
+
+@contextmanager
+def bench_media(media: list[str] | None, text_heavy_s: float = 120.0) -> Iterator[list[str] | None]:
+    """`media` with the keyword `text-heavy` replaced by a text-heavy video of `text_heavy_s` made for the
+    run (deleted after it)."""
+    if not media or TEXT_HEAVY not in media:
+        yield media
+        return
+    from streammm.media.synthetic import write_text_heavy
+
+    with tempfile.TemporaryDirectory(prefix="streammm-bench-") as scratch:
+        print(f"making a {text_heavy_s:g} s text-heavy video (slides and scrolling credits) ...", file=sys.stderr, flush=True)
+        made = write_text_heavy(Path(scratch) / f"text_heavy_{text_heavy_s:g}s.mp4", text_heavy_s)
+        yield [str(made) if m == TEXT_HEAVY else m for m in media]
+
+
+def project_streams(cpu_s_per_media_s: float, cores: int, utilisation: float = UTILISATION) -> int:
+    """Streams one machine perceives in real time: floor(cores × utilisation / CPU s per media s)."""
+    if cpu_s_per_media_s <= 0 or cores < 1 or not 0 < utilisation <= 1:
+        raise ValueError(f"need CPU s per media s > 0, cores >= 1 and 0 < utilisation <= 1: {cpu_s_per_media_s}, {cores}, {utilisation}")
+    return math.floor(round(cores * utilisation / cpu_s_per_media_s, 9))
+
+
+def cost_model(rows: list[dict[str, Any]], cores: tuple[int, ...] = COST_CORES, utilisation: float = UTILISATION) -> dict[str, Any]:
+    """From perception rows with `cpu_s_per_media_s` per stage: the total per media file and the streams
+    per machine it projects for each core count (`streams` lines up with `cores`)."""
+    out = []
+    for r in rows:
+        per_stage = {k: r["cpu_s_per_media_s"][k] for k in STAGES}
+        total = round(sum(per_stage.values()), 3)
+        out.append({"media": r["media"], **per_stage, "total": total, "streams": [project_streams(total, c, utilisation) for c in cores]})
+    return {"utilisation": utilisation, "cores": list(cores), "rows": out}
+
+
+def cost_markdown(model: dict[str, Any]) -> str:
+    lines = [
+        "Cost model: CPU seconds per media second per stage (process CPU time, all threads, while each stage ran alone "
+        f"in `bench perception`; media: {', '.join(r['media'] for r in model['rows'])}). Segmenting, text embedding, "
+        "the bus and the store are not in it, so the projections are an upper bound.",
+        "",
+        "| media | decode | vision | OCR | speech | total |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in model["rows"]:
+        lines.append(f"| {r['media']} | " + " | ".join(f"{r[k]} s/s" for k in (*STAGES, "total")) + " |")
+    lines.append("")
+    percent = f"{100 * model['utilisation']:g} %"
+    for i, cores in enumerate(model["cores"]):
+        each = ", ".join(f"{r['streams'][i]} of {r['media']}" for r in model["rows"])
+        lines.append(f"- {cores} cores at {percent} CPU: {each} (streams = floor({cores} × {model['utilisation']:g} / total))")
+    return "\n".join(lines)
 
 
 def run_perception_bench(settings: Settings, media: list[str] | None = None) -> dict[str, Any]:
-    """Real-time factor per stage (media seconds per wall second), OCR gate share, and peak memory."""
+    """Real-time factor per stage (media seconds per wall second), CPU seconds per media second per stage and
+    the streams per machine they project (cost_model), OCR gate share, and peak memory."""
     from streammm.perception import FilePerceiver
 
     files = [Path(m) for m in media] if media else [shared_media() / m for m in PERCEPTION_MEDIA]
@@ -46,6 +108,7 @@ def run_perception_bench(settings: Settings, media: list[str] | None = None) -> 
                 "ocr_area_pct": round(100 * times.area_ocr / max(times.frames, 1), 1),
                 "words": len(timeline.words),
                 "ocr_spans": len(timeline.ocr),
+                "cpu_s_per_media_s": {k: round(getattr(times, f"{k}_cpu_s") / max(duration, 1e-9), 3) for k in STAGES},
             }
         )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -56,9 +119,11 @@ def run_perception_bench(settings: Settings, media: list[str] | None = None) -> 
         "model_load_s": round(load_s, 2),
         "peak_rss_mb": round(peak_mb),
         "rows": rows,
+        "cost_model": cost_model(rows),
         "decode": run_decode_bench(settings, files if media else None),
     }
     _print_table(result)
+    print(cost_markdown(result["cost_model"]))
     return result
 
 
@@ -69,8 +134,6 @@ DECODE_CASES = ("ts_mpeg2_mp2", "avi_cinepak")  # from the format matrix (media/
 def run_decode_bench(settings: Settings, files: list[Path] | None = None) -> dict[str, Any]:
     """Frame decoding alone, decord beside PyAV (media s per wall s), sampling 1 fps with and without the
     shot-change probes; and what re-encoding an input into segments costs (wall s per media s)."""
-    import tempfile
-
     from streammm.media.frames import sample_frames
     from streammm.media.probe import probe
     from streammm.media.synthetic import MATRIX, missing_encoders, write_case
@@ -148,7 +211,6 @@ def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None
     """
     import asyncio
     import statistics
-    import tempfile
 
     from streammm.node import run_up
     from streammm.stats import PipelineStats
@@ -159,14 +221,15 @@ def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None
         with tempfile.TemporaryDirectory(prefix="streammm-bench-") as data:
             run_settings = settings.model_copy(update={"store": settings.store.model_copy(update={"data_dir": data})})
             stats = PipelineStats()
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), _cpu_s()
             asyncio.run(run_up(run_settings, [(source, f"bench-{i + 1}") for i in range(n)], once=True, realtime=True, stats=stats))
-            wall_s = time.perf_counter() - started
+            wall_s, cpu_s = time.perf_counter() - started, _cpu_s() - cpu_started
             windows, still_incomplete = _store_completeness(run_settings)
         fresh = list(stats.freshness_s)  # in storing order: `_keeps_up` compares the first and last thirds
         media_s = max((p.media_s_published for p in stats.streams.values()), default=0.0)
         first_stores = stats.complete_at_first_store + stats.provisional_at_first_store
         completion = list(stats.completion_s)
+        all_media_s = sum(p.media_s_published for p in stats.streams.values())
         rows.append(
             {
                 "streams": n,
@@ -183,13 +246,15 @@ def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None
                 "freshness_mean_s": round(statistics.fmean(fresh), 2) if fresh else None,
                 "media_s": round(media_s, 1),
                 "wall_s": round(wall_s, 1),
+                "cpu_s_per_media_s": round(cpu_s / all_media_s, 3) if all_media_s else None,  # whole process and broker, all streams
                 "keeps_up": _keeps_up(fresh, settings.media.segment_s),
             }
         )
         r = rows[-1]
         print(
             f"N={n}: freshness p50 {r['freshness_p50_s']} s, p95 {r['freshness_p95_s']} s, p99 {r['freshness_p99_s']} s over "
-            f"{len(fresh)} clips; wall {wall_s:.1f} s for {media_s:.1f} s of media; complete at first store "
+            f"{len(fresh)} clips; wall {wall_s:.1f} s for {media_s:.1f} s of media; CPU {r['cpu_s_per_media_s']} s per media s "
+            f"(keeps up: {r['keeps_up']}); complete at first store "
             f"{r['complete_at_first_store_pct']} %, at the end {r['complete_at_end_pct']} %, provisional -> complete "
             f"p50 {r['completion_p50_s']} s, p95 {r['completion_p95_s']} s",
             flush=True,
@@ -205,6 +270,12 @@ def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None
     }
     print(f"largest N keeping up with real time: {result['max_streams_real_time']}")
     return result
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its waited-for children (the broker) so far."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _store_completeness(settings: Settings) -> tuple[int, int]:
@@ -244,6 +315,8 @@ def perception_markdown(result: dict[str, Any]) -> str:
     for r in result["rows"]:
         x = [("–" if r[k] is None else f"{r[k]}x") for k in ("inspect_x", "decode_x", "vision_x", "ocr_x", "speech_x")]
         lines.append(f"| {r['media']} | {r['duration_s']} s | {' | '.join(x)} | {r['ocr_frames_pct']} % / {r['ocr_area_pct']} % |")
+    if result.get("cost_model"):
+        lines += ["", cost_markdown(result["cost_model"])]
     if result.get("decode"):
         lines += ["", decode_markdown(result["decode"])]
     return "\n".join(lines)
@@ -251,15 +324,16 @@ def perception_markdown(result: dict[str, Any]) -> str:
 
 def pipeline_markdown(result: dict[str, Any]) -> str:
     lines = [
-        f"Pipeline ({result['media']} at wall-clock pace, N concurrent streams; freshness = segment published → clip searchable):",
+        f"Pipeline ({result['media']} at wall-clock pace, N concurrent streams; freshness = segment published → clip searchable; "
+        "CPU = the whole `up` process and its broker, per media second of all streams):",
         "",
-        "| streams | clips | freshness p50 | p95 | p99 | wall for the media | keeps up | complete at first store | complete at end | provisional → complete p50 / p95 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| streams | clips | freshness p50 | p95 | p99 | wall for the media | CPU per media s | keeps up | complete at first store | complete at end | provisional → complete p50 / p95 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         lines.append(
             f"| {r['streams']} | {r['clips']} | {r['freshness_p50_s']} s | {r['freshness_p95_s']} s | {r['freshness_p99_s']} s | "
-            f"{r['wall_s']} s for {r['media_s']} s | {'yes' if r['keeps_up'] else 'no'} | "
+            f"{r['wall_s']} s for {r['media_s']} s | {r.get('cpu_s_per_media_s')} s | {'yes' if r['keeps_up'] else 'no'} | "
             f"{r.get('complete_at_first_store_pct')} % | {r.get('complete_at_end_pct')} % | "
             f"{r.get('completion_p50_s')} s / {r.get('completion_p95_s')} s |"
         )

@@ -103,7 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
         "what", nargs="?", default="all", choices=["all", "perception", "pipeline", "query"],
         help="what to measure (default: all three, written to one JSON and one Markdown file)",
     )
-    bench.add_argument("--media", nargs="*", help="media files (default: the shared dev videos)")
+    bench.add_argument(
+        "--media", nargs="*",
+        help="media files (default: the shared dev videos); the word text-heavy makes a video of slides and scrolling credits for the run",
+    )
+    bench.add_argument("--text-heavy-s", type=float, default=120.0, metavar="SECONDS", help="length of the text-heavy video (default 120)")
     bench.add_argument("--streams", nargs="*", type=int, help="pipeline: concurrent stream counts to try (default 1 2 3; --rtsp: 1 3)")
     bench.add_argument("--rtsp", action="store_true", help="pipeline: live RTSP streams from a local gst-rtsp-server instead of files")
     bench.add_argument("--sizes", nargs="*", type=int, default=[10_000, 100_000], help="query: synthetic clips in the store")
@@ -377,19 +381,26 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from streammm.bench import bench_media
+
+    with bench_media(args.media, args.text_heavy_s) as media:
+        return _run_bench(args, settings, media)
+
+
+def _run_bench(args: argparse.Namespace, settings: Settings, media: list[str] | None) -> int:
     from streammm.bench import perception_markdown, pipeline_markdown, run_perception_bench, run_pipeline_bench
     from streammm.bench_query import run_query_bench
     from streammm.bench_report import format_query_bench
 
     results: dict[str, Any] = {}
     if args.what in ("all", "perception"):
-        results["perception"] = run_perception_bench(settings, args.media)
+        results["perception"] = run_perception_bench(settings, media)
     if args.what == "pipeline" and args.rtsp:
         from streammm.bench import run_rtsp_pipeline_bench
 
-        results["pipeline"] = run_rtsp_pipeline_bench(settings, args.streams or [1, 3], args.media[0] if args.media else None)
+        results["pipeline"] = run_rtsp_pipeline_bench(settings, args.streams or [1, 3], media[0] if media else None)
     elif args.what in ("all", "pipeline"):
-        results["pipeline"] = run_pipeline_bench(settings, args.streams or [1, 2, 3], args.media[0] if args.media else None)
+        results["pipeline"] = run_pipeline_bench(settings, args.streams or [1, 2, 3], media[0] if media else None)
     if args.what in ("all", "query"):
         results["query"] = run_query_bench(settings, sizes=args.sizes, clients=args.clients, progress=lambda line: print(line, file=sys.stderr))
         print(format_query_bench(results["query"]))

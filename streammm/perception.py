@@ -25,17 +25,40 @@ log = logging.getLogger(__name__)
 FRAME_BATCH = 8
 
 
+Mark = tuple[float, float]  # (wall clock, process CPU clock) at some moment
+
+
+def now() -> Mark:
+    return time.perf_counter(), time.process_time()
+
+
 @dataclass
 class StageTimes:
-    """Wall seconds spent per stage, and what the OCR gate let through."""
+    """Wall seconds and CPU seconds spent per stage, and what the OCR gate let through.
+
+    CPU seconds are the whole process's (every thread: the decoder's and the models' own threads too), so
+    they are one stage's cost only when stages run alone (perceive_file(parallel=False)).
+    """
 
     decode_s: float = 0.0
     vision_s: float = 0.0
     ocr_s: float = 0.0
     speech_s: float = 0.0
+    decode_cpu_s: float = 0.0
+    vision_cpu_s: float = 0.0
+    ocr_cpu_s: float = 0.0
+    speech_cpu_s: float = 0.0
     frames: int = 0
     frames_ocr: int = 0
     area_ocr: float = 0.0
+
+    def add(self, stage: str, since: Mark) -> Mark:
+        """Count the wall and CPU seconds from `since` to now to `stage` ("decode", "vision", "ocr",
+        "speech"); returns now."""
+        wall, cpu = now()
+        setattr(self, f"{stage}_s", getattr(self, f"{stage}_s") + wall - since[0])
+        setattr(self, f"{stage}_cpu_s", getattr(self, f"{stage}_cpu_s") + cpu - since[1])
+        return wall, cpu
 
 
 class FilePerceiver:
@@ -78,12 +101,12 @@ class FilePerceiver:
         return timeline, times
 
     def _speech(self, path: str | Path, times: StageTimes, codec: str = "") -> list[Word]:
-        started = time.perf_counter()
+        started = now()
         try:
             words = transcribe_file(path, self.models.transcriber, self.settings.models.speech)
         except MediaError as exc:
             raise MediaError(f"{path}: audio ({codec}): {exc}") from None
-        times.speech_s = time.perf_counter() - started
+        times.add("speech", started)
         return words
 
     def _frames(self, path, has_video, times, progress, duration_s=None):
@@ -95,20 +118,20 @@ class FilePerceiver:
         spans = []
         batch = []
         last_t = 0.0
-        started = time.perf_counter()
+        started = now()
         frames = FrameSampler(settings.media).frames(path, key=str(path), max_side_px=settings.models.ocr.max_side_px, end_s=duration_s)
         for frame in frames:
             batch.append(frame)
             if len(batch) == FRAME_BATCH:
-                times.decode_s += time.perf_counter() - started
+                times.add("decode", started)
                 ocr_state, closed = self._frame_batch(batch, ocr_state, observations, times)
                 spans += closed
                 last_t = batch[-1].t_s
                 if progress:
                     progress(last_t)
                 batch = []
-                started = time.perf_counter()
-        times.decode_s += time.perf_counter() - started
+                started = now()
+        times.add("decode", started)
         if batch:
             ocr_state, closed = self._frame_batch(batch, ocr_state, observations, times)
             spans += closed
@@ -121,12 +144,11 @@ class FilePerceiver:
         return observations, spans
 
     def _frame_batch(self, batch, ocr_state, observations, times):
-        started = time.perf_counter()
+        started = now()
         observations += observe_frames(batch, self.models.embedder.image)
-        times.vision_s += time.perf_counter() - started
-        started = time.perf_counter()
+        started = times.add("vision", started)
         ocr_state, closed = ocr_stage.read_step(ocr_state, batch, self.models.ocr_engine, self.settings.models.ocr)
-        times.ocr_s += time.perf_counter() - started
+        times.add("ocr", started)
         return ocr_state, closed
 
 
