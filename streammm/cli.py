@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     pub.set_defaults(run=_cmd_publish)
 
     worker = commands.add_parser("worker", help="run one kind of pipeline worker against kafka.bootstrap_servers")
-    worker.add_argument("kind", choices=["vision", "speech", "ocr", "align"])
+    worker.add_argument("kind", choices=["vision", "speech", "ocr", "perceive", "align"], help="perceive: vision and OCR on one decode")
     worker.add_argument("--replicas", type=int, default=1, help="consumers of the same group in this process")
     worker.add_argument("--data-dir", help="the align worker's store and thumbnails")
     worker.set_defaults(run=_cmd_worker)

@@ -37,6 +37,11 @@ class MediaConfig(_Section):
     max_keyframe_gap_s: float = Field(
         5.0, gt=0, description="a file whose video keyframes are further apart is re-encoded, so segments stay ~segment_s"
     )
+    overload_lag_s: float = Field(
+        4.0, ge=0, description="a paced stream (live, or --realtime) whose segment waited this long for a frame worker is "
+        "sampled at overload_sample_fps until its segments wait less than half as long; 0 never thins"
+    )
+    overload_sample_fps: float = Field(0.5, gt=0, le=30, description="the visual and OCR sample rate of a paced stream that is behind")
 
 
 class SpeechConfig(_Section):
@@ -79,7 +84,14 @@ class EmbeddingConfig(_Section):
 
 class ModelsConfig(_Section):
     device: Literal["cpu", "cuda"] = "cpu"
-    threads: int = Field(2, ge=1, le=64, description="inference thread pool size")
+    threads: int = Field(2, ge=1, le=64, description="inference thread pool size: model calls that run at once")
+    op_threads: int = Field(
+        0, ge=0, le=64, description="threads inside one model call; 0: the CPU cores divided among the pool's threads (at least 1)"
+    )
+
+    def threads_per_call(self) -> int:
+        """`op_threads`, or the cores shared out so model calls running at once do not oversubscribe them."""
+        return self.op_threads or max(1, (os.cpu_count() or 1) // self.threads)
     text_runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx", description="bundled profile: MiniLM through sentence-transformers (torch) or ONNX Runtime (fp32, or int8 weights); cpu only"
     )

@@ -19,7 +19,7 @@ from streammm.ingest.spool import Spool
 from streammm.ingest.timeline import resume_point
 from streammm.media.segments import mask_url
 from streammm.pipeline.dead_letters import archive_dead_letters, archive_folder
-from streammm.pipeline.runner import KINDS, Pipeline, install_stop_signals, open_pipeline, shutdown, until_stopped
+from streammm.pipeline.runner import UP_KINDS, Pipeline, install_stop_signals, open_pipeline, shutdown, until_stopped
 from streammm.server.run import serve as serve_http
 from streammm.stats import PipelineStats
 from streammm.store.factory import data_dir
@@ -64,12 +64,12 @@ async def run_up(
     if spool is not None:
         spool.clear()  # left by an `up` that was killed: its broker, and every reference, is gone
     try:
-        pipeline = await open_pipeline(settings, bootstrap, KINDS)
+        pipeline = await open_pipeline(settings, bootstrap, UP_KINDS)
         if stats is not None:
             pipeline.stats = stats
         # Dead letters outlive the embedded broker: each is archived in the data dir (`streammm dlq`).
         tasks = [asyncio.create_task(archive_dead_letters(settings.kafka, bootstrap, pipeline.topics.dlq, archive_folder(root), stop))]
-        tasks += [pipeline.worker(kind, stop) for kind in KINDS]
+        tasks += [pipeline.worker(kind, stop) for kind in UP_KINDS]
         for source, stream_id in inputs:
             if not is_live(source):
                 register_media(root, stream_id, source)

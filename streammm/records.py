@@ -57,12 +57,16 @@ class Frame:
 
 @dataclass(frozen=True, eq=False)
 class FrameObservation:
-    """What the vision encoder saw in a frame: tags and a unit vector in the joint space."""
+    """What the vision encoder saw in a frame: tags and a unit vector in the joint space.
+
+    `sample_fps` is the rate the frame was sampled at (0: not recorded, older builds); below
+    media.sample_fps when an overloaded worker thinned a paced stream's frames (stages/pace.py)."""
 
     t_s: float
     tags: tuple[str, ...]
     vector: np.ndarray
     shot_change: bool = False
+    sample_fps: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,13 +108,16 @@ class IngestRun:
 
     `started_at` (wall-clock UNIX seconds when the publisher started) identifies the run and orders it
     against other runs of the same stream id: a file ingested again is a newer run that replaces the
-    older one. `has_video` / `has_audio` say which modalities the stream's clips can expect.
+    older one. `has_video` / `has_audio` say which modalities the stream's clips can expect. A `paced`
+    run's evidence is worth most while fresh: an overloaded frame worker may thin its frames rather than
+    fall behind (a batch of files is never thinned).
     """
 
     started_at: float = 0.0
     live: bool = False
     has_video: bool = True
     has_audio: bool = True
+    paced: bool = False  # published at wall-clock pace (a live source, or a file with --realtime)
 
     @property
     def expected(self) -> frozenset[str]:
@@ -197,6 +204,7 @@ class Clip:
     `pending` are those of them whose evidence has not been merged yet: a clip with pending modalities is
     provisional and is completed, under the same id, when they report. `run_started_at` is the ingest run
     (IngestRun.started_at) that wrote it. An empty `expected` means "not recorded" (older stores).
+    `sample_fps` below media.sample_fps records that an overloaded pipeline thinned this window's frames.
     """
 
     clip_id: str
@@ -215,6 +223,7 @@ class Clip:
     expected: tuple[str, ...] = ()
     pending: tuple[str, ...] = ()
     run_started_at: float = 0.0
+    sample_fps: float = 0.0  # the lowest rate its frames were sampled at; 0: not recorded (older stores)
 
     @property
     def modalities(self) -> tuple[str, ...]:

@@ -63,6 +63,9 @@ class StreamProgress:
     finished: bool = False  # every window stored and complete
     samples: deque[tuple[float, float, float]] = field(default_factory=deque, repr=False)  # (monotonic s, stored until, published)
     source: SourceStatus | None = None  # a source this process publishes (None: fed by another publisher)
+    sample_fps: float = 0.0  # the frame sample rate of its newest clip with frames (0: none yet)
+    thinned: bool = False  # that rate is below media.sample_fps: the pipeline thinned its frames (behind)
+    thinned_windows: int = 0  # clips written with thinned frames so far
 
     def sample(self, now: float) -> None:
         if not self.samples or now - self.samples[-1][0] >= 1.0:
@@ -166,6 +169,13 @@ class PipelineStats:
                 self.freshness_s.append(freshness_s)
             s.sample(time.monotonic())
 
+    def sampled(self, stream_id: str, sample_fps: float, *, thinned: bool) -> None:
+        """A clip's frames were written, sampled at `sample_fps` (`thinned`: below the configured rate)."""
+        with self._lock:
+            s = self.streams.setdefault(stream_id, StreamProgress())
+            s.sample_fps, s.thinned = sample_fps, thinned
+            s.thinned_windows += int(thinned)
+
     def completed(self, stream_id: str, start_s: float, after_s: float | None) -> None:
         """A provisional window got its last pending modality, `after_s` after its first store."""
         with self._lock:
@@ -209,6 +219,11 @@ class PipelineStats:
         with self._lock:
             return {sid: len(p.incomplete) for sid, p in sorted(self.streams.items())}
 
+    def sampling(self) -> dict[str, tuple[float, bool, int]]:
+        """Per stream with frames stored: (sample rate of its newest clip, thinned now, clips thinned so far)."""
+        with self._lock:
+            return {sid: (p.sample_fps, p.thinned, p.thinned_windows) for sid, p in sorted(self.streams.items()) if p.sample_fps > 0}
+
     def snapshot(self) -> list[tuple[str, float, float | None]]:
         """(stream id, lag in media seconds, last freshness) for every stream."""
         with self._lock:
@@ -250,6 +265,8 @@ class PipelineStats:
             eta = p.catch_up_s()
             if eta is not None:
                 text += ", not catching up" if math.isinf(eta) else f", caught up in about {_duration(eta)}"
+        if p.thinned and not p.finished:
+            text += f", frames thinned to {p.sample_fps:g} fps while behind"
         if p.last_freshness_s is not None:
             text += f", freshness {p.last_freshness_s:.1f} s"
         return text + (" (done)" if p.finished else "")

@@ -30,6 +30,7 @@ def clip_json(clip: Clip) -> dict[str, Any]:
         "frame_times": list(clip.frame_times),
         "expected": list(clip.expected),
         "pending": list(clip.pending),
+        "sample_fps": clip.sample_fps,
     }
 
 
@@ -52,6 +53,7 @@ def clip_from_json(data: Mapping[str, Any], *, vectors: dict[str, np.ndarray] | 
         thumbnail=thumbnail,
         expected=tuple(str(m) for m in data.get("expected", ())),
         pending=tuple(str(m) for m in data.get("pending", ())),
+        sample_fps=float(data.get("sample_fps", 0.0)),
     )
 
 

@@ -137,7 +137,7 @@ def encode_observation(obs: Observation) -> bytes:
         "published_at": obs.published_at,
         "run": _run_json(obs.run),
         "frames": [
-            {"t_s": f.t_s, "tags": list(f.tags), "vector": encode_vector(f.vector), "shot_change": f.shot_change}
+            {"t_s": f.t_s, "tags": list(f.tags), "vector": encode_vector(f.vector), "shot_change": f.shot_change, "fps": f.sample_fps}
             for f in obs.frames
         ],
         "thumbnails": [base64.b64encode(t).decode() for t in obs.thumbnails],
@@ -161,7 +161,9 @@ def decode_observation(value: bytes) -> Observation:
             published_at=float(h.get("published_at", 0.0)),
             run=_run(h.get("run")),
             frames=tuple(
-                FrameObservation(float(f["t_s"]), tuple(f["tags"]), decode_vector(f["vector"]), bool(f["shot_change"]))
+                FrameObservation(
+                    float(f["t_s"]), tuple(f["tags"]), decode_vector(f["vector"]), bool(f["shot_change"]), float(f.get("fps", 0.0))
+                )
                 for f in h["frames"]
             ),
             thumbnails=tuple(base64.b64decode(t) for t in h["thumbnails"]),
@@ -227,7 +229,7 @@ def decode_heartbeat(value: bytes) -> Heartbeat:
 
 
 def _run_json(run: IngestRun) -> dict[str, Any]:
-    return {"started_at": run.started_at, "live": run.live, "has_video": run.has_video, "has_audio": run.has_audio}
+    return {"started_at": run.started_at, "live": run.live, "has_video": run.has_video, "has_audio": run.has_audio, "paced": run.paced}
 
 
 def _run(data: Any) -> IngestRun:
@@ -239,6 +241,7 @@ def _run(data: Any) -> IngestRun:
         live=bool(data.get("live", False)),
         has_video=bool(data.get("has_video", True)),
         has_audio=bool(data.get("has_audio", True)),
+        paced=bool(data.get("paced", False)),
     )
 
 

@@ -134,13 +134,13 @@ async def run_worker(
     stop: asyncio.Event,
     name: str,
     heartbeat_topic: str | None = None,
-    role: str = "",
+    roles: Sequence[str] = (),
 ) -> None:
     """Consume `topics_in` as `group_id` until `stop` is set: handle, produce, then commit.
 
     A retriable failure pauses the record's partition and hands the same record in again after a backoff,
     for as long as the failure lasts; other partitions go on meanwhile. With `heartbeat_topic`, the worker
-    announces itself there as `role` every `config.worker_heartbeat_ms`, with its consumer lag.
+    announces itself there as each of `roles` every `config.worker_heartbeat_ms`, with its consumer lag.
     """
     consumer = AIOKafkaConsumer(
         **client_options(config, bootstrap_servers),
@@ -168,7 +168,7 @@ async def run_worker(
         raise BusError(f"{name}: cannot reach the Kafka broker at {bootstrap_servers}: {exc}") from None
     log.info("%s worker consuming %s as group %s", name, ", ".join(topics_in), group_id)
     loop = _Loop(consumer, producer, handler, config, dlq_topic, name, stop)
-    beats = asyncio.create_task(_heartbeats(loop, config, heartbeat_topic, role, name, stop)) if heartbeat_topic else None
+    beats = asyncio.create_task(_heartbeats(loop, config, heartbeat_topic, roles, name, stop)) if heartbeat_topic else None
     try:
         await loop.run()
     finally:
@@ -279,13 +279,14 @@ class _Loop:
                 await asyncio.sleep(delay)
 
 
-async def _heartbeats(loop: _Loop, config: KafkaConfig, topic: str, role: str, name: str, stop: asyncio.Event) -> None:
-    """Announce this worker and its lag (records not handled yet) until stopped."""
+async def _heartbeats(loop: _Loop, config: KafkaConfig, topic: str, roles: Sequence[str], name: str, stop: asyncio.Event) -> None:
+    """Announce this worker, as each of its roles, and its lag (records not handled yet) until stopped."""
     every_s = config.worker_heartbeat_ms / 1000
     while not stop.is_set():
         try:
-            beat = Heartbeat(role, name, time.time(), await loop.lag())
-            await send_all(loop.producer, [OutMessage(topic, role, encode_heartbeat(beat))])
+            lag = await loop.lag()
+            beats = [Heartbeat(role, name, time.time(), lag) for role in roles]
+            await send_all(loop.producer, [OutMessage(topic, b.role, encode_heartbeat(b)) for b in beats])
         except KafkaError as exc:
             log.debug("%s: heartbeat not sent: %s", name, exc)
         await asyncio.sleep(every_s)

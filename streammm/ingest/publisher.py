@@ -79,7 +79,7 @@ async def publish(
         if backpressure and stats is not None and not live:
             await _until_caught_up(stats, stream_id, segment.start_s, settings.ingest.max_ahead_s, stop)
         if not live:  # a live source's every connection is a run of its own
-            segment = replace(segment, run=replace(segment.run, started_at=started_at, live=False))
+            segment = replace(segment, run=replace(segment.run, started_at=started_at, live=False, paced=realtime))
         ref = str(await asyncio.to_thread(spool.write, segment)) if spool is not None else None
         value = encode_segment(segment, published_at=time.time(), ref=ref)
         if len(value) > limit:

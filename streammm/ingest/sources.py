@@ -106,7 +106,7 @@ def live_segments(
                     failures, backoff_s = 0, 1.0
                 sent += 1
                 shifted = replace(
-                    segment, start_s=round(base_s + segment.start_s, 4), run=replace(segment.run, started_at=started_at, live=True)
+                    segment, start_s=round(base_s + segment.start_s, 4), run=replace(segment.run, started_at=started_at, live=True, paced=True)
                 )
                 last_end_s = shifted.end_s
                 yield shifted

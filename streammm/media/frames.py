@@ -70,10 +70,13 @@ class FrameSampler:
         return "pyav" if self.options.decoder == "pyav" or key in self._pyav_only else "decord"
 
     def frames(
-        self, source: str | Path | bytes, *, key: str, offset_s: float = 0.0, max_side_px: int = 1280, end_s: float | None = None
+        self, source: str | Path | bytes, *, key: str, offset_s: float = 0.0, max_side_px: int = 1280, end_s: float | None = None,
+        sample_fps: float | None = None,
     ) -> Iterator[Frame]:
+        """The sampled frames of `source`, at `sample_fps` when given (else media.sample_fps)."""
+        options = self.options if sample_fps is None else self.options.model_copy(update={"sample_fps": sample_fps})
         if self.decoder_for(key) == "decord":
-            frames = sample_frames(source, self.options, offset_s=offset_s, max_side_px=max_side_px, decoder="decord")
+            frames = sample_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, decoder="decord")
             try:
                 first = next(frames, None)  # decord fails, if it does, while opening: before the first frame
             except MediaError as exc:
@@ -86,7 +89,7 @@ class FrameSampler:
                     yield first
                     yield from frames
                 return
-        yield from sample_frames(source, self.options, offset_s=offset_s, max_side_px=max_side_px, decoder="pyav", end_s=end_s)
+        yield from sample_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, decoder="pyav", end_s=end_s)
 
 
 def _with_cuts(planned: Iterator[tuple[float, np.ndarray, str]], options: MediaConfig) -> Iterator[Frame]:

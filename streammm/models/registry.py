@@ -40,13 +40,13 @@ def _once(kind: str, config: ModelsConfig | str, build: Callable[[], T]) -> T:
 def create_transcriber(config: ModelsConfig) -> Transcriber:
     from streammm.models.speech import FasterWhisperTranscriber
 
-    return _once("speech", config, lambda: FasterWhisperTranscriber(config.speech, device=config.device, threads=config.threads))
+    return _once("speech", config, lambda: FasterWhisperTranscriber(config.speech, device=config.device, threads=config.threads_per_call()))
 
 
 def create_ocr_engine(config: ModelsConfig) -> OcrEngine:
     from streammm.models.ocr import RapidOcrEngine
 
-    return _once("ocr", config, lambda: RapidOcrEngine(config.ocr, device=config.device, threads=config.threads))
+    return _once("ocr", config, lambda: RapidOcrEngine(config.ocr, device=config.device, threads=config.threads_per_call()))
 
 
 def create_text_encoder(config: ModelsConfig) -> TextEncoder:
@@ -57,7 +57,7 @@ def create_text_encoder(config: ModelsConfig) -> TextEncoder:
             from streammm.models.onnx_text import OnnxMiniLmTextEncoder
 
             int8 = runtime == "onnx-int8"
-            return _once(f"text-{runtime}", str(config.threads), lambda: OnnxMiniLmTextEncoder(int8=int8, threads=config.threads))
+            return _once(f"text-{runtime}", str(config.threads_per_call()), lambda: OnnxMiniLmTextEncoder(int8=int8, threads=config.threads_per_call()))
         from streammm.models.text import MiniLmTextEncoder
 
         return _once("text", config.device, lambda: MiniLmTextEncoder(device=torch_device(config.device)))
@@ -70,7 +70,7 @@ def create_embedder(config: ModelsConfig) -> Embedder:
 
 def _build_embedder(config: ModelsConfig) -> Embedder:
     device = torch_device(config.device)
-    configure_threads(config.threads)
+    configure_threads(config.threads_per_call())
     profile = config.embedding.profile
     if profile == "bundled":
         from streammm.models.bundled_vision import EfficientNetConseImageEncoder

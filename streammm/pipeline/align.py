@@ -141,6 +141,8 @@ class AlignHandler:
 
     def _count(self, update: Update, clip: Clip, stored_at: float) -> None:
         key = (clip.stream_id, clip.start_s)
+        if "visual" in update.modalities and clip.sample_fps > 0:
+            self.stats.sampled(clip.stream_id, clip.sample_fps, thinned=clip.sample_fps < self.settings.media.sample_fps)
         if update.new:
             published = update.window.published_at
             freshness = stored_at - published if published else None

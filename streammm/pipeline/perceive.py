@@ -1,10 +1,12 @@
-"""Vision, speech and OCR workers: a segment in, one observation per segment out."""
+"""Vision, speech and OCR workers (and `perceive`, vision and OCR on one decode): a segment in, one
+observation per modality out."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -18,8 +20,10 @@ from streammm.media.audio import load_audio
 from streammm.media.frames import FrameSampler
 from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
-from streammm.records import Observation, OcrLine, Segment
+from streammm.models.base import ImageEncoder
+from streammm.records import Frame, Observation, OcrLine, Segment
 from streammm.stages import ocr as ocr_stage
+from streammm.stages import pace
 from streammm.stages.speech import SpeechState, transcribe_step
 from streammm.stages.vision import observe_frames
 
@@ -42,7 +46,7 @@ class SegmentHandler:
     revoked partition's streams are forgotten (the new owner re-reads them from the last commit).
     """
 
-    modality = ""
+    modalities: tuple[str, ...] = ()  # what it reports, one observation of each per segment
 
     def __init__(self, settings: Settings, models: Models, topics: Topics, pool: InferencePool) -> None:
         self.settings = settings
@@ -51,10 +55,11 @@ class SegmentHandler:
         self.pool = pool
         self.streams: dict[str, Any] = {}
         self.sampler = FrameSampler(settings.media)  # remembers, per stream, a decoder that failed
+        self.thinned: dict[str, bool] = {}  # paced streams whose last segment's frames were thinned
 
     def uses(self, segment: Segment) -> bool:
-        """Whether this modality reads the segment's media: the frame stages need video, speech needs audio."""
-        return segment.run.has_audio if self.modality == "speech" else segment.run.has_video
+        """Whether this handler reads the segment's media: the frame stages need video, speech needs audio."""
+        return segment.run.has_audio if self.modalities == ("speech",) else segment.run.has_video
 
     async def handle(self, message: InMessage) -> list[OutMessage]:
         segment, published_at = decode_segment(message.value, load_media=False)  # malformed: the loop dead-letters it
@@ -62,28 +67,47 @@ class SegmentHandler:
         if not self.uses(segment):
             # Nothing to see (or hear): the stream's clips may be complete without this modality already,
             # and its spooled media removed, so the media is not even read.
-            obs = self.empty(segment, published_at)
+            observations = self.empty(segment, published_at)
         else:
             segment, published_at = decode_segment(message.value)
             try:
-                obs = await self.pool.run(self.observe, segment, published_at, message)
+                observations = await self.pool.run(self.observe, segment, published_at, message)
             except MediaError as exc:
                 # The stream goes on: report the range as empty so the aligner's watermark moves past it.
-                reason = f"{self.modality}: stream {segment.stream_id} segment {segment.seq} ({segment.carries}): {exc}"
+                reason = f"{'+'.join(self.modalities)}: stream {segment.stream_id} segment {segment.seq} ({segment.carries}): {exc}"
                 outputs.append(dead_letter(message, reason, self.topics.dlq))
-                obs = self.empty(segment, published_at)
-        outputs.append(OutMessage(self.topics.observation(self.modality), segment.stream_id, encode_observation(obs)))
+                observations = self.empty(segment, published_at)
+        outputs += [OutMessage(self.topics.observation(o.modality), segment.stream_id, encode_observation(o)) for o in observations]
         return outputs
 
-    def empty(self, segment: Segment, published_at: float) -> Observation:
+    def empty(self, segment: Segment, published_at: float) -> list[Observation]:
         """A report of nothing over the segment's range, so the aligner's watermark moves past it."""
-        return Observation(
-            self.modality, segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
-            published_at=published_at, run=segment.run,
-        )
+        return [
+            Observation(m, segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last, published_at=published_at, run=segment.run)
+            for m in self.modalities
+        ]
 
-    def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
+    def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
         raise NotImplementedError
+
+    def frames(self, segment: Segment, published_at: float, max_side_px: int) -> tuple[list[Frame], float]:
+        """The segment's sampled frames and their rate: thinned while its paced stream is behind (stages/pace.py)."""
+        fps = pace.sample_fps(
+            time.time() - published_at, thinned=self.thinned.get(segment.stream_id, False), paced=segment.run.paced,
+            options=self.settings.media,
+        )
+        if fps < self.settings.media.sample_fps:
+            if not self.thinned.get(segment.stream_id):
+                log.warning("stream %s is behind: its frames are sampled at %g fps until it catches up", segment.stream_id, fps)
+            self.thinned[segment.stream_id] = True
+        elif self.thinned.pop(segment.stream_id, False):
+            log.warning("stream %s caught up: its frames are sampled at %g fps again", segment.stream_id, fps)
+        if segment.last:
+            self.thinned.pop(segment.stream_id, None)
+        frames = self.sampler.frames(
+            segment.data, key=segment.stream_id, offset_s=segment.start_s, max_side_px=max_side_px, end_s=segment.end_s, sample_fps=fps
+        )
+        return list(frames), fps
 
     def safe_offset(self, topic: str, partition: int, next_offset: int) -> int:
         return next_offset
@@ -100,18 +124,23 @@ class SegmentHandler:
         pass
 
 
-class VisionHandler(SegmentHandler):
-    modality = "visual"
+def visual_observation(
+    segment: Segment, frames: list[Frame], fps: float, published_at: float, encoder: ImageEncoder, thumbnail_px: int
+) -> Observation:
+    observed = [replace(f, sample_fps=fps) for f in observe_frames(frames, encoder)]
+    return Observation(
+        "visual", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
+        frames=tuple(observed), thumbnails=tuple(jpeg_thumbnail(f.image, thumbnail_px) for f in frames), published_at=published_at,
+        run=segment.run,
+    )
 
-    def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
-        frames = list(self.sampler.frames(segment.data, key=segment.stream_id, offset_s=segment.start_s, max_side_px=640, end_s=segment.end_s))
-        observed = observe_frames(frames, self.models.embedder.image)
-        px = self.settings.align.thumbnail_px
-        return Observation(
-            "visual", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
-            frames=tuple(observed), thumbnails=tuple(jpeg_thumbnail(f.image, px) for f in frames), published_at=published_at,
-            run=segment.run,
-        )
+
+class VisionHandler(SegmentHandler):
+    modalities = ("visual",)
+
+    def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
+        frames, fps = self.frames(segment, published_at, 640)
+        return [visual_observation(segment, frames, fps, published_at, self.models.embedder.image, self.settings.align.thumbnail_px)]
 
 
 @dataclass
@@ -125,9 +154,9 @@ class _SpeechStream:
 class SpeechHandler(SegmentHandler):
     """Keeps each stream's untranscribed audio; commits only past segments whose audio is transcribed."""
 
-    modality = "speech"
+    modalities = ("speech",)
 
-    def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
+    def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
         stream = self.streams.setdefault(segment.stream_id, _SpeechStream())
         stream.partition = message.partition
         stream.segments.append((message.offset, segment.start_s))
@@ -146,10 +175,10 @@ class SpeechHandler(SegmentHandler):
         stream.segments = [s for i, s in enumerate(stream.segments) if i + 1 == len(stream.segments) or stream.segments[i + 1][1] > until]
         if segment.last:
             self.streams.pop(segment.stream_id, None)
-        return Observation(
+        return [Observation(
             "speech", segment.stream_id, segment.seq, start, until, segment.last, words=tuple(words),
             published_at=published_at, run=segment.run,
-        )
+        )]
 
     def safe_offset(self, topic: str, partition: int, next_offset: int) -> int:
         held = [s.segments[0][0] for s in self.streams.values() if s.partition == partition and s.segments and s.state.pending is not None]
@@ -164,9 +193,14 @@ class _OcrStream:
 
 
 class OcrHandler(SegmentHandler):
-    modality = "ocr"
+    modalities = ("ocr",)
 
-    def observe(self, segment: Segment, published_at: float, message: InMessage) -> Observation:
+    def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
+        frames, _ = self.frames(segment, published_at, self.settings.models.ocr.max_side_px)
+        return [self.read(segment, frames, published_at, message)]
+
+    def read(self, segment: Segment, frames: list[Frame], published_at: float, message: InMessage) -> Observation:
+        """The segment's on-screen text, continuing the stream's open lines."""
         options = self.settings.models.ocr
         hold_s = 1 / self.settings.media.sample_fps
         known = self.streams.get(segment.stream_id)
@@ -177,9 +211,6 @@ class OcrHandler(SegmentHandler):
             # then, so the open lines end where reading stopped instead of stretching over the gap.
             lapsed = ocr_stage.finish(state, read_until, hold_s)
             state = ocr_stage.OcrState()
-        frames = list(self.sampler.frames(
-            segment.data, key=segment.stream_id, offset_s=segment.start_s, max_side_px=options.max_side_px, end_s=segment.end_s
-        ))
         state, closed = ocr_stage.read_step(state, frames, self.models.ocr_engine, options)
         still_open = ocr_stage.finish(state, segment.end_s, hold_s)
         if segment.last:
@@ -192,5 +223,15 @@ class OcrHandler(SegmentHandler):
         )
 
 
-HANDLERS = {"vision": VisionHandler, "speech": SpeechHandler, "ocr": OcrHandler}
+class PerceiveHandler(OcrHandler):
+    """Vision and OCR on one decode of each segment (`streammm up`); the separate kinds scale out apart."""
 
+    modalities = ("visual", "ocr")
+
+    def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
+        frames, fps = self.frames(segment, published_at, max(640, self.settings.models.ocr.max_side_px))
+        visual = visual_observation(segment, frames, fps, published_at, self.models.embedder.image, self.settings.align.thumbnail_px)
+        return [visual, self.read(segment, frames, published_at, message)]
+
+
+HANDLERS = {"vision": VisionHandler, "speech": SpeechHandler, "ocr": OcrHandler, "perceive": PerceiveHandler}

@@ -22,8 +22,10 @@ from streammm.store.base import ClipStore
 from streammm.store.factory import data_dir, open_store
 
 log = logging.getLogger(__name__)
-KINDS = ("vision", "speech", "ocr", "align")
-ROLES = {"vision": "visual", "speech": "speech", "ocr": "ocr", "align": "align"}  # what a worker kind heartbeats as
+KINDS = ("vision", "speech", "ocr", "perceive", "align")  # `streammm worker KIND`
+UP_KINDS = ("perceive", "speech", "align")  # `streammm up`: vision and OCR on one decode
+# what a worker kind heartbeats as: the modalities it reports
+ROLES = {"vision": ("visual",), "speech": ("speech",), "ocr": ("ocr",), "perceive": ("visual", "ocr"), "align": ("align",)}
 
 
 @dataclass
@@ -54,7 +56,7 @@ class Pipeline:
         coroutine = run_worker(
             config=self.settings.kafka, bootstrap_servers=self.bootstrap_servers, topics_in=topics_in,
             group_id=f"{prefix}-{kind}", handler=handler, dlq_topic=self.topics.dlq, stop=stop, name=f"{kind}-{replica}",
-            heartbeat_topic=self.topics.heartbeats, role=ROLES[kind],
+            heartbeat_topic=self.topics.heartbeats, roles=ROLES[kind],
         )
         if kind == "align":
             coroutine = _with_liveness(coroutine, self, stop)
@@ -86,11 +88,11 @@ async def open_pipeline(settings: Settings, bootstrap_servers: str, kinds: Seque
     topics = await ensure_topics(settings.kafka, bootstrap_servers)
     models = Models(settings.models)
     needs = set(kinds)
-    if needs & {"vision", "align"}:
+    if needs & {"vision", "perceive", "align"}:
         await asyncio.to_thread(lambda: models.embedder)
     if "speech" in needs:
         await asyncio.to_thread(lambda: models.transcriber)
-    if "ocr" in needs:
+    if needs & {"ocr", "perceive"}:
         await asyncio.to_thread(lambda: models.ocr_engine)
     pipeline = Pipeline(settings, bootstrap_servers, topics, models, InferencePool(settings.models.threads))
     if "align" in needs:

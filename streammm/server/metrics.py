@@ -65,6 +65,16 @@ class Metrics:
             "streammm_source_publisher_crashes", "Times a source's publisher failed unexpectedly (each restarted)", ["stream_id"], registry=r
         )
 
+        self.sample_fps = Gauge(
+            "streammm_stream_sample_fps", "Frame sample rate of a stream's newest clip (streammm up only)", ["stream_id"], registry=r
+        )
+        self.thinned = Gauge(
+            "streammm_stream_thinned", "1 while a stream is behind and its frames are thinned (streammm up only)", ["stream_id"], registry=r
+        )
+        self.thinned_clips = Gauge(
+            "streammm_stream_thinned_clips", "Clips of a stream written with thinned frames so far (streammm up only)", ["stream_id"], registry=r
+        )
+
     def clip_heard(self, stored_at: float) -> None:
         self.clip_event_delay.set(max(0.0, time.time() - stored_at))
 
@@ -86,6 +96,10 @@ class Metrics:
                 self.source_gaps.labels(stream_id).set(src.gaps)
                 self.source_gap_seconds.labels(stream_id).set(src.gap_s)
                 self.source_crashes.labels(stream_id).set(src.crashes)
+            for stream_id, (fps, thinned, count) in stats.sampling().items():
+                self.sample_fps.labels(stream_id).set(fps)
+                self.thinned.labels(stream_id).set(1 if thinned else 0)
+                self.thinned_clips.labels(stream_id).set(count)
             for stream_id, lag, freshness in stats.snapshot():
                 self.pipeline_lag.labels(stream_id).set(lag)
                 if freshness is not None:

@@ -57,6 +57,7 @@ def build_clip(
             tags=tuple(tag for tag, _ in tags.most_common(MAX_TAGS)),
             frame_times=tuple(f.t_s for f in window.frames),
             thumbnail=f"{identity}.jpg" if window.thumbnail else "",
+            sample_fps=min((f.sample_fps for f in window.frames if f.sample_fps > 0), default=0.0),
         )
         if window.frames:
             vectors["visual"] = unit_rows(np.mean([f.vector for f in window.frames], axis=0))[0]

@@ -39,6 +39,7 @@ def clip_schema(dim: int) -> pa.Schema:
             pa.field("expected", pa.string()),
             pa.field("pending", pa.string()),
             pa.field("run_started_at", pa.float64()),
+            pa.field("sample_fps", pa.float64()),
             *(pa.field(name, vector, nullable=False) for name in VECTOR_NAMES),
             *(pa.field(f"has_{name}", pa.bool_(), nullable=False) for name in VECTOR_NAMES),
         ]
@@ -64,6 +65,7 @@ def clips_to_arrow(clips: Sequence[Clip], dim: int) -> pa.Table:
         "expected": [names_text(c.expected) for c in clips],
         "pending": [names_text(c.pending) for c in clips],
         "run_started_at": [float(c.run_started_at) for c in clips],
+        "sample_fps": [float(c.sample_fps) for c in clips],
     }
     for name in VECTOR_NAMES:
         matrix = np.zeros((len(clips), dim), dtype=np.float32)
@@ -97,6 +99,7 @@ def clips_from_arrow(rows: pa.Table, dim: int) -> list[Clip]:
             expected=names_from_text(plain["expected"][i]),
             pending=names_from_text(plain["pending"][i]),
             run_started_at=plain["run_started_at"][i] or 0.0,
+            sample_fps=plain["sample_fps"][i] or 0.0,
         )
         for i in range(rows.num_rows)
     ]

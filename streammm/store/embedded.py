@@ -328,9 +328,12 @@ class LanceDbClipStore:
             raise StoreError(f"clip store in {self.path}: {action} failed: {text}", retriable=retriable) from exc
 
     def _add_missing_columns(self) -> None:
-        """Columns added after a table was made (completeness, ingest run) are added with neutral values."""
+        """Columns added after a table was made (completeness, ingest run, sample rate) are added with neutral values."""
         have = set(self._table.schema.names)
-        added = {"expected": "CAST('' AS STRING)", "pending": "CAST('' AS STRING)", "run_started_at": "CAST(0.0 AS DOUBLE)"}
+        added = {
+            "expected": "CAST('' AS STRING)", "pending": "CAST('' AS STRING)", "run_started_at": "CAST(0.0 AS DOUBLE)",
+            "sample_fps": "CAST(0.0 AS DOUBLE)",
+        }
         missing = {name: expr for name, expr in added.items() if name not in have}
         if missing:
             log.info("adding columns %s to the clip table in %s", ", ".join(missing), self.path)

@@ -311,6 +311,7 @@ class WeaviateClipStore:
             "pending": names_text(clip.pending),
             "incomplete": bool(clip.pending),
             "run_started_at": float(clip.run_started_at),
+            "sample_fps": float(clip.sample_fps),
         }
         return DataObject(properties=properties, uuid=clip.clip_id, vector=vectors or None)
 
@@ -399,6 +400,7 @@ def _to_clip(obj: Any) -> Clip:
         expected=names_from_text(p.get("expected")),
         pending=names_from_text(p.get("pending")),
         run_started_at=float(p.get("run_started_at") or 0.0),
+        sample_fps=float(p.get("sample_fps") or 0.0),
     )
 
 

@@ -50,9 +50,10 @@ PROPERTIES: tuple[Property, ...] = (
     _stored("pending", DataType.TEXT),
     Property(name="incomplete", data_type=DataType.BOOL, index_filterable=True),
     _stored("run_started_at", DataType.NUMBER),
+    _stored("sample_fps", DataType.NUMBER),
 )
 # Added after the first release: a collection made before them gets them added, not refused.
-ADDED_LATER = ("expected", "pending", "incomplete", "run_started_at")
+ADDED_LATER = ("expected", "pending", "incomplete", "run_started_at", "sample_fps")
 PROPERTY_NAMES = [p.name for p in PROPERTIES]
 
 
