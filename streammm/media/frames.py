@@ -140,7 +140,10 @@ def pyav_planned_frames(
                     for role in picker.roles_until(previous[0], t):
                         yield previous[0], _rgb(previous[1], max_side_px), role
                 else:
-                    picker.start(t)
+                    # A segment's first picture stands in for the instants between the segment's start and
+                    # itself (a live segment's first frame often arrives a little after the cut): nothing
+                    # before the start shows them, so otherwise the grid instant at the start is lost.
+                    picker.start(offset_s if 0 < t - offset_s < 1 / options.sample_fps else t)
                 previous = (t, frame)
         except av.error.FFmpegError as exc:
             if previous is None:  # nothing at all: an error (dead-lettered, replayable), never an empty result

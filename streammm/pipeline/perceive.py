@@ -196,13 +196,13 @@ class OcrHandler(SegmentHandler):
     modalities = ("ocr",)
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
-        frames, _ = self.frames(segment, published_at, self.settings.models.ocr.max_side_px)
-        return [self.read(segment, frames, published_at, message)]
+        frames, fps = self.frames(segment, published_at, self.settings.models.ocr.max_side_px)
+        return [self.read(segment, frames, fps, published_at, message)]
 
-    def read(self, segment: Segment, frames: list[Frame], published_at: float, message: InMessage) -> Observation:
-        """The segment's on-screen text, continuing the stream's open lines."""
+    def read(self, segment: Segment, frames: list[Frame], fps: float, published_at: float, message: InMessage) -> Observation:
+        """The segment's on-screen text (frames sampled at `fps`), continuing the stream's open lines."""
         options = self.settings.models.ocr
-        hold_s = 1 / self.settings.media.sample_fps
+        hold_s = 1 / fps  # a line lasts until the next frame that could have shown it
         known = self.streams.get(segment.stream_id)
         state, read_until = (known.state, known.read_until_s) if known else (ocr_stage.OcrState(), segment.start_s)
         lapsed: list[OcrLine] = []
@@ -231,7 +231,7 @@ class PerceiveHandler(OcrHandler):
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
         frames, fps = self.frames(segment, published_at, max(640, self.settings.models.ocr.max_side_px))
         visual = visual_observation(segment, frames, fps, published_at, self.models.embedder.image, self.settings.align.thumbnail_px)
-        return [visual, self.read(segment, frames, published_at, message)]
+        return [visual, self.read(segment, frames, fps, published_at, message)]
 
 
 HANDLERS = {"vision": VisionHandler, "speech": SpeechHandler, "ocr": OcrHandler, "perceive": PerceiveHandler}

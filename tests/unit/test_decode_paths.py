@@ -109,3 +109,34 @@ def test_segment_records_say_what_they_carry_and_old_records_still_decode():
     old, _ = decode_segment(pack(kind, json.loads(json.dumps(header)), payload))
     assert (old.container, old.video_codec, old.reencoded) == ("matroska", "", False)
     assert old.carries == "matroska: codecs not recorded"
+
+
+def _late_first_frame_segment(first_pts_s: float, duration_s: float = 3.0, fps: int = 10) -> bytes:
+    """A Matroska segment (made here with PyAV) whose first frame comes `first_pts_s` after its start, as a
+    live segment's often does after a cut."""
+    import io
+
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="matroska") as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(int(duration_s * fps)):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 8 % 255, dtype=np.uint8), format="rgb24")
+            frame.pts = int(round(first_pts_s * fps)) + i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+def test_a_segment_whose_first_frame_comes_late_still_gives_the_grid_instant_at_its_start():
+    """After a live source's freeze, the frames at 15.0 s and 20.0 s were missing: each segment's first
+    frame came a few hundredths after the segment's start, and the start instant fell between segments."""
+    data = _late_first_frame_segment(0.3)
+    options = MediaConfig(sample_fps=1.0, shot_detect_fps=0.0)
+    times = [f.t_s for f in sample_frames(data, options, offset_s=15.0, end_s=18.0)]
+    assert times[:3] == [15.3, 16.0, 17.0], "the first picture, shown from 15.3 s, is the sample of 15 s"
+    # A picture that arrives a whole interval late does not stand in for instants it was not on screen for.
+    times = [f.t_s for f in sample_frames(_late_first_frame_segment(1.5), options, offset_s=15.0, end_s=18.0)]
+    assert times[0] == 17.0
