@@ -75,7 +75,10 @@ class FasterWhisperTranscriber:
             raise ModelError(f"cannot load speech model {options.model!r} on {device}: {exc}") from exc
         self._english_only = options.model.endswith(".en")
 
-    def transcribe(self, audio: AudioChunk) -> list[Word]:
+    def transcribe(self, audio: AudioChunk, prompt: str = "", until_s: float | None = None) -> list[Word]:
+        """Words of `audio`; `prompt` is the text said before it. With `until_s`, decoding stops at the first
+        word that starts at or after it (the caller needs only the earlier words), which saves faster-whisper's
+        extra 30 s window over the audio after the last word it found."""
         if len(audio.samples) < audio.sample_rate // 10:
             return []
         language = self.options.language or ("en" if self._english_only else None)
@@ -87,9 +90,10 @@ class FasterWhisperTranscriber:
             vad_filter=self.options.vad,
             vad_parameters={"min_silence_duration_ms": self.options.min_silence_ms},
             condition_on_previous_text=False,
+            initial_prompt=prompt.strip() or None,
         )
         words: list[Word] = []
-        for segment in list(segments):
+        for segment in segments:  # lazily: each 30 s window is encoded and decoded only when reached
             for w in segment.words or ():
                 text = w.word.strip()
                 if text:
@@ -101,6 +105,9 @@ class FasterWhisperTranscriber:
                             probability=round(float(w.probability), 4),
                         )
                     )
+            # Later words start later still (snapping only moves starts later): none is needed.
+            if until_s is not None and words and words[-1].start_s >= until_s:
+                break
         if not (self.options.vad and words):
             return words
         return snap_to_speech(words, self._voice_activity(audio, min_silence_ms=100, pad_ms=30))

@@ -24,7 +24,7 @@ class ScriptedSpeech:
     def speech_regions(self, audio):
         return [(max(s, audio.start_s), min(e, audio.end_s)) for s, e in self.spans if s < audio.end_s and e > audio.start_s]
 
-    def transcribe(self, audio):
+    def transcribe(self, audio, prompt="", until_s=None):
         self.calls.append((audio.start_s, audio.end_s))
         return [Word(s, e, f"w{s:g}") for s, e in self.spans if audio.start_s <= (s + e) / 2 < audio.end_s]
 
