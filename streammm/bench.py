@@ -48,12 +48,14 @@ def project_streams(cpu_s_per_media_s: float, cores: int, utilisation: float = U
 
 def cost_model(rows: list[dict[str, Any]], cores: tuple[int, ...] = COST_CORES, utilisation: float = UTILISATION) -> dict[str, Any]:
     """From perception rows with `cpu_s_per_media_s` per stage: the total per media file and the streams
-    per machine it projects for each core count (`streams` lines up with `cores`)."""
+    per machine it projects for each core count (`streams` lines up with `cores`; None where nothing was
+    measured)."""
     out = []
     for r in rows:
         per_stage = {k: r["cpu_s_per_media_s"][k] for k in STAGES}
         total = round(sum(per_stage.values()), 3)
-        out.append({"media": r["media"], **per_stage, "total": total, "streams": [project_streams(total, c, utilisation) for c in cores]})
+        streams = [project_streams(total, c, utilisation) if total > 0 else None for c in cores]
+        out.append({"media": r["media"], **per_stage, "total": total, "streams": streams})
     return {"utilisation": utilisation, "cores": list(cores), "rows": out}
 
 

@@ -45,6 +45,11 @@ def test_cost_model_totals_the_stages_and_projects_each_core_count():
     assert silent["streams"] == [4, 16, 32, 128]
 
 
+def test_nothing_measured_projects_nothing():
+    model = cost_model([row("empty.mp4", 0.0, 0.0, 0.0, 0.0)], cores=(2, 8), utilisation=0.8)
+    assert model["rows"][0]["total"] == 0.0 and model["rows"][0]["streams"] == [None, None]
+
+
 def test_markdown_states_what_was_measured_and_one_line_per_core_count():
     model = cost_model([row("text_heavy_120s.mp4", 0.05, 0.1, 0.6, 0.25)], cores=(2, 8, 16, 64), utilisation=0.8)
     text = cost_markdown(model)
