@@ -159,8 +159,10 @@ def playlist_ended(url: str, timeout_s: float = 5.0) -> bool:
     import urllib.request
 
     try:
+        url, headers = _credentials_as_header(url)
         for _ in range(2):
-            with urllib.request.urlopen(url, timeout=timeout_s) as reply:  # noqa: S310 (the source's own URL)
+            request = urllib.request.Request(url, headers=headers)
+            with urllib.request.urlopen(request, timeout=timeout_s) as reply:  # noqa: S310 (the source's own URL)
                 text = reply.read(4_000_000).decode("utf-8", "replace")
             if "#EXT-X-ENDLIST" in text:
                 return True
@@ -172,3 +174,20 @@ def playlist_ended(url: str, timeout_s: float = 5.0) -> bool:
     except (OSError, ValueError):
         return False
     return False
+
+
+def _credentials_as_header(url: str) -> tuple[str, dict[str, str]]:
+    """`url` without its user:password (urllib cannot read them from a URL), and a Basic auth header with them."""
+    import base64
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, {}
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    netloc += f":{parts.port}" if parts.port else ""
+    user = urllib.parse.unquote(parts.username)
+    password = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), {"Authorization": f"Basic {token}"}

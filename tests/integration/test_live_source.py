@@ -73,7 +73,11 @@ def test_hls_source_that_is_down_at_first_is_reconnected_and_read_to_its_end(tmp
 
 def test_a_restarted_live_ingest_continues_the_timeline_and_keeps_the_first_runs_clips(tmp_path, media):
     """`streammm up --once` on an HLS URL twice (real broker, models and store): the second run's clips follow
-    the first run's on the stream's timeline, and not one of the first run's clips is overwritten."""
+    the first run's on the stream's timeline, and not one of the first run's clips is overwritten.
+
+    The second run reads its sources from a sources file (`--sources`), with credentials for the camera and
+    a second source that never answers: that one fails after its reconnects, and `up --once` says so and
+    exits 1, having indexed the camera all the same; the password is in no log line."""
     from pipeline_helpers import base_env, clip_rows, run_cli, tail
 
     hls = tmp_path / "hls"
@@ -85,13 +89,18 @@ def test_a_restarted_live_ingest_continues_the_timeline_and_keeps_the_first_runs
     threading.Thread(target=server.serve_forever, daemon=True).start()
     data_dir = tmp_path / "data"
     env = base_env()
-    source = f"http://127.0.0.1:{port}/index.m3u8=cam"
+    sources = tmp_path / "cameras.yaml"
+    sources.write_text(
+        f"- id: cam\n  url: http://127.0.0.1:{port}/index.m3u8\n  username: viewer\n  password: Hunter2-secret\n"
+        f"- id: gone\n  url: http://127.0.0.1:{free_port()}/live.m3u8\n  options: {{max_reconnects: 2, max_backoff_s: 1}}\n"
+    )
+    commands = [["--ingest", f"http://127.0.0.1:{port}/index.m3u8=cam"], ["--sources", str(sources)]]
     try:
         runs = []
-        for n in (1, 2):
+        for n, inputs in enumerate(commands, 1):
             log = tmp_path / f"up-{n}.log"
-            result = run_cli(["up", "--once", "--no-server", "--data-dir", str(data_dir), "--ingest", source], env=env, log=log, timeout_s=600)
-            assert result.returncode == 0, tail(log, 60)
+            result = run_cli(["up", "--once", "--no-server", "--data-dir", str(data_dir), *inputs], env=env, log=log, timeout_s=600)
+            assert result.returncode == (0 if n == 1 else 1), tail(log, 60)
             runs.append(clip_rows(data_dir, "cam"))
     finally:
         server.shutdown()
@@ -102,4 +111,8 @@ def test_a_restarted_live_ingest_continues_the_timeline_and_keeps_the_first_runs
     later = both[len(first):]
     assert [r["start_s"] for r in later] == [10.0, 12.0, 14.0, 16.0], "the second run continues after the first"
     assert later[-1]["end_s"] == pytest.approx(10.0 + 8.33, abs=0.5)
-    assert "the live timeline continues at 10.0 s" in (tmp_path / "up-2.log").read_text()
+    second_log = (tmp_path / "up-2.log").read_text()
+    assert "the live timeline continues at 10.0 s" in second_log
+    assert "indexed 1 of 2 inputs; not indexed:" in second_log and "  gone: " in second_log
+    assert clip_rows(data_dir, "gone") == []
+    assert "Hunter2-secret" not in second_log

@@ -246,3 +246,42 @@ def test_a_file_over_http_ends_at_its_end_and_is_not_reconnected(tmp_path: Path)
         server.server_close()
     assert events == ["connecting", "live", "ended"]
     assert segments[-1].last and segments[-1].end_s == pytest.approx(4.0, abs=0.3)
+
+
+def test_a_playlist_behind_basic_auth_is_seen_to_end_with_the_urls_credentials():
+    """An HLS source with user:password in its URL: its #EXT-X-ENDLIST must be read with them (urllib cannot
+    take them from the URL), or the finished playlist is taken for a drop and replayed from its start."""
+    import base64
+    import http.server
+
+    from streammm.bus.broker import free_port
+    from streammm.ingest.sources import playlist_ended
+
+    wanted = "Basic " + base64.b64encode(b"viewer:p@ss word").decode()
+
+    class Guarded(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.headers.get("Authorization") != wanted:
+                self.send_response(401)
+                self.end_headers()
+                return
+            body = b"#EXTM3U\n#EXTINF:2.0,\na.ts\n#EXT-X-ENDLIST\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Guarded)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = with_credentials(f"http://127.0.0.1:{port}/live.m3u8", "viewer", "p@ss word")
+        assert playlist_ended(url)
+        assert not playlist_ended(with_credentials(f"http://127.0.0.1:{port}/live.m3u8", "viewer", "wrong"))
+        assert not playlist_ended(f"http://127.0.0.1:{port}/live.m3u8")
+    finally:
+        server.shutdown()
+        server.server_close()
