@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -255,6 +256,38 @@ def test_the_slideshow_as_it_is_h264_with_b_frames_is_indexed_from_its_first_seg
     row = node.stream("asis")
     assert row["source"] == "rtsp://viewer:***@" + camera.url.removeprefix("rtsp://") and row["reconnects"] == 0
     assert "s3cret" not in node.log_text()
+
+
+def test_publish_into_the_running_up_shows_progress_and_ctrl_c_flushes_its_speech(node, slideshow, tmp_path):
+    """`streammm publish rtsp://... --data-dir` of a running `up` (its broker), stopped with Ctrl-C in the middle
+    of a sentence: it sends what the camera gave so far, exits 0, and the last clip has its words."""
+    from pipeline_helpers import base_env
+
+    camera = Camera(slideshow, "camera", tmp_path / "camera.log").start()
+    log = tmp_path / "publish.log"
+    publisher = None
+    try:
+        with open(log, "wb") as out:
+            publisher = subprocess.Popen(
+                [sys.executable, "-m", "streammm", "publish", camera.url, "--stream", "pub", "--data-dir", str(node.data_dir)],
+                env=base_env(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        node.wait("the first clip of pub", lambda: node.clips("pub"), timeout_s=120)
+        time.sleep(6)
+        publisher.send_signal(signal.SIGINT)
+        assert publisher.wait(timeout=60) == 0, log.read_text()
+        node.wait("pub stored", lambda: _all_stored(node, "pub"), timeout_s=300)
+    finally:
+        camera.stop()
+        if publisher is not None and publisher.poll() is None:
+            publisher.kill()
+    text = log.read_text()
+    assert "pub: stopping; sending what the source has given so far" in text
+    assert re.search(r"pub: live, \d+\.\d s of media sent \(\d+ segments\)", text), text  # progress while it runs
+    clips = node.clips("pub")
+    assert [c["start_s"] for c in clips] == [2.0 * i for i in range(len(clips))]
+    assert clips[-1]["transcript"].strip(), "the last clip has the words spoken before Ctrl-C (flushed)"
+    assert node.dead_letters("pub") == []
 
 
 def test_a_camera_killed_and_back_10_s_later_is_reconnected_and_the_gap_has_no_clips(node, slideshow, tmp_path):
