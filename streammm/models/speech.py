@@ -129,16 +129,18 @@ class FasterWhisperTranscriber:
 
 
 def snap_to_speech(words: list[Word], regions: list[tuple[float, float]]) -> list[Word]:
-    """Trim each word to the speech region it overlaps most.
+    """Trim each word to the speech region its end falls in (else the one it overlaps most).
 
-    Whisper's word timestamps often stretch the first word after a pause back into the silence; the
-    voice activity detector knows where speech starts, and citations should point there.
+    Whisper's word timestamps often stretch the first word after a pause back into the silence, or over
+    a breath before the word: the end is the reliable side. The voice activity detector knows where
+    speech starts, and citations should point there.
     """
     if not regions:
         return words
     snapped = []
     for word in words:
-        best = max(regions, key=lambda r: min(word.end_s, r[1]) - max(word.start_s, r[0]))
+        holding_end = [r for r in regions if r[0] < word.end_s <= r[1]]
+        best = holding_end[0] if holding_end else max(regions, key=lambda r: min(word.end_s, r[1]) - max(word.start_s, r[0]))
         start, end = max(word.start_s, best[0]), min(word.end_s, best[1])
         if end - start >= 0.05:
             word = Word(round(start, 3), round(end, 3), word.text, word.probability)
