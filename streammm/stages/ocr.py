@@ -160,8 +160,9 @@ def _stretch(picture: np.ndarray) -> np.ndarray:
 
 
 def _worst_block(diff: np.ndarray) -> float:
-    """The largest mean over blocks of columns about a character wide (as wide as the line is high)."""
-    starts = np.arange(0, diff.shape[1], max(1, diff.shape[0]))
+    """The largest mean over blocks of columns about a character wide (half the line's height): one
+    changed digit in a long line counts in full."""
+    starts = np.arange(0, diff.shape[1], max(1, diff.shape[0] // 2))
     sums = np.add.reduceat(diff.sum(axis=0), starts)
     widths = np.diff(np.append(starts, diff.shape[1]))
     return float((sums / (widths * diff.shape[0])).max())
@@ -264,7 +265,7 @@ def _same_line(box: Box, image: np.ndarray, known: tuple[TrackedLine, ...], opti
     """The known line of about the box's size, nearest first, that looks the same in `image`."""
     width, height = box[2] - box[0], box[3] - box[1]
 
-    def similar(t: TrackedLine) -> bool:  # a few px of jitter, less than a character more or less
+    def similar(t: TrackedLine) -> bool:  # jitter, but less than a character wider or narrower
         x0, y0, x1, y1 = t.line.box
         return abs(x1 - x0 - width) <= max(3, 0.25 * height) and abs(y1 - y0 - height) <= max(3, 0.35 * height)
 
