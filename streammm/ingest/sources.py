@@ -130,6 +130,12 @@ def live_segments(
             reason = live.error or ("the source closed the connection" if sent else "it sent no media")
         except MediaError as exc:
             reason = str(exc).replace(f"{name}: ", "", 1)
+            if "Protocol not found" in reason:  # no reconnect can help: FFmpeg was built without it
+                scheme = url.split("://", 1)[0]
+                why = f"this FFmpeg (PyAV's) cannot read {scheme}:// URLs; relay the stream as RTSP, RTMP or HLS"
+                log.error("stream %s: %s", stream_id, why)
+                report("failed", error=why)
+                raise MediaError(f"{name}: {why}") from None
         failures += 1
         if max_reconnects is not None and failures > max_reconnects:
             log.error("stream %s: gave up after %d reconnects in a row (%s)", stream_id, max_reconnects, reason)

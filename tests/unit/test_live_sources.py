@@ -285,3 +285,17 @@ def test_a_playlist_behind_basic_auth_is_seen_to_end_with_the_urls_credentials()
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_protocol_this_ffmpeg_lacks_fails_at_once_with_the_reason_instead_of_reconnecting(caplog):
+    """PyAV's FFmpeg has no SRT: an srt:// source is refused with a clear reason, not retried for ever."""
+    stop = threading.Event()
+    timer = threading.Timer(20, stop.set)  # a safety net: the source must fail long before
+    timer.start()
+    try:
+        with pytest.raises(MediaError, match=r"cannot read srt:// URLs; relay the stream as RTSP, RTMP or HLS"):
+            list(live_segments("srt://127.0.0.1:9000", "cam", 2.0, stop, read_timeout_s=3))
+    finally:
+        timer.cancel()
+    assert not stop.is_set()
+    assert "reconnecting" not in caplog.text
