@@ -120,7 +120,7 @@ class Sources(SourceControl):
     # SourceControl, for the server's POST and DELETE /v1/streams (same event loop)
     def add(self, source: str, stream_id: str) -> None:
         if not is_live(source):
-            raise ConfigError("only live sources (rtsp://, rtmp://, srt://, http(s):// playlists) can be added at run time")
+            raise ConfigError("only live sources (rtsp://, rtmp://, http(s):// playlists) can be added at run time")
         self.start(source, stream_id)
 
     def remove(self, stream_id: str) -> bool:
