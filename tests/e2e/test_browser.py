@@ -103,6 +103,38 @@ def test_answer_citation_seeks_player(browser, dev_server) -> None:
         context.close()
 
 
+def test_the_first_moment_is_fitted_to_the_words_and_seeks_the_player_to_their_start(browser, dev_server) -> None:
+    """The moments list shows evidence-bounded spans: the first moment for the spoken sentence is the words'
+    own 7.31-9.84 s (not a 4-12 s neighbourhood on the window grid), and clicking it plays from there."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(dev_server.url + "/", wait_until="load")
+        page.wait_for_selector("#streams button.stream[data-stream='narrated_slideshow']", timeout=TIMEOUT_MS)
+        page.fill("#question", QUESTION)
+        page.click("#ask")
+        first = page.wait_for_selector("#moments li button.moment", timeout=TIMEOUT_MS)
+        truth_stream, truth_start, truth_end = TRUTH
+        stream, start, end = first.get_attribute("data-stream"), float(first.get_attribute("data-start")), float(first.get_attribute("data-end"))
+        assert stream == truth_stream, page.inner_text("#moments")
+        assert abs(start - truth_start) <= 0.5 and abs(end - truth_end) <= 0.5, f"first moment {start}-{end} s, the words {truth_start}-{truth_end} s"
+        first.click()
+        current = page.wait_for_function(
+            """([stream]) => {
+                const p = document.getElementById('player');
+                if (p.error) return 'media error ' + p.error.code + ': ' + p.error.message;
+                if (p.dataset.stream !== stream || p.readyState < 1 || p.seeking || p.currentTime <= 0) return false;
+                return p.currentTime;
+            }""",
+            arg=[stream],
+            timeout=TIMEOUT_MS,
+        ).json_value()
+        assert isinstance(current, (int, float)), f"the player could not play {stream}: {current}"
+        assert abs(current - start) <= SLACK_S, f"player at {current} s, the moment starts at {start} s"
+    finally:
+        context.close()
+
+
 def test_phone_layout(browser, dev_server) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True, has_touch=True)
     page = context.new_page()
