@@ -131,7 +131,7 @@ def evaluate_answers(
     settings = with_data_dir(settings, data_dir)
     streams = stream_ids(queries)
     skipped = set(not_indexed or ())
-    asked = [q for q in queries if streams[q.path] not in skipped]
+    asked = [q for q in queries if q.answerable and streams[q.path] not in skipped]  # unanswerable: no window to cite
     encoder = create_text_encoder(settings.models)
     rows = ask_answers(settings, asked, streams, encoder, across_streams=across_streams) if asked else []
     return {"rows": rows, "summary": summarize_answers(rows), "strategy": settings.qa.strategy, "answerer": settings.qa.answerer}

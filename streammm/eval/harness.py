@@ -4,7 +4,8 @@ Videos are indexed by the real pipeline (`run_up(..., once=True)`, what `streamm
 the numbers measure what users get, segmenting, alignment and fusion included. Each query is asked
 of its own video only (a stream filter, as `streammm search --stream ID` does): labels say where the
 answer is in that video, not that no other video could answer it, so searching across videos would
-count plausible answers elsewhere as misses.
+count plausible answers elsewhere as misses. A query labelled `"answerable": false` is asked the same
+way and scored by whether any moment reaches `qa.min_relevance` (it should not).
 
 Streams already in the store at `data_dir` are reused, not re-indexed, so a second run against the
 same `--data-dir` only asks the queries.
@@ -22,7 +23,7 @@ from typing import Any
 
 from streammm.config import Settings
 from streammm.errors import ConfigError, StreammmError
-from streammm.eval.metrics import make_row, summarize, summarize_by_modality
+from streammm.eval.metrics import make_no_answer_row, make_row, summarize, summarize_by_modality
 from streammm.eval.queries import LabelledQuery
 from streammm.models.base import TextEncoder
 from streammm.qa.retrieval import STRATEGIES
@@ -73,7 +74,11 @@ def run_eval(
         queries = [q for q in queries if streams[q.path] not in not_indexed]  # score the rest
 
     started = time.perf_counter()
-    rows = ask_all(settings, queries, streams, strategies, encoder, across_streams=across_streams) if queries else []
+    rows = (
+        ask_all(settings, queries, streams, strategies, encoder, across_streams=across_streams, min_relevance=settings.qa.min_relevance)
+        if queries
+        else []
+    )
     query_s = time.perf_counter() - started
     log.info("asked %d queries x %d strategies in %.1f s", len(queries), len(strategies), query_s)
     return {
@@ -234,9 +239,11 @@ def ask_all(
     encoder: TextEncoder,
     *,
     across_streams: bool = False,
+    min_relevance: float = 0.0,
 ) -> list[dict[str, Any]]:
     """One row per query and strategy, retrieving exactly as `streammm search --stream ID --k 5` does
-    (`streammm search --k 5` with `across_streams`)."""
+    (`streammm search --k 5` with `across_streams`) but with no relevance cut; an unanswerable query's row
+    says whether any moment reached `min_relevance` (`make_no_answer_row`)."""
     from streammm.qa.service import QueryService
     from streammm.store.factory import open_existing_store
 
@@ -246,14 +253,16 @@ def ask_all(
     try:
         with count_progress(len(queries) * len(strategies), desc="querying", unit="search") as advance:
             for query in queries:
-                rows += _ask(service, query, streams, strategies, across_streams)
+                rows += _ask(service, query, streams, strategies, across_streams, min_relevance)
                 advance(len(strategies))
     finally:
         store.close()
     return rows
 
 
-def _ask(service: Any, query: LabelledQuery, streams: dict[Path, str], strategies: Sequence[str], across_streams: bool) -> list[dict[str, Any]]:
+def _ask(
+    service: Any, query: LabelledQuery, streams: dict[Path, str], strategies: Sequence[str], across_streams: bool, min_relevance: float
+) -> list[dict[str, Any]]:
     """One query under every strategy: one row each."""
     from streammm.qa.service import SearchRequest
 
@@ -263,6 +272,14 @@ def _ask(service: Any, query: LabelledQuery, streams: dict[Path, str], strategie
     for strategy in strategies:
         request = SearchRequest(query.text, streams=None if across_streams else (own,), k=K, strategy=strategy)
         moments = service.moments(request, vector)
+        if not query.answerable:
+            rows.append(
+                make_no_answer_row(
+                    query_id=query.id, media=query.media, modality=query.modality, strategy=strategy,
+                    relevances=[m.relevance for m in moments if m.stream_id == own], min_relevance=min_relevance,
+                )
+            )
+            continue
         rows.append(
             make_row(
                 query_id=query.id, media=query.media, modality=query.modality, strategy=strategy,

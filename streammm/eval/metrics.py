@@ -8,6 +8,11 @@ R@5). Beside that loose test come the moment-retrieval field's own (Charades-STA
 R1@0.3/0.5/0.7 (the top moment's IoU reaches the threshold), mean IoU of the top moment, and
 mAP@[0.5:0.95] over the top 5 (QVHighlights' average precision, averaged over IoU thresholds 0.5,
 0.55, ..., 0.95). docs/eval.md defines each one.
+
+A query labelled `"answerable": false` (its video does not contain the answer) has no window: its row
+(`make_no_answer_row`) says whether any moment reached `qa.min_relevance`, and the summary gives, per
+strategy, the no-answer accuracy (the share of such queries for which none did). These rows are left out of
+every window metric above, and the summary has the no-answer keys only when such rows exist.
 """
 
 from __future__ import annotations
@@ -105,6 +110,25 @@ def make_row(
     return row
 
 
+def make_no_answer_row(
+    *, query_id: str, media: str, modality: str, strategy: str, relevances: Sequence[float], min_relevance: float
+) -> dict[str, Any]:
+    """The row of an unanswerable query: `relevances` are those of its moments (best first, no cut applied).
+
+    `answered` counts the moments at least `min_relevance` relevant (what `search` would show);
+    `no_answer` is 1 when there are none, i.e. retrieval correctly returns nothing."""
+    answered = sum(1 for r in relevances if r >= min_relevance)
+    return {
+        "query_id": query_id, "media": media, "modality": modality, "strategy": strategy, "answerable": False,
+        "no_answer": int(answered == 0), "answered": answered,
+        "top_relevance": round(max(relevances), 4) if relevances else None, "min_relevance": min_relevance,
+    }
+
+
+def is_unanswerable(row: Mapping[str, Any]) -> bool:
+    return row.get("answerable", True) is False
+
+
 def aggregate(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Means of hit@1, R@5, IoU (mIoU), R1@0.3/0.5/0.7 and AP (mAP@[0.5:0.95]), the median start error
     over rows that returned something, the median ratio of top-moment width to label width, and n.
@@ -131,17 +155,27 @@ def aggregate(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def summarize(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per strategy (in order of first appearance): the `aggregate` of its rows."""
+    """Per strategy (in order of first appearance): the `aggregate` of its answerable rows, plus, when it
+    has unanswerable rows, `no_answer` (their no-answer accuracy) and `n_unanswerable`."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(row["strategy"], []).append(row)
-    return {strategy: aggregate(members) for strategy, members in groups.items()}
+    summary: dict[str, dict[str, Any]] = {}
+    for strategy, members in groups.items():
+        summary[strategy] = aggregate(r for r in members if not is_unanswerable(r))
+        unanswerable = [r for r in members if is_unanswerable(r)]
+        if unanswerable:
+            summary[strategy]["no_answer"] = sum(r["no_answer"] for r in unanswerable) / len(unanswerable)
+            summary[strategy]["n_unanswerable"] = len(unanswerable)
+    return summary
 
 
 def summarize_by_modality(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per strategy, then per query modality (sorted by name): the `aggregate` of those rows."""
+    """Per strategy, then per query modality (sorted by name): the `aggregate` of those rows (answerable only)."""
     groups: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
     for row in rows:
+        if is_unanswerable(row):
+            continue
         groups.setdefault(row["strategy"], {}).setdefault(row["modality"], []).append(row)
     return {
         strategy: {modality: aggregate(by_modality[modality]) for modality in sorted(by_modality)}

@@ -6,6 +6,10 @@ The format is that of `../shared/media/queries.json` (see docs/eval.md):
                   "query": "the narrator says 'he was not an ill disposed young man'",
                   "start": 7.31, "end": 9.84, "modality": "speech"}, ...]}
 
+A query with `"answerable": false` names a stream that does not contain the answer: it has no window
+(`start`/`end` absent or null) and is scored by whether retrieval refuses it (no-answer accuracy, see
+`streammm.eval.metrics`).
+
 Every problem is reported as a ConfigError that names the file and the query id, because a labelling
 mistake found after minutes of ingesting is a wasted run.
 """
@@ -21,7 +25,7 @@ from typing import Any
 from streammm.errors import ConfigError
 
 MODALITIES = ("visual", "speech", "ocr")
-REQUIRED = ("id", "media", "query", "start", "end", "modality")
+REQUIRED = ("id", "media", "query", "start", "end", "modality")  # start and end not when "answerable" is false
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,10 @@ class LabelledQuery:
     media: str  # as written in the file (reports show this)
     path: Path  # the media file it names, resolved
     text: str  # the file's "query": what is searched for
-    start: float
-    end: float
+    start: float | None  # None (with `end`) when not answerable
+    end: float | None
     modality: str  # which evidence answers it: visual, speech, ocr, or several joined by "+"
+    answerable: bool = True  # False: `path` does not contain the answer, so retrieval should return nothing
 
 
 def load_queries(file: str | Path, *, media_root: str | Path | None = None) -> list[LabelledQuery]:
@@ -72,17 +77,30 @@ def _parse(item: Any, index: int, root: Path, file: Path) -> LabelledQuery:
         raise ConfigError(f"{where}: expected an object, got {type(item).__name__}")
     if isinstance(item.get("id"), str) and item["id"].strip():
         where = f"{file}: query {item['id']!r}"
-    missing = [key for key in REQUIRED if key not in item]
+    answerable = item.get("answerable", True)
+    if not isinstance(answerable, bool):
+        raise ConfigError(f"{where}: 'answerable' must be true or false, got {answerable!r}")
+    required = REQUIRED if answerable else tuple(key for key in REQUIRED if key not in ("start", "end"))
+    missing = [key for key in required if key not in item]
     if missing:
         raise ConfigError(f"{where}: missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
     for key in ("id", "media", "query", "modality"):
         if not isinstance(item[key], str) or not item[key].strip():
             raise ConfigError(f"{where}: {key!r} must be a non-empty string")
-    start, end = _seconds(item, "start", where), _seconds(item, "end", where)
-    if start < 0:
-        raise ConfigError(f"{where}: start ({start}) must not be negative")
-    if start >= end:
-        raise ConfigError(f"{where}: start ({start}) must be before end ({end})")
+    if answerable:
+        start, end = _seconds(item, "start", where), _seconds(item, "end", where)
+        if start < 0:
+            raise ConfigError(f"{where}: start ({start}) must not be negative")
+        if start >= end:
+            raise ConfigError(f"{where}: start ({start}) must be before end ({end})")
+    else:
+        given = [key for key in ("start", "end") if item.get(key) is not None]
+        if given:
+            raise ConfigError(
+                f"{where}: is marked \"answerable\": false, so it has no window; drop {' and '.join(given)} or set "
+                f"{'them' if len(given) > 1 else 'it'} to null"
+            )
+        start = end = None
     modality = item["modality"].strip().lower()
     unknown = [part for part in modality.split("+") if part not in MODALITIES]
     if unknown:
@@ -91,7 +109,9 @@ def _parse(item: Any, index: int, root: Path, file: Path) -> LabelledQuery:
     resolved = media if media.is_absolute() else root / media
     if not resolved.is_file():
         raise ConfigError(f"{where}: media file not found: {resolved}")
-    return LabelledQuery(item["id"].strip(), item["media"], resolved.resolve(), item["query"].strip(), start, end, modality)
+    return LabelledQuery(
+        item["id"].strip(), item["media"], resolved.resolve(), item["query"].strip(), start, end, modality, answerable
+    )
 
 
 def _seconds(item: dict[str, Any], key: str, where: str) -> float:

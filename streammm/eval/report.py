@@ -14,6 +14,7 @@ COLUMNS = (
     ("map", "mAP@[.5:.95]"), ("median_start_error_s", "median start err s"), ("median_width_ratio", "width/label"), ("n", "n"),
 )
 PLOTTED = (("hit@1", "hit@1"), ("r@5", "R@5"), ("r1@0.5", "R1@0.5"), ("r1@0.7", "R1@0.7"), ("iou", "mIoU"), ("map", "mAP"))
+NO_ANSWER = (("no_answer", "no-answer acc"), ("n_unanswerable", "n unans."))  # shown when a summary has them
 BY_MODALITY = (("hit@1", "hit@1"), ("r1@0.5", "R1@0.5"), ("iou", "mIoU"))
 
 
@@ -38,9 +39,11 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def format_summary(summary: Mapping[str, Mapping[str, Any]]) -> str:
-    """One row per strategy, one column per metric (a metric missing from an older summary shows "-")."""
-    rows = [[strategy, *(_cell(metrics.get(key)) for key, _ in COLUMNS)] for strategy, metrics in summary.items()]
-    return _table(["strategy", *(title for _, title in COLUMNS)], rows)
+    """One row per strategy, one column per metric (a metric missing from an older summary shows "-"); the
+    no-answer columns only when some strategy has unanswerable queries."""
+    columns = COLUMNS + (NO_ANSWER if any("no_answer" in metrics for metrics in summary.values()) else ())
+    rows = [[strategy, *(_cell(metrics.get(key)) for key, _ in columns)] for strategy, metrics in summary.items()]
+    return _table(["strategy", *(title for _, title in columns)], rows)
 
 
 def format_by_modality(by_modality: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
@@ -63,7 +66,7 @@ def format_widths(rows: Sequence[Mapping[str, Any]], strategy: str) -> str:
             _cell(r["start_error_s"]),
         ]
         for r in rows
-        if r["strategy"] == strategy
+        if r["strategy"] == strategy and r.get("answerable", True)
     ]
     return _table(["query", "modality", "label s", "top moment s", "IoU", "start err s"], table)
 

@@ -346,3 +346,108 @@ def test_answer_citations_are_scored_against_the_window():
     assert summary["precision"] == pytest.approx((2 / 3 + 0.5) / 3)
     assert summary["median_first_start_error_s"] == pytest.approx(5.5)
     assert summary["n"] == 3
+
+
+# --- queries with no answer ("answerable": false) -------------------------------------------------------
+
+
+def test_an_unanswerable_query_needs_no_window(tmp_path):
+    nulls = {**_query(id="n2"), "start": None, "end": None, "answerable": False}
+    path = _write(tmp_path, [_query(), _query(id="n1", start=None, end=None, answerable=False), nulls])
+    queries = load_queries(path)
+    assert [q.answerable for q in queries] == [True, False, False]
+    assert (queries[1].start, queries[1].end) == (None, None)
+    assert (queries[2].start, queries[2].end) == (None, None)  # null is the same as absent
+
+
+def test_an_unanswerable_query_with_a_window_is_refused(tmp_path):
+    path = _write(tmp_path, [_query(id="n3", answerable=False)])
+    with pytest.raises(ConfigError, match=r"query 'n3': is marked \"answerable\": false, so it has no window; drop start and end"):
+        load_queries(path)
+    path = _write(tmp_path, [_query(id="n4", start=None, answerable=False)])
+    with pytest.raises(ConfigError, match=r"query 'n4': .* drop end or set it to null"):
+        load_queries(path)
+
+
+def test_answerable_must_be_a_boolean(tmp_path):
+    path = _write(tmp_path, [_query(id="n5", start=None, end=None, answerable="no")])
+    with pytest.raises(ConfigError, match=r"query 'n5': 'answerable' must be true or false, got 'no'"):
+        load_queries(path)
+
+
+def test_an_answerable_query_still_needs_its_window(tmp_path):
+    path = _write(tmp_path, [_query(id="n6", start=None, end=None, answerable=True)])
+    with pytest.raises(ConfigError, match=r"query 'n6': missing fields start, end"):
+        load_queries(path)
+
+
+def test_no_answer_rows_count_moments_at_or_above_min_relevance():
+    from streammm.eval.metrics import make_no_answer_row
+
+    common = {"media": "m.mp4", "modality": "speech", "strategy": "s", "min_relevance": 0.04}
+    refused = make_no_answer_row(query_id="n1", relevances=[0.039, 0.01], **common)
+    assert (refused["no_answer"], refused["answered"], refused["top_relevance"], refused["answerable"]) == (1, 0, 0.039, False)
+    answered = make_no_answer_row(query_id="n2", relevances=[0.5, 0.04, 0.03], **common)
+    assert (answered["no_answer"], answered["answered"]) == (0, 2)
+    empty = make_no_answer_row(query_id="n3", relevances=[], **common)
+    assert (empty["no_answer"], empty["answered"], empty["top_relevance"]) == (1, 0, None)
+
+
+def test_no_answer_accuracy_per_strategy_and_unanswerable_rows_stay_out_of_the_window_metrics():
+    from streammm.eval.metrics import make_no_answer_row
+    from streammm.eval.report import format_summary
+
+    def no_answer(qid, strategy, relevances):
+        return make_no_answer_row(
+            query_id=qid, media="m.mp4", modality="visual", strategy=strategy, relevances=relevances, min_relevance=0.04
+        )
+
+    answerable = [
+        make_row(query_id="a1", media="m.mp4", modality="visual", strategy="s", expected=(0.0, 4.0), moments=[(0.0, 4.0)]),
+        make_row(query_id="a1", media="m.mp4", modality="visual", strategy="t", expected=(0.0, 4.0), moments=[(8.0, 9.0)]),
+    ]
+    unanswerable = [
+        no_answer("n1", "s", [0.01]), no_answer("n2", "s", [0.2]), no_answer("n3", "s", []),  # 2 of 3 refused
+        no_answer("n1", "t", [0.3]), no_answer("n2", "t", [0.2]), no_answer("n3", "t", [0.05]),  # none refused
+    ]
+    summary = summarize(answerable + unanswerable)
+    assert summary["s"]["no_answer"] == pytest.approx(2 / 3)
+    assert summary["t"]["no_answer"] == 0.0
+    assert summary["s"]["n_unanswerable"] == summary["t"]["n_unanswerable"] == 3
+    # the window metrics are those of the answerable row alone
+    assert (summary["s"]["n"], summary["s"]["hit@1"], summary["s"]["iou"], summary["s"]["map"]) == (1, 1.0, 1.0, 1.0)
+    assert (summary["t"]["n"], summary["t"]["hit@1"], summary["t"]["r1@0.5"]) == (1, 0.0, 0.0)
+    by_modality = summarize_by_modality(answerable + unanswerable)
+    assert by_modality["s"]["visual"]["n"] == 1
+    assert "no-answer acc" in format_summary(summary)
+    # without unanswerable queries nothing changes: no extra keys, no extra column
+    plain = summarize(answerable)
+    assert "no_answer" not in plain["s"] and "n_unanswerable" not in plain["s"]
+    assert "no-answer" not in format_summary(plain)
+
+
+def test_the_harness_scores_an_unanswerable_query_by_the_relevance_of_its_own_streams_moments(tmp_path):
+    from types import SimpleNamespace
+
+    from streammm.eval.harness import _ask
+
+    path = _write(tmp_path, [_query(), _query(id="n1", start=None, end=None, answerable=False)])
+    answerable, unanswerable = load_queries(path)
+
+    class Service:
+        def encode(self, text):
+            return None
+
+        def moments(self, request, vector):
+            return [
+                SimpleNamespace(start_s=1.0, end_s=3.0, stream_id="other", relevance=0.9),  # another video: not counted
+                SimpleNamespace(start_s=1.0, end_s=3.0, stream_id="clip", relevance=0.03),
+            ]
+
+    streams = {answerable.path: "clip"}
+    [row] = _ask(Service(), unanswerable, streams, ["hybrid"], True, 0.04)
+    assert (row["answerable"], row["no_answer"], row["answered"], row["top_relevance"]) == (False, 1, 0, 0.03)
+    [row] = _ask(Service(), unanswerable, streams, ["hybrid"], True, 0.02)
+    assert row["no_answer"] == 0
+    [row] = _ask(Service(), answerable, streams, ["hybrid"], False, 0.04)
+    assert "answerable" not in row and row["rank"] == 2  # answerable rows are unchanged
