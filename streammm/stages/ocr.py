@@ -237,15 +237,16 @@ def _identify(
     """The tracked lines of the boxes found, recognising (in one batch) only those not known already;
     and how many were recognised."""
     tracked: list[TrackedLine] = []
-    unknown: list[tuple[Box, np.ndarray]] = []
+    unknown: list[TrackedLine] = []
     for box in found:
         if not legible(box.box, options):
             continue
         seen = picture(image, box.box)
-        same = None if box.text else _same_line(box.box, image, known, options)
-        if box.text:
+        if box.text:  # read already, by an engine without detect()
             tracked.append(TrackedLine(_kept(box.text, box.score, box.box, options), seen))
-        elif same is not None:
+            continue
+        same = _same_line(box.box, image, known, options)
+        if same is not None:
             tracked.append(TrackedLine(replace(same.line, box=box.box), seen))
         else:
             unknown.append(TrackedLine(TextBox("", 0.0, box.box), seen))
