@@ -451,3 +451,56 @@ def test_the_harness_scores_an_unanswerable_query_by_the_relevance_of_its_own_st
     assert row["no_answer"] == 0
     [row] = _ask(Service(), answerable, streams, ["hybrid"], False, 0.04)
     assert "answerable" not in row and row["rank"] == 2  # answerable rows are unchanged
+
+
+# --- the larger dev set: tools/media/queries-extra.json ---------------------------------------------------
+
+EXTRA = Path(__file__).resolve().parents[2] / "tools" / "media" / "queries-extra.json"
+
+
+def test_every_extra_query_says_how_it_was_labelled():
+    items = json.loads(EXTRA.read_text(encoding="utf-8"))["queries"]
+    assert len({q["id"] for q in items}) == len(items)
+    for item in items:
+        assert isinstance(item.get("evidence"), str) and len(item["evidence"]) > 20, item["id"]
+        assert not Path(item["media"]).is_absolute(), item["id"]  # relative to the shared media folder
+    unanswerable = [q for q in items if q.get("answerable") is False]
+    assert len(unanswerable) >= 6
+    assert all(q.get("start") is None and q.get("end") is None for q in unanswerable)
+    assert len(items) - len(unanswerable) >= 40
+
+
+def test_the_extra_query_file_loads_over_the_dev_media(media):
+    queries = load_queries(EXTRA, media_root=media)
+    answerable = [q for q in queries if q.answerable]
+    assert len(answerable) >= 40
+    assert {part for q in answerable for part in q.modality.split("+")} == {"visual", "speech", "ocr"}
+    dev_videos = {
+        "derived/narrated_slideshow.mp4", "video/display-dual-monitors.webm", "video/movie-hello.mp4", "video/bikes.mp4",
+        "video/moviepy_timecode_example.mp4",
+    }
+    assert {q.media for q in answerable} == dev_videos
+    assert all(q.path.is_file() for q in queries)
+
+
+def test_the_extra_labels_lie_within_their_media(media):
+    from streammm.media.probe import probe
+
+    durations: dict[Path, float] = {}
+    for query in load_queries(EXTRA, media_root=media):
+        if query.path not in durations:
+            durations[query.path] = probe(query.path).duration_s
+        if query.answerable:
+            assert 0 <= query.start < query.end <= durations[query.path] + 1e-3, (query.id, query.end, durations[query.path])
+
+
+def test_the_extra_paraphrases_share_no_word_with_the_transcript(media):
+    """The paraphrase queries of the slideshow's utterances test the text encoder, not word matching."""
+    import re
+
+    said = {w["word"].lower() for w in json.loads((media / "derived" / "narrated_slideshow.words.json").read_text())["words"]}
+    items = {q["id"]: q for q in json.loads(EXTRA.read_text(encoding="utf-8"))["queries"]}
+    paraphrases = [q for q in items.values() if "paraphrase, shares no word" in q["evidence"]]
+    assert len(paraphrases) >= 5
+    for item in paraphrases:
+        assert not set(re.findall(r"[a-z']+", item["query"].lower())) & said, item["id"]
