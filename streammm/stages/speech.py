@@ -7,7 +7,7 @@ already. So a word that straddles a segment boundary is transcribed once, whole,
 nobody pauses for `max_buffer_s`, the words that end well before the newest audio are emitted instead.
 
 What was said earlier reaches the model as text, not audio: the words emitted before the overlap (up
-to `prompt_chars` characters) are its prompt, so it keeps names and spelling without decoding the
+to `PROMPT_CHARS` characters) are its prompt, so it keeps names and spelling without decoding the
 same seconds again and again. The prompt and the overlap are dropped at a discontinuity (a jump in
 media time) and at the end of a stream. Audio with no speech at all (VAD on) is never given to the
 model, so a prompt cannot be echoed into silence.
@@ -24,6 +24,7 @@ from streammm.models.base import Transcriber
 from streammm.records import AudioChunk, Word
 
 MAX_GAP_S = 1.0  # a jump in time larger than this starts a new buffer instead of padding silence
+PROMPT_CHARS = 200  # the prompt: the last words said before the audio the model hears, up to this many characters
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,7 +34,7 @@ class SpeechState:
     pending: AudioChunk | None = None
     context: AudioChunk | None = None  # the overlap: at most `context_s` of audio just before `pending`
     emitted_until_s: float = float("-inf")  # the cut after the last emitted word: later words are new
-    said: tuple[Word, ...] = ()  # the last words emitted (those in the overlap and `prompt_chars` before)
+    said: tuple[Word, ...] = ()  # the last words emitted (those in the overlap and `PROMPT_CHARS` before)
 
 
 def transcribe_step(
@@ -48,14 +49,14 @@ def transcribe_step(
     words: list[Word] = []
     pending, context, emitted, said = state.pending, state.context, state.emitted_until_s, state.said
     if chunk is not None and pending is not None and chunk.start_s - pending.end_s > MAX_GAP_S:
-        words += _transcribe(transcriber, context, pending, emitted, said, options)  # a discontinuity: finish what came before
+        words += _transcribe(transcriber, context, pending, emitted, said)  # a discontinuity: finish what came before
         pending = context = None
         said = ()
     pending = append_audio(pending, chunk)
     if pending is None or len(pending.samples) == 0:
         return replace(state, pending=None, context=context, said=said), words
     if final:
-        return SpeechState(), words + _transcribe(transcriber, context, pending, emitted, said, options)
+        return SpeechState(), words + _transcribe(transcriber, context, pending, emitted, said)
     regions = transcriber.speech_regions(pending)
     cut_s = pause_before_end(regions, pending, options)
     if cut_s is None and pending.duration_s < options.max_buffer_s:
@@ -64,7 +65,7 @@ def transcribe_step(
     if not regions and options.vad:
         heard = []  # nobody spoke: nothing for the model to hear (nor to hallucinate from the prompt)
     else:
-        heard = _transcribe(transcriber, context, pending, emitted, said, options, until_s=cut_s if cut_s is not None else safe_until)
+        heard = _transcribe(transcriber, context, pending, emitted, said, until_s=cut_s if cut_s is not None else safe_until)
     if cut_s is not None:
         done = [w for w in heard if _middle(w) < cut_s]
     else:
@@ -77,7 +78,7 @@ def transcribe_step(
             pending=tail,
             context=context,
             emitted_until_s=cut_s,
-            said=_recent(said + tuple(done), context.start_s if context is not None else tail.start_s, options.prompt_chars),
+            said=_recent(said + tuple(done), context.start_s if context is not None else tail.start_s, PROMPT_CHARS),
         ),
         words + done,
     )
@@ -89,7 +90,6 @@ def _transcribe(
     audio: AudioChunk,
     after_s: float,
     said: tuple[Word, ...],
-    options: SpeechConfig,
     until_s: float | None = None,
 ) -> list[Word]:
     """Words of `audio` heard after `context` (which ends where `audio` starts), minus those already
@@ -97,7 +97,7 @@ def _transcribe(
     The words said before `context` are the model's prompt; words from `until_s` on are not needed."""
     joined = append_audio(context, audio) if context is not None else audio
     assert joined is not None
-    prompt = prompt_text(said, joined.start_s, options.prompt_chars)
+    prompt = prompt_text(said, joined.start_s, PROMPT_CHARS)
     return [w for w in transcriber.transcribe(joined, prompt=prompt, until_s=until_s) if _middle(w) > after_s]
 
 
