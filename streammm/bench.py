@@ -228,6 +228,9 @@ def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None
             wall_s, cpu_s = time.perf_counter() - started, _cpu_s() - cpu_started
             windows, still_incomplete = _store_completeness(run_settings)
         fresh = list(stats.freshness_s)  # in storing order: `_keeps_up` compares the first and last thirds
+        # the segments' real length: a file is cut at its keyframes, so it may be longer than media.segment_s
+        segment_s = round(max([p.media_s_published / p.segments_published for p in stats.streams.values() if p.segments_published]
+                              + [settings.media.segment_s]), 2)
         media_s = max((p.media_s_published for p in stats.streams.values()), default=0.0)
         first_stores = stats.complete_at_first_store + stats.provisional_at_first_store
         completion = list(stats.completion_s)
@@ -249,14 +252,16 @@ def run_pipeline_bench(settings: Settings, streams: list[int], media: str | None
                 "media_s": round(media_s, 1),
                 "wall_s": round(wall_s, 1),
                 "cpu_s_per_media_s": round(cpu_s / all_media_s, 3) if all_media_s else None,  # whole process and broker, all streams
-                "keeps_up": _keeps_up(fresh, settings.media.segment_s),
+                "segment_s": segment_s,
+                "keeps_up": _keeps_up(fresh, segment_s),
+                "thinned_clips": sum(p.thinned_windows for p in stats.streams.values()),  # frames thinned while behind
             }
         )
         r = rows[-1]
         print(
             f"N={n}: freshness p50 {r['freshness_p50_s']} s, p95 {r['freshness_p95_s']} s, p99 {r['freshness_p99_s']} s over "
-            f"{len(fresh)} clips; wall {wall_s:.1f} s for {media_s:.1f} s of media; CPU {r['cpu_s_per_media_s']} s per media s "
-            f"(keeps up: {r['keeps_up']}); complete at first store "
+            f"{len(fresh)} clips ({r['thinned_clips']} thinned); wall {wall_s:.1f} s for {media_s:.1f} s of media; CPU "
+            f"{r['cpu_s_per_media_s']} s per media s (keeps up: {r['keeps_up']}, segments {segment_s} s); complete at first store "
             f"{r['complete_at_first_store_pct']} %, at the end {r['complete_at_end_pct']} %, provisional -> complete "
             f"p50 {r['completion_p50_s']} s, p95 {r['completion_p95_s']} s",
             flush=True,
@@ -329,13 +334,13 @@ def pipeline_markdown(result: dict[str, Any]) -> str:
         f"Pipeline ({result['media']} at wall-clock pace, N concurrent streams; freshness = segment published → clip searchable; "
         "CPU = the whole `up` process and its broker, per media second of all streams):",
         "",
-        "| streams | clips | freshness p50 | p95 | p99 | wall for the media | CPU per media s | keeps up | complete at first store | complete at end | provisional → complete p50 / p95 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| streams | clips | freshness p50 | p95 | p99 | wall for the media | CPU per media s | keeps up | clips thinned | complete at first store | complete at end | provisional → complete p50 / p95 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         lines.append(
             f"| {r['streams']} | {r['clips']} | {r['freshness_p50_s']} s | {r['freshness_p95_s']} s | {r['freshness_p99_s']} s | "
-            f"{r['wall_s']} s for {r['media_s']} s | {r.get('cpu_s_per_media_s')} s | {'yes' if r['keeps_up'] else 'no'} | "
+            f"{r['wall_s']} s for {r['media_s']} s | {r.get('cpu_s_per_media_s')} s | {'yes' if r['keeps_up'] else 'no'} | {r.get('thinned_clips', 0)} | "
             f"{r.get('complete_at_first_store_pct')} % | {r.get('complete_at_end_pct')} % | "
             f"{r.get('completion_p50_s')} s / {r.get('completion_p95_s')} s |"
         )
