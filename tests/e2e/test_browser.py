@@ -35,6 +35,20 @@ def artifacts_dir() -> Path:
     return directory
 
 
+def played_from(page, stream: str) -> object:  # type: ignore[no-untyped-def]
+    """Where the player is once it has loaded `stream`'s media and finished seeking (or why it cannot play)."""
+    return page.wait_for_function(
+        """([stream]) => {
+            const p = document.getElementById('player');
+            if (p.error) return 'media error ' + p.error.code + ': ' + p.error.message;
+            if (p.dataset.stream !== stream || p.readyState < 1 || p.seeking || p.currentTime <= 0) return false;
+            return p.currentTime;
+        }""",
+        arg=[stream],
+        timeout=TIMEOUT_MS,
+    ).json_value()
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     with sync_api.sync_playwright() as playwright:
@@ -78,16 +92,7 @@ def test_answer_citation_seeks_player(browser, dev_server) -> None:
 
         citation.click()
         # the player loads the stream's media, seeks and plays; take currentTime as soon as the seek is done
-        current = page.wait_for_function(
-            """([stream]) => {
-                const p = document.getElementById('player');
-                if (p.error) return 'media error ' + p.error.code + ': ' + p.error.message;
-                if (p.dataset.stream !== stream || p.readyState < 1 || p.seeking || p.currentTime <= 0) return false;
-                return p.currentTime;
-            }""",
-            arg=[stream],
-            timeout=TIMEOUT_MS,
-        ).json_value()
+        current = played_from(page, stream)
         assert isinstance(current, (int, float)), f"the player could not play {stream}: {current}"
         assert start - SLACK_S <= current <= end + SLACK_S, f"player at {current} s, citation {start}-{end} s"
 
@@ -119,16 +124,7 @@ def test_the_first_moment_is_fitted_to_the_words_and_seeks_the_player_to_their_s
         assert stream == truth_stream, page.inner_text("#moments")
         assert abs(start - truth_start) <= 0.5 and abs(end - truth_end) <= 0.5, f"first moment {start}-{end} s, the words {truth_start}-{truth_end} s"
         first.click()
-        current = page.wait_for_function(
-            """([stream]) => {
-                const p = document.getElementById('player');
-                if (p.error) return 'media error ' + p.error.code + ': ' + p.error.message;
-                if (p.dataset.stream !== stream || p.readyState < 1 || p.seeking || p.currentTime <= 0) return false;
-                return p.currentTime;
-            }""",
-            arg=[stream],
-            timeout=TIMEOUT_MS,
-        ).json_value()
+        current = played_from(page, stream)
         assert isinstance(current, (int, float)), f"the player could not play {stream}: {current}"
         assert abs(current - start) <= SLACK_S, f"player at {current} s, the moment starts at {start} s"
     finally:
