@@ -53,9 +53,7 @@ class SpeechConfig(_Section):
     min_silence_ms: int = Field(300, ge=50)
     max_buffer_s: float = Field(20.0, ge=4, le=30)
     boundary_guard_s: float = Field(1.0, ge=0.2)
-    context_s: float = Field(
-        2.5, ge=0, le=25, description="already-transcribed audio heard again before new audio (the overlap); the words before it are the prompt"
-    )
+    context_s: float = Field(20.0, ge=0, le=25, description="already-transcribed audio re-fed as context")
 
 
 class OcrConfig(_Section):

@@ -32,9 +32,8 @@ class VisualBatch:
 
 
 class Transcriber(Protocol):
-    def transcribe(self, audio: AudioChunk, prompt: str = "", until_s: float | None = None) -> list[Word]:
-        """Words spoken in `audio`, stamped in media time. `prompt` is the text said just before it (context
-        for the model, never words of its own); with `until_s`, words that start after it are not needed."""
+    def transcribe(self, audio: AudioChunk) -> list[Word]:
+        """Words spoken in `audio`, stamped in media time."""
         ...
 
     def speech_regions(self, audio: AudioChunk) -> list[tuple[float, float]]:

@@ -75,10 +75,7 @@ class FasterWhisperTranscriber:
             raise ModelError(f"cannot load speech model {options.model!r} on {device}: {exc}") from exc
         self._english_only = options.model.endswith(".en")
 
-    def transcribe(self, audio: AudioChunk, prompt: str = "", until_s: float | None = None) -> list[Word]:
-        """Words of `audio`; `prompt` is the text said before it. With `until_s`, decoding stops at the first
-        word that starts at or after it (the caller needs only the earlier words), which saves faster-whisper's
-        extra 30 s window over the audio after the last word it found."""
+    def transcribe(self, audio: AudioChunk) -> list[Word]:
         if len(audio.samples) < audio.sample_rate // 10:
             return []
         language = self.options.language or ("en" if self._english_only else None)
@@ -90,10 +87,9 @@ class FasterWhisperTranscriber:
             vad_filter=self.options.vad,
             vad_parameters={"min_silence_duration_ms": self.options.min_silence_ms},
             condition_on_previous_text=False,
-            initial_prompt=prompt.strip() or None,
         )
         words: list[Word] = []
-        for segment in segments:  # lazily: each 30 s window is encoded and decoded only when reached
+        for segment in list(segments):
             for w in segment.words or ():
                 text = w.word.strip()
                 if text:
@@ -105,9 +101,6 @@ class FasterWhisperTranscriber:
                             probability=round(float(w.probability), 4),
                         )
                     )
-            # Later words start later still (snapping only moves starts later): none is needed.
-            if until_s is not None and words and words[-1].start_s >= until_s:
-                break
         if not (self.options.vad and words):
             return words
         return snap_to_speech(words, self._voice_activity(audio, min_silence_ms=100, pad_ms=30))
@@ -129,18 +122,16 @@ class FasterWhisperTranscriber:
 
 
 def snap_to_speech(words: list[Word], regions: list[tuple[float, float]]) -> list[Word]:
-    """Trim each word to the speech region its end falls in (else the one it overlaps most).
+    """Trim each word to the speech region it overlaps most.
 
-    Whisper's word timestamps often stretch the first word after a pause back into the silence, or over
-    a breath before the word: the end is the reliable side. The voice activity detector knows where
-    speech starts, and citations should point there.
+    Whisper's word timestamps often stretch the first word after a pause back into the silence; the
+    voice activity detector knows where speech starts, and citations should point there.
     """
     if not regions:
         return words
     snapped = []
     for word in words:
-        holding_end = [r for r in regions if r[0] < word.end_s <= r[1]]
-        best = holding_end[0] if holding_end else max(regions, key=lambda r: min(word.end_s, r[1]) - max(word.start_s, r[0]))
+        best = max(regions, key=lambda r: min(word.end_s, r[1]) - max(word.start_s, r[0]))
         start, end = max(word.start_s, best[0]), min(word.end_s, best[1])
         if end - start >= 0.05:
             word = Word(round(start, 3), round(end, 3), word.text, word.probability)

@@ -39,7 +39,7 @@ class ScriptedSpeaker:
     def __init__(self) -> None:
         self.heard: list[tuple[float, float]] = []
 
-    def transcribe(self, audio: AudioChunk, prompt: str = "", until_s: float | None = None) -> list[Word]:
+    def transcribe(self, audio: AudioChunk) -> list[Word]:
         self.heard.append((audio.start_s, audio.end_s))
         return [w for w in SCRIPT if audio.start_s <= w.start_s and w.end_s <= audio.end_s]
 
