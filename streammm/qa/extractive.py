@@ -218,7 +218,20 @@ def _typed_into(line: OcrLine, lines: Sequence[OcrLine]) -> tuple[str, float] | 
         return None
     typed = line.text[len(prefixes[0].text):].strip()
     started = min([p.start_s for p in prefixes[1:]] + [line.start_s])
-    return (typed, started) if typed else None
+    if not typed or _already_shown(typed, line, lines, prefixes[0].start_s):
+        return None
+    return typed, started
+
+
+def _already_shown(added: str, line: OcrLine, lines: Sequence[OcrLine], since_s: float) -> bool:
+    """Whether every word `added` to `line` was on its row while it grew (from `since_s`): a menu bar
+    that OCR read in pieces and then whole, not text being typed."""
+    same_row = [
+        o for o in lines
+        if o is not line and o.end_s > since_s and o.start_s < line.start_s and (min(o.y, line.y) < 0 or abs(o.y - line.y) <= SAME_ROW)
+    ]
+    earlier = {word for o in same_row if not line.text.startswith(o.text) for word in o.text.split()}
+    return all(word in earlier for word in added.split())
 
 
 def _clip_covering(moment: Moment, start_s: float, end_s: float) -> Clip:

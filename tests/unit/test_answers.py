@@ -93,6 +93,25 @@ def test_text_typed_in_place_is_found_with_when_typing_began():
     assert _typed_into(lines[3], lines) is None
 
 
+def test_a_menu_bar_read_in_pieces_and_then_whole_is_not_typing():
+    """movie-hello's menu bar: OCR reads it as words, as a part, then whole; the words it "gains" were on
+    that row all along, so nothing was typed. The command typed below it was."""
+    row, below = 0.05, 0.20
+    lines = [
+        OcrLine(0.0, 6.0, "Favoritos", x=0.40, y=row),
+        OcrLine(2.0, 4.0, "Arquivo", x=0.05, y=row),
+        OcrLine(2.0, 4.0, "Editar", x=0.12, y=row),
+        OcrLine(2.0, 4.0, "Exibir", x=0.20, y=row),
+        OcrLine(5.0, 6.0, "Arquivo Editar E", x=0.10, y=row),
+        OcrLine(6.0, 9.0, "Arquivo Editar Exibir Favoritos", x=0.20, y=row),
+        OcrLine(0.0, 4.0, "user@host:~$", x=0.10, y=below),
+        OcrLine(4.0, 5.0, "user@host:~$ ls /", x=0.12, y=below),
+        OcrLine(5.0, 9.0, "user@host:~$ ls /usr", x=0.13, y=below),
+    ]
+    assert _typed_into(lines[5], lines) is None
+    assert _typed_into(lines[8], lines) == ("ls /usr", 4.0)
+
+
 def test_candidates_are_sentences_with_word_times_and_screen_lines():
     found = candidates(MOMENTS)
     speech = [(c.text, c.start_s, c.end_s) for c in found if c.kind == "speech"]
