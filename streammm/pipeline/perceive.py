@@ -30,11 +30,21 @@ from streammm.stages.vision import observe_frames
 log = logging.getLogger(__name__)
 
 
+VISION_PX = 640  # the longest side of the frames vision sees
+
+
+def fit_within(image: np.ndarray, longest_px: int) -> np.ndarray:
+    """`image` scaled down (never up) so its longest side is at most `longest_px`."""
+    import cv2
+
+    scale = longest_px / max(image.shape[:2])
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+
+
 def jpeg_thumbnail(image: np.ndarray, longest_px: int) -> bytes:
     import cv2
 
-    scale = min(1.0, longest_px / max(image.shape[:2]))
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    small = fit_within(image, longest_px)
     ok, data = cv2.imencode(".jpg", np.ascontiguousarray(small[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 80])
     return data.tobytes() if ok else b""
 
@@ -139,7 +149,7 @@ class VisionHandler(SegmentHandler):
     modalities = ("visual",)
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
-        frames, fps = self.frames(segment, published_at, 640)
+        frames, fps = self.frames(segment, published_at, VISION_PX)
         return [visual_observation(segment, frames, fps, published_at, self.models.embedder.image, self.settings.align.thumbnail_px)]
 
 
@@ -229,8 +239,9 @@ class PerceiveHandler(OcrHandler):
     modalities = ("visual", "ocr")
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
-        frames, fps = self.frames(segment, published_at, max(640, self.settings.models.ocr.max_side_px))
-        visual = visual_observation(segment, frames, fps, published_at, self.models.embedder.image, self.settings.align.thumbnail_px)
+        frames, fps = self.frames(segment, published_at, max(VISION_PX, self.settings.models.ocr.max_side_px))
+        seen = [replace(f, image=fit_within(f.image, VISION_PX)) for f in frames]  # what the vision worker sees
+        visual = visual_observation(segment, seen, fps, published_at, self.models.embedder.image, self.settings.align.thumbnail_px)
         return [visual, self.read(segment, frames, fps, published_at, message)]
 
 
