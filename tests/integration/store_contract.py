@@ -364,12 +364,13 @@ class ClipStoreContract:
             expected=("visual", "speech", "ocr"),
             pending=("speech",),
             run_started_at=1764600000.125,
+            sample_fps=0.5,
         )
         store.upsert([clip])
         [got] = store.get([clip.clip_id])
         for name in ("clip_id", "stream_id", "start_s", "end_s", "profile", "transcript", "ocr_text", "tags",
                      "words", "ocr_lines", "frame_times", "thumbnail", "expected", "pending",
-                     "run_started_at"):  # fmt: skip
+                     "run_started_at", "sample_fps"):  # fmt: skip
             assert getattr(got, name) == getattr(clip, name), name
         assert set(got.vectors) == {"visual", "ocr", "joint"}
         assert got.modalities == ("visual", "ocr")

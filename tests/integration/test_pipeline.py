@@ -162,6 +162,9 @@ def cluster(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory):
         # test here also checks that late evidence is merged into the stored clips (a loss shows as
         # missing evidence).
         align__provisional_after_s=2,
+        # No thinning: every frame must be stored here, however far a stopped worker falls behind (a
+        # stream thinned while behind is test_overload's).
+        media__overload_lag_s=0,
         store__data_dir=root / "data",
     )
     cluster = Cluster(broker.bootstrap_servers, root, env)

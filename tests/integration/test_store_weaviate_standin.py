@@ -88,6 +88,7 @@ def make_clip(stream_id: str, index: int, *, speech: bool = True, transcript: st
         expected=("visual", "speech", "ocr"),
         pending=("ocr",) if index % 3 == 0 else (),
         run_started_at=1764600000.5 + index,
+        sample_fps=0.5,
     )
 
 
@@ -108,6 +109,7 @@ def assert_same_clip(got: Clip, want: Clip) -> None:
         "expected",
         "pending",
         "run_started_at",
+        "sample_fps",
     ):
         assert getattr(got, name) == getattr(want, name), name
     assert sorted(got.vectors) == sorted(want.vectors)
@@ -173,6 +175,7 @@ def test_creates_the_collection_with_exact_filters_bm25_text_and_cosine_named_ve
         "pending",
         "incomplete",
         "run_started_at",
+        "sample_fps",
     }
     assert props["incomplete"]["dataType"] == ["boolean"] and props["incomplete"]["indexFilterable"] is True
     for name in ("clip_id", "stream_id", "profile"):
