@@ -1,41 +1,21 @@
-"""OCR stage: frames to spans of on-screen text, recognising only the text that is new.
+"""OCR stage: frames to spans of on-screen text, re-reading only what changed.
 
 The change gate compares each frame with the last one read, on a grid of cells. Text lines are
-horizontal, so the rows of cells that changed are searched again as full-width bands; lines elsewhere
-are carried over. In a band the engine's detector finds the line boxes; a box that shows the same
-picture as a line already known (in the same place, or moved with its window) keeps that line's text,
-and only the rest are recognised, in one batch per frame. Boxes too small to be legible, and readings
-that are fragments (one character, no letters or digits, a low score), are dropped; a fragment's box
-is remembered so that it is not recognised again while it stays the same. The same line seen on
-consecutive frames becomes one {start_s, end_s, text} span.
+horizontal, so the rows of cells that changed are re-read as full-width bands; lines elsewhere are
+carried over unread. The same line seen on consecutive frames becomes one {start_s, end_s, text} span.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from streammm.config import OcrConfig
-from streammm.models.base import Box, OcrEngine, TextBox, crop_box
+from streammm.models.base import OcrEngine, TextBox
 from streammm.records import Frame, OcrLine
 
 CELL_PX = 8
-SEARCH_PX = 4  # a known line is looked for this many pixels around the place its box moved it to
-CLEARER = 1.5  # a line whose contrast grew this much (it was read fading in) is read again
-MIN_CONTRAST = 24  # grey levels: a picture with less range is not stretched to the full range
-SHORT_TEXT_CHARS = 3  # readings of this many letters or digits or fewer need `min_score_short`
-
-
-@dataclass(frozen=True, eq=False)
-class TrackedLine:
-    """A line box and its picture, to tell whether a box on a later frame shows the same line.
-
-    `line.text` is "" for a fragment: not a line worth keeping, remembered so it is not recognised again.
-    """
-
-    line: TextBox
-    picture: np.ndarray  # the box in grey, slightly blurred (see picture())
 
 
 @dataclass(frozen=True)
@@ -54,14 +34,12 @@ class OpenSpan:
 @dataclass(frozen=True, eq=False)
 class OcrState:
     reference: np.ndarray | None = None  # grey thumbnail of what the current lines were read from
-    lines: tuple[TextBox, ...] = ()  # the lines on screen now
+    lines: tuple[TextBox, ...] = ()
     spans: tuple[OpenSpan, ...] = ()
     frame_size: tuple[int, int] = (1, 1)  # (width, height) of the frames the lines were read from
     frames: int = 0
     frames_read: int = 0
-    area_read: float = 0.0  # in frames: 1.0 = one whole frame searched
-    tracked: tuple[TrackedLine, ...] = ()  # the boxes the lines (and fragments) were read from
-    recognized: int = 0  # line boxes recognised so far (the rest were known, or dropped unread)
+    area_read: float = 0.0  # in frames: 1.0 = one whole frame read
 
 
 def read_step(
@@ -111,77 +89,6 @@ def thumbnail(image: np.ndarray, grid: int) -> np.ndarray:
     return cv2.resize(grey, (grid * CELL_PX, grid * CELL_PX), interpolation=cv2.INTER_AREA)
 
 
-def picture(image: np.ndarray, box: Box) -> np.ndarray:
-    """The box in grey, slightly blurred (so that compression noise and half-pixel moves count little)."""
-    import cv2
-
-    pixels = crop_box(image, box)
-    if pixels.size == 0:
-        return np.zeros((0, 0), dtype=np.float32)
-    grey = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
-    return cv2.GaussianBlur(grey, (3, 3), 0).astype(np.float32)
-
-
-def looks_same(known: TrackedLine, image: np.ndarray, box: Box, max_diff: float) -> bool:
-    """Whether `box` in `image` shows what `known` showed: its picture is searched for a few pixels
-    around where the box moved it to, and compared with contrast stretched (fades and backgrounds do
-    not count), one character-wide block at a time."""
-    import cv2
-
-    old, before = known.line.box, known.picture
-    if before.size == 0:
-        return False
-    dx, dy = round((box[0] + box[2] - old[0] - old[2]) / 2), round((box[1] + box[3] - old[1] - old[3]) / 2)
-    x0, y0 = int(old[0]) + dx - SEARCH_PX, int(old[1]) + dy - SEARCH_PX
-    region = (x0, y0, x0 + before.shape[1] + 2 * SEARCH_PX, y0 + before.shape[0] + 2 * SEARCH_PX)
-    around = picture(_crop_padded(image, region), (0, 0, region[2] - x0, region[3] - y0))
-    scores = cv2.matchTemplate(around, before, cv2.TM_SQDIFF)
-    y, x = np.unravel_index(int(np.argmin(scores)), scores.shape)
-    now = around[y : y + before.shape[0], x : x + before.shape[1]]
-    if np.ptp(now) > CLEARER * max(float(np.ptp(before)), MIN_CONTRAST):
-        return False  # it was read fading in: read it again now that it is clearer
-    return _worst_block(np.abs(_stretch(now) - _stretch(before))) <= max_diff
-
-
-def _crop_padded(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The pixels of `box`, the parts outside the image filled with its edge."""
-    x0, y0, x1, y1 = box
-    height, width = image.shape[:2]
-    inside = image[max(0, y0) : max(0, min(height, y1)), max(0, x0) : max(0, min(width, x1))]
-    if inside.size == 0:
-        return np.zeros((y1 - y0, x1 - x0) + image.shape[2:], dtype=image.dtype)
-    pad = ((max(0, -y0), max(0, y1 - height)), (max(0, -x0), max(0, x1 - width))) + ((0, 0),) * (image.ndim - 2)
-    return np.pad(inside, pad, mode="edge")
-
-
-def _stretch(picture: np.ndarray) -> np.ndarray:
-    low = float(picture.min())
-    return (picture - low) * (255.0 / max(float(picture.max()) - low, MIN_CONTRAST))
-
-
-def _worst_block(diff: np.ndarray) -> float:
-    """The largest mean over blocks of columns about a character wide (half the line's height): one
-    changed digit in a long line counts in full."""
-    starts = np.arange(0, diff.shape[1], max(1, diff.shape[0] // 2))
-    sums = np.add.reduceat(diff.sum(axis=0), starts)
-    widths = np.diff(np.append(starts, diff.shape[1]))
-    return float((sums / (widths * diff.shape[0])).max())
-
-
-def legible(box: Box, options: OcrConfig) -> bool:
-    """Whether a detected box is tall enough to read and wider than a single character."""
-    width, height = box[2] - box[0], box[3] - box[1]
-    return height >= options.min_text_px and width >= options.min_box_aspect * height
-
-
-def worth_keeping(text: str, score: float, options: OcrConfig) -> bool:
-    """A reading is a line, not a fragment: enough letters or digits, read with enough confidence."""
-    chars = sum(c.isalnum() for c in text)
-    if chars < options.min_chars or score < options.min_score:
-        return False
-    return chars > SHORT_TEXT_CHARS or score >= options.min_score_short
-
-
 def _read_frame(state: OcrState, frame: Frame, engine: OcrEngine, options: OcrConfig) -> OcrState:
     thumb = thumbnail(frame.image, options.gate_grid)
     reference = None if frame.shot_change else state.reference
@@ -189,95 +96,32 @@ def _read_frame(state: OcrState, frame: Frame, engine: OcrEngine, options: OcrCo
     state = replace(state, frames=state.frames + 1)
     if not bands:
         return state
-    image = frame.image
-    height = image.shape[0]
+    height = frame.image.shape[0]
     row_px = height / options.gate_grid
-    rows = [(int(first * row_px), min(height, int(np.ceil(last * row_px)))) for first, last in bands]
-    kept = [t for t in state.tracked if not any(_centre_in(t.line.box, y0, y1) for y0, y1 in rows)]
-    found = [box for y0, y1 in rows for box in _find_lines(engine, image, y0, y1)]
-    fresh, recognized = _identify(found, state.tracked, image, engine, options)
-    tracked = sorted(kept + fresh, key=lambda t: (t.line.box[1], t.line.box[0]))
+    lines = list(state.lines) if reference is not None else []
     new_reference = thumb.copy() if reference is None else reference.copy()
+    area = 0.0
     for first, last in bands:
+        y0, y1 = int(first * row_px), min(height, int(np.ceil(last * row_px)))
+        inside = lambda box: y0 <= (box.box[1] + box.box[3]) / 2 < y1  # noqa: E731
+        lines = [line for line in lines if not inside(line)]
+        for found in engine.read(frame.image[y0:y1]):
+            x0, top, x1, bottom = found.box
+            moved = TextBox(found.text, found.score, (x0, top + y0, x1, bottom + y0))
+            if inside(moved):  # bands are padded by a row of cells, so a line's middle band reads it whole
+                lines.append(moved)
         new_reference[first * CELL_PX : last * CELL_PX] = thumb[first * CELL_PX : last * CELL_PX]
+        area += (y1 - y0) / height
+    lines.sort(key=lambda b: (b.box[1], b.box[0]))
     return replace(
         state,
-        frame_size=(image.shape[1], height),
+        frame_size=(frame.image.shape[1], frame.image.shape[0]),
         reference=new_reference,
-        tracked=tuple(tracked),
-        lines=tuple(t.line for t in tracked if t.line.text),
+        lines=tuple(lines),
         frames_read=state.frames_read + 1,
-        area_read=state.area_read + sum(y1 - y0 for y0, y1 in rows) / height,
-        recognized=state.recognized + recognized,
+        area_read=state.area_read + area,
     )
 
-
-def _centre_in(box: Box, y0: int, y1: int) -> bool:
-    return y0 <= (box[1] + box[3]) / 2 < y1
-
-
-def _find_lines(engine: OcrEngine, image: np.ndarray, y0: int, y1: int) -> list[TextBox]:
-    """Line boxes (in frame pixels) whose middle lies in the band [y0, y1); text "" where not yet read.
-
-    Bands are padded by a row of cells, so a line's middle band holds it whole. An engine without
-    detect() reads the band whole instead.
-    """
-    band = image[y0:y1]
-    if hasattr(engine, "detect"):
-        found = [TextBox("", 0.0, box) for box in engine.detect(band, (image.shape[1], image.shape[0]))]
-    else:
-        found = engine.read(band)
-    moved = [TextBox(f.text, f.score, (f.box[0], f.box[1] + y0, f.box[2], f.box[3] + y0)) for f in found]
-    return [box for box in moved if _centre_in(box.box, y0, y1)]
-
-
-def _identify(
-    found: list[TextBox], known: tuple[TrackedLine, ...], image: np.ndarray, engine: OcrEngine, options: OcrConfig
-) -> tuple[list[TrackedLine], int]:
-    """The tracked lines of the boxes found, recognising (in one batch) only those not known already;
-    and how many were recognised."""
-    tracked: list[TrackedLine] = []
-    unknown: list[TrackedLine] = []
-    for box in found:
-        if not legible(box.box, options):
-            continue
-        seen = picture(image, box.box)
-        if box.text:  # read already, by an engine without detect()
-            tracked.append(TrackedLine(_kept(box.text, box.score, box.box, options), seen))
-            continue
-        same = _same_line(box.box, image, known, options)
-        if same is not None:
-            tracked.append(TrackedLine(replace(same.line, box=box.box), seen))
-        else:
-            unknown.append(TrackedLine(TextBox("", 0.0, box.box), seen))
-    if unknown:
-        readings = engine.recognize([crop_box(image, t.line.box) for t in unknown])
-        tracked += [replace(t, line=_kept(text, score, t.line.box, options)) for t, (text, score) in zip(unknown, readings)]
-    return tracked, len(unknown)
-
-
-def _kept(text: str, score: float, box: Box, options: OcrConfig) -> TextBox:
-    """The line as read, or a fragment (text "") when the reading is not worth keeping."""
-    text = " ".join(text.split())
-    return TextBox(text, score, box) if worth_keeping(text, score, options) else TextBox("", score, box)
-
-
-def _same_line(box: Box, image: np.ndarray, known: tuple[TrackedLine, ...], options: OcrConfig) -> TrackedLine | None:
-    """The known line of about the box's size, nearest first, that looks the same in `image`."""
-    width, height = box[2] - box[0], box[3] - box[1]
-
-    def similar(t: TrackedLine) -> bool:  # jitter, but less than a character wider or narrower
-        x0, y0, x1, y1 = t.line.box
-        return abs(x1 - x0 - width) <= max(3, 0.25 * height) and abs(y1 - y0 - height) <= max(3, 0.35 * height)
-
-    def distance(t: TrackedLine) -> float:
-        x0, y0, x1, y1 = t.line.box
-        return abs(x0 + x1 - box[0] - box[2]) + abs(y0 + y1 - box[1] - box[3])
-
-    for candidate in sorted(filter(similar, known), key=distance):
-        if looks_same(candidate, image, box, options.same_line_diff):
-            return candidate
-    return None
 
 
 def _update_spans(state: OcrState, t_s: float) -> tuple[OcrState, list[OcrLine]]:
