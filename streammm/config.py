@@ -86,12 +86,20 @@ class ModelsConfig(_Section):
     device: Literal["cpu", "cuda"] = "cpu"
     threads: int = Field(2, ge=1, le=64, description="inference thread pool size: model calls that run at once")
     op_threads: int = Field(
-        0, ge=0, le=64, description="threads inside one model call; 0: the CPU cores divided among the pool's threads (at least 1)"
+        0, ge=0, le=64,
+        description="threads inside one model call; 0: `threads` in a worker process, and in `streammm up` (every worker in one process) the cores divided among them",
     )
 
     def threads_per_call(self) -> int:
-        """`op_threads`, or the cores shared out so model calls running at once do not oversubscribe them."""
-        return self.op_threads or max(1, (os.cpu_count() or 1) // self.threads)
+        """`op_threads`, or `threads` when it is not set."""
+        return self.op_threads or self.threads
+
+    def sharing_cores(self) -> ModelsConfig:
+        """These settings for a process that runs every worker (`streammm up`): unless `op_threads` is set,
+        the cores are divided among the pool's threads, so model calls running at once do not oversubscribe them."""
+        if self.op_threads:
+            return self
+        return self.model_copy(update={"op_threads": max(1, (os.cpu_count() or 1) // self.threads)})
     text_runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx", description="bundled profile: MiniLM through sentence-transformers (torch) or ONNX Runtime (fp32, or int8 weights); cpu only"
     )

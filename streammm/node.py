@@ -46,6 +46,7 @@ async def run_up(
     With `once`, an input that cannot be indexed does not stop the others: each failed stream is logged
     with its reason (and put in `failures`, stream id -> reason), and the exit code is 1."""
     failures = {} if failures is None else failures
+    settings = settings.model_copy(update={"models": settings.models.sharing_cores()})  # every worker in one process
     stop = asyncio.Event()
     install_stop_signals(stop)
     broker = None
