@@ -12,7 +12,7 @@ from pathlib import Path
 
 from streammm.errors import MediaError
 from streammm.media.probe import check_file
-from streammm.media.segments import LiveRead, iter_segments, mask_url
+from streammm.media.segments import LiveRead, iter_segments, mask_url, split_credentials
 from streammm.records import Segment
 
 log = logging.getLogger(__name__)
@@ -161,11 +161,14 @@ def _is_file_over_http(url: str, live: LiveRead) -> bool:
 def playlist_ended(url: str, timeout_s: float = 5.0) -> bool:
     """Whether an HLS playlist (the first variant of a master playlist) carries #EXT-X-ENDLIST: the one
     explicit end a live source can give. Unreadable: not ended (a drop)."""
+    import base64
     import urllib.parse
     import urllib.request
 
     try:
-        url, headers = _credentials_as_header(url)
+        url, user, password = split_credentials(url)  # urllib cannot take them from the URL
+        token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+        headers = {"Authorization": f"Basic {token}"} if user is not None else {}
         for _ in range(2):
             request = urllib.request.Request(url, headers=headers)
             with urllib.request.urlopen(request, timeout=timeout_s) as reply:  # noqa: S310 (the source's own URL)
@@ -181,19 +184,3 @@ def playlist_ended(url: str, timeout_s: float = 5.0) -> bool:
         return False
     return False
 
-
-def _credentials_as_header(url: str) -> tuple[str, dict[str, str]]:
-    """`url` without its user:password (urllib cannot read them from a URL), and a Basic auth header with them."""
-    import base64
-    import urllib.parse
-
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None:
-        return url, {}
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    netloc += f":{parts.port}" if parts.port else ""
-    user = urllib.parse.unquote(parts.username)
-    password = urllib.parse.unquote(parts.password or "")
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), {"Authorization": f"Basic {token}"}

@@ -86,6 +86,17 @@ def with_credentials(url: str, username: object, password: object) -> str:
     return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
 
 
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """`url` without its `username:password@`, and the two (unquoted; None where absent): with_credentials undone."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None, None
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return bare, unquote(parts.username), unquote(parts.password) if parts.password is not None else None
+
+
 def plan_cuts(packets: Iterable[TimedPacket], segment_s: float, has_video: bool) -> Iterator[tuple[float, list[TimedPacket]]]:
     """Group packets into segments: yields (start_s, packets) in order; every packet lands in exactly one.
 

@@ -299,3 +299,12 @@ def test_a_protocol_this_ffmpeg_lacks_fails_at_once_with_the_reason_instead_of_r
         timer.cancel()
     assert not stop.is_set()
     assert "reconnecting" not in caplog.text
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/live.m3u8", "rtsp://[::1]:8554/cam", "http://cam/a.m3u8?x=1"])
+def test_credentials_put_into_a_url_come_out_again_as_they_were(url: str):
+    from streammm.media.segments import split_credentials
+
+    assert split_credentials(url) == (url, None, None)
+    assert split_credentials(with_credentials(url, "view er", "p@ss:w/rd")) == (url, "view er", "p@ss:w/rd")
+    assert split_credentials(with_credentials(url, "viewer", None)) == (url, "viewer", None)
