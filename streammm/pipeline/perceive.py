@@ -234,7 +234,7 @@ class OcrHandler(SegmentHandler):
 
 
 class PerceiveHandler(OcrHandler):
-    """Vision and OCR on one decode of each segment (`streammm up`); the separate kinds scale out apart."""
+    """Vision and OCR on one decode of each segment (`streammm worker perceive`; opt-in, `up` runs the separate kinds)."""
 
     modalities = ("visual", "ocr")
 
