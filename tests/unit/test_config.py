@@ -62,3 +62,16 @@ def test_secrets_are_masked():
     assert masked["qa"]["llm"] == {"api_key": MASK, "model": "m"}
     assert masked["auth"]["tokens"] == MASK
     assert "sk-123" not in str(load_settings(env={}).public_dict())
+
+
+def test_model_calls_take_the_pool_size_in_a_worker_and_share_the_cores_in_up(monkeypatch):
+    import os
+
+    from streammm.config import ModelsConfig
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    worker = ModelsConfig(threads=2)
+    assert worker.threads_per_call() == 2
+    assert worker.sharing_cores().threads_per_call() == 4  # up: 8 cores among 2 calls at once
+    assert ModelsConfig(threads=16).sharing_cores().threads_per_call() == 1  # never 0
+    assert ModelsConfig(threads=2, op_threads=3).sharing_cores().threads_per_call() == 3  # set: kept
