@@ -62,6 +62,16 @@ class OcrConfig(_Section):
     gate_threshold: float = Field(10.0, ge=0, description="mean abs pixel difference (0-255) of a grid cell that counts as changed")
     gate_grid: int = Field(12, ge=1, le=64)
     max_side_px: int = Field(1280, ge=160)
+    min_text_px: float = Field(8.0, ge=0, description="detected line boxes lower than this (frame pixels) are too small to read: not recognised")
+    min_box_aspect: float = Field(
+        1.2, ge=0, description="detected boxes narrower than this times their height hold one character: not recognised"
+    )
+    min_chars: int = Field(2, ge=1, description="readings with fewer letters or digits are fragments, dropped")
+    min_score_short: float = Field(0.8, ge=0, le=1, description="readings of 3 letters or digits or fewer need this score (min_score for longer)")
+    same_line_diff: float = Field(
+        12.0, ge=0, description="a line box whose picture differs from a known line's by at most this (mean 0-255 over any "
+        "character-wide block) keeps that line's text, unrecognised"
+    )
 
 
 class BundledProfileConfig(_Section):

@@ -11,13 +11,16 @@ import numpy as np
 from streammm.records import AudioChunk, Word
 
 
+Box = tuple[float, float, float, float]  # (x0, y0, x1, y1) in pixels
+
+
 @dataclass(frozen=True)
 class TextBox:
     """One line of text found in an image; `box` is (x0, y0, x1, y1) in pixels."""
 
     text: str
     score: float
-    box: tuple[float, float, float, float]
+    box: Box
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,6 +45,23 @@ class OcrEngine(Protocol):
     def read(self, image: np.ndarray) -> list[TextBox]:
         """Lines of text in an RGB image."""
         ...
+
+    def detect(self, image: np.ndarray, frame_size: tuple[int, int] | None = None) -> list[Box]:
+        """Boxes of the text lines in an RGB image, without reading them; `image` may be a band cut
+        from a frame of `frame_size` (width, height), detected at the scale of the whole frame."""
+        ...
+
+    def recognize(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]:
+        """(text, score) of each RGB crop of one text line, all in one batched call; ("", 0.0) for
+        a crop too small to read."""
+        ...
+
+
+def crop_box(image: np.ndarray, box: Box) -> np.ndarray:
+    """The pixels of `box` in `image`, clipped to it (empty when the box lies outside)."""
+    x0, y0, x1, y1 = box
+    height, width = image.shape[:2]
+    return image[max(0, int(y0)) : min(height, int(np.ceil(y1))), max(0, int(x0)) : min(width, int(np.ceil(x1)))]
 
 
 class TextEncoder(Protocol):

@@ -1,21 +1,43 @@
-"""OCR stage: frames to spans of on-screen text, re-reading only what changed.
+"""OCR stage: frames to spans of on-screen text, recognising only the text that is new.
 
 The change gate compares each frame with the last one read, on a grid of cells. Text lines are
-horizontal, so the rows of cells that changed are re-read as full-width bands; lines elsewhere are
-carried over unread. The same line seen on consecutive frames becomes one {start_s, end_s, text} span.
+horizontal, so the rows of cells that changed are searched again as full-width bands; lines elsewhere
+are carried over. In a band the engine's detector finds the line boxes; a box that shows the same
+picture as a line already known (in the same place, or moved with its window) keeps that line's text,
+and only the rest are recognised, in one batch per frame; a box that only groups known words another way
+(the detector is not stable from frame to frame) keeps those words. Boxes too small to be legible, and readings
+that are fragments (one character, no letters or digits, a low score), are dropped; a fragment's box
+is remembered so that it is not recognised again while it stays the same. The same line seen on
+consecutive frames becomes one {start_s, end_s, text} span.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from streammm.config import OcrConfig
-from streammm.models.base import OcrEngine, TextBox
+from streammm.models.base import Box, OcrEngine, TextBox, crop_box
 from streammm.records import Frame, OcrLine
 
 CELL_PX = 8
+SEARCH_PX = 4  # a known line is looked for this many pixels around the place its box moved it to
+CLEARER = 1.5  # a line whose contrast grew this much (it was read fading in) is read again
+MIN_CONTRAST = 24  # grey levels: a picture with less range is not stretched to the full range
+SHORT_TEXT_CHARS = 3  # readings of this many letters or digits or fewer need `min_score_short`
+INK_SHARE = 0.5  # a column of a box whose grey range is over this share of the box's range holds ink
+
+
+@dataclass(frozen=True, eq=False)
+class TrackedLine:
+    """A line box and its picture, to tell whether a box on a later frame shows the same line.
+
+    `line.text` is "" for a fragment: not a line worth keeping, remembered so it is not recognised again.
+    """
+
+    line: TextBox
+    picture: np.ndarray  # the box in grey, slightly blurred (see picture())
 
 
 @dataclass(frozen=True)
@@ -34,12 +56,14 @@ class OpenSpan:
 @dataclass(frozen=True, eq=False)
 class OcrState:
     reference: np.ndarray | None = None  # grey thumbnail of what the current lines were read from
-    lines: tuple[TextBox, ...] = ()
+    lines: tuple[TextBox, ...] = ()  # the lines on screen now
     spans: tuple[OpenSpan, ...] = ()
     frame_size: tuple[int, int] = (1, 1)  # (width, height) of the frames the lines were read from
     frames: int = 0
     frames_read: int = 0
-    area_read: float = 0.0  # in frames: 1.0 = one whole frame read
+    area_read: float = 0.0  # in frames: 1.0 = one whole frame searched
+    tracked: tuple[TrackedLine, ...] = ()  # the boxes the lines (and fragments) were read from
+    recognized: int = 0  # line boxes recognised so far (the rest were known, or dropped unread)
 
 
 def read_step(
@@ -89,6 +113,77 @@ def thumbnail(image: np.ndarray, grid: int) -> np.ndarray:
     return cv2.resize(grey, (grid * CELL_PX, grid * CELL_PX), interpolation=cv2.INTER_AREA)
 
 
+def picture(image: np.ndarray, box: Box) -> np.ndarray:
+    """The box in grey, slightly blurred (so that compression noise and half-pixel moves count little)."""
+    import cv2
+
+    pixels = crop_box(image, box)
+    if pixels.size == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    grey = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
+    return cv2.GaussianBlur(grey, (3, 3), 0).astype(np.float32)
+
+
+def looks_same(known: TrackedLine, image: np.ndarray, box: Box, max_diff: float) -> bool:
+    """Whether `box` in `image` shows what `known` showed: its picture is searched for a few pixels
+    around where the box moved it to, and compared with contrast stretched (fades and backgrounds do
+    not count), one character-wide block at a time."""
+    import cv2
+
+    old, before = known.line.box, known.picture
+    if before.size == 0:
+        return False
+    dx, dy = round((box[0] + box[2] - old[0] - old[2]) / 2), round((box[1] + box[3] - old[1] - old[3]) / 2)
+    x0, y0 = int(old[0]) + dx - SEARCH_PX, int(old[1]) + dy - SEARCH_PX
+    region = (x0, y0, x0 + before.shape[1] + 2 * SEARCH_PX, y0 + before.shape[0] + 2 * SEARCH_PX)
+    around = picture(_crop_padded(image, region), (0, 0, region[2] - x0, region[3] - y0))
+    scores = cv2.matchTemplate(around, before, cv2.TM_SQDIFF)
+    y, x = np.unravel_index(int(np.argmin(scores)), scores.shape)
+    now = around[y : y + before.shape[0], x : x + before.shape[1]]
+    if np.ptp(now) > CLEARER * max(float(np.ptp(before)), MIN_CONTRAST):
+        return False  # it was read fading in: read it again now that it is clearer
+    return _worst_block(np.abs(_stretch(now) - _stretch(before))) <= max_diff
+
+
+def _crop_padded(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The pixels of `box`, the parts outside the image filled with its edge."""
+    x0, y0, x1, y1 = box
+    height, width = image.shape[:2]
+    inside = image[max(0, y0) : max(0, min(height, y1)), max(0, x0) : max(0, min(width, x1))]
+    if inside.size == 0:
+        return np.zeros((y1 - y0, x1 - x0) + image.shape[2:], dtype=image.dtype)
+    pad = ((max(0, -y0), max(0, y1 - height)), (max(0, -x0), max(0, x1 - width))) + ((0, 0),) * (image.ndim - 2)
+    return np.pad(inside, pad, mode="edge")
+
+
+def _stretch(picture: np.ndarray) -> np.ndarray:
+    low = float(picture.min())
+    return (picture - low) * (255.0 / max(float(picture.max()) - low, MIN_CONTRAST))
+
+
+def _worst_block(diff: np.ndarray) -> float:
+    """The largest mean over blocks of columns about a character wide (half the line's height): one
+    changed digit in a long line counts in full."""
+    starts = np.arange(0, diff.shape[1], max(1, diff.shape[0] // 2))
+    sums = np.add.reduceat(diff.sum(axis=0), starts)
+    widths = np.diff(np.append(starts, diff.shape[1]))
+    return float((sums / (widths * diff.shape[0])).max())
+
+
+def legible(box: Box, options: OcrConfig) -> bool:
+    """Whether a detected box is tall enough to read and wider than a single character."""
+    width, height = box[2] - box[0], box[3] - box[1]
+    return height >= options.min_text_px and width >= options.min_box_aspect * height
+
+
+def worth_keeping(text: str, score: float, options: OcrConfig) -> bool:
+    """A reading is a line, not a fragment: enough letters or digits, read with enough confidence."""
+    chars = sum(c.isalnum() for c in text)
+    if chars < options.min_chars or score < options.min_score:
+        return False
+    return chars > SHORT_TEXT_CHARS or score >= options.min_score_short
+
+
 def _read_frame(state: OcrState, frame: Frame, engine: OcrEngine, options: OcrConfig) -> OcrState:
     thumb = thumbnail(frame.image, options.gate_grid)
     reference = None if frame.shot_change else state.reference
@@ -96,32 +191,128 @@ def _read_frame(state: OcrState, frame: Frame, engine: OcrEngine, options: OcrCo
     state = replace(state, frames=state.frames + 1)
     if not bands:
         return state
-    height = frame.image.shape[0]
+    image = frame.image
+    height = image.shape[0]
     row_px = height / options.gate_grid
-    lines = list(state.lines) if reference is not None else []
+    rows = [(int(first * row_px), min(height, int(np.ceil(last * row_px)))) for first, last in bands]
+    kept = [t for t in state.tracked if not any(_centre_in(t.line.box, y0, y1) for y0, y1 in rows)]
+    found = [box for y0, y1 in rows for box in _find_lines(engine, image, y0, y1)]
+    fresh, recognized = _identify(found, state.tracked, image, engine, options)
+    tracked = sorted(kept + fresh, key=lambda t: (t.line.box[1], t.line.box[0]))
     new_reference = thumb.copy() if reference is None else reference.copy()
-    area = 0.0
     for first, last in bands:
-        y0, y1 = int(first * row_px), min(height, int(np.ceil(last * row_px)))
-        inside = lambda box: y0 <= (box.box[1] + box.box[3]) / 2 < y1  # noqa: E731
-        lines = [line for line in lines if not inside(line)]
-        for found in engine.read(frame.image[y0:y1]):
-            x0, top, x1, bottom = found.box
-            moved = TextBox(found.text, found.score, (x0, top + y0, x1, bottom + y0))
-            if inside(moved):  # bands are padded by a row of cells, so a line's middle band reads it whole
-                lines.append(moved)
         new_reference[first * CELL_PX : last * CELL_PX] = thumb[first * CELL_PX : last * CELL_PX]
-        area += (y1 - y0) / height
-    lines.sort(key=lambda b: (b.box[1], b.box[0]))
     return replace(
         state,
-        frame_size=(frame.image.shape[1], frame.image.shape[0]),
+        frame_size=(image.shape[1], height),
         reference=new_reference,
-        lines=tuple(lines),
+        tracked=tuple(tracked),
+        lines=tuple(t.line for t in tracked if t.line.text),
         frames_read=state.frames_read + 1,
-        area_read=state.area_read + area,
+        area_read=state.area_read + sum(y1 - y0 for y0, y1 in rows) / height,
+        recognized=state.recognized + recognized,
     )
 
+
+def _centre_in(box: Box, y0: int, y1: int) -> bool:
+    return y0 <= (box[1] + box[3]) / 2 < y1
+
+
+def _find_lines(engine: OcrEngine, image: np.ndarray, y0: int, y1: int) -> list[TextBox]:
+    """Line boxes (in frame pixels) whose middle lies in the band [y0, y1); text "" where not yet read.
+
+    Bands are padded by a row of cells, so a line's middle band holds it whole. An engine without
+    detect() reads the band whole instead.
+    """
+    band = image[y0:y1]
+    if hasattr(engine, "detect"):
+        found = [TextBox("", 0.0, box) for box in engine.detect(band, (image.shape[1], image.shape[0]))]
+    else:
+        found = engine.read(band)
+    moved = [TextBox(f.text, f.score, (f.box[0], f.box[1] + y0, f.box[2], f.box[3] + y0)) for f in found]
+    return [box for box in moved if _centre_in(box.box, y0, y1)]
+
+
+def _identify(
+    found: list[TextBox], known: tuple[TrackedLine, ...], image: np.ndarray, engine: OcrEngine, options: OcrConfig
+) -> tuple[list[TrackedLine], int]:
+    """The tracked lines of the boxes found, recognising (in one batch) only those not known already;
+    and how many were recognised."""
+    tracked: list[TrackedLine] = []
+    unknown: list[TrackedLine] = []
+    regrouped: dict[int, TrackedLine] = {}  # known lines kept as they were, by id
+    for box in found:
+        if not legible(box.box, options):
+            continue
+        seen = picture(image, box.box)
+        if box.text:  # read already, by an engine without detect()
+            tracked.append(TrackedLine(_kept(box.text, box.score, box.box, options), seen))
+            continue
+        same = _same_line(box.box, image, known, options)
+        if same is not None:
+            tracked.append(TrackedLine(replace(same.line, box=box.box), seen))
+            continue
+        parts = known_parts(box.box, image, known, options)
+        if parts:
+            regrouped.update((id(part), part) for part in parts)
+        else:
+            unknown.append(TrackedLine(TextBox("", 0.0, box.box), seen))
+    tracked += [part for part in regrouped.values() if not any(_overlaps(part.line.box, t.line.box) for t in tracked + unknown)]
+    if unknown:
+        readings = engine.recognize([crop_box(image, t.line.box) for t in unknown])
+        tracked += [replace(t, line=_kept(text, score, t.line.box, options)) for t, (text, score) in zip(unknown, readings)]
+    return tracked, len(unknown)
+
+
+def known_parts(box: Box, image: np.ndarray, known: tuple[TrackedLine, ...], options: OcrConfig) -> list[TrackedLine]:
+    """The known lines that `box` is made of, when it holds nothing else: the detector grouped known
+    words another way (a menu bar found as "Arquivo", "Editar", "Exibir" on one frame and as one box on
+    the next, or cut mid-word). Every known line in the box's row that overlaps it must look as it did,
+    in its own place, and the box's columns outside them must hold no ink (only the spaces between
+    words); otherwise (typing added a word, a line changed) [] and the box is recognised."""
+    x0, y0, x1, y1 = box
+    row = [k for k in known if min(x1, k.line.box[2]) > max(x0, k.line.box[0]) and y0 <= (k.line.box[1] + k.line.box[3]) / 2 <= y1]
+    if not row or not all(looks_same(k, image, k.line.box, options.same_line_diff) for k in row):
+        return []
+    covered = np.zeros(max(1, int(np.ceil(x1)) - int(x0)), dtype=bool)
+    for k in row:
+        covered[max(0, int(k.line.box[0]) - int(x0)) : max(0, int(np.ceil(k.line.box[2])) - int(x0))] = True
+    grey = picture(image, box)
+    if grey.size == 0:
+        return []
+    ink = np.ptp(grey, axis=0)[: covered.size] > INK_SHARE * max(float(np.ptp(grey)), MIN_CONTRAST)
+    return row if not np.any(ink & ~covered[: ink.size]) else []
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    """Whether two boxes share more than half the smaller one's area."""
+    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return width > 0 and height > 0 and width * height > 0.5 * smaller
+
+
+def _kept(text: str, score: float, box: Box, options: OcrConfig) -> TextBox:
+    """The line as read, or a fragment (text "") when the reading is not worth keeping."""
+    text = " ".join(text.split())
+    return TextBox(text, score, box) if worth_keeping(text, score, options) else TextBox("", score, box)
+
+
+def _same_line(box: Box, image: np.ndarray, known: tuple[TrackedLine, ...], options: OcrConfig) -> TrackedLine | None:
+    """The known line of about the box's size, nearest first, that looks the same in `image`."""
+    width, height = box[2] - box[0], box[3] - box[1]
+
+    def similar(t: TrackedLine) -> bool:  # jitter, but less than a character wider or narrower
+        x0, y0, x1, y1 = t.line.box
+        return abs(x1 - x0 - width) <= max(3, 0.25 * height) and abs(y1 - y0 - height) <= max(3, 0.35 * height)
+
+    def distance(t: TrackedLine) -> float:
+        x0, y0, x1, y1 = t.line.box
+        return abs(x0 + x1 - box[0] - box[2]) + abs(y0 + y1 - box[1] - box[3])
+
+    for candidate in sorted(filter(similar, known), key=distance):
+        if looks_same(candidate, image, box, options.same_line_diff):
+            return candidate
+    return None
 
 
 def _update_spans(state: OcrState, t_s: float) -> tuple[OcrState, list[OcrLine]]:

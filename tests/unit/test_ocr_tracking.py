@@ -1,0 +1,184 @@
+"""The OCR stage recognises only new text: a fake engine that detects bright text and recognises a
+closed vocabulary counts what it is asked to recognise (the real RapidOCR is at the bottom)."""
+
+import cv2
+import numpy as np
+import pytest
+
+from streammm.config import OcrConfig
+from streammm.records import Frame
+from streammm.stages.ocr import OcrState, finish, read_step, worth_keeping
+
+H, W = 240, 320
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def render(text: str) -> np.ndarray:
+    """`text` in white on black, cropped to its ink."""
+    canvas = np.zeros((40, 16 * len(text) + 20), dtype=np.uint8)
+    cv2.putText(canvas, text, (5, 28), FONT, 0.7, 255, 2, cv2.LINE_AA)
+    ys, xs = np.nonzero(canvas > 200)
+    return canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+class VocabularyOcr:
+    """Detects white ink as line boxes; recognises a crop as the vocabulary line it shows."""
+
+    def __init__(self, *vocabulary: str):
+        self.pictures = {text: render(text).astype(np.float32) for text in vocabulary}
+        self.recognized: list[str] = []
+
+    def read(self, image):
+        raise AssertionError("the stage detects and recognises separately")
+
+    def detect(self, image, frame_size=None):
+        ink = cv2.dilate((image.min(axis=2) > 200).astype(np.uint8), np.ones((7, 15), np.uint8))
+        _, _, stats, _ = cv2.connectedComponentsWithStats(ink)
+        return [(x + 5.0, y + 1.0, x + w - 5.0, y + h - 1.0) for x, y, w, h, _ in stats[1:]]  # the ink, 2 px around
+
+    def recognize(self, crops):
+        readings = [self._best(cv2.cvtColor(np.ascontiguousarray(c), cv2.COLOR_RGB2GRAY).astype(np.float32)) for c in crops]
+        self.recognized += [text for text, _ in readings]
+        return readings
+
+    def _best(self, crop):
+        for text, picture in self.pictures.items():
+            if crop.shape[0] >= picture.shape[0] and crop.shape[1] >= picture.shape[1]:
+                if cv2.matchTemplate(crop, picture, cv2.TM_SQDIFF_NORMED).min() < 0.05:
+                    return text, 0.99
+        return "?", 0.3
+
+
+def scene(t_s: float, lines=(), artwork=None, squares=()) -> Frame:
+    """A frame with white `lines` [(text, x, y)], a grey moving rectangle at `artwork` (x, y), white squares."""
+    image = np.zeros((H, W, 3), dtype=np.uint8)
+    if artwork is not None:
+        x, y = artwork
+        image[y : y + 30, x : x + 40] = 120
+    for text, x, y in lines:
+        picture = render(text)
+        image[y : y + picture.shape[0], x : x + picture.shape[1]] = picture[:, :, None]
+    for x, y, side in squares:
+        image[y : y + side, x : x + side] = 255
+    return Frame(t_s=t_s, image=image)
+
+
+def spans(state, end_s=100.0):
+    return sorted((s.text, s.start_s) for s in finish(state, end_s, 1.0))
+
+
+def test_a_static_line_under_moving_artwork_is_recognised_once():
+    engine = VocabularyOcr("Mirror displays")
+    frames = [scene(t, [("Mirror displays", 20, 100)], artwork=(230 + 12 * t, 95)) for t in range(6)]
+    state, closed = read_step(OcrState(), frames, engine, OcrConfig(gate_grid=12))
+    assert state.frames_read == 6  # the artwork changed the line's band on every frame
+    assert engine.recognized == ["Mirror displays"]
+    assert closed == [] and spans(state) == [("Mirror displays", 0.0)]
+
+
+def test_jitter_of_two_pixels_is_not_read_again():
+    engine = VocabularyOcr("slide 3 of 5")
+    frames = [scene(t, [("slide 3 of 5", 40 + 2 * (t % 2), 180 + (t % 2))]) for t in range(5)]
+    state, _ = read_step(OcrState(), frames, engine, OcrConfig(gate_grid=12))
+    assert state.frames_read == 5 and engine.recognized == ["slide 3 of 5"]
+    assert spans(state) == [("slide 3 of 5", 0.0)]
+
+
+def test_a_line_that_changes_is_read_again():
+    engine = VocabularyOcr("00:00:03;12", "00:00:04;12")
+    frames = [scene(3.0, [("00:00:03;12", 30, 30)]), scene(4.0, [("00:00:04;12", 30, 30)]), scene(5.0, [("00:00:04;12", 30, 30)])]
+    state, closed = read_step(OcrState(), frames, engine, OcrConfig(gate_grid=12))
+    assert engine.recognized == ["00:00:03;12", "00:00:04;12"]
+    assert [(c.text, c.start_s, c.end_s) for c in closed] == [("00:00:03;12", 3.0, 4.0)]
+    assert spans(state) == [("00:00:04;12", 4.0)]
+
+
+def test_a_line_that_moves_with_its_window_keeps_its_text_unread():
+    engine = VocabularyOcr("ls /usr")
+    frames = [scene(t, [("ls /usr", 20 + 30 * t, 60 + 20 * t)]) for t in range(4)]
+    state, _ = read_step(OcrState(), frames, engine, OcrConfig(gate_grid=12))
+    assert engine.recognized == ["ls /usr"]
+    assert [line.text for line in state.lines] == ["ls /usr"]
+
+
+def test_fragments_are_dropped_and_not_recognised_again():
+    engine = VocabularyOcr("(--)", "Mirror displays")
+    options = OcrConfig(gate_grid=12)
+    frames = [
+        scene(t, [("Mirror displays", 20, 100), ("(--)", 200, 30)], artwork=(270, 25 + 3 * t), squares=[(100, 20, 6), (150, 20, 30)])
+        for t in range(3)
+    ]
+    state, _ = read_step(OcrState(), frames, engine, options)
+    # the squares are too small or square to be a line: never recognised; "(--)" has no letters or digits,
+    # and is not recognised again while its band keeps changing
+    assert state.frames_read == 3 and sorted(engine.recognized) == ["(--)", "Mirror displays"]
+    assert spans(state) == [("Mirror displays", 0.0)]
+
+
+class RegroupingOcr(VocabularyOcr):
+    """Detects the words of a row as one box on the frames listed in `merge_at` (the real detector groups
+    a menu bar's words differently from frame to frame)."""
+
+    def __init__(self, *vocabulary: str, merge_at=()):
+        super().__init__(*vocabulary)
+        self.merge_at, self.frame = set(merge_at), -1
+
+    def detect(self, image, frame_size=None):
+        self.frame += 1
+        boxes = super().detect(image, frame_size)
+        if self.frame not in self.merge_at or not boxes:
+            return boxes
+        return [(min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))]
+
+
+def menu(t_s: float, words=("Arquivo", "Editar"), artwork=None) -> Frame:
+    lines, x = [], 20
+    for word in words:
+        lines.append((word, x, 100))
+        x += render(word).shape[1] + 20
+    return scene(t_s, lines, artwork=artwork)
+
+
+def test_known_words_the_detector_groups_into_one_box_keep_their_text_unread():
+    engine = RegroupingOcr("Arquivo", "Editar", merge_at={1, 2})
+    frames = [menu(0.0), menu(1.0, artwork=(250, 95)), menu(2.0, artwork=(270, 95))]
+    state, closed = read_step(OcrState(), frames, engine, OcrConfig(gate_grid=12))
+    assert state.frames_read == 3 and engine.frame == 2  # the artwork changed the row: it was searched again
+    assert engine.recognized == ["Arquivo", "Editar"]  # the merged box is the known words, not a new line
+    assert closed == [] and spans(state) == [("Arquivo", 0.0), ("Editar", 0.0)]
+
+
+def test_a_word_typed_next_to_known_words_is_read_even_when_grouped_with_them():
+    engine = RegroupingOcr("Arquivo", "Editar", "Exibir", merge_at={1})
+    state, _ = read_step(OcrState(), [menu(0.0), menu(1.0, words=("Arquivo", "Editar", "Exibir"))], engine, OcrConfig(gate_grid=12))
+    assert len(engine.recognized) == 3  # the grouped box holds new ink: it is recognised
+
+
+def test_readings_worth_keeping():
+    options = OcrConfig()
+    for text in ("slide 3 of 5", "ls /usr", "Mirror displays", "00:00:03;12", "ON"):
+        assert worth_keeping(text, 0.95, options), text
+    for text, score in (("0", 0.99), ("n", 0.99), ("口", 0.9), ("(--)", 0.99), ("Ur", 0.6), ("yn", 0.7), ("Hello", 0.3)):
+        assert not worth_keeping(text, score, options), text
+
+
+def test_frames_of_one_colour_and_of_a_pixel_read_nothing():
+    engine = VocabularyOcr("Hello")
+    frames = [Frame(t_s=0.0, image=np.full((H, W, 3), 255, np.uint8)), Frame(t_s=1.0, image=np.zeros((H, W, 3), np.uint8))]
+    frames += [Frame(t_s=2.0, image=np.zeros((1, 1, 3), np.uint8)), Frame(t_s=3.0, image=np.zeros((H, 1, 3), np.uint8))]
+    state, closed = read_step(OcrState(), frames, engine, OcrConfig(gate_grid=12))
+    assert closed == [] and finish(state, 5.0, 1.0) == [] and state.frames == 4
+    assert set(engine.recognized) <= {"?"}
+
+
+@pytest.mark.integration
+def test_the_real_engine_takes_bad_crops_and_blank_frames():
+    from streammm.models.ocr import RapidOcrEngine
+
+    engine = RapidOcrEngine(OcrConfig())
+    empty, pixel, sliver = np.zeros((0, 0, 3), np.uint8), np.zeros((1, 1, 3), np.uint8), np.zeros((1, 40, 3), np.uint8)
+    assert engine.recognize([]) == []
+    assert engine.recognize([empty, pixel, sliver]) == [("", 0.0)] * 3
+    assert engine.detect(np.full((480, 640, 3), 200, np.uint8)) == []
+    assert engine.detect(pixel) == [] and engine.read(empty) == []
+    assert engine.read(np.full((480, 640, 3), 30, np.uint8)) == []
