@@ -42,6 +42,10 @@ class MediaConfig(_Section):
         "sampled at overload_sample_fps until its segments wait less than half as long; 0 never thins"
     )
     overload_sample_fps: float = Field(0.5, gt=0, le=30, description="the visual and OCR sample rate of a paced stream that is behind")
+    same_frame_diff: float = Field(
+        2.0, ge=0, le=255, description="a sampled frame whose every cell (16x16 grid, mean grey) differs from the frame before it in "
+        "its segment by at most this reuses that frame's tags and vector; 0 runs the vision model on every frame"
+    )
 
 
 class SpeechConfig(_Section):

@@ -145,7 +145,7 @@ class FilePerceiver:
 
     def _frame_batch(self, batch, ocr_state, observations, times):
         started = now()
-        observations += observe_frames(batch, self.models.embedder.image)
+        observations += observe_frames(batch, self.models.embedder.image, self.settings.media.same_frame_diff)
         started = times.add("vision", started)
         ocr_state, closed = ocr_stage.read_step(ocr_state, batch, self.models.ocr_engine, self.settings.models.ocr)
         times.add("ocr", started)

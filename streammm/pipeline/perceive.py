@@ -135,9 +135,10 @@ class SegmentHandler:
 
 
 def visual_observation(
-    segment: Segment, frames: list[Frame], fps: float, published_at: float, encoder: ImageEncoder, thumbnail_px: int
+    segment: Segment, frames: list[Frame], fps: float, published_at: float, encoder: ImageEncoder, settings: Settings
 ) -> Observation:
-    observed = [replace(f, sample_fps=fps) for f in observe_frames(frames, encoder)]
+    observed = [replace(f, sample_fps=fps) for f in observe_frames(frames, encoder, settings.media.same_frame_diff)]
+    thumbnail_px = settings.align.thumbnail_px
     return Observation(
         "visual", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
         frames=tuple(observed), thumbnails=tuple(jpeg_thumbnail(f.image, thumbnail_px) for f in frames), published_at=published_at,
@@ -150,7 +151,7 @@ class VisionHandler(SegmentHandler):
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
         frames, fps = self.frames(segment, published_at, VISION_PX)
-        return [visual_observation(segment, frames, fps, published_at, self.models.embedder.image, self.settings.align.thumbnail_px)]
+        return [visual_observation(segment, frames, fps, published_at, self.models.embedder.image, self.settings)]
 
 
 @dataclass
@@ -241,7 +242,7 @@ class PerceiveHandler(OcrHandler):
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
         frames, fps = self.frames(segment, published_at, max(VISION_PX, self.settings.models.ocr.max_side_px))
         seen = [replace(f, image=fit_within(f.image, VISION_PX)) for f in frames]  # what the vision worker sees
-        visual = visual_observation(segment, seen, fps, published_at, self.models.embedder.image, self.settings.align.thumbnail_px)
+        visual = visual_observation(segment, seen, fps, published_at, self.models.embedder.image, self.settings)
         return [visual, self.read(segment, frames, fps, published_at, message)]
 
 
