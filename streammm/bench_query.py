@@ -4,8 +4,9 @@ Synthetic clips (`streammm.bench_corpus`) are windows of `window_s` every `strid
 with random unit vectors for every vector name and speech / on-screen text cut from the real development
 transcripts (shared media), a share of them with word timings so the extractive answerer has sentences.
 They are loaded into a fresh embedded store, the real server (create_app + uvicorn, the bundled MiniLM
-encoder, default settings: hybrid retrieval (joint + BM25), extractive answers) is started in this process on a free
-port, and it is driven by N concurrent websocket clients asking questions in a closed loop (each asks,
+encoder, default settings: hybrid retrieval (joint + BM25), extractive answers) is started as a `streammm
+serve` process of its own on a free port (not in this process: its threads would share an interpreter with the
+clients'), and it is driven by N concurrent websocket clients asking questions in a closed loop (each asks,
 waits for `answer.done`, asks again), then by N concurrent HTTP clients on `POST /v1/search`.
 
 Numbers, never pass/fail: `format_query_bench` prints them with the issue's targets beside them.
@@ -20,6 +21,8 @@ import os
 import platform
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 # TextPool and synthetic_clips are imported from here too (tests, callers of the bench).
 from streammm.bench_corpus import Corpus, TextPool, load_store, load_text_pool, scene_vectors, synthetic_clips  # noqa: F401
@@ -47,42 +51,62 @@ REPLY_TIMEOUT_S = 300.0  # a server that stops answering fails the bench instead
 # --- the server under test -----------------------------------------------------------------------------
 
 
-class _Server:
-    """The real app under uvicorn, in a thread with its own event loop (as `streammm serve` runs it)."""
+class _ServeProcess:
+    """`streammm serve` over the bench's store in a process of its own, as users run it: its event loop and
+    query threads do not share an interpreter (nor its lock) with the bench's clients. It gets the bench's
+    settings as a config file; `resident_memory` reads its memory."""
 
-    def __init__(self, settings: Settings, store: Any, encoder: Any, data_dir: Path) -> None:
-        import threading
-
-        import uvicorn
-
+    def __init__(self, settings: Settings, data_dir: Path, config_file: Path) -> None:
         from streammm.bus.broker import free_port
-        from streammm.server.app import create_app
-        from streammm.server.run import ws_max_bytes
 
         self.port = free_port()
-        app = create_app(settings, store, encoder, data_dir=data_dir)
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", ws_max_size=ws_max_bytes(settings.server), lifespan="on", access_log=False
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="bench-server", daemon=True)
+        self.data_dir, self.config_file = data_dir, config_file
+        config_file.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
+        config_file.chmod(0o600)
+        self.process: subprocess.Popen[str] | None = None
 
     @property
     def base(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def __enter__(self) -> _Server:
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the server under test did not start")
-            time.sleep(0.05)
-        return self
+    def __enter__(self) -> _ServeProcess:
+        import httpx
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMMM_") or k in ("STREAMMM_CACHE_DIR", "STREAMMM_MEDIA_DIR")}
+        command = [sys.executable, "-m", "streammm", "--config", str(self.config_file), "--log-level", "WARNING",
+                   "serve", "--data-dir", str(self.data_dir), "--port", str(self.port)]  # fmt: skip
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and self.process.poll() is None:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://{self.base}/readyz", timeout=5).status_code == 200:
+                    return self
+            time.sleep(0.3)
+        self.__exit__()
+        raise RuntimeError(f"the server under test did not start: {(self.process.stderr.read() if self.process.stderr else '')[-2000:]}")
+
+    def resident_memory(self, questions: Sequence[str], asks: int = 20) -> dict[str, Any]:
+        """Its resident memory after `asks` searches have warmed its caches."""
+        import httpx
+
+        assert self.process is not None
+        began = time.perf_counter()
+        for i in range(asks):
+            httpx.post(f"http://{self.base}/v1/search", json={"query": asked(questions, 77, i)}, timeout=120).raise_for_status()
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        fields = {line.split(":")[0]: line.split()[1] for line in status.splitlines() if line.startswith(("VmRSS", "VmHWM"))}
+        return {"rss_mb": round(int(fields["VmRSS"]) / 1024), "peak_rss_mb": round(int(fields["VmHWM"]) / 1024), "asks": asks,
+                "search_mean_ms": round(1000 * (time.perf_counter() - began) / asks, 1)}  # fmt: skip
 
     def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=30)
+        if self.process is None:
+            return
+        self.process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=30)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 # --- load generators -----------------------------------------------------------------------------------
@@ -310,50 +334,6 @@ def _brute_force(table: Any, name: str, queries: np.ndarray, k: int) -> list[set
     return [set(names.tolist()) for _, names in best]
 
 
-def serve_rss_mb(data_dir: Path, questions: Sequence[str], settings: Settings, asks: int = 20) -> dict[str, Any] | None:
-    """Resident memory of a `streammm serve` process over `data_dir` (its own process: nothing of the
-    bench in it), after `asks` searches have warmed its caches; None when it does not start."""
-    import subprocess
-    import sys
-
-    import httpx
-
-    from streammm.bus.broker import free_port
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMMM_") or k in ("STREAMMM_CACHE_DIR", "STREAMMM_MEDIA_DIR")}
-    store, models = settings.store, settings.models
-    env.update({"STREAMMM_STORE__ANN_MIN_ROWS": str(store.ann_min_rows), "STREAMMM_STORE__ANN_INDEX": store.ann_index,
-                "STREAMMM_STORE__ANN_NPROBES": str(store.ann_nprobes), "STREAMMM_STORE__ANN_REFINE_FACTOR": str(store.ann_refine_factor),
-                "STREAMMM_MODELS__TEXT_RUNTIME": models.text_runtime})  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streammm", "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and server.poll() is None:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
-                    break
-            time.sleep(0.5)
-        else:
-            return None
-        began = time.perf_counter()
-        for i in range(asks):
-            httpx.post(f"http://127.0.0.1:{port}/v1/search", json={"query": asked(questions, 77, i)}, timeout=120).raise_for_status()
-        status = Path(f"/proc/{server.pid}/status").read_text()
-        fields = {line.split(":")[0]: line.split()[1] for line in status.splitlines() if line.startswith(("VmRSS", "VmHWM"))}
-        return {"rss_mb": round(int(fields["VmRSS"]) / 1024), "peak_rss_mb": round(int(fields["VmHWM"]) / 1024), "asks": asks,
-                "search_mean_ms": round(1000 * (time.perf_counter() - began) / asks, 1)}
-    finally:
-        server.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.wait(timeout=30)
-        if server.poll() is None:
-            server.kill()
-
-
 # --- the benchmark -------------------------------------------------------------------------------------
 
 
@@ -385,7 +365,7 @@ def run_query_bench(
     are removed after each size. `vectors`: the corpus's vectors, "scenes" (like video's: see
     bench_corpus.scene_vectors) or "random" (uniform: the worst case for the vector index). Stores of at
     least store.ann_min_rows clips get their vector indexes built after the load (timed); with
-    `serve_memory`, a separate `streammm serve` over each store reports its resident memory.
+    `serve_memory`, the `streammm serve` under test reports its resident memory after 20 searches.
     """
     from dataclasses import replace
 
@@ -421,9 +401,6 @@ def run_query_bench(
                     f"{size:,} clips: loaded in {load['load_s']} s (+{load['generate_s']} s generating; vector indexes {load['vector_index_s']} s); "
                     f"load average {os.getloadavg()[0]:.1f}; measuring"
                 )
-                memory = serve_rss_mb(data, questions, settings) if serve_memory else None
-                if memory:
-                    progress(f"{size:,} clips: streammm serve resident memory {memory['rss_mb']} MB (peak {memory['peak_rss_mb']} MB)")
                 run_settings = settings.model_copy(  # loopback, no tokens: the bench is its own client
                     update={
                         "server": settings.server.model_copy(update={"host": "127.0.0.1", "port": 0}),
@@ -432,7 +409,10 @@ def run_query_bench(
                 )
                 phases = []
                 searches = []
-                with _Server(run_settings, store, encoder, data) as server:
+                with _ServeProcess(run_settings, data, root / "bench-settings.yaml") as server:
+                    memory = server.resident_memory(questions) if serve_memory else None
+                    if memory:
+                        progress(f"{size:,} clips: streammm serve resident memory {memory['rss_mb']} MB (peak {memory['peak_rss_mb']} MB)")
                     asyncio.run(_warm_up(server.base, questions, warmup_asks))
                     for n in clients:
                         phase = asyncio.run(_ws_phase(server.base, questions, n, duration_s))
