@@ -196,7 +196,8 @@ class AlignConfig(_Section):
     window_s: float = Field(4.0, gt=0)
     stride_s: float = Field(2.0, gt=0)
     provisional_after_s: float = Field(
-        10.0, ge=0, description="wall seconds a window waits for a modality that is behind before it is stored provisionally"
+        4.0, ge=0, description="wall seconds a window waits for a modality that is behind before it is stored provisionally "
+        "(speech waits for the end of a sentence, so its words often arrive a segment or two after the frames)"
     )
     dead_after_s: float = Field(30.0, gt=0, description="a modality with no worker heartbeat for this long is dead, not behind")
     thumbnail_px: int = Field(320, ge=32)
