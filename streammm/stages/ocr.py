@@ -4,11 +4,11 @@ The change gate compares each frame with the last one read, on a grid of cells. 
 horizontal, so the rows of cells that changed are searched again as full-width bands; lines elsewhere
 are carried over. In a band the engine's detector finds the line boxes; a box that shows the same
 picture as a line already known (in the same place, or moved with its window) keeps that line's text,
-and only the rest are recognised, in one batch per frame; a box that only groups known words another way
-(the detector is not stable from frame to frame) keeps those words. Boxes too small to be legible, and readings
-that are fragments (one character, no letters or digits, a low score), are dropped; a fragment's box
-is remembered so that it is not recognised again while it stays the same. The same line seen on
-consecutive frames becomes one {start_s, end_s, text} span.
+and so does a box that only groups known words another way (the detector is not stable from frame to
+frame); only the rest are recognised, in one batch per frame. Boxes too small to be legible, and
+readings that are fragments (one character, no letters or digits, a low score), are dropped; a
+fragment's box is remembered so that it is not recognised again while it stays the same. The same
+line seen on consecutive frames becomes one {start_s, end_s, text} span.
 """
 
 from __future__ import annotations
@@ -271,7 +271,7 @@ def known_parts(box: Box, image: np.ndarray, known: tuple[TrackedLine, ...], opt
     in its own place, and the box's columns outside them must hold no ink (only the spaces between
     words); otherwise (typing added a word, a line changed) [] and the box is recognised."""
     x0, y0, x1, y1 = box
-    row = [k for k in known if min(x1, k.line.box[2]) > max(x0, k.line.box[0]) and y0 <= (k.line.box[1] + k.line.box[3]) / 2 <= y1]
+    row = [k for k in known if min(x1, k.line.box[2]) > max(x0, k.line.box[0]) and _centre_in(k.line.box, y0, y1 + 1e-6)]
     if not row or not all(looks_same(k, image, k.line.box, options.same_line_diff) for k in row):
         return []
     covered = np.zeros(max(1, int(np.ceil(x1)) - int(x0)), dtype=bool)
