@@ -93,7 +93,9 @@ def test_a_source_that_stalls_mid_stream_is_reconnected_and_its_timeline_continu
     stop, got = threading.Event(), []
     try:
         thread = consume(f"http://127.0.0.1:{server.port}/live.ts", stop, got)
-        assert wait_for(lambda: len(server.accepted) >= 2 and len(got) >= 2, GENEROUS_S), (
+        # Until the second connection has given a segment too (a second accepted connection alone may not
+        # have been read yet when the first one's segments arrive).
+        assert wait_for(lambda: len(server.accepted) >= 2 and len({s.run.started_at for s in got}) >= 2, GENEROUS_S), (
             f"{len(server.accepted)} connections, {len(got)} segments: the stalled read was not given up"
         )
         stop.set()
