@@ -314,6 +314,14 @@ def _frame_at(starts: np.ndarray, t: float) -> int:
     return max(0, int(np.searchsorted(starts, t + 1e-4, side="right")) - 1)
 
 
+def grey_thumbnail(image: np.ndarray, side: int) -> np.ndarray:
+    """The image in grey, averaged down to `side` x `side` pixels (what change gates compare)."""
+    import cv2
+
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    return cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA)
+
+
 def colour_histogram(image: np.ndarray) -> np.ndarray:
     import cv2
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from streammm.config import OcrConfig
+from streammm.media.frames import grey_thumbnail
 from streammm.models.base import Box, OcrEngine, TextBox, crop_box
 from streammm.records import Frame, OcrLine
 
@@ -107,10 +108,7 @@ def changed_bands(reference: np.ndarray | None, thumb: np.ndarray, threshold: fl
 
 
 def thumbnail(image: np.ndarray, grid: int) -> np.ndarray:
-    import cv2
-
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    return cv2.resize(grey, (grid * CELL_PX, grid * CELL_PX), interpolation=cv2.INTER_AREA)
+    return grey_thumbnail(image, grid * CELL_PX)
 
 
 def picture(image: np.ndarray, box: Box) -> np.ndarray:

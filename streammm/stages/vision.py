@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from streammm.media.frames import grey_thumbnail
 from streammm.models.base import ImageEncoder
 from streammm.records import Frame, FrameObservation
 
@@ -17,15 +18,17 @@ SAME_GRID = 16  # frames are compared as grids of SAME_GRID x SAME_GRID cells of
 
 
 def observe_frames(frames: Sequence[Frame], encoder: ImageEncoder, same_diff: float = 0.0) -> list[FrameObservation]:
-    """The observation of each frame, in order. A frame (not a shot change) whose every cell differs from
-    the frame before it by at most `same_diff` grey levels reuses that frame's observation; 0 never reuses."""
+    """The observation of each frame, in order. A frame (not a shot change) whose every cell differs by at
+    most `same_diff` grey levels from the frame whose observation the frame before it has (not merely from
+    the frame before it: a slow fade or pan must not drift away from what was encoded) reuses that
+    observation; 0 never reuses."""
     if not frames:
         return []
     shown = [0]  # the index of the frame each frame's picture is encoded from
     if same_diff > 0:
-        grids = [_grid(frame.image) for frame in frames]
+        grids = [grey_thumbnail(frame.image, SAME_GRID).astype(np.float32) for frame in frames]
         for i in range(1, len(frames)):
-            same = not frames[i].shot_change and float(np.abs(grids[i] - grids[i - 1]).max()) <= same_diff
+            same = not frames[i].shot_change and float(np.abs(grids[i] - grids[shown[-1]]).max()) <= same_diff
             shown.append(shown[-1] if same else i)
     else:
         shown = list(range(len(frames)))
@@ -37,9 +40,3 @@ def observe_frames(frames: Sequence[Frame], encoder: ImageEncoder, same_diff: fl
         for frame, source in zip(frames, shown)
     ]
 
-
-def _grid(image: np.ndarray) -> np.ndarray:
-    import cv2
-
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
-    return cv2.resize(grey, (SAME_GRID, SAME_GRID), interpolation=cv2.INTER_AREA).astype(np.float32)

@@ -46,6 +46,14 @@ def test_a_changed_picture_a_small_change_and_a_shot_change_are_encoded_again():
     assert observed[2].vector[0] == 160 and observed[3].shot_change
 
 
+def test_a_slow_fade_is_encoded_again_once_it_has_drifted_from_the_encoded_frame():
+    encoder = CountingEncoder()
+    frames = [still(float(t), 100 + t) for t in range(6)]  # 1 grey level a frame: each step is "the same"
+    observed = observe_frames(frames, encoder, same_diff=2.0)
+    assert encoder.seen == 2  # 100 encoded; 101, 102 reuse it; 103 is 3 away from it: encoded; 104, 105 reuse
+    assert [o.vector[0] for o in observed] == [100, 100, 100, 103, 103, 103]
+
+
 def test_zero_runs_the_model_on_every_frame():
     encoder = CountingEncoder()
     observe_frames([still(float(t), 100) for t in range(3)], encoder, same_diff=0.0)
