@@ -61,9 +61,10 @@ class _ServeProcess:
 
         self.port = free_port()
         self.data_dir, self.config_file = data_dir, config_file
-        config_file.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
-        config_file.chmod(0o600)
-        self.process: subprocess.Popen[str] | None = None
+        with open(os.open(config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:  # it may hold tokens
+            out.write(yaml.safe_dump(settings.model_dump(mode="json")))
+        self.log = config_file.with_suffix(".log")  # a file, not a pipe nobody reads while it runs
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def base(self) -> str:
@@ -75,7 +76,8 @@ class _ServeProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMMM_") or k in ("STREAMMM_CACHE_DIR", "STREAMMM_MEDIA_DIR")}
         command = [sys.executable, "-m", "streammm", "--config", str(self.config_file), "--log-level", "WARNING",
                    "serve", "--data-dir", str(self.data_dir), "--port", str(self.port)]  # fmt: skip
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and self.process.poll() is None:
             with contextlib.suppress(httpx.HTTPError):
@@ -83,7 +85,7 @@ class _ServeProcess:
                     return self
             time.sleep(0.3)
         self.__exit__()
-        raise RuntimeError(f"the server under test did not start: {(self.process.stderr.read() if self.process.stderr else '')[-2000:]}")
+        raise RuntimeError(f"the server under test did not start: {self.log.read_text()[-2000:]}")
 
     def resident_memory(self, questions: Sequence[str], asks: int = 20) -> dict[str, Any]:
         """Its resident memory after `asks` searches have warmed its caches."""

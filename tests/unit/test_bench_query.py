@@ -91,3 +91,19 @@ def test_the_watch_fan_out_rows_time_every_clip_and_print_beside_the_slow_reader
     }
     text = format_query_bench(result)
     assert "| 10 | 20 | 20 | 1.0 | 2.0 | 1.1x | 0 |" in text and "| 200 |" in text
+
+
+def test_a_server_under_test_that_cannot_start_fails_the_bench_with_its_log(tmp_path) -> None:
+    import pytest
+
+    from streammm.bench_query import _ServeProcess
+    from streammm.config import load_settings
+
+    not_a_store = tmp_path / "file"
+    not_a_store.write_text("not a data dir")
+    server = _ServeProcess(load_settings(env={}), not_a_store, tmp_path / "bench-settings.yaml")
+    assert (tmp_path / "bench-settings.yaml").stat().st_mode & 0o077 == 0  # settings may hold tokens
+    with pytest.raises(RuntimeError, match="did not start: .+"):
+        with server:
+            pass
+    assert server.process is not None and server.process.poll() is not None  # nothing left running
