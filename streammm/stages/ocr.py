@@ -196,6 +196,7 @@ def _read_frame(state: OcrState, frame: Frame, engine: OcrEngine, options: OcrCo
     kept = [t for t in state.tracked if not any(_centre_in(t.line.box, y0, y1) for y0, y1 in rows)]
     found = [box for y0, y1 in rows for box in _find_lines(engine, image, y0, y1)]
     fresh, recognized = _identify(found, state.tracked, image, engine, options)
+    kept = [t for t in kept if not any(t is f for f in fresh)]  # a known line a box regrouped may lie outside the band
     tracked = sorted(kept + fresh, key=lambda t: (t.line.box[1], t.line.box[0]))
     new_reference = thumb.copy() if reference is None else reference.copy()
     for first, last in bands:
