@@ -83,10 +83,10 @@ class SegmentHandler:
             try:
                 observations = await self.pool.run(self.observe, segment, published_at, message)
             except MediaError as exc:
-                # The stream goes on: report the range as empty so the aligner's watermark moves past it.
+                # The stream goes on: the range is reported (empty) so the aligner's watermark moves past it.
                 reason = f"{'+'.join(self.modalities)}: stream {segment.stream_id} segment {segment.seq} ({segment.carries}): {exc}"
                 outputs.append(dead_letter(message, reason, self.topics.dlq))
-                observations = self.empty(segment, published_at)
+                observations = await self.pool.run(self.unreadable, segment, published_at)
         outputs += [OutMessage(self.topics.observation(o.modality), segment.stream_id, encode_observation(o)) for o in observations]
         return outputs
 
@@ -96,6 +96,10 @@ class SegmentHandler:
             Observation(m, segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last, published_at=published_at, run=segment.run)
             for m in self.modalities
         ]
+
+    def unreadable(self, segment: Segment, published_at: float) -> list[Observation]:
+        """The reports for a segment whose media cannot be read: by default, nothing over its range."""
+        return self.empty(segment, published_at)
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
         raise NotImplementedError
@@ -188,6 +192,22 @@ class SpeechHandler(SegmentHandler):
             self.streams.pop(segment.stream_id, None)
         return [Observation(
             "speech", segment.stream_id, segment.seq, start, until, segment.last, words=tuple(words),
+            published_at=published_at, run=segment.run,
+        )]
+
+    def unreadable(self, segment: Segment, published_at: float) -> list[Observation]:
+        """The stream's audio breaks off here: the audio held before the segment is transcribed now, and the
+        report covers it and the segment. (An empty report of the segment alone would move the aligner's
+        watermark past the held audio, and its words, reported later, would come after their windows were
+        stored: lost.) The next segment starts afresh, as after any gap."""
+        stream = self.streams.pop(segment.stream_id, None)
+        start, words = segment.start_s, []
+        if stream is not None:
+            start = min(start, stream.reported_until_s if stream.reported_until_s is not None else start)
+            if stream.state.pending is not None:
+                _, words = transcribe_step(stream.state, None, self.models.transcriber, self.settings.models.speech, final=True)
+        return [Observation(
+            "speech", segment.stream_id, segment.seq, start, segment.end_s, segment.last, words=tuple(words),
             published_at=published_at, run=segment.run,
         )]
 

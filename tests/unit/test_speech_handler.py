@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+from dataclasses import replace
 
 import pytest
 
@@ -16,12 +18,13 @@ from streammm.bus.codec import decode_observation, encode_segment
 from streammm.bus.memory import MemoryBus, MemoryWorker
 from streammm.bus.topics import Topics
 from streammm.config import load_settings
+from streammm.stages.align import AlignState, observe, ready_windows
 from streammm.media.segments import iter_segments
 from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
 from streammm.paths import shared_media
 from streammm.pipeline.perceive import SpeechHandler
-from streammm.records import AudioChunk, Segment, Word
+from streammm.records import AudioChunk, IngestRun, Segment, Word
 
 SETTINGS = load_settings(env={})
 TOPICS = Topics.from_config(SETTINGS.kafka)
@@ -77,6 +80,14 @@ class Rig:
             for segment in turn:
                 self.bus.produce(TOPICS.segments, segment.stream_id, encode_segment(segment, published_at=1000.0 + segment.seq))
 
+    def publish_damaged(self, stream_id: str, damaged: int) -> Segment:
+        """The stream's segments with segment `damaged` replaced by random bytes; returns that segment."""
+        for segment in segments(stream_id):
+            if segment.seq == damaged:
+                segment = replace(segment, data=os.urandom(len(segment.data)))
+            self.bus.produce(TOPICS.segments, segment.stream_id, encode_segment(segment, published_at=1000.0 + segment.seq))
+        return segments(stream_id)[damaged]
+
     def poll(self, limit: int | None = None) -> int:
         return asyncio.run(self.worker.poll(limit))
 
@@ -95,6 +106,21 @@ class Rig:
             if obs.stream_id == stream_id:
                 words = [w for w in words if not obs.start_s <= (w.start_s + w.end_s) / 2 < obs.end_s] + list(obs.words)
         return sorted(words, key=lambda w: w.start_s)
+
+    def stored_words(self, stream_id: str) -> list[Word]:
+        """The words the real align stage stores in the stream's clips, given the speech reports one at a
+        time in the order they were produced (as the aligner takes them, storing what is ready after each)."""
+        options = SETTINGS.align
+        state = AlignState(stream_id, IngestRun(started_at=1.0, has_video=False), created_at=0.0)
+        stored: dict[float, tuple[Word, ...]] = {}
+        for message in self.bus.messages(TOPICS.speech):
+            obs = decode_observation(message.value)
+            if obs.stream_id != stream_id:
+                continue
+            state, updates = ready_windows(observe(state, replace(obs, run=state.run), options), now=0.0, options=options)
+            for update in updates:
+                stored[update.window.start_s] = update.window.words
+        return sorted({w for words in stored.values() for w in words}, key=lambda w: w.start_s)
 
 
 @pytest.fixture
@@ -150,3 +176,16 @@ def test_a_restart_from_the_commits_reports_every_word_once(rig, restart_after):
     assert rig.poll() == len(segments("lecture")) - restart_after + reread
     assert rig.words("lecture") == list(SCRIPT)
     assert rig.worker.dead_letters() == []
+
+
+@pytest.mark.parametrize("damaged", [1, 3, 4])  # before the pause, after it, the last segment
+def test_the_audio_held_before_an_unreadable_segment_is_transcribed_and_stored(rig, damaged):
+    # Before the pause at 12 s nothing is transcribed: the audio of every segment before the damaged one
+    # is held. The damaged segment's report must not move the aligner past that audio before its words
+    # are reported (seen in a full run: the words just before a dead-lettered segment went missing).
+    lost = rig.publish_damaged("lecture", damaged)
+    assert rig.poll() == len(segments("lecture"))
+    assert len(rig.worker.dead_letters()) == 1, "the damaged segment is dead-lettered"
+    heard = [w for w in SCRIPT if w.end_s <= lost.start_s or w.start_s >= lost.end_s]
+    assert rig.stored_words("lecture") == heard
+    assert rig.words("lecture") == heard
