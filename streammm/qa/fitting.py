@@ -55,7 +55,7 @@ MIN_MATCH = 0.3  # lexical evidence bounds a moment once it covers this share of
 # Calibration of relevance (a logistic model of "this clip answers the query"), learned on the dev
 # queries (docs/eval.md: ../shared/media/queries.json, each query asked of every dev stream; a clip
 # is a positive when it overlaps the labelled window of its own video). See `relevance`.
-CALIBRATION = (-4.62, 9.03, 3.57)  # intercept, joint-vector cosine, lexical match
+CALIBRATION = (-4.88, 10.02, 3.35)  # intercept, joint-vector cosine, lexical match
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,14 @@ def distinct_lines(clips: Iterable[Clip]) -> list[OcrLine]:
 def line_match(terms: Terms, line: OcrLine) -> float:
     """How well a line answers: the share of the query's content words it has, discounted when most of the
     line is other words (a menu item that shares one word of a long query matters less)."""
-    words = tokens(line.text)
+    return screen_match(terms, [line])
+
+
+def screen_match(terms: Terms, lines: Sequence[OcrLine]) -> float:
+    """How well lines on screen together answer: the share of the query's content words they have between
+    them, discounted when most of their words are other words. A listing read as one line per entry
+    ("bin", "include lib64", "local") answers a query that names several entries as one line would."""
+    words = [w for line in lines for w in tokens(line.text)]
     if not words:
         return 0.0
     found = [terms.match(w) for w in words]
@@ -220,32 +227,46 @@ def line_match(terms: Terms, line: OcrLine) -> float:
     return coverage * (0.5 + 0.5 * precision)
 
 
+def screens(terms: Terms, lines: Sequence[OcrLine]) -> list[tuple[float, list[OcrLine]]]:
+    """The matching lines that are on screen together, each time a matching line appears, with how well
+    they answer between them (screen_match)."""
+    matching = [line for line in lines if line_match(terms, line) > 0]
+    found = []
+    for t in sorted({line.start_s for line in matching}):
+        showing = [line for line in matching if line.start_s <= t < line.end_s or line.start_s == t]
+        found.append((screen_match(terms, showing), showing))
+    return found
+
+
 def fit_ocr(
     terms: Terms, lines: Sequence[OcrLine], within: tuple[float, float], around: tuple[float, float] | None = None
 ) -> Fit | None:
-    """The seconds the best-matching lines are on screen, cut to `within` (the retrieved clips that show
-    them). None when nothing matches, or when every matching line was on screen before `around` (the
-    moment's own clips; default `within`) and stays for most of it: a title or menu there all along does
-    not say when."""
-    scored = [(line_match(terms, line), line) for line in lines]
+    """The seconds the best-matching lines (read together, see `screens`) are on screen, cut to `within`
+    (the retrieved clips that show them). None when nothing matches, or when every matching line was on
+    screen before `around` (the moment's own clips; default `within`) and stays for most of it: a title or
+    menu there all along does not say when."""
+    scored = screens(terms, lines)
     best = max((s for s, _ in scored), default=0.0)
     if best <= 0:
         return None
-    chosen = [line for s, line in scored if s >= best * LINE_RATIO]
     lo, hi = within
     a_lo, a_hi = around or within
     def there_all_along(line: OcrLine) -> bool:  # already showing when the moment begins, and for most of it
         return line.start_s < a_lo and min(line.end_s, a_hi) - a_lo >= 0.75 * (a_hi - a_lo)
 
-    changing = [line for line in chosen if not there_all_along(line)]
-    if not changing:
+    shown: list[tuple[float, float, list[OcrLine]]] = []  # when each good screen shows all its lines
+    for score, showing in scored:
+        # A screen of lines there all along (a title beside a dialog that says the same) says nothing about when.
+        if score >= best * LINE_RATIO and not all(there_all_along(line) for line in showing):
+            shown.append((max(line.start_s for line in showing), min(line.end_s for line in showing), showing))
+    if not shown:
         return None
-    chosen = changing  # a line there all along (a title beside a dialog that says the same) says nothing about when
-    start = max(lo, min(line.start_s for line in chosen))
-    end = min(hi, max(line.end_s for line in chosen))
+    start = max(lo, min(a for a, _, _ in shown))
+    end = min(hi, max(b for _, b, _ in shown))
     if end <= start:
         return None
-    text = " | ".join(dict.fromkeys(line.text.strip() for line in chosen))
+    chosen = {id(line): line for _, _, showing in shown for line in showing}.values()
+    text = " | ".join(dict.fromkeys(line.text.strip() for line in sorted(chosen, key=lambda line: (line.start_s, line.y, line.x))))
     return Fit("ocr", start, end, text, best)
 
 
@@ -255,8 +276,8 @@ def fit_ocr(
 def lexical_match(terms: Terms, clip: Clip) -> float:
     """The clip's best lexical evidence: its best spoken run's or best line's share of the query's words."""
     speech = fit_speech(terms, clip.words)
-    lines = [line_match(terms, line) for line in clip.ocr_lines]
-    return max(speech.match if speech else 0.0, max(lines, default=0.0))
+    shown = max((score for score, _ in screens(terms, clip.ocr_lines)), default=0.0)
+    return max(speech.match if speech else 0.0, shown)
 
 
 def relevance(query_vector: np.ndarray | None, clip: Clip, lexical: float) -> float:

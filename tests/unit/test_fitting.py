@@ -183,3 +183,25 @@ def test_no_fitted_span_is_smaller_than_its_evidence(spoken, shown, asked, cosin
             assert any(moment.start_s <= max(ln.start_s, lo) + 1e-9 for ln in chosen)
         else:
             assert lo - 1e-9 <= moment.start_s and moment.end_s <= hi + 1e-9
+
+
+def test_a_listing_read_one_entry_per_line_answers_a_query_that_names_its_entries():
+    # A terminal's `ls` output: OCR reads each entry (or pair of entries) as its own line, all appearing
+    # at 6 s; a voice said "directory" in the clip before. Together the lines have most of the query's words.
+    prompt = OcrLine(0.0, 8.3, "user@host:~$", x=0.1, y=0.1)
+    listing = [OcrLine(6.0, 8.3, text, x=0.1, y=0.2 + i * 0.05) for i, text in enumerate(("bin", "games", "include lib64", "local", "share"))]
+    spoken = said("I will show a directory.", 0.5)
+    clips = [clip(0.0, words=spoken, lines=(prompt,), cosine=0.45), clip(4.0, lines=(prompt, *listing), cosine=0.4, length=4.3)]
+    query = "a terminal shows a directory listing with bin, include, lib64, local and share"
+    (moment,) = fit_moments(query, found(*clips), QUERY)
+    assert (moment.start_s, moment.end_s) == (6.0, 8.3) and moment.evidence == "ocr"
+    assert moment.evidence_text == "bin | include lib64 | local | share"
+
+
+def test_a_line_typed_beside_a_standing_one_bounds_the_moment_by_the_seconds_both_show():
+    # "Activities" stands for the whole clip; the search field shows "displays" from 1 to 3 s. Together they
+    # answer best, and the moment is when both show, not the standing line's whole stretch.
+    standing = OcrLine(0.0, 7.3, "Activities", x=0.05, y=0.01)
+    typed = OcrLine(1.0, 3.0, "displays", x=0.5, y=0.1)
+    (moment,) = fit_moments("the user types 'displays' into the Activities search", found(clip(0.0, lines=(standing, typed))), QUERY)
+    assert (moment.start_s, moment.end_s) == (1.0, 3.0) and moment.evidence == "ocr"
