@@ -6,6 +6,7 @@ Uses Debian's `chromium` (not a Playwright-downloaded browser), so nothing is do
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,6 +124,9 @@ def test_the_first_moment_is_fitted_to_the_words_and_seeks_the_player_to_their_s
         stream, start, end = first.get_attribute("data-stream"), float(first.get_attribute("data-start")), float(first.get_attribute("data-end"))
         assert stream == truth_stream, page.inner_text("#moments")
         assert abs(start - truth_start) <= 0.5 and abs(end - truth_end) <= 0.5, f"first moment {start}-{end} s, the words {truth_start}-{truth_end} s"
+        # It shows its calibrated relevance (a share), not the fused rank's score (0.03 for every moment).
+        label = first.query_selector(".score").inner_text()  # e.g. "relevance 87%"
+        assert re.fullmatch(r"relevance \d{1,3}%", label) and int(label.split()[1][:-1]) >= 50, label
         first.click()
         current = played_from(page, stream)
         assert isinstance(current, (int, float)), f"the player could not play {stream}: {current}"

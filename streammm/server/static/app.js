@@ -505,8 +505,10 @@
     const body = el("span", "moment-body");
     const head = el("span", "moment-head");
     head.append(el("span", "moment-label", label(moment.stream_id, moment.start_s, moment.end_s)));
-    const score = isNumber(extra && extra.score) ? extra.score : moment.score;
-    if (isNumber(score)) head.append(el("span", "score", `score ${score.toFixed(3)}`));
+    // A search's moments show their calibrated relevance (0-1), not the fused rank's score; a watch's
+    // match shows the score it matched with.
+    if (isNumber(extra && extra.score)) head.append(el("span", "score", `score ${extra.score.toFixed(3)}`));
+    else if (isNumber(moment.relevance)) head.append(el("span", "score", `relevance ${Math.round(moment.relevance * 100)}%`));
     body.append(head);
     if (extra && extra.text) body.append(el("span", "moment-extra", extra.text));
     if (moment.transcript) body.append(el("span", "transcript", `“${snippet(moment.transcript)}”`));
