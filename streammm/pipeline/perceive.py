@@ -21,7 +21,7 @@ from streammm.media.frames import FrameSampler
 from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
 from streammm.models.base import ImageEncoder
-from streammm.records import Frame, Observation, OcrLine, Segment
+from streammm.records import Frame, IngestRun, Observation, OcrLine, Segment
 from streammm.stages import ocr as ocr_stage
 from streammm.stages import pace
 from streammm.stages.speech import SpeechState, transcribe_step
@@ -164,6 +164,7 @@ class _SpeechStream:
     reported_until_s: float | None = None
     partition: int = -1
     segments: list[tuple[int, float]] = field(default_factory=list)  # (offset, start_s) still needed
+    run: IngestRun | None = None
 
 
 class SpeechHandler(SegmentHandler):
@@ -172,7 +173,11 @@ class SpeechHandler(SegmentHandler):
     modalities = ("speech",)
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
-        stream = self.streams.setdefault(segment.stream_id, _SpeechStream())
+        stream = self.streams.get(segment.stream_id)
+        if stream is None or stream.run != segment.run:
+            # A stream published again before its last run ended: the new run starts afresh (the old one's
+            # held audio is not the new one's, and the aligner replaces the old run's clips anyway).
+            stream = self.streams[segment.stream_id] = _SpeechStream(run=segment.run)
         stream.partition = message.partition
         stream.segments.append((message.offset, segment.start_s))
         chunk = load_audio(segment.data, offset_s=segment.start_s)
@@ -221,6 +226,7 @@ class _OcrStream:
     partition: int
     state: ocr_stage.OcrState
     read_until_s: float  # media time read up to
+    run: IngestRun
 
 
 class OcrHandler(SegmentHandler):
@@ -235,6 +241,8 @@ class OcrHandler(SegmentHandler):
         options = self.settings.models.ocr
         hold_s = 1 / fps  # a line lasts until the next frame that could have shown it
         known = self.streams.get(segment.stream_id)
+        if known is not None and known.run != segment.run:
+            known = None  # a new run of the stream: the old one's open lines are not on its screen
         state, read_until = (known.state, known.read_until_s) if known else (ocr_stage.OcrState(), segment.start_s)
         lapsed: list[OcrLine] = []
         if segment.start_s - read_until > 1e-3:
@@ -247,7 +255,7 @@ class OcrHandler(SegmentHandler):
         if segment.last:
             self.streams.pop(segment.stream_id, None)
         else:
-            self.streams[segment.stream_id] = _OcrStream(message.partition, state, segment.end_s)
+            self.streams[segment.stream_id] = _OcrStream(message.partition, state, segment.end_s, segment.run)
         return Observation(
             "ocr", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
             ocr=tuple(lapsed) + tuple(closed) + tuple(still_open), published_at=published_at, run=segment.run,

@@ -189,3 +189,26 @@ def test_the_audio_held_before_an_unreadable_segment_is_transcribed_and_stored(r
     heard = [w for w in SCRIPT if w.end_s <= lost.start_s or w.start_s >= lost.end_s]
     assert rig.stored_words("lecture") == heard
     assert rig.words("lecture") == heard
+
+
+def test_a_stream_published_again_before_its_last_run_ended_is_heard_whole(rig):
+    # A publisher stopped mid-file (its last segment never came) and the file published again: a newer
+    # run of the same stream id, from 0 s. The old run's held audio must not swallow the new run's.
+    old, new = IngestRun(started_at=1.0), IngestRun(started_at=2.0)
+    for segment in segments("lecture")[:2]:
+        rig.bus.produce(TOPICS.segments, "lecture", encode_segment(replace(segment, run=old), published_at=1000.0))
+    for segment in segments("lecture"):
+        rig.bus.produce(TOPICS.segments, "lecture", encode_segment(replace(segment, run=new), published_at=2000.0 + segment.seq))
+    assert rig.poll(limit=3) == 3
+    held = rig.worker.handler.streams["lecture"].state.pending
+    first = segments("lecture")[0]  # 5 s (its audio a few AAC frames more): the old run had held 10 s
+    assert held.start_s == 0.0 and held.duration_s < first.end_s + 0.5, f"the new run holds only its own audio: {held.duration_s} s"
+    assert rig.poll() == len(segments("lecture")) - 1
+    reports = [decode_observation(m.value) for m in rig.bus.messages(TOPICS.speech)]
+    newer = [r for r in reports if r.run.started_at == new.started_at]
+    assert [(r.start_s, r.end_s) for r in newer][0][0] == 0.0, "the new run's reports start at its own beginning"
+    assert all(a.end_s == b.start_s for a, b in zip(newer, newer[1:])), [(r.start_s, r.end_s) for r in newer]
+    words = sorted((w for r in newer for w in r.words), key=lambda w: w.start_s)
+    assert words == list(SCRIPT)
+    assert rig.worker.handler.streams == {}, "nothing is held once the new run ended"
+    assert rig.committed("lecture") == 2 + len(segments("lecture"))
