@@ -53,7 +53,8 @@ class SegmentHandler:
     """Shared plumbing: decode the segment, run `observe` in the inference pool, encode, dead-letter.
 
     Stateful stages keep per-stream state in `streams`, each entry tagged with its partition, so a
-    revoked partition's streams are forgotten (the new owner re-reads them from the last commit).
+    revoked partition's streams are forgotten (the new owner re-reads them from the last commit), and
+    with its run, so a stream published again starts afresh.
     """
 
     modalities: tuple[str, ...] = ()  # what it reports, one observation of each per segment
@@ -73,6 +74,12 @@ class SegmentHandler:
 
     async def handle(self, message: InMessage) -> list[OutMessage]:
         segment, published_at = decode_segment(message.value, load_media=False)  # malformed: the loop dead-letters it
+        known = self.streams.get(segment.stream_id)
+        if known is not None and known.run != segment.run:
+            # The stream was published again before its last run ended (its last segment never came): the
+            # new run starts afresh. The old run's held audio or open lines are not the new run's, and the
+            # aligner replaces the old run's clips anyway.
+            del self.streams[segment.stream_id]
         outputs: list[OutMessage] = []
         if not self.uses(segment):
             # Nothing to see (or hear): the stream's clips may be complete without this modality already,
@@ -173,11 +180,7 @@ class SpeechHandler(SegmentHandler):
     modalities = ("speech",)
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
-        stream = self.streams.get(segment.stream_id)
-        if stream is None or stream.run != segment.run:
-            # A stream published again before its last run ended: the new run starts afresh (the old one's
-            # held audio is not the new one's, and the aligner replaces the old run's clips anyway).
-            stream = self.streams[segment.stream_id] = _SpeechStream(run=segment.run)
+        stream = self.streams.setdefault(segment.stream_id, _SpeechStream(run=segment.run))
         stream.partition = message.partition
         stream.segments.append((message.offset, segment.start_s))
         chunk = load_audio(segment.data, offset_s=segment.start_s)
@@ -241,8 +244,6 @@ class OcrHandler(SegmentHandler):
         options = self.settings.models.ocr
         hold_s = 1 / fps  # a line lasts until the next frame that could have shown it
         known = self.streams.get(segment.stream_id)
-        if known is not None and known.run != segment.run:
-            known = None  # a new run of the stream: the old one's open lines are not on its screen
         state, read_until = (known.state, known.read_until_s) if known else (ocr_stage.OcrState(), segment.start_s)
         lapsed: list[OcrLine] = []
         if segment.start_s - read_until > 1e-3:

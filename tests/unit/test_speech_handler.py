@@ -212,3 +212,19 @@ def test_a_stream_published_again_before_its_last_run_ended_is_heard_whole(rig):
     assert words == list(SCRIPT)
     assert rig.worker.handler.streams == {}, "nothing is held once the new run ended"
     assert rig.committed("lecture") == 2 + len(segments("lecture"))
+
+
+def test_a_silent_run_after_an_unfinished_one_lets_the_commit_move_on(rig):
+    # The old run's held audio kept its first segment uncommitted; a newer run without audio (never
+    # transcribed, so it never flushes that audio) must not keep the partition's commit there for ever.
+    old, silent = IngestRun(started_at=1.0), IngestRun(started_at=2.0, has_audio=False)
+    for segment in segments("lecture")[:2]:
+        rig.bus.produce(TOPICS.segments, "lecture", encode_segment(replace(segment, run=old), published_at=1000.0))
+    assert rig.poll() == 2 and rig.committed("lecture") == 0, "the old run's audio is held"
+    for segment in segments("lecture"):
+        rig.bus.produce(TOPICS.segments, "lecture", encode_segment(replace(segment, run=silent), published_at=2000.0))
+    assert rig.poll() == len(segments("lecture"))
+    assert rig.worker.handler.streams == {}
+    assert rig.committed("lecture") == 2 + len(segments("lecture"))
+    reports = [decode_observation(m.value) for m in rig.bus.messages(TOPICS.speech)][2:]
+    assert [(r.start_s, r.end_s, r.words) for r in reports] == [(s.start_s, s.end_s, ()) for s in segments("lecture")]
