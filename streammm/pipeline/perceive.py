@@ -18,6 +18,7 @@ from streammm.config import Settings
 from streammm.errors import MediaError
 from streammm.media.audio import load_audio
 from streammm.media.frames import FrameSampler
+from streammm.media.signature import check_container
 from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
 from streammm.models.base import ImageEncoder
@@ -88,6 +89,7 @@ class SegmentHandler:
         else:
             segment, published_at = decode_segment(message.value)
             try:
+                check_container(segment.data, segment.container)
                 observations = await self.pool.run(self.observe, segment, published_at, message)
             except MediaError as exc:
                 # The stream goes on: the range is reported (empty) so the aligner's watermark moves past it.

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import os
+import random
 from dataclasses import replace
 
+import av
 import pytest
 
-from streammm.bus.codec import decode_observation, encode_segment
+from streammm.bus.codec import decode_dead_letter, decode_observation, encode_segment
 from streammm.bus.memory import MemoryBus, MemoryWorker
 from streammm.bus.topics import Topics
 from streammm.config import load_settings
@@ -228,3 +231,19 @@ def test_a_silent_run_after_an_unfinished_one_lets_the_commit_move_on(rig):
     assert rig.committed("lecture") == 2 + len(segments("lecture"))
     reports = [decode_observation(m.value) for m in rig.bus.messages(TOPICS.speech)][2:]
     assert [(r.start_s, r.end_s, r.words) for r in reports] == [(s.start_s, s.end_s, ()) for s in segments("lecture")]
+
+
+def test_bytes_that_ffmpeg_would_take_for_another_format_are_dead_lettered(rig):
+    # Random bytes that FFmpeg's probing reads as an LRC subtitle file (about 1 in 100 random strings
+    # probe as some format): decoded, they would be a segment without audio, and the damage would pass
+    # unnoticed. The record says the segment is matroska, and these bytes are not.
+    damaged = random.Random(131).randbytes(20_000)
+    with av.open(io.BytesIO(damaged)) as probed:
+        assert probed.format.name == "lrc"
+    first, second = segments("lecture")[:2]
+    rig.bus.produce(TOPICS.segments, "lecture", encode_segment(first, published_at=1000.0))
+    rig.bus.produce(TOPICS.segments, "lecture", encode_segment(replace(second, data=damaged), published_at=1001.0))
+    assert rig.poll() == 2
+    (letter,) = [decode_dead_letter(m.value) for m in rig.worker.dead_letters()]
+    assert letter.reason.startswith("speech: stream lecture segment 1") and "not matroska" in letter.reason, letter.reason
+    assert rig.worker.handler.streams == {} and rig.words("lecture") == [w for w in SCRIPT if w.end_s <= second.start_s]
