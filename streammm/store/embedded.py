@@ -15,12 +15,11 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS, Bitmap, BTree
-from lancedb.query import MultiMatchQuery
 
 from streammm.errors import StoreError, StreammmError
 from streammm.records import VECTOR_NAMES, Clip, ClipFilter, ScoredClip, StreamInfo
 from streammm.store.ann import AnnIndexes, AnnOptions
-from streammm.store.arrow_rows import clip_schema, clips_from_arrow, clips_to_arrow
+from streammm.store.arrow_rows import SEARCH_TEXT, SEARCH_TEXT_SQL, clip_columns, clip_schema, clips_from_arrow, clips_to_arrow
 from streammm.store.checks import check_dim, check_target, checked_vector, finite_bound
 from streammm.store.fusion import rank_fusion_search, rrf_order
 from streammm.store.vector_cache import StaleRowIds, VectorCache, rows_by_id
@@ -29,7 +28,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TABLE = "clips"
-TEXT_COLUMNS = ("transcript", "ocr_text")
 SCALAR_INDEXED = ("clip_id", "stream_id", "start_s", "end_s")
 KEEP_OLD_VERSIONS = timedelta(hours=1)  # optimize() prunes versions older than this; readers may still use newer ones
 ID_CHUNK = 500  # clip ids per IN (...) list in get()
@@ -86,7 +84,7 @@ class LanceDbClipStore:
         self.optimize_every = optimize_every
         self._ann = AnnIndexes(ann or AnnOptions(), dim)
         self._cache = VectorCache(dim, min_rows=vector_cache_min_rows, max_bytes=int(vector_cache_max_mb * 2**20))
-        self._columns = list(clip_schema(dim).names)
+        self._columns = clip_columns(dim)
         self._write_lock = threading.Lock()
         self._upserts = 0
         with self._errors("open"):
@@ -275,7 +273,7 @@ class LanceDbClipStore:
         return self._ann.query(table, vector, target, k, expr or "", exact=exact, filtered=where is not None)
 
     def _bm25(self, query: str, k: int, where: ClipFilter | None, columns: list[str], *, row_ids: bool = False) -> pa.Table:
-        builder = self._open().search(MultiMatchQuery(query, list(TEXT_COLUMNS)), query_type="fts")
+        builder = self._open().search(query, query_type="fts", fts_columns=SEARCH_TEXT)
         expr = _where(where)
         if expr:
             builder = builder.where(expr, prefilter=True)
@@ -328,11 +326,12 @@ class LanceDbClipStore:
             raise StoreError(f"clip store in {self.path}: {action} failed: {text}", retriable=retriable) from exc
 
     def _add_missing_columns(self) -> None:
-        """Columns added after a table was made (completeness, ingest run, sample rate) are added with neutral values."""
+        """Columns added after a table was made are added: completeness, ingest run and sample rate with
+        neutral values, the BM25 document from the text columns."""
         have = set(self._table.schema.names)
         added = {
             "expected": "CAST('' AS STRING)", "pending": "CAST('' AS STRING)", "run_started_at": "CAST(0.0 AS DOUBLE)",
-            "sample_fps": "CAST(0.0 AS DOUBLE)",
+            "sample_fps": "CAST(0.0 AS DOUBLE)", SEARCH_TEXT: SEARCH_TEXT_SQL,
         }
         missing = {name: expr for name, expr in added.items() if name not in have}
         if missing:
@@ -340,19 +339,28 @@ class LanceDbClipStore:
             self._table.add_columns(missing)
 
     def _ensure_indexes(self) -> None:
-        """BM25 indexes on the text columns, BTREE indexes for the id, stream and time filters, and BITMAP
-        indexes on the has_ flags (every vector query filters on one)."""
-        wanted = {col: FTS() for col in TEXT_COLUMNS} | {col: BTree() for col in SCALAR_INDEXED}
+        """A BM25 index on the BM25 document, BTREE indexes for the id, stream and time filters, and BITMAP
+        indexes on the has_ flags (every vector query filters on one). A table made before the BM25
+        document had an index per text column: those are dropped once the new one exists."""
+        wanted = {SEARCH_TEXT: FTS()} | {col: BTree() for col in SCALAR_INDEXED}
         wanted |= {f"has_{name}": Bitmap() for name in VECTOR_NAMES}
         with self._errors("index check"):
-            have = {column for index in self._open().list_indices() for column in index.columns}
+            indexes = self._open().list_indices()
+        have = {column for index in indexes for column in index.columns}
         for column, config in wanted.items():
             if column in have:
                 continue
             try:
                 self._open().create_index(column, config=config)
+                have.add(column)
             except Exception as exc:  # another process may have created it meanwhile; queries work without it
                 log.warning("could not create the %s index on %s: %s", type(config).__name__, column, exc)
+        for index in indexes:
+            if SEARCH_TEXT in have and index.index_type == "FTS" and index.columns != [SEARCH_TEXT]:
+                try:
+                    self._open().drop_index(index.name)
+                except Exception as exc:  # unused: it only costs disk and optimize time
+                    log.warning("could not drop the unused %s index on %s: %s", index.name, self.path, exc)
 
     def _optimize(self, table: lancedb.table.Table) -> None:
         began = time.perf_counter()
