@@ -14,13 +14,13 @@ from streammm.store.rows import names_from_text, names_text, ocr_lines_from_json
 
 _PRIMARY_KEY = {b"lance-schema:unenforced-primary-key": b"true"}
 # The clip's transcript and on-screen text as one BM25 document (one index and one query instead of one
-# per field: 3x faster at 1M clips). Written with every row; SEARCH_TEXT_SQL makes it for older tables.
-SEARCH_TEXT = "search_text"
-SEARCH_TEXT_SQL = "concat_ws(' ', transcript, ocr_text)"
+# per field: 3x faster at 1M clips). Written with every row; BM25_TEXT_SQL makes it for older tables.
+BM25_TEXT = "bm25_text"
+BM25_TEXT_SQL = "concat_ws(' ', transcript, ocr_text)"
 
 
-def search_text(clip: Clip) -> str:
-    """The clip's BM25 document, as SEARCH_TEXT_SQL makes it from the stored columns."""
+def bm25_text(clip: Clip) -> str:
+    """The clip's BM25 document, as BM25_TEXT_SQL makes it from the stored columns."""
     return f"{clip.transcript} {clip.ocr_text}"
 
 
@@ -49,7 +49,7 @@ def clip_schema(dim: int) -> pa.Schema:
             pa.field("pending", pa.string()),
             pa.field("run_started_at", pa.float64()),
             pa.field("sample_fps", pa.float64()),
-            pa.field(SEARCH_TEXT, pa.string()),
+            pa.field(BM25_TEXT, pa.string()),
             *(pa.field(name, vector, nullable=False) for name in VECTOR_NAMES),
             *(pa.field(f"has_{name}", pa.bool_(), nullable=False) for name in VECTOR_NAMES),
         ]
@@ -58,7 +58,7 @@ def clip_schema(dim: int) -> pa.Schema:
 
 def clip_columns(dim: int) -> list[str]:
     """The columns a Clip is read from (every column but the BM25 document, which only search reads)."""
-    return [name for name in clip_schema(dim).names if name != SEARCH_TEXT]
+    return [name for name in clip_schema(dim).names if name != BM25_TEXT]
 
 
 def clips_to_arrow(clips: Sequence[Clip], dim: int) -> pa.Table:
@@ -81,7 +81,7 @@ def clips_to_arrow(clips: Sequence[Clip], dim: int) -> pa.Table:
         "pending": [names_text(c.pending) for c in clips],
         "run_started_at": [float(c.run_started_at) for c in clips],
         "sample_fps": [float(c.sample_fps) for c in clips],
-        SEARCH_TEXT: [search_text(c) for c in clips],
+        BM25_TEXT: [bm25_text(c) for c in clips],
     }
     for name in VECTOR_NAMES:
         matrix = np.zeros((len(clips), dim), dtype=np.float32)

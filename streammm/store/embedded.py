@@ -19,7 +19,7 @@ from lancedb.index import FTS, Bitmap, BTree
 from streammm.errors import StoreError, StreammmError
 from streammm.records import VECTOR_NAMES, Clip, ClipFilter, ScoredClip, StreamInfo
 from streammm.store.ann import AnnIndexes, AnnOptions
-from streammm.store.arrow_rows import SEARCH_TEXT, SEARCH_TEXT_SQL, clip_columns, clip_schema, clips_from_arrow, clips_to_arrow
+from streammm.store.arrow_rows import BM25_TEXT, BM25_TEXT_SQL, clip_columns, clip_schema, clips_from_arrow, clips_to_arrow
 from streammm.store.checks import check_dim, check_target, checked_vector, finite_bound
 from streammm.store.fusion import rank_fusion_search, rrf_order
 from streammm.store.vector_cache import StaleRowIds, VectorCache, rows_by_id
@@ -273,7 +273,7 @@ class LanceDbClipStore:
         return self._ann.query(table, vector, target, k, expr or "", exact=exact, filtered=where is not None)
 
     def _bm25(self, query: str, k: int, where: ClipFilter | None, columns: list[str], *, row_ids: bool = False) -> pa.Table:
-        builder = self._open().search(query, query_type="fts", fts_columns=SEARCH_TEXT)
+        builder = self._open().search(query, query_type="fts", fts_columns=BM25_TEXT)
         expr = _where(where)
         if expr:
             builder = builder.where(expr, prefilter=True)
@@ -331,7 +331,7 @@ class LanceDbClipStore:
         have = set(self._table.schema.names)
         added = {
             "expected": "CAST('' AS STRING)", "pending": "CAST('' AS STRING)", "run_started_at": "CAST(0.0 AS DOUBLE)",
-            "sample_fps": "CAST(0.0 AS DOUBLE)", SEARCH_TEXT: SEARCH_TEXT_SQL,
+            "sample_fps": "CAST(0.0 AS DOUBLE)", BM25_TEXT: BM25_TEXT_SQL,
         }
         missing = {name: expr for name, expr in added.items() if name not in have}
         if missing:
@@ -342,7 +342,7 @@ class LanceDbClipStore:
         """A BM25 index on the BM25 document, BTREE indexes for the id, stream and time filters, and BITMAP
         indexes on the has_ flags (every vector query filters on one). A table made before the BM25
         document had an index per text column: those are dropped once the new one exists."""
-        wanted = {SEARCH_TEXT: FTS()} | {col: BTree() for col in SCALAR_INDEXED}
+        wanted = {BM25_TEXT: FTS()} | {col: BTree() for col in SCALAR_INDEXED}
         wanted |= {f"has_{name}": Bitmap() for name in VECTOR_NAMES}
         with self._errors("index check"):
             indexes = self._open().list_indices()
@@ -356,7 +356,7 @@ class LanceDbClipStore:
             except Exception as exc:  # another process may have created it meanwhile; queries work without it
                 log.warning("could not create the %s index on %s: %s", type(config).__name__, column, exc)
         for index in indexes:
-            if SEARCH_TEXT in have and index.index_type == "FTS" and index.columns != [SEARCH_TEXT]:
+            if BM25_TEXT in have and index.index_type == "FTS" and index.columns != [BM25_TEXT]:
                 try:
                     self._open().drop_index(index.name)
                 except Exception as exc:  # unused: it only costs disk and optimize time

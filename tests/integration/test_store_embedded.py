@@ -158,7 +158,7 @@ def test_search_finds_everything_across_optimize_rounds(tmp_path: Path) -> None:
     ]
     for clip in clips:
         store.upsert([clip])
-    stats = store._table.index_stats("search_text_idx")  # rows 0-9 were folded into the index, 10-12 were not
+    stats = store._table.index_stats("bm25_text_idx")  # rows 0-9 were folded into the index, 10-12 were not
     assert (stats.num_indexed_rows, stats.num_unindexed_rows) == (10, 3)
     assert store.count() == 13
     for i, clip in enumerate(clips):
@@ -176,10 +176,10 @@ def test_optimize_folds_every_row_into_the_indexes(tmp_path: Path) -> None:
     clips = [make_clip(start_s=4.0 * i, transcript=f"quokka{i}") for i in range(4)]
     store.upsert(clips[:2])
     store.upsert(clips[2:])
-    stats = store._table.index_stats("search_text_idx")
+    stats = store._table.index_stats("bm25_text_idx")
     assert (stats.num_indexed_rows, stats.num_unindexed_rows) == (0, 4)
     store.optimize()
-    stats = store._table.index_stats("search_text_idx")
+    stats = store._table.index_stats("bm25_text_idx")
     assert (stats.num_indexed_rows, stats.num_unindexed_rows) == (4, 0)
     assert [h.clip.clip_id for h in store.search_text("quokka3", k=3)] == [clips[3].clip_id]
     store.close()
@@ -255,19 +255,19 @@ def test_a_store_made_before_completeness_was_recorded_opens_with_every_clip(tmp
 
 
 def test_a_store_made_before_the_bm25_document_gets_it_on_open(tmp_path: Path) -> None:
-    """Stores made before 2026-12-02 had no `search_text` column and a BM25 index per text column: opening
+    """Stores made before 2026-12-02 had no `bm25_text` column and a BM25 index per text column: opening
     one adds the column from the stored text, indexes it, drops the old indexes, and loses nothing."""
     import lancedb
     from lancedb.index import FTS
 
-    from streammm.store.arrow_rows import SEARCH_TEXT, clips_to_arrow
+    from streammm.store.arrow_rows import BM25_TEXT, clips_to_arrow
 
     clips = [
         make_clip(start_s=0.0, transcript="the narrator mentions a lighthouse", ocr_text=""),
         make_clip(start_s=4.0, transcript="", ocr_text="LIGHTHOUSE KEEPER'S LOG"),
         make_clip(start_s=8.0, transcript="waves", ocr_text="Chapter 2"),
     ]
-    old_rows = clips_to_arrow(clips, DIM).drop_columns([SEARCH_TEXT])
+    old_rows = clips_to_arrow(clips, DIM).drop_columns([BM25_TEXT])
     table = lancedb.connect(str(tmp_path / "store")).create_table("clips", data=old_rows)
     for column in ("transcript", "ocr_text"):
         table.create_index(column, config=FTS())
@@ -275,7 +275,7 @@ def test_a_store_made_before_the_bm25_document_gets_it_on_open(tmp_path: Path) -
     store = LanceDbClipStore(tmp_path / "store", DIM)
     try:
         indexes = {index.name: index.columns for index in store._table.list_indices() if index.index_type == "FTS"}
-        assert indexes == {f"{SEARCH_TEXT}_idx": [SEARCH_TEXT]}
+        assert indexes == {f"{BM25_TEXT}_idx": [BM25_TEXT]}
         assert {h.clip.clip_id for h in store.search_text("lighthouse", k=5)} == {clips[0].clip_id, clips[1].clip_id}
         assert [h.clip.clip_id for h in store.search_text("chapter waves", k=1)] == [clips[2].clip_id]
         again = {c.clip_id: c for c in store.get([c.clip_id for c in clips])}
