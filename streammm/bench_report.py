@@ -36,9 +36,15 @@ def format_query_bench(result: dict[str, Any]) -> str:
         for row in result["watch_fanout"]:
             lines.append(f"| {row['watches']:,} | {_cell(row['per_clip']['p50_ms'])} | {_cell(row['per_clip']['p99_ms'])} | {row['index_build_ms']} |")
         lines += ["", "Watch fan-out: one clip scored against every watch (all vectors, query words), off the event loop; target < 20 ms at 20,000."]
-    targets = result["targets"]
-    verdict = _verdict(result)
-    lines += ["", f"Target: `moments` p50 ≤ {targets['moments_p50_ms']:.0f} ms and p99 ≤ {targets['moments_p99_ms']:.0f} ms at {targets['clips']:,} clips with {targets['clients']} clients: {verdict}."]
+    verdicts = [(target, _verdict(result, target)) for target in result["targets"]]
+    measured = [(target, verdict) for target, verdict in verdicts if verdict is not None]
+    if measured:
+        lines.append("")
+    for target, verdict in measured:
+        lines.append(
+            f"Target: `moments` p50 ≤ {target['moments_p50_ms']:.0f} ms and p99 ≤ {target['moments_p99_ms']:.0f} ms "
+            f"at {target['clips']:,} clips with {target['clients']} clients: {verdict}."
+        )
     steps = _steps(result)
     lines += ["", "| " + " | ".join(["clips", "load s (upsert + optimize + vector index)", *steps, "answer candidates", "recall@10"]) + " |"]
     lines.append("|" + "---:|" * (len(steps) + 4))
@@ -86,19 +92,19 @@ def _steps(result: dict[str, Any]) -> list[str]:
     return steps
 
 
-def _verdict(result: dict[str, Any]) -> str:
-    targets = result["targets"]
+def _verdict(result: dict[str, Any], target: dict[str, Any]) -> str | None:
+    """Whether the run met `target`; None when it did not measure that size with that many clients."""
     for row in result["rows"]:
-        if row["clips"] != targets["clips"]:
+        if row["clips"] != target["clips"]:
             continue
         for ask in row["asks"]:
-            if ask["clients"] == targets["clients"]:
+            if ask["clients"] == target["clients"] and not ask.get("slow_readers"):
                 p50, p99 = ask["moments"]["p50_ms"], ask["moments"]["p99_ms"]
                 if p50 is None or p99 is None:
                     return "not measured (no asks completed)"
-                met = p50 <= targets["moments_p50_ms"] and p99 <= targets["moments_p99_ms"]
+                met = p50 <= target["moments_p50_ms"] and p99 <= target["moments_p99_ms"]
                 return f"{'met' if met else 'missed'} (p50 {p50} ms, p99 {p99} ms)"
-    return "not measured at that size and client count"
+    return None
 
 
 def _cell(value: object) -> str:

@@ -67,12 +67,20 @@ def test_the_report_is_a_markdown_table() -> None:
     result = {
         "machine": {"cpus": 2, "processor": "x86_64", "loadavg_before": [0.5], "loadavg_after": [1.0]},
         "strategy": "hybrid", "answerer": "extractive", "encoder": "bundled text encoder, 384-d", "duration_s": 5.0,
-        "targets": {"clips": 100, "clients": 1, "moments_p50_ms": 100.0, "moments_p99_ms": 300.0},
-        "rows": [{"clips": 100, "load": {"load_s": 0.1}, "asks": [phase], "search": [search], "breakdown": {"median_ms": {"encode question": 5.0}, "mean_answer_candidates": 9.0}, "recall": {"min": 1.0}}],
+        "targets": [
+            {"clips": 100, "clients": 1, "moments_p50_ms": 60.0, "moments_p99_ms": 120.0},
+            {"clips": 100, "clients": 20, "moments_p50_ms": 250.0, "moments_p99_ms": 800.0},
+            {"clips": 1000, "clients": 1, "moments_p50_ms": 30.0, "moments_p99_ms": 80.0},
+        ],
+        "rows": [{"clips": 100, "load": {"load_s": 0.1}, "asks": [phase, {**phase, "clients": 20, "moments": {"p50_ms": 260.0, "p99_ms": 700.0}}],
+                  "search": [search], "breakdown": {"median_ms": {"encode question": 5.0}, "mean_answer_candidates": 9.0}, "recall": {"min": 1.0}}],
     }
     text = format_query_bench(result)
     assert "| 100 | 1 | 3 | 40.0 | 90.0 | 200.0 | 300.0 | 2.0 | 5.0 | 50.0 | 0 |" in text
-    assert "met (p50 40.0 ms, p99 90.0 ms)" in text
+    # Each target the run measured gets its verdict; one it did not measure (1,000 clips) gets none.
+    assert "p99 ≤ 120 ms at 100 clips with 1 clients: met (p50 40.0 ms, p99 90.0 ms)." in text
+    assert "p99 ≤ 800 ms at 100 clips with 20 clients: missed (p50 260.0 ms, p99 700.0 ms)." in text
+    assert "1,000 clips" not in text
 
 
 def test_the_watch_fan_out_rows_time_every_clip_and_print_beside_the_slow_reader_rows() -> None:
@@ -84,7 +92,7 @@ def test_the_watch_fan_out_rows_time_every_clip_and_print_beside_the_slow_reader
     result = {
         "machine": {"cpus": 2, "processor": "x", "loadavg_before": [0.0], "loadavg_after": [0.0]},
         "strategy": "hybrid", "answerer": "extractive", "encoder": "e", "duration_s": 1,
-        "targets": {"clips": 10, "clients": 20, "moments_p50_ms": 100.0, "moments_p99_ms": 300.0},
+        "targets": [{"clips": 10, "clients": 20, "moments_p50_ms": 100.0, "moments_p99_ms": 300.0}],
         "rows": [{"clips": 10, "load": {"load_s": 0.1}, "asks": [ask, {**ask, "slow_readers": 20, "p99_ratio": 1.1}],
                   "search": [{"per_s": 1.0, "latency": {"p50_ms": 1.0}, "errors": 0}]}],
         "watch_fanout": rows,
