@@ -34,6 +34,7 @@ def sample_frames(
     max_side_px: int = 1280,
     decoder: str = "pyav",
     end_s: float | None = None,
+    previous_hist: np.ndarray | None = None,
 ) -> Iterator[Frame]:
     """Frames in time order; times are `offset_s` + the frame's presentation time in `source`.
 
@@ -46,12 +47,16 @@ def sample_frames(
     starts at 1.4 s starts at 0); a segment's (bytes) from its own zero, which the publisher put at
     `offset_s`. Frames before 0 (hidden by an edit list) are not shown. With `end_s` (a segment's end on
     the stream's timeline), the last frame also stands for the sample instants up to it.
+
+    `previous_hist` is the colour_histogram of the stream's frame just before `source` (a segment's
+    predecessor): a cut at the segment's first frame is found too. Encoders put keyframes at cuts and
+    segments start at keyframes, so without it most cuts of a segmented stream would go unseen.
     """
     if decoder == "decord":
-        yield from _decord_frames(source, options, offset_s=offset_s, max_side_px=max_side_px)
+        yield from _decord_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, previous_hist=previous_hist)
     else:
         planned = pyav_planned_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, end_s=end_s)
-        yield from _with_cuts(planned, options)
+        yield from _with_cuts(planned, options, previous_hist)
 
 
 class FrameSampler:
@@ -71,12 +76,12 @@ class FrameSampler:
 
     def frames(
         self, source: str | Path | bytes, *, key: str, offset_s: float = 0.0, max_side_px: int = 1280, end_s: float | None = None,
-        sample_fps: float | None = None,
+        sample_fps: float | None = None, previous_hist: np.ndarray | None = None,
     ) -> Iterator[Frame]:
         """The sampled frames of `source`, at `sample_fps` when given (else media.sample_fps)."""
         options = self.options if sample_fps is None else self.options.model_copy(update={"sample_fps": sample_fps})
         if self.decoder_for(key) == "decord":
-            frames = sample_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, decoder="decord")
+            frames = sample_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, decoder="decord", previous_hist=previous_hist)
             try:
                 first = next(frames, None)  # decord fails, if it does, while opening: before the first frame
             except MediaError as exc:
@@ -89,11 +94,12 @@ class FrameSampler:
                     yield first
                     yield from frames
                 return
-        yield from sample_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, decoder="pyav", end_s=end_s)
+        yield from sample_frames(
+            source, options, offset_s=offset_s, max_side_px=max_side_px, decoder="pyav", end_s=end_s, previous_hist=previous_hist
+        )
 
 
-def _with_cuts(planned: Iterator[tuple[float, np.ndarray, str]], options: MediaConfig) -> Iterator[Frame]:
-    previous_hist: np.ndarray | None = None
+def _with_cuts(planned: Iterator[tuple[float, np.ndarray, str]], options: MediaConfig, previous_hist: np.ndarray | None) -> Iterator[Frame]:
     for t_s, image, role in planned:
         hist = colour_histogram(image) if options.shot_detect_fps > 0 else None
         cut = is_cut(hist, previous_hist, options.shot_threshold)
@@ -196,7 +202,9 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
-def _decord_frames(source: str | Path | bytes, options: MediaConfig, *, offset_s: float, max_side_px: int) -> Iterator[Frame]:
+def _decord_frames(
+    source: str | Path | bytes, options: MediaConfig, *, offset_s: float, max_side_px: int, previous_hist: np.ndarray | None = None
+) -> Iterator[Frame]:
     reader = open_video(source, max_side_px=max_side_px)
     if reader is None:
         return
@@ -208,7 +216,6 @@ def _decord_frames(source: str | Path | bytes, options: MediaConfig, *, offset_s
     except Exception as exc:  # decord raises plain RuntimeError/DECORDError for broken indexes
         raise MediaError(f"cannot index frames: {exc}") from None
     plan = plan_frames(starts, options)
-    previous_hist: np.ndarray | None = None
     for chunk_start in range(0, len(plan), BATCH):
         chunk = plan[chunk_start : chunk_start + BATCH]
         images = _decode(reader, [index for index, _ in chunk], starts)

@@ -17,7 +17,7 @@ from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.errors import MediaError
 from streammm.media.audio import load_audio
-from streammm.media.frames import FrameSampler
+from streammm.media.frames import FrameSampler, colour_histogram
 from streammm.media.signature import check_container
 from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
@@ -113,8 +113,11 @@ class SegmentHandler:
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
         raise NotImplementedError
 
-    def frames(self, segment: Segment, published_at: float, max_side_px: int) -> tuple[list[Frame], float]:
-        """The segment's sampled frames and their rate: thinned while its paced stream is behind (stages/pace.py)."""
+    def frames(
+        self, segment: Segment, published_at: float, max_side_px: int, previous_hist: np.ndarray | None = None
+    ) -> tuple[list[Frame], float]:
+        """The segment's sampled frames and their rate: thinned while its paced stream is behind (stages/pace.py).
+        `previous_hist`: the colour histogram of the stream's frame before the segment (media/frames.py)."""
         fps = pace.sample_fps(
             time.time() - published_at, thinned=self.thinned.get(segment.stream_id, False), paced=segment.run.paced,
             options=self.settings.media,
@@ -128,7 +131,8 @@ class SegmentHandler:
         if segment.last:
             self.thinned.pop(segment.stream_id, None)
         frames = self.sampler.frames(
-            segment.data, key=segment.stream_id, offset_s=segment.start_s, max_side_px=max_side_px, end_s=segment.end_s, sample_fps=fps
+            segment.data, key=segment.stream_id, offset_s=segment.start_s, max_side_px=max_side_px, end_s=segment.end_s, sample_fps=fps,
+            previous_hist=previous_hist,
         )
         return list(frames), fps
 
@@ -159,11 +163,25 @@ def visual_observation(
     )
 
 
+@dataclass
+class _VisionStream:
+    partition: int
+    run: IngestRun
+    last_hist: np.ndarray  # the colour histogram of the stream's last sampled frame
+
+
 class VisionHandler(SegmentHandler):
+    """Keeps each stream's last frame's colour histogram, so a cut at a segment's first frame is seen."""
+
     modalities = ("visual",)
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
-        frames, fps = self.frames(segment, published_at, VISION_PX)
+        known = self.streams.get(segment.stream_id)
+        frames, fps = self.frames(segment, published_at, VISION_PX, previous_hist=known.last_hist if known is not None else None)
+        if segment.last or not frames or self.settings.media.shot_detect_fps <= 0:
+            self.streams.pop(segment.stream_id, None)
+        else:
+            self.streams[segment.stream_id] = _VisionStream(message.partition, segment.run, colour_histogram(frames[-1].image))
         return [visual_observation(segment, frames, fps, published_at, self.models.embedder.image, self.settings)]
 
 
