@@ -205,6 +205,9 @@ class Clip:
     provisional and is completed, under the same id, when they report. `run_started_at` is the ingest run
     (IngestRun.started_at) that wrote it. An empty `expected` means "not recorded" (older stores).
     `sample_fps` below media.sample_fps records that an overloaded pipeline thinned this window's frames.
+    `frame_vectors` holds each sampled frame's visual vector (a row per `frame_times` entry; None: not
+    kept, older stores) and `shot_times` the frame times where a new shot starts: a visual moment is fitted
+    to the frames that match, cut at shot changes (qa/fitting.py).
     """
 
     clip_id: str
@@ -224,6 +227,8 @@ class Clip:
     pending: tuple[str, ...] = ()
     run_started_at: float = 0.0
     sample_fps: float = 0.0  # the lowest rate its frames were sampled at; 0: not recorded (older stores)
+    frame_vectors: np.ndarray | None = None  # (len(frame_times), dim) unit vectors
+    shot_times: tuple[float, ...] = ()
 
     @property
     def modalities(self) -> tuple[str, ...]:

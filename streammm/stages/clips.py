@@ -58,6 +58,8 @@ def build_clip(
             frame_times=tuple(f.t_s for f in window.frames),
             thumbnail=f"{identity}.jpg" if window.thumbnail else "",
             sample_fps=min((f.sample_fps for f in window.frames if f.sample_fps > 0), default=0.0),
+            frame_vectors=np.asarray([f.vector for f in window.frames], dtype=np.float32) if window.frames else None,
+            shot_times=tuple(f.t_s for f in window.frames if f.shot_change),
         )
         if window.frames:
             vectors["visual"] = unit_rows(np.mean([f.vector for f in window.frames], axis=0))[0]

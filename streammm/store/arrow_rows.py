@@ -10,7 +10,16 @@ import pyarrow as pa
 
 from streammm.records import VECTOR_NAMES, Clip
 from streammm.store.checks import checked_clip_vectors
-from streammm.store.rows import names_from_text, names_text, ocr_lines_from_json, ocr_lines_json, words_from_json, words_json
+from streammm.store.rows import (
+    frame_vectors_bytes,
+    frame_vectors_from_bytes,
+    names_from_text,
+    names_text,
+    ocr_lines_from_json,
+    ocr_lines_json,
+    words_from_json,
+    words_json,
+)
 
 _PRIMARY_KEY = {b"lance-schema:unenforced-primary-key": b"true"}
 # The clip's transcript and on-screen text as one BM25 document (one index and one query instead of one
@@ -50,6 +59,8 @@ def clip_schema(dim: int) -> pa.Schema:
             pa.field("run_started_at", pa.float64()),
             pa.field("sample_fps", pa.float64()),
             pa.field(BM25_TEXT, pa.string()),
+            pa.field("frame_vectors", pa.binary()),
+            pa.field("shot_times", pa.list_(pa.float64())),
             *(pa.field(name, vector, nullable=False) for name in VECTOR_NAMES),
             *(pa.field(f"has_{name}", pa.bool_(), nullable=False) for name in VECTOR_NAMES),
         ]
@@ -82,6 +93,8 @@ def clips_to_arrow(clips: Sequence[Clip], dim: int) -> pa.Table:
         "run_started_at": [float(c.run_started_at) for c in clips],
         "sample_fps": [float(c.sample_fps) for c in clips],
         BM25_TEXT: [bm25_text(c) for c in clips],
+        "frame_vectors": [frame_vectors_bytes(c, dim) for c in clips],
+        "shot_times": [[float(t) for t in c.shot_times] for c in clips],
     }
     for name in VECTOR_NAMES:
         matrix = np.zeros((len(clips), dim), dtype=np.float32)
@@ -116,6 +129,8 @@ def clips_from_arrow(rows: pa.Table, dim: int) -> list[Clip]:
             pending=names_from_text(plain["pending"][i]),
             run_started_at=plain["run_started_at"][i] or 0.0,
             sample_fps=plain["sample_fps"][i] or 0.0,
+            frame_vectors=frame_vectors_from_bytes(plain["frame_vectors"][i], len(plain["frame_times"][i] or ())),
+            shot_times=tuple(plain["shot_times"][i] or ()),
         )
         for i in range(rows.num_rows)
     ]

@@ -327,7 +327,7 @@ class LanceDbClipStore:
 
     def _add_missing_columns(self) -> None:
         """Columns added after a table was made are added: completeness, ingest run and sample rate with
-        neutral values, the BM25 document from the text columns."""
+        neutral values, the BM25 document from the text columns, frame vectors and shot times empty."""
         have = set(self._table.schema.names)
         added = {
             "expected": "CAST('' AS STRING)", "pending": "CAST('' AS STRING)", "run_started_at": "CAST(0.0 AS DOUBLE)",
@@ -337,6 +337,10 @@ class LanceDbClipStore:
         if missing:
             log.info("adding columns %s to the clip table in %s", ", ".join(missing), self.path)
             self._table.add_columns(missing)
+        empty = [clip_schema(self.dim).field(name) for name in ("frame_vectors", "shot_times") if name not in have]
+        if empty:  # no frame vectors were kept: those clips' visual moments are fitted on the clip grid
+            log.info("adding columns %s to the clip table in %s", ", ".join(f.name for f in empty), self.path)
+            self._table.add_columns(empty)
 
     def _ensure_indexes(self) -> None:
         """A BM25 index on the BM25 document, BTREE indexes for the id, stream and time filters, and BITMAP

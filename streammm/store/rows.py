@@ -1,4 +1,4 @@
-"""A clip's words, OCR lines and modality names as the text both clip stores keep them in."""
+"""A clip's words, OCR lines, modality names and frame vectors as both clip stores keep them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any, TypeVar
 
-from streammm.records import OcrLine, Word
+import numpy as np
+
+from streammm.errors import StoreError
+from streammm.records import Clip, OcrLine, Word
 
 Record = TypeVar("Record", Word, OcrLine)
 
@@ -35,6 +38,31 @@ def names_text(names: Iterable[str]) -> str:
 
 def names_from_text(text: str | None) -> tuple[str, ...]:
     return tuple(name for name in (text or "").split(",") if name)
+
+
+FRAME_SCALE = 127.0  # frame vectors are kept as int8 (unit vectors x 127): a quarter of float32's size
+
+
+def frame_vectors_bytes(clip: Clip, dim: int) -> bytes:
+    """The clip's frame vectors as int8 bytes (b"" when it has none); StoreError unless there is a finite
+    `dim`-d row for each frame time."""
+    vectors = clip.frame_vectors
+    if vectors is None or len(vectors) == 0:
+        return b""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.shape != (len(clip.frame_times), dim) or not np.all(np.isfinite(matrix)):
+        raise StoreError(
+            f"clip {clip.clip_id}: frame vectors must be {len(clip.frame_times)} finite {dim}-d rows "
+            f"(one per frame time), got shape {matrix.shape}"
+        )
+    return np.clip(np.rint(matrix * FRAME_SCALE), -127, 127).astype(np.int8).tobytes()
+
+
+def frame_vectors_from_bytes(data: bytes | None, frames: int) -> np.ndarray | None:
+    """The frame vectors frame_vectors_bytes kept for `frames` frame times (None when none were kept)."""
+    if not data or frames < 1 or len(data) % frames:
+        return None
+    return np.frombuffer(data, dtype=np.int8).reshape(frames, -1).astype(np.float32) / FRAME_SCALE
 
 
 def _records(kind: type[Record], text: str | None) -> tuple[Record, ...]:

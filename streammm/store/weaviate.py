@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import uuid as uuid_lib
 from collections.abc import Iterator, Sequence
@@ -33,7 +34,16 @@ from streammm.errors import StoreError
 from streammm.records import VECTOR_NAMES, Clip, ClipFilter, ScoredClip, StreamInfo
 from streammm.store.checks import check_dim, check_target, checked_clip_vectors, checked_vector
 from streammm.store.fusion import rank_fusion_search
-from streammm.store.rows import names_from_text, names_text, ocr_lines_from_json, ocr_lines_json, words_from_json, words_json
+from streammm.store.rows import (
+    frame_vectors_bytes,
+    frame_vectors_from_bytes,
+    names_from_text,
+    names_text,
+    ocr_lines_from_json,
+    ocr_lines_json,
+    words_from_json,
+    words_json,
+)
 from streammm.store.weaviate_schema import (
     ADDED_LATER,
     PROPERTIES,
@@ -312,7 +322,11 @@ class WeaviateClipStore:
             "incomplete": bool(clip.pending),
             "run_started_at": float(clip.run_started_at),
             "sample_fps": float(clip.sample_fps),
+            "shot_times": [float(t) for t in clip.shot_times],
         }
+        frames = frame_vectors_bytes(clip, self.dim)
+        if frames:  # a blob property is left out, never sent empty
+            properties["frame_vectors"] = base64.b64encode(frames).decode()
         return DataObject(properties=properties, uuid=clip.clip_id, vector=vectors or None)
 
     @contextmanager
@@ -401,6 +415,8 @@ def _to_clip(obj: Any) -> Clip:
         pending=names_from_text(p.get("pending")),
         run_started_at=float(p.get("run_started_at") or 0.0),
         sample_fps=float(p.get("sample_fps") or 0.0),
+        frame_vectors=frame_vectors_from_bytes(base64.b64decode(p.get("frame_vectors") or ""), len(p.get("frame_times") or ())),
+        shot_times=tuple(float(t) for t in (p.get("shot_times") or ())),
     )
 
 

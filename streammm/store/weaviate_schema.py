@@ -51,9 +51,11 @@ PROPERTIES: tuple[Property, ...] = (
     Property(name="incomplete", data_type=DataType.BOOL, index_filterable=True),
     _stored("run_started_at", DataType.NUMBER),
     _stored("sample_fps", DataType.NUMBER),
+    _stored("frame_vectors", DataType.BLOB),  # int8 rows, one per frame time (store/rows.py)
+    _stored("shot_times", DataType.NUMBER_ARRAY),
 )
 # Added after the first release: a collection made before them gets them added, not refused.
-ADDED_LATER = ("expected", "pending", "incomplete", "run_started_at", "sample_fps")
+ADDED_LATER = ("expected", "pending", "incomplete", "run_started_at", "sample_fps", "frame_vectors", "shot_times")
 PROPERTY_NAMES = [p.name for p in PROPERTIES]
 
 

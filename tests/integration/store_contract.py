@@ -213,6 +213,8 @@ class ClipStoreContract:
             store.upsert([make_clip(start_s=4.0), make_clip(start_s=8.0, vectors={"visual": np.ones(DIM + 1)})])
         with pytest.raises(StoreError, match=r"unknown vector names \['smell'\]"):
             store.upsert([make_clip(start_s=12.0, vectors={"smell": axis(0)})])
+        with pytest.raises(StoreError, match=r"frame vectors must be 2 finite \d+-d rows \(one per frame time\), got shape \(1, "):
+            store.upsert([make_clip(start_s=16.0), make_clip(start_s=20.0, frame_times=(20.0, 21.0), frame_vectors=np.ones((1, DIM)))])
         assert store.count() == 1  # a refused batch writes nothing
 
     # --- filters ----------------------------------------------------------------------------------
@@ -349,6 +351,8 @@ class ClipStoreContract:
         rng = np.random.default_rng(7)
         raw = {name: rng.standard_normal(DIM) for name in ("visual", "ocr", "joint")}
         vectors = {name: (v / np.linalg.norm(v)).astype(np.float32) for name, v in raw.items()}
+        frames = rng.standard_normal((4, DIM)).astype(np.float32)
+        frames /= np.linalg.norm(frames, axis=1, keepdims=True)
         clip = make_clip(
             stream_id="round-trip",
             start_s=12.25,
@@ -359,6 +363,8 @@ class ClipStoreContract:
             words=(Word(12.3, 12.71, "hello", 0.93), Word(12.8, 13.1, "there", 0.4999)),
             ocr_lines=(OcrLine(12.25, 14.0, "EXIT 12", 0.875), OcrLine(13.0, 16.25, "ÉCHAP ✓", 1.0)),
             frame_times=(12.25, 13.25, 14.1, 15.999),
+            frame_vectors=frames,
+            shot_times=(14.1,),
             vectors=vectors,
             thumbnail="abc123.jpg",
             expected=("visual", "speech", "ocr"),
@@ -370,8 +376,9 @@ class ClipStoreContract:
         [got] = store.get([clip.clip_id])
         for name in ("clip_id", "stream_id", "start_s", "end_s", "profile", "transcript", "ocr_text", "tags",
                      "words", "ocr_lines", "frame_times", "thumbnail", "expected", "pending",
-                     "run_started_at", "sample_fps"):  # fmt: skip
+                     "run_started_at", "sample_fps", "shot_times"):  # fmt: skip
             assert getattr(got, name) == getattr(clip, name), name
+        np.testing.assert_allclose(got.frame_vectors, frames, atol=0.5 / 127 + 1e-6)  # kept as int8
         assert set(got.vectors) == {"visual", "ocr", "joint"}
         assert got.modalities == ("visual", "ocr")
         for name, vector in vectors.items():

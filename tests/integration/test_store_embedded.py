@@ -282,3 +282,27 @@ def test_a_store_made_before_the_bm25_document_gets_it_on_open(tmp_path: Path) -
         assert [(again[c.clip_id].transcript, again[c.clip_id].ocr_text) for c in clips] == [(c.transcript, c.ocr_text) for c in clips]
     finally:
         store.close()
+
+
+def test_a_store_made_before_frame_vectors_were_kept_opens_with_every_clip(tmp_path: Path) -> None:
+    """Stores made before 2026-12-02 kept no frame vectors or shot times: opening one adds the columns
+    empty (those clips' visual moments are fitted on the clip grid), and new clips keep theirs."""
+    import lancedb
+
+    from streammm.store.arrow_rows import clips_to_arrow
+
+    clips = [make_clip(start_s=2.0 * i, frame_times=(2.0 * i, 2.0 * i + 1), vectors={"joint": axis(1)}) for i in range(3)]
+    old_rows = clips_to_arrow(clips, DIM).drop_columns(["frame_vectors", "shot_times"])
+    lancedb.connect(str(tmp_path / "store")).create_table("clips", data=old_rows)
+
+    store = LanceDbClipStore(tmp_path / "store", DIM)
+    try:
+        got = store.get([c.clip_id for c in clips])
+        assert [(c.frame_times, c.frame_vectors, c.shot_times) for c in got] == [(c.frame_times, None, ()) for c in clips]
+        new = make_clip(start_s=6.0, frame_times=(6.0, 7.5), frame_vectors=np.stack([axis(0), axis(2)]), shot_times=(7.5,))
+        store.upsert([new])
+        [back] = store.get([new.clip_id])
+        np.testing.assert_allclose(back.frame_vectors, new.frame_vectors)
+        assert back.shot_times == (7.5,)
+    finally:
+        store.close()

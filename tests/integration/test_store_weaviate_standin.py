@@ -176,6 +176,8 @@ def test_creates_the_collection_with_exact_filters_bm25_text_and_cosine_named_ve
         "incomplete",
         "run_started_at",
         "sample_fps",
+        "frame_vectors",
+        "shot_times",
     }
     assert props["incomplete"]["dataType"] == ["boolean"] and props["incomplete"]["indexFilterable"] is True
     for name in ("clip_id", "stream_id", "profile"):
@@ -187,8 +189,9 @@ def test_creates_the_collection_with_exact_filters_bm25_text_and_cosine_named_ve
     for name in ("start_s", "end_s"):
         assert props[name]["dataType"] == ["number"] and props[name]["indexRangeFilters"] is True
     assert props["tags"]["dataType"] == ["text[]"]
-    assert props["frame_times"]["dataType"] == ["number[]"]
-    for name in ("words_json", "ocr_lines_json", "frame_times", "thumbnail"):
+    assert props["frame_times"]["dataType"] == props["shot_times"]["dataType"] == ["number[]"]
+    assert props["frame_vectors"]["dataType"] == ["blob"]
+    for name in ("words_json", "ocr_lines_json", "frame_times", "thumbnail", "frame_vectors", "shot_times"):
         assert props[name]["indexSearchable"] is False and props[name]["indexFilterable"] is False
     assert set(created["vectorConfig"]) == {"visual", "speech", "ocr", "joint"}
     for config in created["vectorConfig"].values():

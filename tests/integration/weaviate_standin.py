@@ -582,6 +582,8 @@ def _value(data_type: str, v: Any) -> Any:
         return properties_pb2.Value(
             list_value=properties_pb2.ListValue(number_values=properties_pb2.NumberValues(values=packed))
         )
+    if data_type == "blob":  # base64 text, as stored and as the real server returns it
+        return properties_pb2.Value(blob_value=str(v))
     raise NotImplementedError(f"stand-in does not return {data_type} properties")
 
 
