@@ -9,9 +9,9 @@ each moment is cut to what answered the query instead:
 - **on-screen text**: the seconds the best-matching line is on screen (OCR spans carry them), within
   the retrieved clips that show it; a line on screen before and after every clip of the moment (a title,
   a menu bar) says nothing about *when*, so it does not bound the moment;
-- **visual** (no matching words or lines): the stretch of the stride grid where the retrieved clips'
-  relevance stays near its best. Clips store one pooled visual vector and their frame times, not a
-  vector or shot flag per frame, so a visual fit is as fine as the clip grid (stride_s), no finer.
+- **visual** (no matching words or lines): the run of sampled frames that match the query, cut at shot
+  changes, or where the frames do not single out a run, the stretch of the clip grid where relevance
+  stays near its best (qa/visual_fit.py).
 
 Pure functions of the query text, its vector and the retrieved clips; no I/O.
 """
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streammm.qa.moments import MAX_MOMENT_S, Moment
+from streammm.qa.visual_fit import distinct_frames, fit_frames, fit_grid
 from streammm.records import Clip, OcrLine, ScoredClip, Word
 
 TOKEN = re.compile(r"[^\W_]+")
@@ -49,7 +50,6 @@ SNAP_WORDS = 2  # a matched run is widened to its phrase's edge when at most thi
 MISS = 0.6  # cost of a spoken word the query does not have (half for a stopword)
 KEEP_RATIO = 0.85  # a neighbouring clip joins a moment while its relevance is at least this share of the best
 LINE_RATIO = 0.75  # lines within this share of the best line's match are evidence too
-CELL_RATIO = 0.9  # visual: grid cells within this share of the best cell's relevance
 MIN_MATCH = 0.3  # lexical evidence bounds a moment once it covers this share of the query's words
 
 # Calibration of relevance (a logistic model of "this clip answers the query"), learned on the dev
@@ -326,7 +326,7 @@ def fit_moments(
             continue
         group = _grow(seed, found, rel, taken, max_moment_s)
         taken.update(item.clip.clip_id for item in group)
-        fit, support = _fit(terms, group, found, rel, (lo, hi))
+        fit, support = _fit(terms, group, found, rel, (lo, hi), query_vector)
         clips = tuple(item.clip for item in sorted(support, key=lambda item: order[item.clip.clip_id]))
         moment = Moment(
             seed.clip.stream_id, fit.start_s, fit.end_s, seed.score, _best_first(clips, fit), relevance=rel[seed.clip.clip_id],
@@ -366,7 +366,8 @@ def _grow(seed: ScoredClip, found: Sequence[ScoredClip], rel: Mapping[str, float
 
 
 def _fit(
-    terms: Terms, group: Sequence[ScoredClip], found: Sequence[ScoredClip], rel: Mapping[str, float], bounds: tuple[float, float]
+    terms: Terms, group: Sequence[ScoredClip], found: Sequence[ScoredClip], rel: Mapping[str, float], bounds: tuple[float, float],
+    query_vector: np.ndarray | None,
 ) -> tuple[Fit, list[ScoredClip]]:
     """The group's fitted evidence, and the retrieved clips that support it (the group, and those of its
     chain that the evidence reaches into)."""
@@ -385,9 +386,16 @@ def _fit(
     ocr = fit_ocr(terms, distinct_lines(clips), reach, span)
     best = max((f for f in (speech, ocr) if f is not None and f.match >= MIN_MATCH), key=lambda f: f.match, default=None)
     if best is None:
-        fit = _fit_visual(group, span, rel)
-        start, end = max(fit.start_s, span[0]), min(fit.end_s, span[1])
-        return (Fit(fit.kind, start, end, fit.text) if end > start else Fit(fit.kind, *span, fit.text)), list(group)
+        # A shot may go on beyond the group too: its frames in the chain count (the run must still touch the group).
+        tags = ", ".join(clips[0].tags[:3])
+        run = fit_frames(query_vector, distinct_frames(chained), reach)
+        if run is not None and run[0] < span[1] and run[1] > span[0]:
+            ids = {item.clip.clip_id for item in group}
+            extra = [item for item in chain if item.clip.clip_id not in ids and item.clip.start_s < run[1] and item.clip.end_s > run[0]]
+            return Fit("visual", *run, tags), [*group, *extra]
+        cells = fit_grid(clips, span, rel)
+        start, end = max(cells[0], span[0]), min(cells[1], span[1])
+        return (Fit("visual", start, end, tags) if end > start else Fit("visual", *span, tags)), list(group)
     ids = {item.clip.clip_id for item in group}
     extra = [item for item in chain if item.clip.clip_id not in ids and item.clip.start_s < best.end_s and item.clip.end_s > best.start_s]
     return best, [*group, *extra]
@@ -414,29 +422,6 @@ def _chain(group: Sequence[ScoredClip], found: Sequence[ScoredClip]) -> list[Sco
                 ids.add(clip.clip_id)
                 grew = True
     return chain
-
-
-def _fit_visual(group: Sequence[ScoredClip], span: tuple[float, float], rel: Mapping[str, float]) -> Fit:
-    """The stretch of the group's clip grid where relevance stays near its best: each cell between clip
-    edges scores the mean relevance of the clips that could cover it (a clip not retrieved counts 0)."""
-    clips = [item.clip for item in group]
-    edges = sorted({t for c in clips for t in (c.start_s, c.end_s)})
-    if len(edges) <= 2:
-        return Fit("visual", span[0], span[1], ", ".join(clips[0].tags[:3]))
-    window = max(c.end_s - c.start_s for c in clips)
-    cells = []
-    for lo, hi in zip(edges, edges[1:]):
-        covering = [rel[c.clip_id] for c in clips if c.start_s <= lo and c.end_s >= hi]
-        possible = max(1, round(window / (hi - lo))) if hi > lo else 1
-        cells.append((lo, hi, sum(covering) / max(possible, len(covering))))
-    best_i = max(range(len(cells)), key=lambda i: cells[i][2])
-    floor = cells[best_i][2] * CELL_RATIO
-    first = last = best_i
-    while first > 0 and cells[first - 1][2] >= floor:
-        first -= 1
-    while last < len(cells) - 1 and cells[last + 1][2] >= floor:
-        last += 1
-    return Fit("visual", cells[first][0], cells[last][1], ", ".join(clips[0].tags[:3]))
 
 
 def _best_first(clips: tuple[Clip, ...], fit: Fit) -> tuple[Clip, ...]:

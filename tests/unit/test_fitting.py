@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 from hypothesis import given, settings
@@ -117,14 +118,49 @@ def test_the_line_that_answers_wins_over_lines_sharing_fewer_words():
 
 
 def test_visual_run_keeps_the_grid_cells_where_relevance_stays_near_the_best():
-    """No per-frame vectors or shot flags are stored, so a visual fit is on the clip grid: two strong
-    overlapping clips give their shared cell and the strong side, a weak neighbour is left out."""
+    """Clips without frame vectors (older stores) are fitted on the clip grid: two strong overlapping
+    clips give their shared cell and the strong side, a weak neighbour is left out."""
     strong, stronger, weak = clip(2.0, cosine=0.55), clip(4.0, cosine=0.56), clip(6.0, cosine=0.2)
     moments = fit_moments("a red motorcycle", found(stronger, strong, weak), QUERY)
     assert (moments[0].start_s, moments[0].end_s) == (4.0, 6.0)
     assert {c.clip_id for c in moments[0].clips} == {strong.clip_id, stronger.clip_id}
     assert moments[0].evidence == "visual"
     assert [(m.start_s, m.end_s) for m in moments[1:]] == [(6.0, 10.0)]  # the weak clip is its own moment
+
+
+def framed(start: float, frames: dict[float, float], *, cosine: float, shots: tuple[float, ...] = ()) -> Clip:
+    """A 4 s clip whose sampled frames (time: cosine to QUERY) inside it kept their vectors."""
+    times = tuple(t for t in sorted(frames) if start <= t < start + 4.0)
+    return replace(
+        clip(start, cosine=cosine), frame_times=times, frame_vectors=np.stack([vector(frames[t]) for t in times]),
+        shot_times=tuple(t for t in times if t in shots),
+    )
+
+
+# A cat on screen from 2 s to 7 s, where the camera cuts to a similar picture (a rival, but a weaker one).
+CAT = {float(t): c for t, c in enumerate([0.1, 0.1, 0.8, 0.8, 0.78, 0.8, 0.79, 0.55, 0.1, 0.1, 0.1, 0.1])}
+
+
+def test_a_visual_run_is_the_frames_that_match_cut_at_a_shot_change():
+    def moments(shots):
+        clips = [framed(t, CAT, cosine=c, shots=shots) for t, c in [(4.0, 0.6), (2.0, 0.58), (6.0, 0.5), (0.0, 0.3), (8.0, 0.2)]]
+        return fit_moments("a tabby cat", found(*clips), QUERY)
+
+    cut = moments(shots=(7.0,))[0]
+    assert (cut.start_s, cut.end_s, cut.evidence) == (2.0, 7.0, "visual")  # from the first matching frame to the cut
+    # Every retrieved clip that shows part of the run supports it (those at 0 s and 6 s reach into it).
+    assert {c.start_s for c in cut.clips} == {0.0, 2.0, 4.0, 6.0}
+    uncut = moments(shots=())[0]
+    assert (uncut.start_s, uncut.end_s) == (2.0, 8.0)  # the weaker frame at 7 s is still near the best
+
+
+def test_pictures_that_match_as_well_elsewhere_fall_back_to_the_clip_grid():
+    twice = dict(CAT) | {9.0: 0.8}  # the cat again at 9 s: the pictures do not say when
+    clips = [framed(t, twice, cosine=c) for t, c in [(4.0, 0.56), (2.0, 0.55), (6.0, 0.2)]]
+    grid = [replace(c, frame_vectors=None) for c in clips]
+    fitted = fit_moments("a tabby cat", found(*clips), QUERY)
+    assert [(m.start_s, m.end_s) for m in fitted] == [(m.start_s, m.end_s) for m in fit_moments("a tabby cat", found(*grid), QUERY)]
+    assert (fitted[0].start_s, fitted[0].end_s) == (4.0, 6.0)
 
 
 def test_adjacent_clips_merge_only_while_relevance_stays_high():
@@ -157,12 +193,17 @@ VOCAB = ["cat", "dog", "mirror", "display", "the", "a", "red", "bike", "ran", "s
     st.lists(st.tuples(st.sampled_from(VOCAB[:8]), st.floats(0, 20), st.floats(0.5, 10)), max_size=4),
     st.lists(st.sampled_from(VOCAB[:8]), min_size=1, max_size=4),
     st.lists(st.floats(0.0, 0.9), min_size=12, max_size=12),
+    st.lists(st.tuples(st.floats(0.0, 0.9), st.booleans()), min_size=26, max_size=26),
 )
-def test_no_fitted_span_is_smaller_than_its_evidence(spoken, shown, asked, cosines):
+def test_no_fitted_span_is_smaller_than_its_evidence(spoken, shown, asked, cosines, pictures):
     words = said(" ".join(spoken), 0.5, step=0.45)
     lines = [OcrLine(s, s + d, t) for t, s, d in shown]
+    frames = {float(t): c for t, (c, _) in enumerate(pictures)}
+    shots = tuple(float(t) for t, (_, cut) in enumerate(pictures) if cut)
     clips = [
-        clip(t, words=words, lines=[ln for ln in lines if ln.start_s < t + 4 and ln.end_s > t], cosine=c)
+        replace(framed(t, frames, cosine=c, shots=shots), words=clip(t, words=words).words, ocr_lines=tuple(
+            ln for ln in lines if ln.start_s < t + 4 and ln.end_s > t
+        ))
         for t, c in zip(np.arange(0.0, 24.0, 2.0), cosines)
     ]
     order = sorted(clips, key=lambda c: -float(c.vectors["joint"][0]))
@@ -183,6 +224,7 @@ def test_no_fitted_span_is_smaller_than_its_evidence(spoken, shown, asked, cosin
             assert any(moment.start_s <= max(ln.start_s, lo) + 1e-9 for ln in chosen)
         else:
             assert lo - 1e-9 <= moment.start_s and moment.end_s <= hi + 1e-9
+            assert any(moment.start_s <= t < moment.end_s for t in frames)  # at least one picture's time
 
 
 def test_a_listing_read_one_entry_per_line_answers_a_query_that_names_its_entries():
