@@ -350,7 +350,8 @@ def test_a_camera_frozen_for_15_s_loses_no_media_over_tcp(node, media, tmp_path)
     assert [c["start_s"] for c in clips] == [2.0 * i for i in range(len(clips))], "every window of the timeline is stored"
     seconds = {int(t) for c in clips for t in c["frame_times"] or []}
     missing = sorted(set(range(int(end_s) - 1)) - seconds)
-    assert not missing, f"seconds without frames: {missing}"
+    near = {(c["start_s"], c["end_s"]): c["frame_times"] for c in clips if any(c["start_s"] <= s < c["end_s"] for s in missing)}
+    assert not missing, f"seconds without frames: {missing}; the frames of the clips holding them: {near}\n{node.tail()}"
     assert {c["sample_fps"] for c in clips if c["has_visual"]} == {1.0}, "not thinned (thinning is off here)"
     assert node.dead_letters("frozen") == []
 
