@@ -386,16 +386,16 @@ def _fit(
     ocr = fit_ocr(terms, distinct_lines(clips), reach, span)
     best = max((f for f in (speech, ocr) if f is not None and f.match >= MIN_MATCH), key=lambda f: f.match, default=None)
     if best is None:
-        # A shot may go on beyond the group too: its frames in the chain count (the run must still touch the group).
+        # A shot may go on beyond the group too: its frames in the chain count. The run must still be the
+        # group's: it shows in the group's best clip. The clips that show it support it.
         tags = ", ".join(clips[0].tags[:3])
         run = fit_frames(query_vector, distinct_frames(chained), reach)
-        if run is not None and run[0] < span[1] and run[1] > span[0]:
-            ids = {item.clip.clip_id for item in group}
-            extra = [item for item in chain if item.clip.clip_id not in ids and item.clip.start_s < run[1] and item.clip.end_s > run[0]]
-            return Fit("visual", *run, tags), [*group, *extra]
+        if run is not None and run[0] < clips[0].end_s and run[1] > clips[0].start_s:
+            return Fit("visual", *run, tags), [item for item in chain if item.clip.start_s < run[1] and item.clip.end_s > run[0]]
         cells = fit_grid(clips, span, rel)
         start, end = max(cells[0], span[0]), min(cells[1], span[1])
-        return (Fit("visual", start, end, tags) if end > start else Fit("visual", *span, tags)), list(group)
+        fit = Fit("visual", start, end, tags) if end > start else Fit("visual", *span, tags)
+        return fit, [item for item in group if item.clip.start_s < fit.end_s and item.clip.end_s > fit.start_s]
     ids = {item.clip.clip_id for item in group}
     extra = [item for item in chain if item.clip.clip_id not in ids and item.clip.start_s < best.end_s and item.clip.end_s > best.start_s]
     return best, [*group, *extra]

@@ -225,6 +225,7 @@ def test_no_fitted_span_is_smaller_than_its_evidence(spoken, shown, asked, cosin
         else:
             assert lo - 1e-9 <= moment.start_s and moment.end_s <= hi + 1e-9
             assert any(moment.start_s <= t < moment.end_s for t in frames)  # at least one picture's time
+            assert all(c.start_s < moment.end_s and c.end_s > moment.start_s for c in moment.clips)  # each shows part of it
 
 
 def test_a_listing_read_one_entry_per_line_answers_a_query_that_names_its_entries():
