@@ -146,7 +146,9 @@ def synthetic_clips(
                 transcript=transcript,
                 ocr_text=ocr_text,
                 words=words,
-                frame_times=(start + window_s / 2,),
+                # A frame a second, as the pipeline samples them: a stored clip carries each one's vector.
+                frame_times=tuple(start + t for t in range(int(window_s))),
+                frame_vectors=np.repeat(vectors_by_name["visual"][row][None, :], int(window_s), axis=0),
                 vectors={name: vectors_by_name[name][row] for name in VECTOR_NAMES},
             )
         )
