@@ -2,7 +2,7 @@
 with its server: sources are added and stopped over HTTP while it runs, as an operator would.
 
 One `up` serves every test here (models load once); each test adds its own stream. It runs with
-ingest.read_timeout_s 30 so that a 15 s freeze of the camera is a stall to wait out, not a drop, and
+ingest.read_timeout_s 30 so that an 8 s freeze of the camera is a stall to wait out, not a drop, and
 with thinning off (media.overload_lag_s 0), so every sampled second the camera sent must be stored.
 """
 
@@ -327,7 +327,12 @@ def test_a_camera_killed_and_back_10_s_later_is_reconnected_and_the_gap_has_no_c
     print(f"reconnected {reconnect_s:.1f} s after the camera came back; gap {row['gap_s']:.1f} s")
 
 
-def test_a_camera_frozen_for_15_s_loses_no_media_over_tcp(node, media, tmp_path):
+def test_a_camera_frozen_for_8_s_loses_no_media_over_tcp(node, media, tmp_path):
+    """The camera stalls (SIGSTOP) for 8 s, then sends what it owes at once. Under 10 s on purpose:
+    gst-rtsp-server refuses RTP into a TCP client's backlog once it holds more than 10 s of media
+    (MAX_BACKLOG_DURATION in rtsp-stream-transport.c), so after a longer freeze the *camera* drops
+    packets whenever the reader drains the burst slower than that (a loaded machine): 15 s here lost the
+    first second of each segment after the freeze in 2 of 4 full runs, never alone."""
     # The file's own H.264 and AAC: a server that re-encodes would drop late frames itself (GStreamer QoS)
     # after the freeze, which says nothing about the transport.
     camera = Camera(played_twice(media / "derived" / "narrated_slideshow.mp4", tmp_path), "asis", tmp_path / "camera.log").start()
@@ -335,9 +340,9 @@ def test_a_camera_frozen_for_15_s_loses_no_media_over_tcp(node, media, tmp_path)
         node.add("frozen", camera.url)
         node.wait("frozen live", lambda: node.stream("frozen").get("state") == "live", timeout_s=60)  # ~5 s in: one GOP
         camera.signal(signal.SIGSTOP)
-        time.sleep(15)
+        time.sleep(8)
         camera.signal(signal.SIGCONT)  # it sends what it owes at once (its clock jumped on), then real time
-        time.sleep(1.0)
+        time.sleep(3.0)
         node.remove("frozen")  # well before the 49 s file ends (its end is a drop, reconnected)
         node.wait("frozen stopped and stored", lambda: node.stopped_and_stored("frozen"), timeout_s=300)
     finally:
