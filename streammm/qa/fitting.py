@@ -445,7 +445,9 @@ def _same_evidence(a: Moment, b: Moment) -> bool:
 
 
 def _absorb(kept: Moment, other: Moment) -> Moment:
-    clips = kept.clips + tuple(c for c in other.clips if c.clip_id not in {k.clip_id for k in kept.clips})
+    ids = {k.clip_id for k in kept.clips}
+    # Only the other moment's clips that show part of the kept span support it.
+    clips = kept.clips + tuple(c for c in other.clips if c.clip_id not in ids and c.start_s < kept.end_s and c.end_s > kept.start_s)
     return Moment(
         kept.stream_id, kept.start_s, kept.end_s, kept.score, clips,
         relevance=max(kept.relevance, other.relevance), evidence=kept.evidence, evidence_text=kept.evidence_text,
