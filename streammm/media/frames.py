@@ -149,7 +149,10 @@ def pyav_planned_frames(
                     # A segment's first picture stands in for the instants between the segment's start and
                     # itself (a live segment's first frame often arrives a little after the cut): nothing
                     # before the start shows them, so otherwise the grid instant at the start is lost.
-                    picker.start(offset_s if 0 < t - offset_s < 1 / options.sample_fps else t)
+                    late = t - offset_s >= 1 / options.sample_fps
+                    if late and isinstance(source, bytes):  # a segment's sampled seconds before its first picture are lost
+                        log.warning("video (%s): the segment at %.2f s shows no picture until %.2f s", codec, offset_s, t)
+                    picker.start(t if late or t <= offset_s else offset_s)
                 previous = (t, frame)
         except av.error.FFmpegError as exc:
             if previous is None:  # nothing at all: an error (dead-lettered, replayable), never an empty result

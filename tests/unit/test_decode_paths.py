@@ -130,7 +130,7 @@ def _late_first_frame_segment(first_pts_s: float, duration_s: float = 3.0, fps: 
     return buffer.getvalue()
 
 
-def test_a_segment_whose_first_frame_comes_late_still_gives_the_grid_instant_at_its_start():
+def test_a_segment_whose_first_frame_comes_late_still_gives_the_grid_instant_at_its_start(caplog: pytest.LogCaptureFixture):
     """After a live source's freeze, the frames at 15.0 s and 20.0 s were missing: each segment's first
     frame came a few hundredths after the segment's start, and the start instant fell between segments."""
     data = _late_first_frame_segment(0.3)
@@ -138,5 +138,7 @@ def test_a_segment_whose_first_frame_comes_late_still_gives_the_grid_instant_at_
     times = [f.t_s for f in sample_frames(data, options, offset_s=15.0, end_s=18.0)]
     assert times[:3] == [15.3, 16.0, 17.0], "the first picture, shown from 15.3 s, is the sample of 15 s"
     # A picture that arrives a whole interval late does not stand in for instants it was not on screen for.
+    assert "shows no picture" not in caplog.text
     times = [f.t_s for f in sample_frames(_late_first_frame_segment(1.5), options, offset_s=15.0, end_s=18.0)]
     assert times[0] == 17.0
+    assert "the segment at 15.00 s shows no picture until 16.50 s" in caplog.text  # the lost seconds are logged
