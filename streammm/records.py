@@ -207,7 +207,7 @@ class Clip:
     `sample_fps` below media.sample_fps records that an overloaded pipeline thinned this window's frames.
     `frame_vectors` holds each sampled frame's visual vector (a row per `frame_times` entry; None: not
     kept, older stores) and `shot_times` the frame times where a new shot starts: a visual moment is fitted
-    to the frames that match, cut at shot changes (qa/fitting.py).
+    to the frames that match, cut at shot changes (qa/visual_fit.py).
     """
 
     clip_id: str

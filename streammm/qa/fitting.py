@@ -390,15 +390,20 @@ def _fit(
         # group's: it shows in the group's best clip. The clips that show it support it.
         tags = ", ".join(clips[0].tags[:3])
         run = fit_frames(query_vector, distinct_frames(chained), reach)
-        if run is not None and run[0] < clips[0].end_s and run[1] > clips[0].start_s:
-            return Fit("visual", *run, tags), [item for item in chain if item.clip.start_s < run[1] and item.clip.end_s > run[0]]
+        if run is not None and _shows(clips[0], *run):
+            return Fit("visual", *run, tags), [item for item in chain if _shows(item.clip, *run)]
         cells = fit_grid(clips, span, rel)
         start, end = max(cells[0], span[0]), min(cells[1], span[1])
         fit = Fit("visual", start, end, tags) if end > start else Fit("visual", *span, tags)
-        return fit, [item for item in group if item.clip.start_s < fit.end_s and item.clip.end_s > fit.start_s]
+        return fit, [item for item in group if _shows(item.clip, fit.start_s, fit.end_s)]
     ids = {item.clip.clip_id for item in group}
-    extra = [item for item in chain if item.clip.clip_id not in ids and item.clip.start_s < best.end_s and item.clip.end_s > best.start_s]
+    extra = [item for item in chain if item.clip.clip_id not in ids and _shows(item.clip, best.start_s, best.end_s)]
     return best, [*group, *extra]
+
+
+def _shows(clip: Clip, start_s: float, end_s: float) -> bool:
+    """Whether `clip` shows part of [start_s, end_s]."""
+    return clip.start_s < end_s and clip.end_s > start_s
 
 
 def _near(fit: Fit | None, span: tuple[float, float]) -> Fit | None:
@@ -447,7 +452,7 @@ def _same_evidence(a: Moment, b: Moment) -> bool:
 def _absorb(kept: Moment, other: Moment) -> Moment:
     ids = {k.clip_id for k in kept.clips}
     # Only the other moment's clips that show part of the kept span support it.
-    clips = kept.clips + tuple(c for c in other.clips if c.clip_id not in ids and c.start_s < kept.end_s and c.end_s > kept.start_s)
+    clips = kept.clips + tuple(c for c in other.clips if c.clip_id not in ids and _shows(c, kept.start_s, kept.end_s))
     return Moment(
         kept.stream_id, kept.start_s, kept.end_s, kept.score, clips,
         relevance=max(kept.relevance, other.relevance), evidence=kept.evidence, evidence_text=kept.evidence_text,

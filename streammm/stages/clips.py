@@ -52,17 +52,18 @@ def build_clip(
     texts: dict[str, str] = {}
     if "visual" in taken:
         tags = Counter(tag for f in window.frames for tag in f.tags)
+        frame_vectors = np.asarray([f.vector for f in window.frames], dtype=np.float32) if window.frames else None
         clip = replace(
             clip,
             tags=tuple(tag for tag, _ in tags.most_common(MAX_TAGS)),
             frame_times=tuple(f.t_s for f in window.frames),
             thumbnail=f"{identity}.jpg" if window.thumbnail else "",
             sample_fps=min((f.sample_fps for f in window.frames if f.sample_fps > 0), default=0.0),
-            frame_vectors=np.asarray([f.vector for f in window.frames], dtype=np.float32) if window.frames else None,
+            frame_vectors=frame_vectors,
             shot_times=tuple(f.t_s for f in window.frames if f.shot_change),
         )
-        if window.frames:
-            vectors["visual"] = unit_rows(np.mean([f.vector for f in window.frames], axis=0))[0]
+        if frame_vectors is not None:
+            vectors["visual"] = unit_rows(frame_vectors.mean(axis=0))[0]
     if "speech" in taken:
         clip = replace(clip, transcript=" ".join(w.text for w in window.words), words=window.words)
         texts["speech"] = clip.transcript

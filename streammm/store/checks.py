@@ -42,3 +42,17 @@ def finite_bound(value: float) -> float:
     if not math.isfinite(number):
         raise StoreError(f"filter bounds must be finite numbers, got {value!r}")
     return number
+
+
+def checked_frame_vectors(clip: Clip, dim: int) -> np.ndarray | None:
+    """The clip's frame vectors as an (n, dim) float32 array (None when it has none); StoreError unless
+    there is one finite `dim`-d row per frame time."""
+    if clip.frame_vectors is None or len(clip.frame_vectors) == 0:
+        return None
+    matrix = np.asarray(clip.frame_vectors, dtype=np.float32)
+    if matrix.shape != (len(clip.frame_times), dim) or not np.all(np.isfinite(matrix)):
+        raise StoreError(
+            f"clip {clip.clip_id}: frame vectors must be {len(clip.frame_times)} finite {dim}-d rows "
+            f"(one per frame time), got shape {matrix.shape}"
+        )
+    return matrix

@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from streammm.errors import StoreError
 from streammm.records import Clip, OcrLine, Word
+from streammm.store.checks import checked_frame_vectors
 
 Record = TypeVar("Record", Word, OcrLine)
 
@@ -44,17 +44,10 @@ FRAME_SCALE = 127.0  # frame vectors are kept as int8 (unit vectors x 127): a qu
 
 
 def frame_vectors_bytes(clip: Clip, dim: int) -> bytes:
-    """The clip's frame vectors as int8 bytes (b"" when it has none); StoreError unless there is a finite
-    `dim`-d row for each frame time."""
-    vectors = clip.frame_vectors
-    if vectors is None or len(vectors) == 0:
+    """The clip's frame vectors as int8 bytes (b"" when it has none); StoreError as checked_frame_vectors."""
+    matrix = checked_frame_vectors(clip, dim)
+    if matrix is None:
         return b""
-    matrix = np.asarray(vectors, dtype=np.float32)
-    if matrix.shape != (len(clip.frame_times), dim) or not np.all(np.isfinite(matrix)):
-        raise StoreError(
-            f"clip {clip.clip_id}: frame vectors must be {len(clip.frame_times)} finite {dim}-d rows "
-            f"(one per frame time), got shape {matrix.shape}"
-        )
     return np.clip(np.rint(matrix * FRAME_SCALE), -127, 127).astype(np.int8).tobytes()
 
 

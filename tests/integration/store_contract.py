@@ -215,6 +215,8 @@ class ClipStoreContract:
             store.upsert([make_clip(start_s=12.0, vectors={"smell": axis(0)})])
         with pytest.raises(StoreError, match=r"frame vectors must be 2 finite \d+-d rows \(one per frame time\), got shape \(1, "):
             store.upsert([make_clip(start_s=16.0), make_clip(start_s=20.0, frame_times=(20.0, 21.0), frame_vectors=np.ones((1, DIM)))])
+        with pytest.raises(StoreError, match="frame vectors must be 1 finite"):
+            store.upsert([make_clip(start_s=24.0, frame_times=(24.0,), frame_vectors=np.full((1, DIM), np.nan))])
         assert store.count() == 1  # a refused batch writes nothing
 
     # --- filters ----------------------------------------------------------------------------------

@@ -2,8 +2,7 @@
 
 Encoders put keyframes at cuts and segments start at keyframes, so most cuts of a segmented stream fall
 on a segment's first frame, where the segment alone has nothing to compare with. The handler keeps each
-stream's last frame's colour histogram for that. `MeanColour` stands in for the vision model (what is
-tested is the frames and their shot flags, not the vectors; the real encoder runs in integration tests).
+stream's last frame's colour histogram for that. The real bundled vision model encodes the frames.
 """
 
 from __future__ import annotations
@@ -14,15 +13,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-import numpy as np
 
 from streammm.bus.codec import decode_observation, encode_segment
 from streammm.bus.handling import InMessage
 from streammm.bus.topics import Topics
 from streammm.config import load_settings
 from streammm.media.segments import iter_segments
-from streammm.models.base import VisualBatch
-from streammm.models.registry import Embedder, Models
+from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
 from streammm.paths import shared_media
 from streammm.pipeline.perceive import VisionHandler
@@ -34,23 +31,13 @@ VIDEO = shared_media() / "derived" / "narrated_slideshow.mp4"  # five slides of 
 CUTS = [5.0, 10.0, 20.0]  # slide changes the histogram rule sees (the one at 15 s stays under the threshold)
 
 
-class MeanColour:
-    """An ImageEncoder standing in for the vision model: an image's mean colour as a unit vector."""
-
-    dim = 3
-
-    def encode(self, images: Sequence[np.ndarray]) -> VisualBatch:
-        means = np.array([image.reshape(-1, 3).mean(axis=0) + 1.0 for image in images], dtype=np.float32).reshape(-1, 3)
-        return VisualBatch(means / np.linalg.norm(means, axis=1, keepdims=True), [() for _ in images])
-
-
 @functools.cache
 def segments() -> tuple[Segment, ...]:
     return tuple(iter_segments(VIDEO, "slides", 2.0))
 
 
 def handler() -> VisionHandler:
-    models = Models(SETTINGS.models, embedder=Embedder("stand-in", "v", None, MeanColour()))  # type: ignore[arg-type]
+    models = Models(SETTINGS.models)
     return VisionHandler(SETTINGS, models, TOPICS, InferencePool(1))
 
 
