@@ -68,7 +68,7 @@ class AnnIndexes:
         self.maintenance = threading.Lock()
         self._lock = threading.Lock()
         self._trained: dict[str, int] = {}  # rows each column's index was trained on (this process)
-        self._seen: tuple[int, frozenset[str]] | None = None  # (table version, indexed columns)
+        self._seen: tuple[int, frozenset[str], bool] | None = None  # (table version, indexed columns, large enough)
         self._worker: threading.Thread | None = None
         self._closed = False
         self._checked_rows = 0
@@ -82,11 +82,11 @@ class AnnIndexes:
             return False
         seen = self._seen
         version = table.version
-        if seen is None or seen[0] != version:
+        if seen is None or seen[0] != version:  # once per table version: each call below is a trip to LanceDB
             columns = frozenset(c for index in table.list_indices() if index.index_type in _VECTOR_INDEX_TYPES for c in index.columns)
-            seen = (version, columns)
+            seen = (version, columns, table.count_rows() >= self.options.min_rows)
             self._seen = seen
-        return target in seen[1] and table.count_rows() >= self.options.min_rows
+        return target in seen[1] and seen[2]
 
     def query(self, table: lancedb.table.Table, vector: np.ndarray, target: str, k: int, where: str, *, exact: bool, filtered: bool = False) -> Any:
         """A LanceDB query for the `k` nearest rows by `target` among those matching `where`: through the
