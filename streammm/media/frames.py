@@ -132,6 +132,7 @@ def pyav_planned_frames(
         picker = _Picker(options)
         previous: tuple[float, object] | None = None
         fallback_step = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
+        behind: list[float] = []  # times of frames skipped for not coming after the last one shown
         try:
             for frame in container.decode(stream):
                 if frame.pts is None and previous is None:
@@ -141,6 +142,8 @@ def pyav_planned_frames(
                 else:
                     t = offset_s + float(frame.pts * frame.time_base) - origin_s
                 if t < -1e-3 or (previous is not None and t <= previous[0] + 1e-6):
+                    if t >= -1e-3:
+                        behind.append(t)
                     continue  # hidden by an edit list, or a repeated timestamp that shows nothing new
                 if previous is not None:
                     for role in picker.roles_until(previous[0], t):
@@ -160,6 +163,11 @@ def pyav_planned_frames(
             log.warning("video (%s) decoding stopped at %.2f s: %s", codec, previous[0], _first_line(exc))
         if previous is None:
             raise MediaError(f"cannot decode video ({codec}): no frame could be decoded (truncated or damaged)")
+        if behind and isinstance(source, bytes):  # a live source's clock that went back: those pictures are not shown
+            log.warning(
+                "video (%s): the segment at %.2f s has %d frames whose times (%.2f-%.2f s) do not follow the one before",
+                codec, offset_s, len(behind), min(behind), max(behind),
+            )
         until = end_s if end_s is not None and end_s > previous[0] + 1e-4 else None
         for role in picker.roles_until(previous[0], until):
             yield previous[0], _rgb(previous[1], max_side_px), role

@@ -142,3 +142,29 @@ def test_a_segment_whose_first_frame_comes_late_still_gives_the_grid_instant_at_
     times = [f.t_s for f in sample_frames(_late_first_frame_segment(1.5), options, offset_s=15.0, end_s=18.0)]
     assert times[0] == 17.0
     assert "the segment at 15.00 s shows no picture until 16.50 s" in caplog.text  # the lost seconds are logged
+
+
+def test_a_segment_whose_clock_stands_still_says_so(caplog: pytest.LogCaptureFixture):
+    """Made here with PyAV (no dev media has it): a live source's clock that stands still for 8 frames
+    (a camera catching up after a stall may send that). Those pictures have no time after the last one
+    shown, so the grid instant they covered is shown by that frame; the log says how many and when."""
+    import io
+    from fractions import Fraction
+
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="matroska") as out:
+        stream = out.add_stream("mjpeg", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        times_ms = [100 * i for i in range(8)] + [700] * 8 + [100 * i for i in range(16, 25)]
+        for i, ms in enumerate(times_ms):
+            picture = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), format="rgb24")
+            for packet in stream.encode(picture.reformat(format="yuvj420p")):
+                packet.pts = packet.dts = ms
+                packet.time_base = Fraction(1, 1000)
+                out.mux(packet)
+    with caplog.at_level("WARNING", logger="streammm.media.frames"):
+        frames = list(sample_frames(buffer.getvalue(), MediaConfig(sample_fps=1.0, shot_detect_fps=0), offset_s=10.0, end_s=12.5))
+    assert [f.t_s for f in frames] == [10.0, 10.7, 12.0]
+    assert "the segment at 10.00 s has 8 frames whose times (10.70-10.70 s) do not follow the one before" in caplog.text
