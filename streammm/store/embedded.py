@@ -43,7 +43,7 @@ VECTOR_CACHE_MAX_MB = 2_048
 # in 2.2 stay 2.2 (still correct, slower to read).
 FILE_FORMAT = "2.1"
 # A fused query ranks by BM25 in one of these threads while it ranks by vector in its own: one query waits for
-# the slower of the two rather than their sum (a million clips: ~20 ms each). More concurrent fused queries
+# the slower of the two rather than their sum (a million clips: ~10 ms each). More concurrent fused queries
 # than this queue for a thread.
 SIDE_THREADS = 8
 

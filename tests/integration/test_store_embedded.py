@@ -245,6 +245,27 @@ def test_library_errors_are_wrapped_and_io_is_retriable(tmp_path: Path, monkeypa
     assert not bad_input.value.retriable
 
 
+def test_a_bm25_failure_in_the_side_thread_fails_that_search_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fused query ranks by BM25 in a side thread: its failure reaches the caller as the store's error
+    (retriable for I/O), and the next search works."""
+    store = LanceDbClipStore(tmp_path / "store", DIM)
+    clip = make_clip(transcript="a lighthouse at dusk", vectors={"joint": axis(1)})
+    store.upsert([clip])
+    healthy = store._bm25
+
+    def failing(*_: object, **__: object) -> object:
+        raise OSError("Input/output error")
+
+    monkeypatch.setattr(store, "_bm25", failing)
+    with pytest.raises(StoreError, match="rank fusion search failed: Input/output error") as failed:
+        store.search_rank_fusion("lighthouse", axis(1), targets=("joint",), k=1, depth=10)
+    assert failed.value.retriable
+    monkeypatch.setattr(store, "_bm25", healthy)
+    [hit] = store.search_rank_fusion("lighthouse", axis(1), targets=("joint",), k=1, depth=10)
+    assert hit.clip.clip_id == clip.clip_id
+    store.close()
+
+
 def test_a_store_made_before_completeness_was_recorded_opens_with_every_clip(tmp_path: Path) -> None:
     """A table without the expected/pending/run columns (made by an earlier release) gets them added, and its
     clips read back as they were, with completeness "not recorded" (nothing pending)."""
