@@ -141,10 +141,11 @@ def pyav_planned_frames(
                     t = previous[0] + fallback_step  # no timestamp (some AVI): the next frame slot
                 else:
                     t = offset_s + float(frame.pts * frame.time_base) - origin_s
-                if t < -1e-3 or (previous is not None and t <= previous[0] + 1e-6):
-                    if t >= -1e-3:
-                        behind.append(t)
-                    continue  # hidden by an edit list, or a repeated timestamp that shows nothing new
+                if t < -1e-3:
+                    continue  # hidden by an edit list
+                if previous is not None and t <= previous[0] + 1e-6:
+                    behind.append(t)
+                    continue  # a repeated (or earlier) timestamp: nothing to show after the last frame
                 if previous is not None:
                     for role in picker.roles_until(previous[0], t):
                         yield previous[0], _rgb(previous[1], max_side_px), role

@@ -401,14 +401,14 @@ def _fit(
     return best, [*group, *extra]
 
 
-def _shows(clip: Clip, start_s: float, end_s: float) -> bool:
-    """Whether `clip` shows part of [start_s, end_s]."""
+def _shows(clip: Clip | Fit, start_s: float, end_s: float) -> bool:
+    """Whether `clip` (or a fitted span) shows part of [start_s, end_s]."""
     return clip.start_s < end_s and clip.end_s > start_s
 
 
 def _near(fit: Fit | None, span: tuple[float, float]) -> Fit | None:
     """`fit` when it overlaps `span` (evidence found in the chain must still be the group's)."""
-    return fit if fit is not None and fit.start_s < span[1] and fit.end_s > span[0] else None
+    return fit if fit is not None and _shows(fit, *span) else None
 
 
 def _chain(group: Sequence[ScoredClip], found: Sequence[ScoredClip]) -> list[ScoredClip]:

@@ -13,7 +13,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-
 from streammm.bus.codec import decode_observation, encode_segment
 from streammm.bus.handling import InMessage
 from streammm.bus.topics import Topics
