@@ -266,6 +266,33 @@ def test_a_bm25_failure_in_the_side_thread_fails_that_search_only(tmp_path: Path
     store.close()
 
 
+def test_more_fused_queries_at_once_than_side_threads_each_find_their_own_clip(tmp_path: Path) -> None:
+    """Four times SIDE_THREADS hybrid searches start together, each with one clip's word and the next
+    clip's vector: the BM25 rankings queue for the side threads, and every search's two best are exactly
+    those two clips (one from each ranking: a ranking handed to the wrong search would show)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from streammm.store.embedded import SIDE_THREADS
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(4 * SIDE_THREADS, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = LanceDbClipStore(tmp_path / "store", DIM)
+    clips = [make_clip(start_s=4.0 * i, transcript=f"quokka{i} common", vectors={"joint": v}) for i, v in enumerate(vectors)]
+    store.upsert(clips)
+    start = threading.Barrier(len(clips))
+
+    def search(i: int) -> set[str]:
+        start.wait()
+        hits = store.search_rank_fusion(f"quokka{i}", vectors[(i + 1) % len(clips)], targets=("joint",), k=2, depth=10)
+        return {hit.clip.clip_id for hit in hits}
+
+    with ThreadPoolExecutor(len(clips)) as pool:
+        found = list(pool.map(search, range(len(clips))))
+    assert found == [{clips[i].clip_id, clips[(i + 1) % len(clips)].clip_id} for i in range(len(clips))]
+    store.close()
+
+
 def test_a_store_made_before_completeness_was_recorded_opens_with_every_clip(tmp_path: Path) -> None:
     """A table without the expected/pending/run columns (made by an earlier release) gets them added, and its
     clips read back as they were, with completeness "not recorded" (nothing pending)."""
