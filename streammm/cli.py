@@ -223,6 +223,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from streammm.store.factory import data_dir, open_store
 
     configure_threads(1)  # requests run side by side; one torch thread each keeps encoding time steady
+    # The ONNX Runtime encoder (the default) keeps models.threads_per_call() threads a call: with one, a
+    # question costs less CPU, but 20 clients got fewer answers (README "Results", library scale).
     encoder = create_text_encoder(settings.models)
     store = open_store(settings, encoder.dim)
     bootstrap = settings.kafka.bootstrap_servers
