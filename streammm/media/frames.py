@@ -157,6 +157,7 @@ def pyav_planned_frames(
                     if late and isinstance(source, bytes):  # a segment's sampled seconds before its first picture are lost
                         log.warning("video (%s): the segment at %.2f s shows no picture until %.2f s", codec, offset_s, t)
                     picker.start(t if late or t <= offset_s else offset_s)
+                    log.debug("video (%s): the segment at %.3f s shows its first picture at %.3f s", codec, offset_s, t)
                 previous = (t, frame)
         except av.error.FFmpegError as exc:
             if previous is None:  # nothing at all: an error (dead-lettered, replayable), never an empty result

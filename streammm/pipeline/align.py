@@ -86,6 +86,12 @@ class AlignHandler:
             if not obs.run.live:
                 self._replace_older_runs(obs.stream_id, obs.run.started_at)
         observed = observe(state, obs, self.settings.align)
+        if obs.modality == "visual" and log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "stream %s: visual report %d (%.3f-%.3f s) with frames at %s; frames held now %s; next window %s",
+                obs.stream_id, obs.seq, obs.start_s, obs.end_s, [f.t_s for f in obs.frames], [f[0].t_s for f in observed.frames],
+                observed.next_start_s,
+            )
         outputs = await self._advance(key, observed)  # raises before anything is kept if the write fails
         self.partition_of[obs.stream_id] = message.partition
         held = _Held(message.offset, obs.stream_id, obs.modality, obs.end_s, obs.run.started_at)

@@ -134,7 +134,12 @@ class SegmentHandler:
             segment.data, key=segment.stream_id, offset_s=segment.start_s, max_side_px=max_side_px, end_s=segment.end_s, sample_fps=fps,
             previous_hist=previous_hist,
         )
-        return list(frames), fps
+        sampled = list(frames)
+        log.debug(
+            "stream %s segment %d (%.3f s + %.3f s): frames at %s", segment.stream_id, segment.seq, segment.start_s,
+            segment.duration_s, [f.t_s for f in sampled],
+        )
+        return sampled, fps
 
     def safe_offset(self, topic: str, partition: int, next_offset: int) -> int:
         return next_offset

@@ -203,7 +203,9 @@ def node(tmp_path_factory: pytest.TempPathFactory, media: Path) -> Iterator[Node
     log = root / "up.log"
     # Thinning off: these tests are about what the transport delivers, so every sampled second must be there
     # (a stream thinned while behind is test_overload's).
-    env = base_env(ingest__read_timeout_s=30, ingest__max_backoff_s=4, media__overload_lag_s=0)
+    # DEBUG (streammm's own loggers; libraries stay at WARNING): each segment's first picture and sampled
+    # frame times are in the log, which the frozen-camera test reports when a second has no frame.
+    env = base_env(ingest__read_timeout_s=30, ingest__max_backoff_s=4, media__overload_lag_s=0, log__level="DEBUG")
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "streammm", "up", "--data-dir", str(root / "data"), "--port", str(port)],
@@ -364,7 +366,7 @@ def test_a_camera_frozen_for_8_s_loses_no_media_over_tcp(node, media, tmp_path):
     assert node.dead_letters("frozen") == []
     if missing:  # the known, open defect (docstring): reported, not failed
         video_log = [line for line in node.log_text().splitlines() if "video (" in line or "frozen" in line]
-        pytest.xfail(f"seconds without frames: {missing}; the frames of the clips holding them: {near}\n" + "\n".join(video_log[-40:]))
+        pytest.xfail(f"seconds without frames: {missing}; the frames of the clips holding them: {near}\n" + "\n".join(video_log[-60:]))
 
 
 def test_a_camera_that_is_down_at_first_is_connected_when_it_appears(node, slideshow, tmp_path):
