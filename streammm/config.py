@@ -233,6 +233,9 @@ class ServerConfig(_Section):
         default_factory=list, description="websocket Origins accepted besides the server's own (e.g. https://app.example)"
     )
     query_threads: int = Field(0, ge=0, le=256, description="threads for retrieval and answers (retrieval first); 0 = one per CPU core, at least 2")
+    retrieval_batch: int = Field(
+        8, ge=1, le=64, description="retrievals waiting for a query thread that run together (one encode, one store call); 1 = one at a time"
+    )
 
 
 class TokenConfig(_Section):

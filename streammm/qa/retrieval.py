@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from streammm.config import STRATEGIES
 from streammm.records import MODALITIES, ClipFilter, ScoredClip
 from streammm.store.base import ClipStore
+from streammm.store.fusion import FusionSearch
 
-__all__ = ["STRATEGIES", "fusion_depth", "retrieve"]
+__all__ = ["STRATEGIES", "fusion_depth", "retrieve", "retrieve_many"]
 
 
 def fusion_depth(k: int) -> int:
@@ -44,3 +47,16 @@ def retrieve(
         return store.search_rank_fusion(None, query_vector, targets=MODALITIES, k=k, depth=depth, where=where)
     return store.search_rank_fusion(query, query_vector, targets=("joint",), k=k, depth=depth, where=where)
 
+
+
+def retrieve_many(store: ClipStore, searches: Sequence[FusionSearch], *, strategy: str = "hybrid", k: int = 10) -> list[list[ScoredClip]]:
+    """retrieve() of each search (its `query` is the question), in order; the fused strategies ask the store
+    for all of them at once (ClipStore.search_rank_fusion_many)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if strategy in (*MODALITIES, "joint"):
+        return [store.search_vector(s.vector, target=strategy, k=k, where=s.where) for s in searches]
+    if strategy == "late":
+        searches = [FusionSearch(None, s.vector, s.where) for s in searches]
+    targets = MODALITIES if strategy == "late" else ("joint",)
+    return store.search_rank_fusion_many(searches, targets=targets, k=k, depth=fusion_depth(k))

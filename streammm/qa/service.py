@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,9 +12,10 @@ import numpy as np
 from streammm.models.base import TextEncoder
 from streammm.qa.fitting import fit_moments
 from streammm.qa.moments import Moment
-from streammm.qa.retrieval import retrieve
-from streammm.records import ClipFilter, StreamInfo
+from streammm.qa.retrieval import retrieve, retrieve_many
+from streammm.records import ClipFilter, ScoredClip, StreamInfo
 from streammm.store.base import ClipStore
+from streammm.store.fusion import FusionSearch
 
 OVERFETCH = 3  # clips per wanted moment: adjacent clips merge, so fetch more than k
 NO_MATCH = "no moment matched well"  # what a client is told when every moment is below min_relevance
@@ -59,6 +61,46 @@ class QueryService:
             return []
         vector = self.encode(query.text) if vector is None else vector
         found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH, where=query.where)
+        return self._fitted(query, found, vector)
+
+    def moments_many(self, queries: Sequence[SearchRequest]) -> list[list[Moment] | Exception]:
+        """moments() of each query, in order: the questions encoded in one call, and the queries with the
+        same strategy and k retrieved together (retrieve_many). A query's error is its result, not the
+        others': where a shared step fails, each query runs alone."""
+        results: list[list[Moment] | Exception] = [[] for _ in queries]
+        asked = [i for i, query in enumerate(queries) if query.streams != ()]
+        if not asked:
+            return results
+        try:
+            vectors = dict(zip(asked, self.encoder.encode([queries[i].text for i in asked])))
+        except Exception:
+            return [self._alone(query) for query in queries]
+        groups: dict[tuple[str, int], list[int]] = {}
+        for i in asked:
+            groups.setdefault((queries[i].strategy, queries[i].k), []).append(i)
+        for (strategy, k), group in groups.items():
+            searches = [FusionSearch(queries[i].text, vectors[i], queries[i].where) for i in group]
+            try:
+                found = retrieve_many(self.store, searches, strategy=strategy, k=k * OVERFETCH)
+            except Exception:
+                found = None
+            for position, i in enumerate(group):
+                if found is None:
+                    results[i] = self._alone(queries[i], vectors[i])
+                    continue
+                try:
+                    results[i] = self._fitted(queries[i], found[position], vectors[i])
+                except Exception as exc:
+                    results[i] = exc
+        return results
+
+    def _alone(self, query: SearchRequest, vector: np.ndarray | None = None) -> list[Moment] | Exception:
+        try:
+            return self.moments(query, vector)
+        except Exception as exc:
+            return exc
+
+    def _fitted(self, query: SearchRequest, found: list[ScoredClip], vector: np.ndarray) -> list[Moment]:
         moments = fit_moments(query.text, found, vector, bounds=(query.start_s, query.end_s))
         if query.strategy == "hybrid":
             # Fusion found the candidates; their calibrated relevance (the query's words in the clip as well

@@ -29,6 +29,7 @@ from streammm.server.metrics import Metrics
 from streammm.server.origins import BrowserGuard
 from streammm.server.routes import EXCEPTION_HANDLERS, routes
 from streammm.server.watch import WatchRegistry
+from streammm.server.batches import RetrievalBatches
 from streammm.server.workers import QueryWorkers
 from streammm.stats import PipelineStats
 from streammm.store.base import ClipStore
@@ -51,15 +52,17 @@ def create_app(
 ) -> Starlette:
     workers = QueryWorkers(settings.server.query_threads or None)
     vectors = remembering(encoder)  # shared: an ask's question is encoded once, for retrieval and the answer
+    service = QueryService(store, vectors, min_relevance=settings.qa.min_relevance)
     ctx = ServerContext(
         settings=settings,
-        service=QueryService(store, vectors, min_relevance=settings.qa.min_relevance),
+        service=service,
         answerer=answerer or make_answerer(settings, vectors, workers),
         auth=Authenticator(settings.auth, settings.server.host, insecure=settings.server.insecure),
         data_dir=Path(data_dir),
         metrics=Metrics(),
         watches=WatchRegistry(),
         workers=workers,
+        batches=RetrievalBatches(workers, service, settings.server.retrieval_batch),
         has_clip_feed=clip_feed is not None,
         stats=stats,
     )

@@ -89,7 +89,7 @@ async def search(request: Request) -> Response:
     body = parse_search_body(await read_body(request, ctx.settings.server.max_message_kb), ctx.settings.server)
     known = await ctx.workers.run(RETRIEVE, ctx.service.stream_ids) if body.streams else None
     query = to_query(body, body.query, allowed_streams(body.streams, access, known, None), ctx.settings.server, ctx.settings.qa.strategy)
-    moments = await ctx.workers.run(RETRIEVE, ctx.service.moments, query)
+    moments = await ctx.batches.moments(query)
     ctx.metrics.latency.labels("search").observe(time.perf_counter() - started)
     return JSONResponse({"moments": [moment_json(m) for m in moments]})
 

@@ -148,7 +148,7 @@ class Connection:
             known = await ctx.workers.run(RETRIEVE, ctx.service.stream_ids) if message.streams else None
             streams = allowed_streams(message.streams, self.access, known, message.id)
             query = to_query(message, message.question, streams, ctx.settings.server, ctx.settings.qa.strategy)
-            moments = await ctx.workers.run(RETRIEVE, ctx.service.moments, query)
+            moments = await ctx.batches.moments(query)
             await self.send(moments_event(message.id, moments))
             ctx.metrics.latency.labels("moments").observe(time.perf_counter() - started)
             evidence = moments[: ctx.settings.qa.evidence_moments]

@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from streammm.records import Clip, ClipFilter, ScoredClip, StreamInfo, clip_id
+from streammm.store.fusion import FusionSearch
 
 __all__ = ["ClipStore", "clip_id"]
 
@@ -47,6 +48,13 @@ class ClipStore(Protocol):
     ) -> list[ScoredClip]:
         """Reciprocal-rank fusion (streammm.store.fusion) of the `depth` nearest clips by each vector in
         `targets` and, when `query` is not None, the `depth` best by BM25; the best `k`, scored by their sums."""
+        ...
+
+    def search_rank_fusion_many(
+        self, searches: Sequence[FusionSearch], *, targets: Sequence[str], k: int, depth: int
+    ) -> list[list[ScoredClip]]:
+        """search_rank_fusion of each search, in order: the same answers, at less cost per search where the
+        backend can run them together (streammm.store.fusion.rank_fusion_searches runs one at a time)."""
         ...
 
     def get(self, clip_ids: Sequence[str]) -> list[Clip]:

@@ -22,7 +22,7 @@ from streammm.records import VECTOR_NAMES, Clip, ClipFilter, ScoredClip, StreamI
 from streammm.store.ann import AnnIndexes, AnnOptions
 from streammm.store.arrow_rows import BM25_TEXT, BM25_TEXT_SQL, clip_columns, clip_schema, clips_from_arrow, clips_to_arrow
 from streammm.store.checks import check_dim, check_target, checked_vector, finite_bound
-from streammm.store.fusion import rank_fusion_search, rrf_order
+from streammm.store.fusion import FusionSearch, rank_fusion_search, rrf_order
 from streammm.store.vector_cache import StaleRowIds, VectorCache, rows_by_id
 
 log = logging.getLogger(__name__)
@@ -220,53 +220,70 @@ class LanceDbClipStore:
     ) -> list[ScoredClip]:
         """Reciprocal-rank fusion of the `depth` nearest clips by each of `targets` and, when `query` is not
         None, the `depth` best by BM25 (see ClipStore.search_rank_fusion)."""
+        return self.search_rank_fusion_many([FusionSearch(query, vector, where)], targets=targets, k=k, depth=depth)[0]
+
+    def search_rank_fusion_many(
+        self, searches: Sequence[FusionSearch], *, targets: Sequence[str], k: int, depth: int
+    ) -> list[list[ScoredClip]]:
+        """search_rank_fusion of each search: their vector rankings from one LanceDB query per filter (or
+        the vector cache), their BM25 rankings side by side, and every winner's row in one read."""
         for target in targets:
             check_target(target)
-        vector = checked_vector(vector, self.dim, "query vector")
-        if k < 1:
-            return []
+        searches = [FusionSearch(s.query, checked_vector(s.vector, self.dim, "query vector"), s.where) for s in searches]
+        if k < 1 or not searches:
+            return [[] for _ in searches]
         with self._errors("rank fusion search"):
             for _ in range(3):
                 try:
-                    found = self._rank_fusion_in_memory(query, vector, targets, k, depth, where)
+                    return self._rank_fusion_in_memory(searches, targets, k, depth)
                 except StaleRowIds:  # a winner was deleted meanwhile: rank again
                     continue
-                if found is not None:
-                    return found
-                break
-        return rank_fusion_search(self, query, vector, targets=targets, k=k, depth=depth, where=where)
+        return [rank_fusion_search(self, s.query, s.vector, targets=targets, k=k, depth=depth, where=s.where) for s in searches]
 
     def _rank_fusion_in_memory(
-        self, query: str | None, vector: np.ndarray, targets: Sequence[str], k: int, depth: int, where: ClipFilter | None
-    ) -> list[ScoredClip] | None:
-        """search_rank_fusion from rankings of row ids (from the vector cache, the IVF index or a flat scan,
-        as search_vector would rank), reading only the `k` winners (one read instead of one per ranking)."""
+        self, searches: list[FusionSearch], targets: Sequence[str], k: int, depth: int
+    ) -> list[list[ScoredClip]]:
+        """search_rank_fusion_many from rankings of row ids (from the vector cache, the IVF index or a flat
+        scan, as search_vector would rank), reading only the winners (one read instead of one per ranking)."""
         table = self._open()
-        text = None
-        if query is not None and query.strip() and depth >= 1:  # BM25 ranks in another thread meanwhile
-            text = self._side.submit(lambda: _ranking(self._bm25(query, depth, where, ["stream_id", "start_s"], row_ids=True), "_score", -1))
-        rankings: list[list[int]] = []
+        texts = [  # BM25 ranks in other threads meanwhile
+            self._side.submit(lambda s=s: _ranking(self._bm25(s.query, depth, s.where, ["stream_id", "start_s"], row_ids=True), "_score", -1))
+            if s.query is not None and s.query.strip() and depth >= 1 else None
+            for s in searches
+        ]  # fmt: skip
+        rankings: list[list[list[int]]] = [[] for _ in searches]
         order_keys: dict[int, tuple[str, float]] = {}
         for target in targets:
             indexed = self._index_answers(table, target)
-            ranked = None if indexed else self._cache.rank(table, vector, target, depth, where)
-            if ranked is not None:
-                rankings.append(ranked.rowids())
-                order_keys.update(zip(rankings[-1], ranked.order_keys()))
-                continue
-            rows = self._vector_query(table, vector, target, depth, where, indexed=indexed).with_row_id(True)
-            ids, keys = _ranking(rows.select(["stream_id", "start_s", "_distance"]).to_arrow(), "_distance", 1)
-            rankings.append(ids)
-            order_keys.update(zip(ids, keys))
-        if text is not None:
-            ids, keys = text.result()
-            rankings.append(ids)
-            order_keys.update(zip(ids, keys))
-        fused = rrf_order(rankings, order_keys.__getitem__)[:k]
-        if not fused:
-            return []
-        rows = rows_by_id(table, np.asarray([rowid for rowid, _ in fused], dtype=np.uint64), self._columns)
-        return [ScoredClip(clip, score) for clip, (_, score) in zip(self._to_clips(rows), fused)]
+            by_filter: dict[ClipFilter | None, list[int]] = {}
+            for i, search in enumerate(searches):
+                ranked = None if indexed else self._cache.rank(table, search.vector, target, depth, search.where)
+                if ranked is None:
+                    by_filter.setdefault(search.where, []).append(i)
+                    continue
+                rankings[i].append(ranked.rowids())
+                order_keys.update(zip(rankings[i][-1], ranked.order_keys()))
+            for where, group in by_filter.items():  # one query for the searches with the same filter
+                vectors = np.stack([searches[i].vector for i in group])
+                rows = self._vector_query(table, vectors if len(group) > 1 else vectors[0], target, depth, where, indexed=indexed)
+                found = rows.with_row_id(True).select(["stream_id", "start_s", "_distance"]).to_arrow()
+                which = found.column("query_index").to_numpy() if len(group) > 1 else np.zeros(found.num_rows, dtype=np.int64)
+                for position, i in enumerate(group):
+                    ids, keys = _ranking(found.filter(which == position), "_distance", 1)
+                    rankings[i].append(ids)
+                    order_keys.update(zip(ids, keys))
+        for i, text in enumerate(texts):
+            if text is not None:
+                ids, keys = text.result()
+                rankings[i].append(ids)
+                order_keys.update(zip(ids, keys))
+        fused = [rrf_order(ranking, order_keys.__getitem__)[:k] for ranking in rankings]
+        winners = list(dict.fromkeys(rowid for found in fused for rowid, _ in found))
+        if not winners:
+            return [[] for _ in searches]
+        rows = rows_by_id(table, np.asarray(winners, dtype=np.uint64), self._columns)
+        clips = dict(zip(winners, self._to_clips(rows)))
+        return [[ScoredClip(clips[rowid], score) for rowid, score in found] for found in fused]
 
     def _index_answers(self, table: lancedb.table.Table, target: str) -> bool:
         """Whether `target`'s IVF index answers vector queries (then the vector cache lets go of its

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -14,6 +15,15 @@ if TYPE_CHECKING:
 
 RRF_K = 60
 Key = TypeVar("Key", bound=Hashable)
+
+
+@dataclass(frozen=True, eq=False)
+class FusionSearch:
+    """One search of ClipStore.search_rank_fusion_many: BM25 `query` (None: vectors only), `vector`, `where`."""
+
+    query: str | None
+    vector: np.ndarray
+    where: ClipFilter | None = None
 
 
 def rrf_order(
@@ -58,3 +68,10 @@ def rank_fusion_search(
     if query is not None:
         rankings.append(store.search_text(query, k=depth, where=where))
     return fuse_clips(rankings)[:k]
+
+
+def rank_fusion_searches(
+    store: ClipStore, searches: Sequence[FusionSearch], *, targets: Sequence[str], k: int, depth: int
+) -> list[list[ScoredClip]]:
+    """`ClipStore.search_rank_fusion_many` as one search_rank_fusion each: what a backend without a faster way runs."""
+    return [store.search_rank_fusion(s.query, s.vector, targets=targets, k=k, depth=depth, where=s.where) for s in searches]

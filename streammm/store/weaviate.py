@@ -33,7 +33,7 @@ from streammm.config import WeaviateConfig
 from streammm.errors import StoreError
 from streammm.records import VECTOR_NAMES, Clip, ClipFilter, ScoredClip, StreamInfo
 from streammm.store.checks import check_dim, check_target, checked_clip_vectors, checked_vector
-from streammm.store.fusion import rank_fusion_search
+from streammm.store.fusion import FusionSearch, rank_fusion_search, rank_fusion_searches
 from streammm.store.rows import (
     frame_vectors_bytes,
     frame_vectors_from_bytes,
@@ -232,6 +232,11 @@ class WeaviateClipStore:
             check_target(target)
         self._query_vector(vector, "query vector")
         return rank_fusion_search(self, query, vector, targets=targets, k=k, depth=depth, where=where)
+
+    def search_rank_fusion_many(
+        self, searches: Sequence[FusionSearch], *, targets: Sequence[str], k: int, depth: int
+    ) -> list[list[ScoredClip]]:
+        return rank_fusion_searches(self, searches, targets=targets, k=k, depth=depth)
 
     def get(self, clip_ids: Sequence[str]) -> list[Clip]:
         wanted = list(dict.fromkeys(i for i in clip_ids if _is_uuid(i)))

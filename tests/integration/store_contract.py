@@ -193,6 +193,30 @@ class ClipStoreContract:
         with pytest.raises(StoreError, match="unknown vector target 'smell'"):
             store.search_rank_fusion(None, axis(0), targets=("smell",), k=5, depth=5)
 
+    def test_rank_fusion_of_many_searches_answers_each_as_alone(self, store: ClipStore) -> None:
+        """Searches run together (differing in words, vector and filter, some sharing a filter) get what
+        each gets alone, in order; the misuse of one fails the call."""
+        from streammm.store.fusion import FusionSearch
+
+        self._fusion_clips(store)
+        searches = [
+            FusionSearch("kestrel", axis(0)),
+            FusionSearch(None, tilted(0.5, 2)),
+            FusionSearch("rain lens", tilted(0.3)),
+            FusionSearch("kestrel", axis(0), ClipFilter(stream_ids=("cam-2",))),
+            FusionSearch("wind", tilted(0.9), ClipFilter(start_s=4.0)),
+            FusionSearch("gondola", axis(1), ClipFilter(start_s=4.0)),
+        ]
+        for targets in (("visual", "speech"), ("joint",), ("speech",)):
+            together = store.search_rank_fusion_many(searches, targets=targets, k=3, depth=4)
+            alone = [store.search_rank_fusion(s.query, s.vector, targets=targets, k=3, depth=4, where=s.where) for s in searches]
+            assert [[(h.clip.clip_id, h.score) for h in found] for found in together] == [[(h.clip.clip_id, h.score) for h in found] for found in alone]
+            whole = lambda found: [(h.clip.transcript, sorted(h.clip.vectors)) for h in found]  # noqa: E731 (whole clips come back)
+            assert [whole(found) for found in together] == [whole(found) for found in alone]
+        assert any(together) and store.search_rank_fusion_many([], targets=("joint",), k=3, depth=4) == []
+        with pytest.raises(StoreError, match=f"query vector must be a finite, non-zero {DIM}-d vector"):
+            store.search_rank_fusion_many([searches[0], FusionSearch("x", np.zeros(DIM))], targets=("visual",), k=3, depth=4)
+
     # --- misuse -----------------------------------------------------------------------------------
 
     def test_misuse_is_the_same_non_retriable_store_error_in_every_backend(self, store: ClipStore) -> None:

@@ -12,6 +12,8 @@ from streammm.models.registry import create_text_encoder
 from streammm.qa.service import QueryService, SearchRequest
 from streammm.store.factory import open_existing_store
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture(scope="module")
 def service(dev_data_dir: Path):
@@ -68,3 +70,25 @@ def test_a_query_that_matches_nothing_well_gets_no_moments(service):
     # the same service without the cut returns weak moments, each with a relevance below it
     weak = QueryService(service.store, service.encoder).moments(SearchRequest("quantum chromodynamics lecture", k=5))
     assert weak and all(m.relevance < service.min_relevance for m in weak)
+
+
+@pytest.mark.parametrize("strategy", ["hybrid", "joint", "late"])
+def test_queries_asked_together_get_the_moments_each_gets_alone(service, media, strategy):
+    """What the server's retrieval batches run (server/batches.py): every dev query and the larger set's,
+    asked together (own stream, every stream, and one query no stream answers), each gets exactly the
+    moments it gets alone."""
+    from streammm.eval.queries import load_queries
+
+    labelled = load_queries(REPO / "tools/media/queries.json", media_root=media)
+    labelled += load_queries(REPO / "tools/media/queries-extra.json", media_root=media)
+    requests = [SearchRequest(q.text, streams=(q.path.stem,), strategy=strategy) for q in labelled]
+    requests += [SearchRequest(q.text, strategy=strategy) for q in labelled[:12]]
+    requests += [SearchRequest("quantum chromodynamics lecture", strategy=strategy), SearchRequest("kestrel", streams=(), strategy=strategy)]
+    together = service.moments_many(requests)
+    alone = [service.moments(r) for r in requests]
+    key = lambda moments: [(m.stream_id, m.start_s, m.end_s, [c.clip_id for c in m.clips]) for m in moments]  # noqa: E731
+    assert [key(m) for m in together] == [key(m) for m in alone]
+    # Questions encoded in one call are padded to the longest: their vectors differ by ~1e-8 from one alone.
+    relevances = lambda found: [m.relevance for moments in found for m in moments]  # noqa: E731
+    assert relevances(together) == pytest.approx(relevances(alone), abs=1e-5)
+    assert sum(1 for m in together if m) > len(requests) // 2  # most find something: the comparison is not of empty lists

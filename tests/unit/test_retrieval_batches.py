@@ -1,0 +1,95 @@
+"""RetrievalBatches: retrievals that wait for a query thread run together, each still gets its own answer or
+error, and a cancelled one is left out. The service is a stand-in that records its batches (the real
+moments_many is tested against the store in tests/integration/test_batched_moments.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from streammm.errors import StoreError
+from streammm.qa.service import SearchRequest
+from streammm.server.batches import RetrievalBatches
+from streammm.server.workers import QueryWorkers
+
+from test_query_workers import until
+
+
+class Service:
+    """moments_many that answers each query with its own text, fails the query "bad" with its own error,
+    fails the whole batch when asked to, and holds its first batch until `release`."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.release = threading.Event()
+        self.fail_next_batch = False
+
+    def moments_many(self, queries):
+        texts = [q.text for q in queries]
+        self.batches.append(texts)
+        if len(self.batches) == 1:
+            self.release.wait(10)
+        if self.fail_next_batch:
+            self.fail_next_batch = False
+            raise RuntimeError("the batch broke")
+        return [StoreError(f"cannot search for {t}") if t == "bad" else [f"moment of {t}"] for t in texts]
+
+
+def test_waiting_retrievals_run_together_and_each_gets_its_own_answer() -> None:
+    async def main() -> None:
+        workers, service = QueryWorkers(1), Service()
+        batches = RetrievalBatches(workers, service, max_batch=8)
+        asks = [asyncio.create_task(batches.moments(SearchRequest(f"q{i}"))) for i in range(20)]
+        await until(lambda: workers.queued == 19)  # the first runs alone and holds the thread; 19 wait
+        service.release.set()
+        answers = await asyncio.gather(*asks)
+        assert answers == [[f"moment of q{i}"] for i in range(20)]
+        assert service.batches[0] == ["q0"]
+        assert service.batches[1:4] == [[f"q{i}" for i in range(1, 9)], [f"q{i}" for i in range(9, 17)], ["q17", "q18", "q19"]]
+        assert sum(len(b) for b in service.batches) == 20  # each ran once
+        workers.shutdown()
+
+    asyncio.run(main())
+
+
+def test_an_error_reaches_only_its_own_caller_and_a_broken_batch_reaches_every_caller_in_it() -> None:
+    async def main() -> None:
+        workers, service = QueryWorkers(1), Service()
+        service.release.set()
+        batches = RetrievalBatches(workers, service)
+        results = await asyncio.gather(*(batches.moments(SearchRequest(t)) for t in ("a", "bad", "c")), return_exceptions=True)
+        assert results[0] == ["moment of a"] and results[2] == ["moment of c"]
+        assert isinstance(results[1], StoreError) and "cannot search for bad" in str(results[1])
+        service.fail_next_batch = True
+        broken = await asyncio.gather(*(batches.moments(SearchRequest(t)) for t in ("d", "e")), return_exceptions=True)
+        assert all(isinstance(r, RuntimeError) for r in broken)
+        assert await batches.moments(SearchRequest("f")) == ["moment of f"]  # and the next one works
+        workers.shutdown()
+
+    asyncio.run(main())
+
+
+def test_a_retrieval_cancelled_while_it_waits_is_left_out_of_its_batch() -> None:
+    async def main() -> None:
+        workers, service = QueryWorkers(1), Service()
+        batches = RetrievalBatches(workers, service)
+        first = asyncio.create_task(batches.moments(SearchRequest("first")))
+        gone = asyncio.create_task(batches.moments(SearchRequest("gone")))
+        kept = asyncio.create_task(batches.moments(SearchRequest("kept")))
+        await until(lambda: workers.queued == 2)
+        gone.cancel()
+        service.release.set()
+        assert await first == ["moment of first"] and await kept == ["moment of kept"]
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        assert service.batches == [["first"], ["kept"]]
+        workers.shutdown()
+
+    asyncio.run(main())
+
+
+def test_max_batch_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_batch must be positive"):
+        RetrievalBatches(QueryWorkers(1), Service(), max_batch=0)
