@@ -12,43 +12,53 @@ import pytest
 from streammm.errors import StoreError
 from streammm.qa.service import SearchRequest
 from streammm.server.batches import RetrievalBatches
-from streammm.server.workers import QueryWorkers
+from streammm.server.workers import RETRIEVE, QueryWorkers
 
 from test_query_workers import until
 
 
 class Service:
     """moments_many that answers each query with its own text, fails the query "bad" with its own error,
-    fails the whole batch when asked to, and holds its first batch until `release`."""
+    and fails the whole batch when asked to."""
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
-        self.release = threading.Event()
         self.fail_next_batch = False
 
     def moments_many(self, queries):
         texts = [q.text for q in queries]
         self.batches.append(texts)
-        if len(self.batches) == 1:
-            self.release.wait(10)
         if self.fail_next_batch:
             self.fail_next_batch = False
             raise RuntimeError("the batch broke")
         return [StoreError(f"cannot search for {t}") if t == "bad" else [f"moment of {t}"] for t in texts]
 
 
+async def busy(workers: QueryWorkers) -> tuple[threading.Event, list[asyncio.Task]]:
+    """Every query thread held by a job until the event is set."""
+    release, started = threading.Event(), []
+
+    def hold() -> None:
+        started.append(True)
+        release.wait(10)
+
+    holders = [asyncio.create_task(workers.run(RETRIEVE, hold)) for _ in range(workers.threads)]
+    await until(lambda: len(started) == workers.threads)
+    return release, holders
+
+
 def test_waiting_retrievals_run_together_and_each_gets_its_own_answer() -> None:
     async def main() -> None:
         workers, service = QueryWorkers(1), Service()
         batches = RetrievalBatches(workers, service, max_batch=8)
+        release, holders = await busy(workers)
         asks = [asyncio.create_task(batches.moments(SearchRequest(f"q{i}"))) for i in range(20)]
-        await until(lambda: workers.queued == 19)  # the first runs alone and holds the thread; 19 wait
-        service.release.set()
+        await until(lambda: workers.queued == 20)
+        release.set()
         answers = await asyncio.gather(*asks)
         assert answers == [[f"moment of q{i}"] for i in range(20)]
-        assert service.batches[0] == ["q0"]
-        assert service.batches[1:4] == [[f"q{i}" for i in range(1, 9)], [f"q{i}" for i in range(9, 17)], ["q17", "q18", "q19"]]
-        assert sum(len(b) for b in service.batches) == 20  # each ran once
+        assert service.batches == [[f"q{i}" for i in range(0, 8)], [f"q{i}" for i in range(8, 16)], ["q16", "q17", "q18", "q19"]]
+        await asyncio.gather(*holders)
         workers.shutdown()
 
     asyncio.run(main())
@@ -57,15 +67,19 @@ def test_waiting_retrievals_run_together_and_each_gets_its_own_answer() -> None:
 def test_an_error_reaches_only_its_own_caller_and_a_broken_batch_reaches_every_caller_in_it() -> None:
     async def main() -> None:
         workers, service = QueryWorkers(1), Service()
-        service.release.set()
         batches = RetrievalBatches(workers, service)
         results = await asyncio.gather(*(batches.moments(SearchRequest(t)) for t in ("a", "bad", "c")), return_exceptions=True)
         assert results[0] == ["moment of a"] and results[2] == ["moment of c"]
         assert isinstance(results[1], StoreError) and "cannot search for bad" in str(results[1])
         service.fail_next_batch = True
-        broken = await asyncio.gather(*(batches.moments(SearchRequest(t)) for t in ("d", "e")), return_exceptions=True)
-        assert all(isinstance(r, RuntimeError) for r in broken)
+        release, holders = await busy(workers)  # so that both wait, and run as one batch
+        broken = [asyncio.create_task(batches.moments(SearchRequest(t))) for t in ("d", "e")]
+        await until(lambda: workers.queued == 2)
+        release.set()
+        assert [type(r) for r in await asyncio.gather(*broken, return_exceptions=True)] == [RuntimeError, RuntimeError]
+        assert service.batches[-1] == ["d", "e"]
         assert await batches.moments(SearchRequest("f")) == ["moment of f"]  # and the next one works
+        await asyncio.gather(*holders)
         workers.shutdown()
 
     asyncio.run(main())
@@ -75,16 +89,16 @@ def test_a_retrieval_cancelled_while_it_waits_is_left_out_of_its_batch() -> None
     async def main() -> None:
         workers, service = QueryWorkers(1), Service()
         batches = RetrievalBatches(workers, service)
-        first = asyncio.create_task(batches.moments(SearchRequest("first")))
-        gone = asyncio.create_task(batches.moments(SearchRequest("gone")))
-        kept = asyncio.create_task(batches.moments(SearchRequest("kept")))
-        await until(lambda: workers.queued == 2)
-        gone.cancel()
-        service.release.set()
-        assert await first == ["moment of first"] and await kept == ["moment of kept"]
+        release, holders = await busy(workers)
+        asks = {t: asyncio.create_task(batches.moments(SearchRequest(t))) for t in ("first", "gone", "kept")}
+        await until(lambda: workers.queued == 3)
+        asks["gone"].cancel()
+        release.set()
+        assert await asks["first"] == ["moment of first"] and await asks["kept"] == ["moment of kept"]
         with pytest.raises(asyncio.CancelledError):
-            await gone
-        assert service.batches == [["first"], ["kept"]]
+            await asks["gone"]
+        assert service.batches == [["first", "kept"]]
+        await asyncio.gather(*holders)
         workers.shutdown()
 
     asyncio.run(main())
