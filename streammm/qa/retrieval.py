@@ -38,15 +38,7 @@ def retrieve(
       beat fusing the three modality rankings with BM25: hit@1 1.00 vs 0.83 asked of each query's own
       video, 0.88 vs 0.67 asked across all streams.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    if strategy in (*MODALITIES, "joint"):
-        return store.search_vector(query_vector, target=strategy, k=k, where=where)
-    depth = fusion_depth(k)
-    if strategy == "late":
-        return store.search_rank_fusion(None, query_vector, targets=MODALITIES, k=k, depth=depth, where=where)
-    return store.search_rank_fusion(query, query_vector, targets=("joint",), k=k, depth=depth, where=where)
-
+    return retrieve_many(store, [FusionSearch(query, query_vector, where)], strategy=strategy, k=k)[0]
 
 
 def retrieve_many(store: ClipStore, searches: Sequence[FusionSearch], *, strategy: str = "hybrid", k: int = 10) -> list[list[ScoredClip]]:

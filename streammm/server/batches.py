@@ -18,7 +18,7 @@ from streammm.qa.moments import Moment
 from streammm.qa.service import QueryService, SearchRequest
 from streammm.server.workers import RETRIEVE, QueryWorkers
 
-_Waiting = tuple[SearchRequest, "asyncio.Future[list[Moment]]", asyncio.AbstractEventLoop]
+_Waiting = tuple[SearchRequest, "asyncio.Future[list[Moment]]"]
 
 
 class RetrievalBatches:
@@ -35,10 +35,9 @@ class RetrievalBatches:
         self._lock = threading.Lock()  # the event loop adds, query threads take
 
     async def moments(self, query: SearchRequest) -> list[Moment]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[Moment]] = loop.create_future()
+        future: asyncio.Future[list[Moment]] = asyncio.get_running_loop().create_future()
         with self._lock:
-            self._waiting.append((query, future, loop))
+            self._waiting.append((query, future))
         try:
             # Each retrieval asks for a thread; whichever gets one first takes everything waiting, so by the
             # time this one's turn comes its answer may be there already (or on its way from another thread).
@@ -58,12 +57,12 @@ class RetrievalBatches:
         if not taken:
             return
         try:
-            results: list[list[Moment] | BaseException] = list(self.service.moments_many([query for query, _, _ in taken]))
+            results: list[list[Moment] | BaseException] = list(self.service.moments_many([query for query, _ in taken]))
         except BaseException as exc:  # never leave a taken retrieval unanswered
             results = [exc] * len(taken)
-        for (_, future, loop), result in zip(taken, results):
+        for (_, future), result in zip(taken, results):
             try:
-                loop.call_soon_threadsafe(_settle, future, result)
+                future.get_loop().call_soon_threadsafe(_settle, future, result)
             except RuntimeError:  # the loop is closed: the server is gone, and its waiters with it
                 pass
 

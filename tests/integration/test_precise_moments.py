@@ -92,3 +92,36 @@ def test_queries_asked_together_get_the_moments_each_gets_alone(service, media, 
     relevances = lambda found: [m.relevance for moments in found for m in moments]  # noqa: E731
     assert relevances(together) == pytest.approx(relevances(alone), abs=1e-5)
     assert sum(1 for m in together if m) > len(requests) // 2  # most find something: the comparison is not of empty lists
+
+
+def test_a_query_that_fails_among_others_fails_alone_and_a_failed_shared_step_reruns_each(service):
+    """moments_many's bad day on the real store: an unknown strategy fails only its own query; a store
+    error in the shared call (injected once: the store itself does not fail here) makes each query run
+    alone, and each gets what it gets alone."""
+    from streammm.errors import StoreError
+
+    good = [SearchRequest("he was not an ill disposed young man"), SearchRequest("a red motorcycle")]
+    results = service.moments_many([good[0], SearchRequest("a tabby cat", strategy="nonsense"), good[1]])
+    assert isinstance(results[1], ValueError) and "unknown strategy 'nonsense'" in str(results[1])
+    expected = [service.moments(q) for q in good]
+    assert [[(m.stream_id, m.start_s, m.end_s) for m in r] for r in (results[0], results[2])] == [
+        [(m.stream_id, m.start_s, m.end_s) for m in e] for e in expected
+    ]
+
+    class FailsOnceTogether:
+        def __init__(self, store):
+            self.store, self.failed = store, False
+
+        def __getattr__(self, name):
+            return getattr(self.store, name)
+
+        def search_rank_fusion_many(self, searches, **kwargs):
+            if len(searches) > 1 and not self.failed:
+                self.failed = True
+                raise StoreError("rank fusion search failed: injected", retriable=True)
+            return self.store.search_rank_fusion_many(searches, **kwargs)
+
+    flaky = QueryService(FailsOnceTogether(service.store), service.encoder, min_relevance=service.min_relevance)
+    again = flaky.moments_many(good)
+    assert flaky.store.failed
+    assert [[(m.stream_id, m.start_s, m.end_s) for m in r] for r in again] == [[(m.stream_id, m.start_s, m.end_s) for m in e] for e in expected]

@@ -19,8 +19,8 @@ class RankedStore:
     def __init__(self, ranking: list[ScoredClip]) -> None:
         self.ranking = ranking
 
-    def search_rank_fusion(self, query, vector, *, targets, k, depth, where=None):
-        return self.ranking[:k]
+    def search_rank_fusion_many(self, searches, *, targets, k, depth):
+        return [self.ranking[:k] for _ in searches]
 
     def search_vector(self, vector, *, target, k, where=None):
         return self.ranking[:k]

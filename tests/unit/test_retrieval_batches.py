@@ -34,8 +34,8 @@ class Service:
         return [StoreError(f"cannot search for {t}") if t == "bad" else [f"moment of {t}"] for t in texts]
 
 
-async def busy(workers: QueryWorkers) -> tuple[threading.Event, list[asyncio.Task]]:
-    """Every query thread held by a job until the event is set."""
+async def queued(workers: QueryWorkers, batches: RetrievalBatches, texts) -> tuple[dict[str, asyncio.Task], threading.Event, list[asyncio.Task]]:
+    """Retrievals of `texts`, all waiting: every query thread is held by a job until the event is set."""
     release, started = threading.Event(), []
 
     def hold() -> None:
@@ -44,18 +44,18 @@ async def busy(workers: QueryWorkers) -> tuple[threading.Event, list[asyncio.Tas
 
     holders = [asyncio.create_task(workers.run(RETRIEVE, hold)) for _ in range(workers.threads)]
     await until(lambda: len(started) == workers.threads)
-    return release, holders
+    asks = {t: asyncio.create_task(batches.moments(SearchRequest(t))) for t in texts}
+    await until(lambda: workers.queued == len(asks))
+    return asks, release, holders
 
 
 def test_waiting_retrievals_run_together_and_each_gets_its_own_answer() -> None:
     async def main() -> None:
         workers, service = QueryWorkers(1), Service()
         batches = RetrievalBatches(workers, service, max_batch=8)
-        release, holders = await busy(workers)
-        asks = [asyncio.create_task(batches.moments(SearchRequest(f"q{i}"))) for i in range(20)]
-        await until(lambda: workers.queued == 20)
+        asks, release, holders = await queued(workers, batches, [f"q{i}" for i in range(20)])
         release.set()
-        answers = await asyncio.gather(*asks)
+        answers = await asyncio.gather(*asks.values())
         assert answers == [[f"moment of q{i}"] for i in range(20)]
         assert service.batches == [[f"q{i}" for i in range(0, 8)], [f"q{i}" for i in range(8, 16)], ["q16", "q17", "q18", "q19"]]
         await asyncio.gather(*holders)
@@ -72,11 +72,9 @@ def test_an_error_reaches_only_its_own_caller_and_a_broken_batch_reaches_every_c
         assert results[0] == ["moment of a"] and results[2] == ["moment of c"]
         assert isinstance(results[1], StoreError) and "cannot search for bad" in str(results[1])
         service.fail_next_batch = True
-        release, holders = await busy(workers)  # so that both wait, and run as one batch
-        broken = [asyncio.create_task(batches.moments(SearchRequest(t))) for t in ("d", "e")]
-        await until(lambda: workers.queued == 2)
+        broken, release, holders = await queued(workers, batches, ("d", "e"))  # both wait: one batch
         release.set()
-        assert [type(r) for r in await asyncio.gather(*broken, return_exceptions=True)] == [RuntimeError, RuntimeError]
+        assert [type(r) for r in await asyncio.gather(*broken.values(), return_exceptions=True)] == [RuntimeError, RuntimeError]
         assert service.batches[-1] == ["d", "e"]
         assert await batches.moments(SearchRequest("f")) == ["moment of f"]  # and the next one works
         await asyncio.gather(*holders)
@@ -89,9 +87,7 @@ def test_a_retrieval_cancelled_while_it_waits_is_left_out_of_its_batch() -> None
     async def main() -> None:
         workers, service = QueryWorkers(1), Service()
         batches = RetrievalBatches(workers, service)
-        release, holders = await busy(workers)
-        asks = {t: asyncio.create_task(batches.moments(SearchRequest(t))) for t in ("first", "gone", "kept")}
-        await until(lambda: workers.queued == 3)
+        asks, release, holders = await queued(workers, batches, ("first", "gone", "kept"))
         asks["gone"].cancel()
         release.set()
         assert await asks["first"] == ["moment of first"] and await asks["kept"] == ["moment of kept"]
