@@ -1,11 +1,12 @@
 """Retrievals that wait for a query thread together run as one batch.
 
 Under load, retrievals queue for the query threads (server/workers.py). A retrieval's fixed costs are
-per call, not per question: an ONNX Runtime call, a LanceDB query, a read of the winners' rows. So when a
-thread comes free, it takes every retrieval waiting then (up to `max_batch`) and runs them as one
-QueryService.moments_many: one encode for the questions, one store call for their rankings and one read
-of their winners. Measured at 100k clips (2 cores): 4 hybrid retrievals together cost ~22 ms of CPU each,
-against ~35 one at a time. A lone retrieval runs at once, as before: nothing waits to fill a batch.
+per call, not per question: a LanceDB query, a read of the winners' rows. So when a thread comes free, it
+takes every retrieval waiting then (up to `max_batch`) and runs them as one QueryService.moments_each: one
+store call for their rankings and one read of their winners, then each one's moments fitted and sent back
+as soon as they are (its answer can start on another thread meanwhile). Measured at 100k clips (2 cores):
+4 hybrid retrievals together cost ~22 ms of CPU each, against ~35 one at a time. A lone retrieval runs at
+once, as before: nothing waits to fill a batch.
 """
 
 from __future__ import annotations
@@ -38,12 +39,18 @@ class RetrievalBatches:
         future: asyncio.Future[list[Moment]] = asyncio.get_running_loop().create_future()
         with self._lock:
             self._waiting.append((query, future))
+        # Each retrieval asks for a thread; whichever gets one first takes everything waiting. So this one's
+        # answer may come from another thread's batch before its own turn: then the turn is given up (a
+        # waiting call leaves the queue; one running finishes its batch for the others).
+        turn = asyncio.ensure_future(self.workers.run(RETRIEVE, self._run_waiting))
+        turn.add_done_callback(_observed)
         try:
-            # Each retrieval asks for a thread; whichever gets one first takes everything waiting, so by the
-            # time this one's turn comes its answer may be there already (or on its way from another thread).
-            await self.workers.run(RETRIEVE, self._run_waiting)
+            await asyncio.wait((turn, future), return_when=asyncio.FIRST_COMPLETED)
+            if not future.done():
+                await turn  # its batch answered every retrieval it took, this one too unless it was taken by another
             return await future
         finally:
+            turn.cancel()  # no-op once run
             future.cancel()  # no-op once answered; a cancelled wait is skipped by the batch that takes it
 
     def _run_waiting(self) -> None:
@@ -56,15 +63,28 @@ class RetrievalBatches:
                     taken.append(item)
         if not taken:
             return
+        unanswered = dict(enumerate(future for _, future in taken))
         try:
-            results: list[list[Moment] | BaseException] = list(self.service.moments_many([query for query, _ in taken]))
+            # Each answer goes back as soon as its moments are fitted: the first of a batch does not wait
+            # for the others' fits, and its answer can start on another thread meanwhile.
+            for i, result in self.service.moments_each([query for query, _ in taken]):
+                _answer(unanswered.pop(i), result)
         except BaseException as exc:  # never leave a taken retrieval unanswered
-            results = [exc] * len(taken)
-        for (_, future), result in zip(taken, results):
-            try:
-                future.get_loop().call_soon_threadsafe(_settle, future, result)
-            except RuntimeError:  # the loop is closed: the server is gone, and its waiters with it
-                pass
+            for future in unanswered.values():
+                _answer(future, exc)
+
+
+def _observed(turn: asyncio.Future[None]) -> None:
+    """A turn given up may still fail (the server shutting down): that is not this retrieval's error."""
+    if not turn.cancelled():
+        turn.exception()
+
+
+def _answer(future: asyncio.Future[list[Moment]], result: list[Moment] | BaseException) -> None:
+    try:
+        future.get_loop().call_soon_threadsafe(_settle, future, result)
+    except RuntimeError:  # the loop is closed: the server is gone, and its waiters with it
+        pass
 
 
 def _settle(future: asyncio.Future[list[Moment]], result: list[Moment] | BaseException) -> None:

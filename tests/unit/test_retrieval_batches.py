@@ -1,6 +1,6 @@
 """RetrievalBatches: retrievals that wait for a query thread run together, each still gets its own answer or
 error, and a cancelled one is left out. The service is a stand-in that records its batches (the real
-moments_many is tested against the store in tests/integration/test_batched_moments.py)."""
+moments_each is tested against the store in tests/integration/test_precise_moments.py)."""
 
 from __future__ import annotations
 
@@ -18,20 +18,29 @@ from test_query_workers import until
 
 
 class Service:
-    """moments_many that answers each query with its own text, fails the query "bad" with its own error,
-    and fails the whole batch when asked to."""
+    """moments_each that answers each query with its own text, fails the query "bad" with its own error, and
+    fails the whole batch when asked to (after answering its first query, with `fail_after_first`).
+    `hold_after_second`, when given, is waited on after each batch's second answer."""
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
         self.fail_next_batch = False
+        self.fail_after_first = False
+        self.hold_after_second: threading.Event | None = None
 
-    def moments_many(self, queries):
+    def moments_each(self, queries):
         texts = [q.text for q in queries]
         self.batches.append(texts)
         if self.fail_next_batch:
             self.fail_next_batch = False
             raise RuntimeError("the batch broke")
-        return [StoreError(f"cannot search for {t}") if t == "bad" else [f"moment of {t}"] for t in texts]
+        for i, t in enumerate(texts):
+            yield i, StoreError(f"cannot search for {t}") if t == "bad" else [f"moment of {t}"]
+            if i == 0 and self.fail_after_first:
+                self.fail_after_first = False
+                raise RuntimeError("the batch broke after its first answer")
+            if i == 1 and self.hold_after_second is not None:
+                assert self.hold_after_second.wait(10), "the test never let the batch go on"
 
 
 async def queued(workers: QueryWorkers, batches: RetrievalBatches, texts) -> tuple[dict[str, asyncio.Task], threading.Event, list[asyncio.Task]]:
@@ -77,7 +86,38 @@ def test_an_error_reaches_only_its_own_caller_and_a_broken_batch_reaches_every_c
         assert [type(r) for r in await asyncio.gather(*broken.values(), return_exceptions=True)] == [RuntimeError, RuntimeError]
         assert service.batches[-1] == ["d", "e"]
         assert await batches.moments(SearchRequest("f")) == ["moment of f"]  # and the next one works
+        service.fail_after_first = True
+        broken, release, holders2 = await queued(workers, batches, ("g", "h", "i"))
+        release.set()
+        results = await asyncio.gather(*broken.values(), return_exceptions=True)
+        assert results[0] == ["moment of g"]  # answered before the batch broke: kept
+        assert [type(r) for r in results[1:]] == [RuntimeError, RuntimeError]
+        holders += holders2
         await asyncio.gather(*holders)
+        workers.shutdown()
+
+    asyncio.run(main())
+
+
+def test_each_retrieval_of_a_batch_is_answered_as_soon_as_its_own_moments_are_ready() -> None:
+    """The first two of a batch get their moments while the batch still works on the third: neither waits
+    for the others' fits, nor for a thread of its own (the second's turn is queued behind the batch, and
+    is given up). The stand-in holds the batch after its second answer until the test has seen both."""
+
+    async def main() -> None:
+        workers, service = QueryWorkers(1), Service()
+        service.hold_after_second = threading.Event()
+        batches = RetrievalBatches(workers, service)
+        asks, release, holders = await queued(workers, batches, ("first", "second", "third"))
+        release.set()
+        assert await asyncio.wait_for(asks["first"], 10) == ["moment of first"]
+        assert await asyncio.wait_for(asks["second"], 10) == ["moment of second"]
+        assert not asks["third"].done()
+        service.hold_after_second.set()
+        assert await asks["third"] == ["moment of third"]
+        assert service.batches == [["first", "second", "third"]]
+        await asyncio.gather(*holders)
+        assert workers.queued == 0
         workers.shutdown()
 
     asyncio.run(main())
