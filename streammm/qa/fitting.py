@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -63,6 +64,7 @@ class Terms:
     """A query's words: content words weigh 1, stopwords and cue words SOFT."""
 
     weights: Mapping[str, float]
+    _matches: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)  # match()'s answers
 
     @classmethod
     def of(cls, text: str) -> Terms:
@@ -79,7 +81,9 @@ class Terms:
         """The query term `token` stands for (the same word, or one with the same stem), if any."""
         if token in self.weights:
             return token
-        return next((term for term in self.weights if same_word(term, token)), None)
+        if token not in self._matches:  # a query is matched against the same words clip after clip
+            self._matches[token] = next((term for term in self.weights if same_word(term, token)), None)
+        return self._matches[token]
 
     def coverage(self, matched: Iterable[str]) -> float:
         """The share of the query's content words among `matched` terms (0 when it has none)."""
@@ -98,14 +102,15 @@ class Fit:
     match: float = 0.0  # share of the query's content words it has (0 for visual)
 
 
-def tokens(text: str) -> list[str]:
+@lru_cache(maxsize=65536)  # the same words and lines come back in every query's clips
+def tokens(text: str) -> tuple[str, ...]:
     """Lower-case words and numbers; single letters (OCR crumbs, "a") are dropped, digits kept."""
     out = []
     for raw in TOKEN.findall(text.lower()):
         if len(raw) == 1 and not raw.isdigit():
             continue
         out.append(SPELLED.get(raw, raw))
-    return out
+    return tuple(out)
 
 
 def same_word(a: str, b: str) -> bool:
