@@ -33,6 +33,7 @@ class _Held:
     modality: str
     until_s: float
     run: float
+    last: bool
 
 
 class AlignHandler:
@@ -94,7 +95,7 @@ class AlignHandler:
             )
         outputs = await self._advance(key, observed)  # raises before anything is kept if the write fails
         self.partition_of[obs.stream_id] = message.partition
-        held = _Held(message.offset, obs.stream_id, obs.modality, obs.end_s, obs.run.started_at)
+        held = _Held(message.offset, obs.stream_id, obs.modality, obs.end_s, obs.run.started_at, obs.last)
         self.held.setdefault((message.topic, message.partition), []).append(held)
         return outputs
 
@@ -185,7 +186,7 @@ class AlignHandler:
         state = self.states.get((item.stream_id, item.run))
         if state is None:
             return True  # finished, or replaced by a newer run
-        return report_used(state, item.modality, item.until_s)
+        return report_used(state, item.modality, item.until_s, last=item.last)
 
     def on_revoked(self, partitions: Sequence[tuple[str, int]]) -> None:
         revoked = {p for _, p in partitions}

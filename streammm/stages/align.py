@@ -217,8 +217,15 @@ def ready_windows(state: AlignState, now: float, options: AlignConfig) -> tuple[
     )
 
 
-def report_used(state: AlignState, modality: str, until_s: float) -> bool:
-    """Whether every window that uses a `modality` report ending at `until_s` holds its evidence."""
+def report_used(state: AlignState, modality: str, until_s: float, *, last: bool = False) -> bool:
+    """Whether every window that uses a `modality` report ending at `until_s` holds its evidence.
+
+    A run's `last` report is used only once the run is finished: it is how an aligner that takes the
+    stream over (a restart, a rebalance) learns where that modality stands and where the stream ends.
+    Were it committed while another modality lags, a modality with nothing left to re-report would look
+    lacking from the first window the newcomer stores, and the run would never finish."""
+    if last:
+        return state.finished
     if modality not in state.expected:
         return True
     return state.done_until.get(modality, -math.inf) >= until_s - _EPS

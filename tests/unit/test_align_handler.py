@@ -219,6 +219,11 @@ def test_an_aligner_restarted_while_clips_are_provisional_completes_them(rig, un
     rig.drive(ticks=2, advance_s=10.0)
     assert rig.clips() == undisturbed
     assert rig.worker.dead_letters() == []
+    # Vision and speech had nothing left to re-report but their last reports: the new aligner still knows
+    # the run is finished (it announces it, keeps no state, and commits every report).
+    handler = rig.worker.handler
+    assert handler.finished == {("cam", RUN.started_at)} and handler.states == {}
+    assert set(rig.worker.committed.values()) == {len(SEGMENTS)}
 
 
 def test_a_file_ingested_again_shorter_replaces_its_clips_as_a_whole(rig):
@@ -272,8 +277,9 @@ def test_safe_offset_holds_back_exactly_the_reports_whose_evidence_is_not_stored
     rig.drive(ticks=1, advance_s=10.0)
     partition = rig.bus.messages(TOPICS.vision)[0].partition  # one stream: one partition in every topic
     where = {topic: (topic, partition) for topic in MODALITY_TOPIC.values()}
-    assert rig.worker.committed[where[TOPICS.vision]] == len(SEGMENTS), "every visual report is in stored clips"
-    assert rig.worker.committed[where[TOPICS.speech]] == len(SEGMENTS)
+    # Every visual report is in stored clips, but the last one is held until the run is finished.
+    assert rig.worker.committed[where[TOPICS.vision]] == len(SEGMENTS) - 1
+    assert rig.worker.committed[where[TOPICS.speech]] == len(SEGMENTS) - 1
     publish(rig.bus, observations("ocr", RUN)[:3])  # OCR for [0, 6): windows [0,4) and [2,6) complete
     rig.drive()
     # The report [4,6) is still needed by [4,8), which waits for OCR's [6,8): commit stops before it.

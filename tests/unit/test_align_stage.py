@@ -120,6 +120,15 @@ def test_a_report_is_used_once_every_window_using_it_has_its_evidence():
     assert report_used(silent, "speech", 100.0), "an unexpected modality's reports hold nothing back"
 
 
+def test_a_runs_last_report_is_used_only_once_the_run_is_finished():
+    state, _ = run(fresh(), vision(0.0, 5.0, last=True), speech(0.0, 5.0, last=True), now=1.0)
+    state, _ = run(state, now=20.0)  # OCR behind: both windows stored without it
+    assert state.done_until["visual"] == DONE and not state.finished
+    assert not report_used(state, "visual", 5.0, last=True), "an aligner taking over must re-read where vision ends"
+    state, _ = run(state, ocr(0.0, 5.0, last=True), now=21.0)
+    assert state.finished and report_used(state, "visual", 5.0, last=True)
+
+
 def test_a_run_whose_media_starts_a_little_after_zero_still_has_its_first_window_at_zero():
     late_start = [replace(r, start_s=0.033, seq=0) for r in (vision(0.0, 5.0), speech(0.0, 5.0), ocr(0.0, 5.0))]
     _, updates = run(fresh(), *late_start)
