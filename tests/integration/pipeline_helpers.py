@@ -271,14 +271,14 @@ class Cluster:
 
 
 def clip_rows(data_dir: Path, stream_id: str | None = None) -> list[dict[str, Any]]:
-    """(clip_id, stream_id, start_s, end_s, profile) of every stored clip, read straight from the table."""
+    """(clip_id, stream_id, start_s, end_s, profile, pending) of every stored clip, read straight from the table."""
     import lancedb
 
     table = lancedb.connect(str(data_dir / "clips")).open_table("clips")
     query = table.search()
     if stream_id is not None:
         query = query.where(f"stream_id = '{stream_id}'")
-    rows = query.select(["clip_id", "stream_id", "start_s", "end_s", "profile"]).limit(None).to_arrow().to_pylist()
+    rows = query.select(["clip_id", "stream_id", "start_s", "end_s", "profile", "pending"]).limit(None).to_arrow().to_pylist()
     return sorted(rows, key=lambda r: (r["stream_id"], r["start_s"]))
 
 
@@ -293,7 +293,7 @@ def describe(data_dir: Path, stream_id: str) -> str:
         rows = clip_rows(data_dir, stream_id)
     except Exception as exc:  # the table may not exist yet
         return f"(store not readable: {exc})"
-    return ", ".join(f"[{r['start_s']:g}-{r['end_s']:g}]" for r in rows) or "(none)"
+    return ", ".join(f"[{r['start_s']:g}-{r['end_s']:g}{' without ' + r['pending'] if r['pending'] else ''}]" for r in rows) or "(none)"
 
 
 def window_starts(duration_s: float) -> list[float]:

@@ -30,6 +30,7 @@ from pipeline_helpers import (
     base_env,
     clip_rows,
     clips_of,
+    describe,
     expected_ids,
     partition_of,
     produce,
@@ -383,7 +384,10 @@ def test_a_stalled_modality_is_merged_into_the_stored_clips_however_late(
 
 
 def test_kill_9_of_the_aligner_while_clips_are_provisional_loses_nothing(live: Cluster, up_run: UpRun, media: Path):
+    """The aligner is killed once every window is stored and OCR lags: vision and speech have nothing left
+    to re-report but their last reports, from which the new aligner must still learn the run is finished."""
     stream_id = "provisional-kill"
+    want = reference_clips(up_run, "narrated_slideshow")
     segments = list(iter_segments(media / SLIDESHOW, stream_id, live.settings.media.segment_s))
     produce(live, segments[:3])
     live.wait_clips(stream_id, 1, timeout_s=180, what=f"the first clip of {stream_id}")
@@ -391,11 +395,11 @@ def test_kill_9_of_the_aligner_while_clips_are_provisional_loses_nothing(live: C
     ocr.process.send_signal(signal.SIGSTOP)
     try:
         produce(live, segments[3:])
-        from streammm.records import ClipFilter
-
         wait_until(
-            lambda: live.store().count(ClipFilter(stream_ids=(stream_id,), incomplete=True)) >= 2,
-            timeout_s=120, what="clips stored provisionally (without OCR)", context=live.context,
+            lambda: live.store().count(ClipFilter(stream_ids=(stream_id,))) == len(want)
+            and live.store().count(ClipFilter(stream_ids=(stream_id,), incomplete=True)) >= 2,
+            timeout_s=180, what="every window stored, some provisionally (without OCR)",
+            context=lambda: f"stored so far: {describe(live.data_dir, stream_id)}\n{live.context()}",
         )
         aligner = live.workers["align"]
         aligner.process.send_signal(signal.SIGKILL)
@@ -406,7 +410,6 @@ def test_kill_9_of_the_aligner_while_clips_are_provisional_loses_nothing(live: C
     live.wait_done(stream_id, timeout_s=300, what=f"{stream_id} to be complete after the aligner was killed")
     assert replacement.alive
     got = clips_by_start(live.store(), live.data_dir, stream_id)
-    want = reference_clips(up_run, "narrated_slideshow")
     assert sorted(got) == sorted(want) and all(c.complete for c in got.values())
     for start, clip in want.items():
         assert (got[start].ocr_text, got[start].transcript, got[start].frame_times) == (clip.ocr_text, clip.transcript, clip.frame_times), start
