@@ -140,6 +140,11 @@ def test_every_citation_of_every_dev_query_points_at_its_moments(client, media: 
         cited_clips_are_evidence(got)
         cited += len(got["done"]["citations"])
     assert cited >= len(queries)  # the dev questions all find something to cite
+    # Asked together, their retrievals ran in batches: each still got exactly the moments it gets alone.
+    with client.websocket_connect("/v1/ws") as ws:
+        for query in queries:
+            alone = ask(ws, f"alone-{query['id']}", query["query"])
+            assert results[query["id"]]["moments"] == alone["moments"], query["id"]
 
 
 def test_stream_and_time_filters_restrict_the_evidence(client):
