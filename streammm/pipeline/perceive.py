@@ -255,19 +255,30 @@ class _OcrStream:
     state: ocr_stage.OcrState
     read_until_s: float  # media time read up to
     run: IngestRun
+    last_hist: np.ndarray | None  # the colour histogram of the stream's last sampled frame (None: shot detection off)
 
 
 class OcrHandler(SegmentHandler):
+    """Keeps each stream's open lines, and its last frame's colour histogram (a cut at a segment's first
+    frame is when a line there came or went)."""
+
     modalities = ("ocr",)
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
-        frames, fps = self.frames(segment, published_at, self.settings.models.ocr.max_side_px)
+        frames, fps = self.frames(segment, published_at, self.settings.models.ocr.max_side_px, previous_hist=self.last_hist(segment))
         return [self.read(segment, frames, fps, published_at, message)]
+
+    def last_hist(self, segment: Segment) -> np.ndarray | None:
+        known = self.streams.get(segment.stream_id)
+        return known.last_hist if known is not None and segment.start_s - known.read_until_s <= 1e-3 else None
 
     def read(self, segment: Segment, frames: list[Frame], fps: float, published_at: float, message: InMessage) -> Observation:
         """The segment's on-screen text (frames sampled at `fps`), continuing the stream's open lines."""
         options = self.settings.models.ocr
-        hold_s = 1 / fps  # a line lasts until the next frame that could have shown it
+        # A line still showing when the segment ends lasts, for now, until the next frame that could have shown
+        # it, so that a later report of it (the next segment's, or a restarted worker's, from that frame on) joins
+        # it. Lines that go within a segment end halfway to the frame that no longer shows them (stages/ocr.py).
+        hold_s = 1 / fps
         known = self.streams.get(segment.stream_id)
         state, read_until = (known.state, known.read_until_s) if known else (ocr_stage.OcrState(), segment.start_s)
         lapsed: list[OcrLine] = []
@@ -281,7 +292,8 @@ class OcrHandler(SegmentHandler):
         if segment.last:
             self.streams.pop(segment.stream_id, None)
         else:
-            self.streams[segment.stream_id] = _OcrStream(message.partition, state, segment.end_s, segment.run)
+            last_hist = colour_histogram(frames[-1].image) if frames and self.settings.media.shot_detect_fps > 0 else None
+            self.streams[segment.stream_id] = _OcrStream(message.partition, state, segment.end_s, segment.run, last_hist)
         return Observation(
             "ocr", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
             ocr=tuple(lapsed) + tuple(closed) + tuple(still_open), published_at=published_at, run=segment.run,
@@ -294,7 +306,9 @@ class PerceiveHandler(OcrHandler):
     modalities = ("visual", "ocr")
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
-        frames, fps = self.frames(segment, published_at, max(VISION_PX, self.settings.models.ocr.max_side_px))
+        frames, fps = self.frames(
+            segment, published_at, max(VISION_PX, self.settings.models.ocr.max_side_px), previous_hist=self.last_hist(segment)
+        )
         seen = [replace(f, image=fit_within(f.image, VISION_PX)) for f in frames]  # what the vision worker sees
         visual = visual_observation(segment, seen, fps, published_at, self.models.embedder.image, self.settings)
         return [visual, self.read(segment, frames, fps, published_at, message)]

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+import snowballstemmer
 
 from streammm.qa.moments import MAX_MOMENT_S, Moment
 from streammm.qa.visual_fit import distinct_frames, fit_frames, fit_grid
@@ -114,11 +116,25 @@ def tokens(text: str) -> tuple[str, ...]:
 
 
 def same_word(a: str, b: str) -> bool:
-    """Equal, or one is the other plus a short ending ("display"/"displays", "type"/"typed")."""
+    """Equal, one is the other plus a short ending ("display"/"displays", "type"/"typed"), or the same
+    English stem ("dragging"/"drag", "riding"/"rides"): the stemmer BM25's full-text index uses too."""
     if a == b:
         return True
     short, long = sorted((a, b), key=len)
-    return len(short) >= 4 and long.startswith(short) and len(long) - len(short) <= 3
+    if len(short) >= 4 and long.startswith(short) and len(long) - len(short) <= 3:
+        return True
+    return stem(a) == stem(b)
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+_STEMMER_LOCK = threading.Lock()  # a Snowball stemmer keeps its word in itself: one word at a time
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Snowball English stem of a lower-case word."""
+    with _STEMMER_LOCK:
+        return _STEMMER.stemWord(word)
 
 
 # --- speech -------------------------------------------------------------------------------------------------

@@ -48,8 +48,9 @@ def distinct_frames(clips: Iterable[Clip]) -> list[SampledFrame]:
 
 def fit_frames(query_vector: np.ndarray | None, frames: Sequence[SampledFrame], span: tuple[float, float]) -> tuple[float, float] | None:
     """The run of `frames` around the one that matches `query_vector` best, while their cosine stays within
-    FRAME_NEAR of its lead over the worst frame, never across a shot change: from its first frame to the
-    frame after its last (or the end of `span`).
+    FRAME_NEAR of its lead over the worst frame, never across a shot change: from the change before its
+    first frame to the change after its last (halfway to the frames around it, or at a cut; the end of
+    `span` after the last frame known).
 
     None where the pictures do not single out a run: fewer than two frames, a lead under FRAME_LEAD, or a
     frame outside the run within FRAME_RIVAL of the lead of the best (as good elsewhere)."""
@@ -71,9 +72,16 @@ def fit_frames(query_vector: np.ndarray | None, frames: Sequence[SampledFrame], 
     rival = scores[best] - FRAME_RIVAL * lead
     if any(score >= rival for i, score in enumerate(scores) if not first <= i <= last):
         return None
-    end = frames[last + 1].t_s if last + 1 < len(frames) else span[1]
-    start, end = max(frames[first].t_s, span[0]), min(end, span[1])
+    start = frames[first].t_s if first == 0 else _change_time(frames[first - 1], frames[first])
+    end = _change_time(frames[last], frames[last + 1]) if last + 1 < len(frames) else span[1]
+    start, end = max(start, span[0]), min(end, span[1])
     return (start, end) if end > start else None
+
+
+def _change_time(before: SampledFrame, after: SampledFrame) -> float:
+    """When the picture changed between two sampled frames: at `after` where a shot starts there (the cut),
+    else halfway (the best guess: half a sample interval off at worst)."""
+    return after.t_s if after.shot_start else (before.t_s + after.t_s) / 2
 
 
 def fit_grid(clips: Sequence[Clip], span: tuple[float, float], relevance: Mapping[str, float]) -> tuple[float, float]:

@@ -9,6 +9,11 @@ frame); only the rest are recognised, in one batch per frame. Boxes too small to
 readings that are fragments (one character, no letters or digits, a low score), are dropped; a
 fragment's box is remembered so that it is not recognised again while it stays the same. The same
 line seen on consecutive frames becomes one {start_s, end_s, text} span.
+
+A line appears or goes somewhere between two sampled frames; its span's edge is put halfway between
+them (the best guess, half a sample interval off at worst, where the frame that first or no longer
+shows it would be a whole interval late), or at the frame itself where a shot starts there (the cut
+is when). A span still holds every frame that showed the line.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ class OcrState:
     area_read: float = 0.0  # in frames: 1.0 = one whole frame searched
     tracked: tuple[TrackedLine, ...] = ()  # the boxes the lines (and fragments) were read from
     recognized: int = 0  # line boxes recognised so far (the rest were known, or dropped unread)
+    last_frame_s: float | None = None  # the time of the frame read before, None before the first
 
 
 def read_step(
@@ -74,8 +80,9 @@ def read_step(
     closed: list[OcrLine] = []
     for frame in frames:
         state = _read_frame(state, frame, engine, options)
-        state, ended = _update_spans(state, frame.t_s)
+        state, ended = _update_spans(state, frame)
         closed += ended
+        state = replace(state, last_frame_s=frame.t_s)
     return state, closed
 
 
@@ -314,8 +321,18 @@ def _same_line(box: Box, image: np.ndarray, known: tuple[TrackedLine, ...], opti
     return None
 
 
-def _update_spans(state: OcrState, t_s: float) -> tuple[OcrState, list[OcrLine]]:
-    """Continue the span of each visible line seen in the same place last time; open or close the rest."""
+def change_time(previous_s: float | None, frame: Frame) -> float:
+    """When what `frame` shows first (or no longer) changed since the frame read before (at `previous_s`):
+    halfway between them, or at `frame` where a shot starts there or there was no frame before."""
+    if previous_s is None or frame.shot_change:
+        return frame.t_s
+    return round((previous_s + frame.t_s) / 2, 3)
+
+
+def _update_spans(state: OcrState, frame: Frame) -> tuple[OcrState, list[OcrLine]]:
+    """Continue the span of each visible line seen in the same place last time; open or close the rest
+    (their edges at `change_time`)."""
+    t_s, edge_s = frame.t_s, change_time(state.last_frame_s, frame)
     width, height = state.frame_size
     open_spans = list(state.spans)
     continued: list[OpenSpan] = []
@@ -329,6 +346,6 @@ def _update_spans(state: OcrState, t_s: float) -> tuple[OcrState, list[OcrLine]]
             open_spans.remove(match)
             continued.append(replace(match, last_seen_s=t_s))
         elif not any(line_key(c.text) == line_key(seen.text) and c.line(t_s).same_place(seen) for c in continued):
-            continued.append(OpenSpan(t_s, t_s, seen.text, seen.score, seen.x, seen.y))
-    closed = [span.line(t_s) for span in open_spans]
+            continued.append(OpenSpan(edge_s, t_s, seen.text, seen.score, seen.x, seen.y))
+    closed = [span.line(edge_s) for span in open_spans]
     return replace(state, spans=tuple(continued)), closed

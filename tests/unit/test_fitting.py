@@ -42,7 +42,16 @@ def found(*clips: Clip) -> list[ScoredClip]:
 def test_tokens_and_stems():
     assert tokens("Mr. John's 3 OK-ish a x") == ("mister", "john", "3", "okay", "ish")
     assert same_word("display", "displays") and same_word("type", "typed")
-    assert not same_word("man", "many") and not same_word("ill", "illness")
+    assert not same_word("man", "many") and not same_word("cat", "catalog")
+    # English stems, as BM25's index has them: the query's form of a word finds the one said or shown.
+    assert same_word("dragging", "drag") and same_word("riding", "rides") and same_word("stopped", "stop")
+    assert not same_word("news", "new") and not same_word("ill", "illusion")
+
+
+def test_a_word_said_in_another_form_bounds_the_moment():
+    words = said("Then you drag the monitor to the left. That is all.", 3.0)
+    fit = fit_speech(Terms.of("dragging monitors"), words)
+    assert fit is not None and fit.text == "Then you drag the monitor" and fit.match == 1.0  # "Then you" snaps to the phrase
 
 
 def test_words_inside_one_clip_give_their_own_times():
@@ -147,11 +156,13 @@ def test_a_visual_run_is_the_frames_that_match_cut_at_a_shot_change():
         return fit_moments("a tabby cat", found(*clips), QUERY)
 
     cut = moments(shots=(7.0,))[0]
-    assert (cut.start_s, cut.end_s, cut.evidence) == (2.0, 7.0, "visual")  # from the first matching frame to the cut
+    # From halfway between the frame before the cat and its first frame (1 s and 2 s: it came in between),
+    # to the cut.
+    assert (cut.start_s, cut.end_s, cut.evidence) == (1.5, 7.0, "visual")
     # Every retrieved clip that shows part of the run supports it (those at 0 s and 6 s reach into it).
     assert {c.start_s for c in cut.clips} == {0.0, 2.0, 4.0, 6.0}
     uncut = moments(shots=())[0]
-    assert (uncut.start_s, uncut.end_s) == (2.0, 8.0)  # the weaker frame at 7 s is still near the best
+    assert (uncut.start_s, uncut.end_s) == (1.5, 7.5)  # the weaker frame at 7 s is still near the best
 
 
 def test_pictures_that_match_as_well_elsewhere_fall_back_to_the_clip_grid():

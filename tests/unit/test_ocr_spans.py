@@ -52,9 +52,35 @@ def test_unchanged_frames_are_not_read_and_lines_become_spans():
     assert closed == [] and engine.reads == [H]  # read once; two identical frames passed the gate
     engine.on_screen = []
     state, closed = read_step(state, [frame(13.0, stripe_row=10)], engine, options)
-    assert [(c.start_s, c.end_s, c.text) for c in closed] == [(10.0, 13.0, "slide 3 of 5")]
+    # Seen first on the stream's first frame; gone at 13 s: it went between 12 s and 13 s, halfway is the guess.
+    assert [(c.start_s, c.end_s, c.text) for c in closed] == [(10.0, 12.5, "slide 3 of 5")]
     assert engine.reads[-1] < H  # only a band was re-read
     assert state.frames == 4 and state.frames_read == 2
+
+
+def test_a_span_starts_and_ends_halfway_between_frames_or_at_a_cut():
+    engine = ScriptedOcr()
+    options = OcrConfig(gate_grid=12)
+    title = TextBox("Chapter one", 0.9, (10, 20, 100, 40))
+    caption = TextBox("A caption", 0.9, (10, 200, 100, 220))
+
+    def show(state: OcrState, t_s: float, *lines: TextBox, cut: bool = False) -> tuple[OcrState, list]:  # a new picture: read whole
+        engine.on_screen = list(lines)
+        image = np.full((H, W, 3), int(t_s * 40) % 256, dtype=np.uint8)
+        return read_step(state, [Frame(t_s=t_s, image=image, shot_change=cut)], engine, options)
+
+    state, _ = show(OcrState(), 0.0)
+    state, _ = show(state, 1.0, title)
+    state, _ = show(state, 2.0, title)
+    state, _ = show(state, 2.25, title, caption, cut=True)  # a cut found between grid frames
+    state, _ = show(state, 3.0, title, caption)
+    state, closed = show(state, 4.0, caption)
+    # The title came between 0 s and 1 s (halfway: 0.5), and went between 3 s and 4 s (3.5).
+    assert [(c.start_s, c.end_s, c.text) for c in closed] == [(0.5, 3.5, "Chapter one")]
+    state, closed = show(state, 5.0, cut=True)
+    # The caption came with the cut at 2.25 s and went with the one at 5 s: those are its edges.
+    assert [(c.start_s, c.end_s, c.text) for c in closed] == [(2.25, 5.0, "A caption")]
+    assert len(engine.reads) == 7 and set(engine.reads) == {H}  # every frame was read whole
 
 
 def test_open_spans_close_at_the_end_of_the_stream():

@@ -89,8 +89,8 @@ def test_a_line_that_changes_is_read_again():
     frames = [scene(3.0, [("00:00:03;12", 30, 30)]), scene(4.0, [("00:00:04;12", 30, 30)]), scene(5.0, [("00:00:04;12", 30, 30)])]
     state, closed = read_step(OcrState(), frames, engine, OcrConfig(gate_grid=12))
     assert engine.recognized == ["00:00:03;12", "00:00:04;12"]
-    assert [(c.text, c.start_s, c.end_s) for c in closed] == [("00:00:03;12", 3.0, 4.0)]
-    assert spans(state) == [("00:00:04;12", 4.0)]
+    assert [(c.text, c.start_s, c.end_s) for c in closed] == [("00:00:03;12", 3.0, 3.5)]  # it changed between 3 s and 4 s
+    assert spans(state) == [("00:00:04;12", 3.5)]
 
 
 def test_a_line_that_moves_with_its_window_keeps_its_text_unread():

@@ -1,0 +1,74 @@
+"""The OCR worker's handler on the real segments of a real video: when a line came and went.
+
+A line comes or goes between two sampled frames; its span's edge is put halfway between them, or at a cut
+where a shot starts at the frame that first (or no longer) shows it. Segments start at keyframes, which
+encoders put at cuts, so the handler keeps each stream's last frame's colour histogram: a cut at a
+segment's first frame is seen. The real RapidOCR reads the frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Sequence
+
+from streammm.bus.codec import decode_observation, encode_segment
+from streammm.bus.handling import InMessage
+from streammm.bus.topics import Topics
+from streammm.config import load_settings
+from streammm.media.segments import iter_segments
+from streammm.models.registry import Models
+from streammm.models.runtime import InferencePool
+from streammm.paths import shared_media
+from streammm.pipeline.perceive import OcrHandler
+from streammm.records import OcrLine, Segment
+from streammm.stages.align import _merge_spans
+
+SETTINGS = load_settings(env={})
+TOPICS = Topics.from_config(SETTINGS.kafka)
+VIDEO = shared_media() / "derived" / "narrated_slideshow.mp4"  # five slides of 5 s, "slide N of 5" on each
+SLIDES = {"slide 2 of 5": (5.0, 10.0), "slide 3 of 5": (10.0, 15.0), "slide 5 of 5": (20.0, 24.73)}  # changes at cuts it sees
+
+
+@functools.cache
+def segments() -> tuple[Segment, ...]:
+    return tuple(iter_segments(VIDEO, "slides", 2.0))
+
+
+def handler() -> OcrHandler:
+    return OcrHandler(SETTINGS, Models(SETTINGS.models), TOPICS, InferencePool(1))
+
+
+def reported(ocr: OcrHandler, stream: Sequence[Segment]) -> list[OcrLine]:
+    """Every line the handler reports for `stream`, fed through its entry point, merged as the aligner does."""
+    spans: tuple[OcrLine, ...] = ()
+    for segment in stream:
+        message = InMessage(TOPICS.segments, 0, segment.seq, segment.stream_id, encode_segment(segment, published_at=time.time()))
+        for out in asyncio.run(ocr.handle(message)):
+            spans = _merge_spans(spans, decode_observation(out.value).ocr)
+    return list(spans)
+
+
+def slide_spans(lines: Sequence[OcrLine]) -> dict[str, list[tuple[float, float]]]:
+    found: dict[str, list[tuple[float, float]]] = {}
+    for line in lines:
+        if line.text.lower().startswith("slide"):
+            found.setdefault(line.text.lower(), []).append((line.start_s, round(line.end_s, 3)))
+    return found
+
+
+def test_a_slide_counter_comes_and_goes_with_its_cut_and_is_one_span_across_segments():
+    spans = slide_spans(reported(handler(), segments()))
+    for text, edges in SLIDES.items():
+        assert spans.get(text) == [edges], (text, spans)
+
+
+def test_a_restarted_worker_joins_the_lines_the_last_one_left_open():
+    """A worker that starts mid-stream knows no frame before its first: a line there starts at that frame,
+    where the report of the worker before it left the line open, so the two are one span."""
+    stream = segments()
+    middle = next(i for i, s in enumerate(stream) if s.start_s > 11.0)  # inside slide 3
+    before, after = reported(handler(), stream[:middle]), reported(handler(), stream[middle:])
+    spans = slide_spans(_merge_spans(tuple(before), tuple(after)))
+    assert spans["slide 3 of 5"] == [SLIDES["slide 3 of 5"]], spans
