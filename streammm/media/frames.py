@@ -351,6 +351,16 @@ def colour_histogram(image: np.ndarray) -> np.ndarray:
     return hist / max(float(hist.sum()), 1.0)
 
 
+def change_time(before_s: float | None, after_s: float, *, cut: bool) -> float:
+    """When what the frame at `after_s` shows first (or no longer) came (or went), given that the sampled
+    frame before it, at `before_s`, did not (or did) show it: at `after_s` where a shot starts there (the
+    cut is when) or no frame came before, else halfway (the best guess; the later frame alone would be
+    half a sample interval late on average)."""
+    if before_s is None or cut:
+        return after_s
+    return round((before_s + after_s) / 2, 3)
+
+
 def is_cut(hist: np.ndarray | None, previous: np.ndarray | None, threshold: float) -> bool:
     """A cut: half the L1 distance between colour histograms (0 = same, 1 = disjoint) over `threshold`."""
     if hist is None or previous is None:

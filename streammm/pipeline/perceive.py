@@ -113,11 +113,11 @@ class SegmentHandler:
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
         raise NotImplementedError
 
-    def frames(
-        self, segment: Segment, published_at: float, max_side_px: int, previous_hist: np.ndarray | None = None
-    ) -> tuple[list[Frame], float]:
+    def frames(self, segment: Segment, published_at: float, max_side_px: int) -> tuple[list[Frame], float]:
         """The segment's sampled frames and their rate: thinned while its paced stream is behind (stages/pace.py).
-        `previous_hist`: the colour histogram of the stream's frame before the segment (media/frames.py)."""
+        A frame handler's stream record keeps `last_hist`, the colour histogram of the stream's last frame
+        (see `last_hist`): a cut at the segment's first frame is seen (media/frames.py)."""
+        previous_hist = getattr(self.streams.get(segment.stream_id), "last_hist", None)
         fps = pace.sample_fps(
             time.time() - published_at, thinned=self.thinned.get(segment.stream_id, False), paced=segment.run.paced,
             options=self.settings.media,
@@ -140,6 +140,10 @@ class SegmentHandler:
             segment.duration_s, [f.t_s for f in sampled],
         )
         return sampled, fps
+
+    def last_hist(self, frames: Sequence[Frame]) -> np.ndarray | None:
+        """What a frame handler's stream record keeps as `last_hist` after `frames` (None: shot detection off)."""
+        return colour_histogram(frames[-1].image) if frames and self.settings.media.shot_detect_fps > 0 else None
 
     def safe_offset(self, topic: str, partition: int, next_offset: int) -> int:
         return next_offset
@@ -181,12 +185,12 @@ class VisionHandler(SegmentHandler):
     modalities = ("visual",)
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
-        known = self.streams.get(segment.stream_id)
-        frames, fps = self.frames(segment, published_at, VISION_PX, previous_hist=known.last_hist if known is not None else None)
-        if segment.last or not frames or self.settings.media.shot_detect_fps <= 0:
+        frames, fps = self.frames(segment, published_at, VISION_PX)
+        last_hist = self.last_hist(frames)
+        if segment.last or last_hist is None:
             self.streams.pop(segment.stream_id, None)
         else:
-            self.streams[segment.stream_id] = _VisionStream(message.partition, segment.run, colour_histogram(frames[-1].image))
+            self.streams[segment.stream_id] = _VisionStream(message.partition, segment.run, last_hist)
         return [visual_observation(segment, frames, fps, published_at, self.models.embedder.image, self.settings)]
 
 
@@ -265,12 +269,8 @@ class OcrHandler(SegmentHandler):
     modalities = ("ocr",)
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
-        frames, fps = self.frames(segment, published_at, self.settings.models.ocr.max_side_px, previous_hist=self.last_hist(segment))
+        frames, fps = self.frames(segment, published_at, self.settings.models.ocr.max_side_px)
         return [self.read(segment, frames, fps, published_at, message)]
-
-    def last_hist(self, segment: Segment) -> np.ndarray | None:
-        known = self.streams.get(segment.stream_id)
-        return known.last_hist if known is not None and segment.start_s - known.read_until_s <= 1e-3 else None
 
     def read(self, segment: Segment, frames: list[Frame], fps: float, published_at: float, message: InMessage) -> Observation:
         """The segment's on-screen text (frames sampled at `fps`), continuing the stream's open lines."""
@@ -292,8 +292,7 @@ class OcrHandler(SegmentHandler):
         if segment.last:
             self.streams.pop(segment.stream_id, None)
         else:
-            last_hist = colour_histogram(frames[-1].image) if frames and self.settings.media.shot_detect_fps > 0 else None
-            self.streams[segment.stream_id] = _OcrStream(message.partition, state, segment.end_s, segment.run, last_hist)
+            self.streams[segment.stream_id] = _OcrStream(message.partition, state, segment.end_s, segment.run, self.last_hist(frames))
         return Observation(
             "ocr", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
             ocr=tuple(lapsed) + tuple(closed) + tuple(still_open), published_at=published_at, run=segment.run,
@@ -306,9 +305,7 @@ class PerceiveHandler(OcrHandler):
     modalities = ("visual", "ocr")
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
-        frames, fps = self.frames(
-            segment, published_at, max(VISION_PX, self.settings.models.ocr.max_side_px), previous_hist=self.last_hist(segment)
-        )
+        frames, fps = self.frames(segment, published_at, max(VISION_PX, self.settings.models.ocr.max_side_px))
         seen = [replace(f, image=fit_within(f.image, VISION_PX)) for f in frames]  # what the vision worker sees
         visual = visual_observation(segment, seen, fps, published_at, self.models.embedder.image, self.settings)
         return [visual, self.read(segment, frames, fps, published_at, message)]

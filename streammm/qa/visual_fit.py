@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streammm.media.frames import change_time
 from streammm.records import Clip
 
 FRAME_NEAR = 0.5  # a run keeps frames within this share of the best frame's lead over the worst
@@ -72,16 +73,10 @@ def fit_frames(query_vector: np.ndarray | None, frames: Sequence[SampledFrame], 
     rival = scores[best] - FRAME_RIVAL * lead
     if any(score >= rival for i, score in enumerate(scores) if not first <= i <= last):
         return None
-    start = frames[first].t_s if first == 0 else _change_time(frames[first - 1], frames[first])
-    end = _change_time(frames[last], frames[last + 1]) if last + 1 < len(frames) else span[1]
+    start = change_time(frames[first - 1].t_s if first > 0 else None, frames[first].t_s, cut=frames[first].shot_start)
+    end = change_time(frames[last].t_s, frames[last + 1].t_s, cut=frames[last + 1].shot_start) if last + 1 < len(frames) else span[1]
     start, end = max(start, span[0]), min(end, span[1])
     return (start, end) if end > start else None
-
-
-def _change_time(before: SampledFrame, after: SampledFrame) -> float:
-    """When the picture changed between two sampled frames: at `after` where a shot starts there (the cut),
-    else halfway (the best guess: half a sample interval off at worst)."""
-    return after.t_s if after.shot_start else (before.t_s + after.t_s) / 2
 
 
 def fit_grid(clips: Sequence[Clip], span: tuple[float, float], relevance: Mapping[str, float]) -> tuple[float, float]:

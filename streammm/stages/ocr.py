@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from streammm.config import OcrConfig
-from streammm.media.frames import grey_thumbnail
+from streammm.media.frames import change_time, grey_thumbnail
 from streammm.models.base import Box, OcrEngine, TextBox, crop_box
 from streammm.records import Frame, OcrLine
 
@@ -321,18 +321,10 @@ def _same_line(box: Box, image: np.ndarray, known: tuple[TrackedLine, ...], opti
     return None
 
 
-def change_time(previous_s: float | None, frame: Frame) -> float:
-    """When what `frame` shows first (or no longer) changed since the frame read before (at `previous_s`):
-    halfway between them, or at `frame` where a shot starts there or there was no frame before."""
-    if previous_s is None or frame.shot_change:
-        return frame.t_s
-    return round((previous_s + frame.t_s) / 2, 3)
-
-
 def _update_spans(state: OcrState, frame: Frame) -> tuple[OcrState, list[OcrLine]]:
     """Continue the span of each visible line seen in the same place last time; open or close the rest
     (their edges at `change_time`)."""
-    t_s, edge_s = frame.t_s, change_time(state.last_frame_s, frame)
+    t_s, edge_s = frame.t_s, change_time(state.last_frame_s, frame.t_s, cut=frame.shot_change)
     width, height = state.frame_size
     open_spans = list(state.spans)
     continued: list[OpenSpan] = []
