@@ -1,6 +1,8 @@
 """OCR span merging and the change gate, with a scripted engine (the real RapidOCR is in integration)."""
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streammm.config import OcrConfig
 from streammm.models.base import TextBox
@@ -81,6 +83,44 @@ def test_a_span_starts_and_ends_halfway_between_frames_or_at_a_cut():
     # The caption came with the cut at 2.25 s and went with the one at 5 s: those are its edges.
     assert [(c.start_s, c.end_s, c.text) for c in closed] == [(2.25, 5.0, "A caption")]
     assert len(engine.reads) == 7 and set(engine.reads) == {H}  # every frame was read whole
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.05, 2.0), st.booleans(), st.booleans()), min_size=1, max_size=12))
+def test_each_run_of_sightings_is_one_span_from_the_change_before_it_to_the_change_after(frames):
+    """Any frame times (thinned or not), cuts and sightings: each run of frames showing the line is one span
+    that holds every one of them, starting after the frame before the run and ending after its last frame,
+    at the later frame where a shot starts there, else halfway."""
+    engine = ScriptedOcr()
+    line = TextBox("Chapter one", 0.9, (10, 20, 100, 40))
+    times = [round(sum(gap for gap, _, _ in frames[: i + 1]), 3) for i in range(len(frames))]
+    state, spans = OcrState(), []
+    for i, (t, (_, cut, shown)) in enumerate(zip(times, frames)):
+        engine.on_screen = [line] if shown else []
+        image = np.full((H, W, 3), 40 * (i % 6), dtype=np.uint8)  # every frame differs from the last: read whole
+        state, closed = read_step(state, [Frame(t_s=t, image=image, shot_change=cut)], engine, OcrConfig(gate_grid=12))
+        spans += closed
+    spans += finish(state, end_s=times[-1] + 1.0, hold_s=1.0)
+    runs, i = [], 0
+    while i < len(frames):
+        if frames[i][2]:
+            j = i
+            while j + 1 < len(frames) and frames[j + 1][2]:
+                j += 1
+            runs.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    assert len(spans) == len(runs)
+    for span, (first, last) in zip(sorted(spans, key=lambda s: s.start_s), runs):
+        assert span.start_s <= times[first] and span.end_s >= times[last]  # every sighting inside
+        if first == 0 or frames[first][1]:
+            assert span.start_s == times[first]  # nothing seen before, or it came with the cut
+        else:
+            assert span.start_s == round((times[first - 1] + times[first]) / 2, 3)
+        if last + 1 < len(frames):
+            after = times[last + 1]
+            assert span.end_s == (after if frames[last + 1][1] else round((times[last] + after) / 2, 3))
 
 
 def test_open_spans_close_at_the_end_of_the_stream():
