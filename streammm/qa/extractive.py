@@ -20,6 +20,7 @@ import numpy as np
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
 from streammm.qa.moments import Moment
+from streammm.qa.terms import STOPWORDS
 from streammm.qa.vectors import remembering
 from streammm.records import Clip, OcrLine
 
@@ -29,11 +30,6 @@ MAX_SENTENCE_WORDS = 30
 SAME_ROW = 0.03  # fraction of the frame's height
 NOTHING_FOUND = "No moment matched well: I found nothing in the indexed streams that answers this."
 
-STOPWORDS = frozenset(
-    "a an the is are was were be been do does did what when where who whom which why how that this these those of in on "
-    "at to for from by with about into and or but not no it its he she they them his her their i you we me my your our "
-    "there here than then so as if any some can could would should will shall may might must has have had".split()
-)
 # Words in a question that point at one kind of evidence.
 CUES = {
     "speech": frozenset("say says said saying tell tells told speak speaks spoke speaker narrator narrates talk talks mention mentions mentioned voice words".split()),

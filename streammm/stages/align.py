@@ -128,7 +128,7 @@ def observe(state: AlignState, obs: Observation, options: AlignConfig) -> AlignS
         kept_words = tuple(w for w in words if not start <= _middle(w) < end)
         words = tuple(sorted(kept_words + obs.words, key=lambda w: w.start_s))
     elif m == "ocr":
-        ocr = _merge_spans(ocr, obs.ocr)
+        ocr = merge_spans(ocr, obs.ocr)
     return replace(
         state,
         **marks,
@@ -274,7 +274,7 @@ def _window(state: AlignState, start: float, end: float, is_last: bool) -> Windo
     )
 
 
-def _merge_spans(existing: tuple[OcrLine, ...], incoming: tuple[OcrLine, ...]) -> tuple[OcrLine, ...]:
+def merge_spans(existing: tuple[OcrLine, ...], incoming: tuple[OcrLine, ...]) -> tuple[OcrLine, ...]:
     """The same line in the same place reported again (still open, or re-read after a restart) extends one span."""
     spans = list(existing)
     for new in incoming:

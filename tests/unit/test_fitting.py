@@ -9,7 +9,8 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from streammm.qa.fitting import Terms, fit_moments, fit_speech, relevance, same_word, tokens
+from streammm.qa.fitting import fit_moments, fit_speech, relevance
+from streammm.qa.terms import Terms, same_word, tokens
 from streammm.records import Clip, OcrLine, ScoredClip, Word
 
 QUERY = np.array([1.0, 0.0, 0.0], dtype=np.float32)

@@ -23,7 +23,7 @@ from streammm.models.runtime import InferencePool
 from streammm.paths import shared_media
 from streammm.pipeline.perceive import OcrHandler
 from streammm.records import OcrLine, Segment
-from streammm.stages.align import _merge_spans
+from streammm.stages.align import merge_spans
 
 SETTINGS = load_settings(env={})
 TOPICS = Topics.from_config(SETTINGS.kafka)
@@ -46,7 +46,7 @@ def reported(ocr: OcrHandler, stream: Sequence[Segment]) -> list[OcrLine]:
     for segment in stream:
         message = InMessage(TOPICS.segments, 0, segment.seq, segment.stream_id, encode_segment(segment, published_at=time.time()))
         for out in asyncio.run(ocr.handle(message)):
-            spans = _merge_spans(spans, decode_observation(out.value).ocr)
+            spans = merge_spans(spans, decode_observation(out.value).ocr)
     return list(spans)
 
 
@@ -70,5 +70,5 @@ def test_a_restarted_worker_joins_the_lines_the_last_one_left_open():
     stream = segments()
     middle = next(i for i, s in enumerate(stream) if s.start_s > 11.0)  # inside slide 3
     before, after = reported(handler(), stream[:middle]), reported(handler(), stream[middle:])
-    spans = slide_spans(_merge_spans(tuple(before), tuple(after)))
+    spans = slide_spans(merge_spans(tuple(before), tuple(after)))
     assert spans["slide 3 of 5"] == [SLIDES["slide 3 of 5"]], spans

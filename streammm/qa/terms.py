@@ -1,0 +1,94 @@
+"""A query's words and how a word in the evidence matches one: tokens, stopwords, cue words and stems.
+
+Shared by moment fitting (qa/fitting.py) and the extractive answerer (qa/extractive.py). Pure functions.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import snowballstemmer
+
+TOKEN = re.compile(r"[^\W_]+")
+SPELLED = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay"}
+STOPWORDS = frozenset(
+    "a an the is are was were be been do does did what when where who whom which why how that this these those of in on "
+    "at to for from by with about into and or but not no it its he she they them his her their i you we me my your our "
+    "there here than then so as if any some can could would should will shall may might must has have had".split()
+)
+# Words that say what kind of evidence is wanted, not what it contains ("the narrator says ...").
+CUE_WORDS = frozenset(
+    "say says said saying tell tells told speak speaks spoke speaker narrator narrates talk talks mention mentions voice "
+    "words screen shown shows show display displayed text reads read written writes label title video frame scene "
+    "someone something somebody user appears appear seen see".split()
+)
+SOFT = 0.3  # weight of a query's stopword or cue word: counts inside a run of matches, never alone
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A query's words: content words weigh 1, stopwords and cue words SOFT."""
+
+    weights: Mapping[str, float]
+    _matches: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)  # match()'s answers
+
+    @classmethod
+    def of(cls, text: str) -> Terms:
+        weights: dict[str, float] = {}
+        for token in tokens(text):
+            weights[token] = SOFT if token in STOPWORDS or token in CUE_WORDS else 1.0
+        return cls(weights)
+
+    @property
+    def content(self) -> float:
+        return sum(w for w in self.weights.values() if w >= 1.0)
+
+    def match(self, token: str) -> str | None:
+        """The query term `token` stands for (the same word, or one with the same stem), if any."""
+        if token in self.weights:
+            return token
+        if token not in self._matches:  # a query is matched against the same words clip after clip
+            self._matches[token] = next((term for term in self.weights if same_word(term, token)), None)
+        return self._matches[token]
+
+    def coverage(self, matched: Iterable[str]) -> float:
+        """The share of the query's content words among `matched` terms (0 when it has none)."""
+        total = self.content
+        return sum(self.weights[t] for t in set(matched) if self.weights[t] >= 1.0) / total if total else 0.0
+
+
+@lru_cache(maxsize=65536)  # the same words and lines come back in every query's clips
+def tokens(text: str) -> tuple[str, ...]:
+    """Lower-case words and numbers; single letters (OCR crumbs, "a") are dropped, digits kept."""
+    out = []
+    for raw in TOKEN.findall(text.lower()):
+        if len(raw) == 1 and not raw.isdigit():
+            continue
+        out.append(SPELLED.get(raw, raw))
+    return tuple(out)
+
+
+def same_word(a: str, b: str) -> bool:
+    """Equal, one is the other plus a short ending ("display"/"displays", "type"/"typed"), or the same
+    English stem ("dragging"/"drag", "riding"/"rides"): the stemmer BM25's full-text index uses too."""
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    if len(short) >= 4 and long.startswith(short) and len(long) - len(short) <= 3:
+        return True
+    return stem(a) == stem(b)
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+_STEMMER_LOCK = threading.Lock()  # a Snowball stemmer keeps its word in itself: one word at a time
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Snowball English stem of a lower-case word."""
+    with _STEMMER_LOCK:
+        return _STEMMER.stemWord(word)
