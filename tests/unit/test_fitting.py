@@ -47,6 +47,7 @@ def test_tokens_and_stems():
     # English stems, as BM25's index has them: the query's form of a word finds the one said or shown.
     assert same_word("dragging", "drag") and same_word("riding", "rides") and same_word("stopped", "stop")
     assert not same_word("news", "new") and not same_word("ill", "illusion")
+    assert not same_word("drag", "dragon") and not same_word("cart", "cartoon")
 
 
 def test_a_word_said_in_another_form_bounds_the_moment():
