@@ -9,6 +9,8 @@ each moment is cut to what answered the query instead:
 - **on-screen text**: the seconds the best-matching line is on screen (OCR spans carry them), within
   the retrieved clips that show it; a line on screen before and after every clip of the moment (a title,
   a menu bar) says nothing about *when*, so it does not bound the moment;
+- **speech, in other words** (no matching words or lines, but the clips' speech vector is clearly closer
+  to the query than their pictures' and on-screen text's): the whole sentences said there;
 - **visual** (no matching words or lines): the run of sampled frames that match the query, cut at shot
   changes, or where the frames do not single out a run, the stretch of the clip grid where relevance
   stays near its best (qa/visual_fit.py).
@@ -36,6 +38,7 @@ MISS = 0.6  # cost of a spoken word the query does not have (half for a stopword
 KEEP_RATIO = 0.85  # a neighbouring clip joins a moment while its relevance is at least this share of the best
 LINE_RATIO = 0.75  # lines within this share of the best line's match are evidence too
 MIN_MATCH = 0.3  # lexical evidence bounds a moment once it covers this share of the query's words
+SPOKEN_LEAD = 0.1  # cosine by which speech must be closer to the query than pictures and text to bound a moment
 
 # Calibration of relevance (a logistic model of "this clip answers the query"), learned on the dev
 # queries (docs/eval.md: ../shared/media/queries.json, each query asked of every dev stream; a clip
@@ -123,6 +126,42 @@ def _snap_to_phrase(words: Sequence[Word], first: int, last: int) -> tuple[int, 
     if tail - last <= SNAP_WORDS:
         last = tail
     return first, last
+
+
+def spoken_meaning(query_vector: np.ndarray | None, clip: Clip) -> bool:
+    """Whether what was said in `clip` is what matches the query (in other words than the query's): its
+    speech vector is closer to the query than its pictures' and its on-screen text's, by SPOKEN_LEAD."""
+    speech = _cosine(query_vector, clip.vectors.get("speech"))
+    if speech is None or not clip.words:
+        return False
+    return all(other is None or speech >= other + SPOKEN_LEAD for other in (_cosine(query_vector, clip.vectors.get(m)) for m in ("visual", "ocr")))
+
+
+def fit_sentences(words: Sequence[Word], span: tuple[float, float], max_s: float = MAX_MOMENT_S) -> Fit | None:
+    """The whole sentences said over `span`: each one at least half inside it, or else the one that holds
+    most of it; None where there are none, or they would last longer than `max_s`."""
+    sentences, first = [], 0
+    for i in range(len(words)):
+        if i == len(words) - 1 or _ends_sentence(words, i):
+            sentences.append((first, i))
+            first = i + 1
+
+    def inside(sentence: tuple[int, int]) -> float:
+        return min(span[1], words[sentence[1]].end_s) - max(span[0], words[sentence[0]].start_s)
+
+    def length(sentence: tuple[int, int]) -> float:
+        return words[sentence[1]].end_s - words[sentence[0]].start_s
+
+    chosen = [s for s in sentences if inside(s) > 0 and inside(s) >= 0.5 * length(s)]
+    if not chosen:
+        chosen = [max(sentences, key=inside)] if sentences and max(map(inside, sentences)) > 0 else []
+    if not chosen:
+        return None
+    head, tail = chosen[0][0], chosen[-1][1]
+    if words[tail].end_s - words[head].start_s > max_s:
+        return None
+    text = " ".join(w.text.strip() for w in words[head : tail + 1])
+    return Fit("speech", words[head].start_s, words[tail].end_s, text)
 
 
 # --- on-screen text -----------------------------------------------------------------------------------------
@@ -222,13 +261,16 @@ def relevance(query_vector: np.ndarray | None, clip: Clip, lexical: float) -> fl
     """A calibrated 0-1 relevance of `clip`: a logistic model (CALIBRATION) of the cosine between the query
     and the clip's joint vector and of its lexical match. Comparable across queries, unlike fused ranks."""
     intercept, w_cos, w_lex = CALIBRATION
-    cosine = 0.0
-    vector = clip.vectors.get("joint")
-    if query_vector is not None and vector is not None:
-        norm = float(np.linalg.norm(vector) * np.linalg.norm(query_vector))
-        cosine = float(np.dot(vector, query_vector)) / norm if norm > 0 else 0.0
+    cosine = _cosine(query_vector, clip.vectors.get("joint")) or 0.0
     z = intercept + w_cos * cosine + w_lex * lexical
     return 1.0 / (1.0 + math.exp(-z))
+
+
+def _cosine(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
+    if a is None or b is None:
+        return None
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.dot(a, b)) / norm if norm > 0 else 0.0
 
 
 # --- moments ------------------------------------------------------------------------------------------------
@@ -324,15 +366,21 @@ def _fit(
     ocr = fit_ocr(terms, distinct_lines(clips), reach, span)
     best = max((f for f in (speech, ocr) if f is not None and f.match >= MIN_MATCH), key=lambda f: f.match, default=None)
     if best is None:
+        cells = fit_grid(clips, span, rel)
+        start, end = max(cells[0], span[0]), min(cells[1], span[1])
+        grid = (start, end) if end > start else span
+        if spoken_meaning(query_vector, clips[0]):
+            # What was said means what the query asks, in other words: the sentences said there.
+            said = fit_sentences(words, grid)
+            if said is not None and _shows(said, *span):
+                return said, [item for item in chain if _shows(item.clip, said.start_s, said.end_s)]
         # A shot may go on beyond the group too: its frames in the chain count. The run must still be the
         # group's: it shows in the group's best clip. The clips that show it support it.
         tags = ", ".join(clips[0].tags[:3])
         run = fit_frames(query_vector, distinct_frames(chained), reach)
         if run is not None and _shows(clips[0], *run):
             return Fit("visual", *run, tags), [item for item in chain if _shows(item.clip, *run)]
-        cells = fit_grid(clips, span, rel)
-        start, end = max(cells[0], span[0]), min(cells[1], span[1])
-        fit = Fit("visual", start, end, tags) if end > start else Fit("visual", *span, tags)
+        fit = Fit("visual", *grid, tags)
         return fit, [item for item in group if _shows(item.clip, fit.start_s, fit.end_s)]
     ids = {item.clip.clip_id for item in group}
     extra = [item for item in chain if item.clip.clip_id not in ids and _shows(item.clip, best.start_s, best.end_s)]

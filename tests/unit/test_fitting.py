@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from streammm.qa.fitting import fit_moments, fit_speech, relevance
+from streammm.qa.fitting import fit_moments, fit_sentences, fit_speech, relevance
 from streammm.qa.terms import Terms, same_word, tokens
 from streammm.records import Clip, OcrLine, ScoredClip, Word
 
@@ -123,6 +123,34 @@ def test_the_line_that_answers_wins_over_lines_sharing_fewer_words():
     clips = [clip(t, lines=[ln for ln in lines if ln.start_s < t + 4 and ln.end_s > t], cosine=0.5) for t in (8.0, 10.0, 12.0)]
     (moment, *_) = fit_moments("the slide counter reads 3 of 5", found(clips[1], clips[0], clips[2]), QUERY)
     assert (moment.start_s, moment.end_s) == (10.0, 15.0)
+
+
+def test_a_sentence_that_says_the_query_in_other_words_bounds_the_moment():
+    """No word of the query is said, but the clip's speech vector is what matches it (closer to the query
+    than its pictures and on-screen text): the moment is the sentence said there, not the clip grid."""
+    words = said("So it goes.", 0.2) + said("He was not an ill disposed young man.", 2.6) + said("Unless he was cold.", 6.2)
+
+    def ask(speech: float, visual: float) -> list:
+        best = replace(clip(2.0, words=words, cosine=0.55), vectors={"joint": vector(0.55), "speech": vector(speech), "visual": vector(visual)})
+        weak = [clip(t, words=words, cosine=0.2) for t in (0.0, 4.0)]  # below KEEP_RATIO: not in its group
+        return fit_moments("someone described as a decent fellow who means well", found(best, *weak), QUERY)
+
+    moment = ask(speech=0.5, visual=0.1)[0]
+    assert (moment.start_s, moment.end_s) == (2.6, words[10].end_s) and moment.evidence == "speech"
+    assert moment.evidence_text == "He was not an ill disposed young man."
+    # Where the pictures are as close (within SPOKEN_LEAD), what was said does not bound it: the grid does.
+    pictured = ask(speech=0.5, visual=0.45)[0]
+    assert (pictured.start_s, pictured.end_s, pictured.evidence) == (2.0, 6.0, "visual")
+
+
+def test_sentences_fitted_are_those_at_least_half_inside_the_span_or_the_one_holding_most_of_it():
+    words = said("One two three.", 0.0) + said("Four five six seven eight.", 1.0) + said("Nine ten.", 2.6)
+    assert fit_sentences(words, (1.0, 2.6)).text == "Four five six seven eight."
+    assert fit_sentences(words, (0.4, 3.5)).text == "One two three. Four five six seven eight. Nine ten."
+    assert fit_sentences(words, (0.5, 3.5)).text == "Four five six seven eight. Nine ten."  # "One two three." 0-0.88 s: under half inside
+    assert fit_sentences(words, (1.5, 1.8)).text == "Four five six seven eight."  # inside one sentence: that one
+    assert fit_sentences(words, (5.0, 6.0)) is None  # nothing said there
+    assert fit_sentences(words, (0.0, 3.0), max_s=2.0) is None  # longer than a moment may be
 
 
 # --- visual and merging -----------------------------------------------------------------------------------
