@@ -39,6 +39,19 @@ def test_a_spoken_sentence_is_found_to_its_words(service):
     assert 0.5 < moment.relevance <= 1.0
 
 
+@pytest.mark.parametrize(
+    "text, start_s, end_s",
+    [("being unfeeling, egotistical counts as bad character", 10.36, 15.18), ("marrying somebody sweeter could've brought greater esteem", 15.61, 21.22)],
+)
+def test_a_sentence_said_in_other_words_is_found_for_the_seconds_it_is_said(service, text, start_s, end_s):
+    """No word of these is said ("unless to be rather cold hearted and rather selfish is to be ill disposed";
+    "had he married a more amiable woman he might have been made still more respectable"): the sentence
+    said, not the 4 s clip grid (which gave 10-14 and 16-20 s)."""
+    moment = top(service, text, "narrated_slideshow")
+    assert moment.evidence == "speech"
+    assert abs(moment.start_s - start_s) <= 0.5 and abs(moment.end_s - end_s) <= 0.5, (moment.start_s, moment.end_s)
+
+
 def test_a_slide_counter_is_found_for_the_seconds_it_is_on_screen(service):
     moment = top(service, "the slide counter reads 3 of 5", "narrated_slideshow")
     assert moment.evidence == "ocr"
