@@ -17,7 +17,7 @@ from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.errors import MediaError
 from streammm.media.audio import load_audio
-from streammm.media.frames import FrameSampler, colour_histogram
+from streammm.media.frames import FrameSampler, change_time, colour_histogram
 from streammm.media.signature import check_container
 from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
@@ -260,6 +260,7 @@ class _OcrStream:
     read_until_s: float  # media time read up to
     run: IngestRun
     last_hist: np.ndarray | None  # the colour histogram of the stream's last sampled frame (None: shot detection off)
+    reported_until_s: float  # media time the reports so far cover (see read)
 
 
 class OcrHandler(SegmentHandler):
@@ -281,6 +282,7 @@ class OcrHandler(SegmentHandler):
         hold_s = 1 / fps
         known = self.streams.get(segment.stream_id)
         state, read_until = (known.state, known.read_until_s) if known else (ocr_stage.OcrState(), segment.start_s)
+        start = known.reported_until_s if known else segment.start_s
         lapsed: list[OcrLine] = []
         if segment.start_s - read_until > 1e-3:
             # Segments in between were lost (dead-lettered or never published): nobody saw the screen
@@ -289,12 +291,17 @@ class OcrHandler(SegmentHandler):
             state = ocr_stage.OcrState()
         state, closed = ocr_stage.read_step(state, frames, self.models.ocr_engine, options)
         still_open = ocr_stage.finish(state, segment.end_s, hold_s)
+        # A line first seen on the next segment's first frame starts halfway back to the frame before it, which
+        # may be before this segment's end: the report covers only the time no later line can reach back into
+        # (the aligner stores a window once every report covers it, and a line arriving after that is lost).
+        until = segment.end_s if segment.last or state.last_frame_s is None else change_time(state.last_frame_s, segment.end_s, cut=False)
+        until = max(start, min(until, segment.end_s))
         if segment.last:
             self.streams.pop(segment.stream_id, None)
         else:
-            self.streams[segment.stream_id] = _OcrStream(message.partition, state, segment.end_s, segment.run, self.last_hist(frames))
+            self.streams[segment.stream_id] = _OcrStream(message.partition, state, segment.end_s, segment.run, self.last_hist(frames), until)
         return Observation(
-            "ocr", segment.stream_id, segment.seq, segment.start_s, segment.end_s, segment.last,
+            "ocr", segment.stream_id, segment.seq, start, until, segment.last,
             ocr=tuple(lapsed) + tuple(closed) + tuple(still_open), published_at=published_at, run=segment.run,
         )
 

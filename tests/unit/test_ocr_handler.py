@@ -22,7 +22,7 @@ from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
 from streammm.paths import shared_media
 from streammm.pipeline.perceive import OcrHandler
-from streammm.records import OcrLine, Segment
+from streammm.records import Observation, OcrLine, Segment
 from streammm.stages.align import merge_spans
 
 SETTINGS = load_settings(env={})
@@ -40,13 +40,25 @@ def handler() -> OcrHandler:
     return OcrHandler(SETTINGS, Models(SETTINGS.models), TOPICS, InferencePool(1))
 
 
-def reported(ocr: OcrHandler, stream: Sequence[Segment]) -> list[OcrLine]:
-    """Every line the handler reports for `stream`, fed through its entry point, merged as the aligner does."""
-    spans: tuple[OcrLine, ...] = ()
+def reports(ocr: OcrHandler, stream: Sequence[Segment]) -> list[Observation]:
+    """The handler's reports of `stream`, in order, each fed through its entry point."""
+    out = []
     for segment in stream:
         message = InMessage(TOPICS.segments, 0, segment.seq, segment.stream_id, encode_segment(segment, published_at=time.time()))
-        for out in asyncio.run(ocr.handle(message)):
-            spans = merge_spans(spans, decode_observation(out.value).ocr)
+        out += [decode_observation(o.value) for o in asyncio.run(ocr.handle(message))]
+    return out
+
+
+@functools.cache
+def whole_stream_reports() -> tuple[Observation, ...]:
+    return tuple(reports(handler(), segments()))
+
+
+def reported(observations: Sequence[Observation]) -> list[OcrLine]:
+    """Every line of `observations`, merged as the aligner does."""
+    spans: tuple[OcrLine, ...] = ()
+    for observation in observations:
+        spans = merge_spans(spans, observation.ocr)
     return list(spans)
 
 
@@ -59,7 +71,7 @@ def slide_spans(lines: Sequence[OcrLine]) -> dict[str, list[tuple[float, float]]
 
 
 def test_a_slide_counter_comes_and_goes_with_its_cut_and_is_one_span_across_segments():
-    spans = slide_spans(reported(handler(), segments()))
+    spans = slide_spans(reported(whole_stream_reports()))
     for text, edges in SLIDES.items():
         assert spans.get(text) == [edges], (text, spans)
 
@@ -69,6 +81,31 @@ def test_a_restarted_worker_joins_the_lines_the_last_one_left_open():
     where the report of the worker before it left the line open, so the two are one span."""
     stream = segments()
     middle = next(i for i, s in enumerate(stream) if s.start_s > 11.0)  # inside slide 3
-    before, after = reported(handler(), stream[:middle]), reported(handler(), stream[middle:])
+    before, after = reported(reports(handler(), stream[:middle])), reported(reports(handler(), stream[middle:]))
     spans = slide_spans(merge_spans(tuple(before), tuple(after)))
     assert spans["slide 3 of 5"] == [SLIDES["slide 3 of 5"]], spans
+
+
+def test_a_window_stored_once_the_reports_cover_it_holds_every_line_later_reports_put_in_it():
+    """The aligner stores a window as soon as every modality's reports cover it; a line a later report puts
+    in it is lost. A line first seen on a segment's first frame starts halfway back to the frame before,
+    inside the time of the segment before (the real timecode video: a new "00:00:SS:00" every second, no
+    cut), so that segment's report must not claim the time. (It did: the twenty-streams backlog test found
+    the window 0-4 s without "00:00:04:00", depending on which worker's report came first.)"""
+    stream = tuple(iter_segments(shared_media() / "video" / "moviepy_timecode_example.mp4", "timecode", 2.0))
+    assert len(stream) > 1
+    windows = [(2.0 * i, 2.0 * i + 4.0) for i in range(8)]
+    stored: dict[tuple[float, float], set[str]] = {}
+    spans: tuple[OcrLine, ...] = ()
+    covered = 0.0
+    for observation in reports(handler(), stream):
+        assert abs(observation.start_s - covered) < 1e-6, "each report starts where the one before ended"
+        spans = merge_spans(spans, observation.ocr)
+        covered = observation.end_s
+        for window in windows:
+            if window not in stored and (window[1] <= covered or observation.last):
+                stored[window] = {line.text for line in spans if line.start_s < window[1] and line.end_s > window[0]}
+    final = {w: {line.text for line in spans if line.start_s < w[1] and line.end_s > w[0]} for w in windows}
+    assert stored == final
+    starts = {line.start_s for line in spans if line.text.startswith("00:00:")}
+    assert any(s in starts for s in (segment.start_s - 0.5 for segment in stream[1:])), "a line came just before a segment's first frame"
