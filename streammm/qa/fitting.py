@@ -308,8 +308,10 @@ def fit_moments(
         taken.update(item.clip.clip_id for item in group)
         fit, support = _fit(terms, group, found, rel, (lo, hi), query_vector)
         clips = tuple(item.clip for item in sorted(support, key=lambda item: order[item.clip.clip_id]))
+        # A question about what was said, where nothing was said, is not answered by what was seen or shown.
+        unsaid = terms.asks_what_was_said and not any(c.words for c in clips)
         moment = Moment(
-            seed.clip.stream_id, fit.start_s, fit.end_s, seed.score, _best_first(clips, fit), relevance=rel[seed.clip.clip_id],
+            seed.clip.stream_id, fit.start_s, fit.end_s, seed.score, _best_first(clips, fit), relevance=0.0 if unsaid else rel[seed.clip.clip_id],
             evidence=fit.kind, evidence_text=fit.text,
         )
         same = next((i for i, m in enumerate(moments) if _same_evidence(m, moment)), None)

@@ -27,6 +27,9 @@ CUE_WORDS = frozenset(
     "someone something somebody user appears appear seen see".split()
 )
 SOFT = 0.3  # weight of a query's stopword or cue word: counts inside a run of matches, never alone
+# Words that ask what was said, which pictures cannot show. Not "says" ("the sign says STOP"), nor "talks" or
+# "speaks" (they can be seen).
+SAID_CUES = frozenset("narrator narrators narrates narration narrated mention mentions mentioned explain explains explained".split())
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,10 @@ class Terms:
         for token in tokens(text):
             weights[token] = SOFT if token in STOPWORDS or token in CUE_WORDS else 1.0
         return cls(weights)
+
+    @property
+    def asks_what_was_said(self) -> bool:
+        return any(token in SAID_CUES for token in self.weights)
 
     @property
     def content(self) -> float:

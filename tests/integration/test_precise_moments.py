@@ -85,6 +85,13 @@ def test_a_query_that_matches_nothing_well_gets_no_moments(service):
     assert weak and all(m.relevance < service.min_relevance for m in weak)
 
 
+def test_a_question_about_what_was_said_gets_no_moments_from_a_silent_video(service):
+    """The screencast has no audio track; its pictures and text are still what matches best."""
+    question = "the narrator explains how to plug in an HDMI cable"
+    assert service.moments(SearchRequest(question, streams=("display-dual-monitors",), k=5)) == []
+    assert QueryService(service.store, service.encoder).moments(SearchRequest(question, streams=("display-dual-monitors",), k=5))
+
+
 @pytest.mark.parametrize("strategy", ["hybrid", "joint", "late"])
 def test_queries_asked_together_get_the_moments_each_gets_alone(service, media, strategy):
     """What the server's retrieval batches run (server/batches.py): every dev query and the larger set's,

@@ -218,6 +218,17 @@ def test_relevance_is_a_probability_that_grows_with_cosine_and_words():
     assert 0.0 < relevance(QUERY, weak, 0.0) < relevance(QUERY, strong, 0.0) < relevance(QUERY, strong, 1.0) < 1.0
 
 
+def test_a_question_about_what_the_narrator_said_is_not_answered_where_nothing_was_said():
+    """A silent video's pictures match "the narrator explains how to plug in a cable" (relevance > 0), but
+    nothing was said: relevance 0, so qa.min_relevance refuses it. Where words were said, it stands; and
+    "says" asks nothing of speech ("the sign says STOP" is on screen)."""
+    silent = clip(0.0, cosine=0.6)
+    spoken = clip(0.0, cosine=0.6, words=said("plug the cable in here", 0.5))
+    assert fit_moments("the narrator explains how to plug in a cable", found(silent), QUERY)[0].relevance == 0.0
+    assert fit_moments("the narrator explains how to plug in a cable", found(spoken), QUERY)[0].relevance > 0.5
+    assert fit_moments("the sign says stop", found(silent), QUERY)[0].relevance > 0.5
+
+
 def test_other_streams_never_merge():
     a, b = clip(0.0, cosine=0.6, stream="a"), clip(2.0, cosine=0.6, stream="b")
     assert [m.stream_id for m in fit_moments("x", found(a, b), QUERY)] == ["a", "b"]
