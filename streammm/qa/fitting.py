@@ -236,6 +236,10 @@ def fit_ocr(
         # A screen of lines there all along (a title beside a dialog that says the same) says nothing about when.
         if score >= best * LINE_RATIO and not all(there_all_along(line) for line in showing):
             shown.append((max(line.start_s for line in showing), min(line.end_s for line in showing), showing))
+    # Where some of them name only the query's numbers, those that name another (the counter's previous
+    # slide, the countdown's previous second) are not the ones asked for.
+    agreeing = [screen for screen in shown if not any(terms.contradicted_by(line.text) for line in screen[2])]
+    shown = agreeing or shown
     if not shown:
         return None
     start = max(lo, min(a for a, _, _ in shown))

@@ -47,6 +47,17 @@ class Terms:
         return cls(weights)
 
     @property
+    def numbers(self) -> frozenset[int]:
+        """The numbers the query names ("slide 3 of 5": 3 and 5; "00:00:07" : 0 and 7)."""
+        return frozenset(int(token) for token in self.weights if token.isdecimal())
+
+    def contradicted_by(self, text: str) -> bool:
+        """Whether `text` names a number the query does not, where the query names numbers ("slide 4 of 5" for
+        "slide 5 of 5", "in 30 seconds" for "in 29 seconds")."""
+        wanted = self.numbers
+        return bool(wanted) and any(token.isdecimal() and int(token) not in wanted for token in tokens(text))
+
+    @property
     def asks_what_was_said(self) -> bool:
         return any(token in SAID_CUES for token in self.weights)
 

@@ -125,6 +125,19 @@ def test_the_line_that_answers_wins_over_lines_sharing_fewer_words():
     assert (moment.start_s, moment.end_s) == (10.0, 15.0)
 
 
+def test_a_line_naming_another_number_than_the_query_does_not_bound_the_moment():
+    """"slide 4 of 5" shares "slide", "of" and "5" with "slide 5 of 5" (and scores within LINE_RATIO of it),
+    but names a 4 the query does not: where the line naming only the query's numbers is there, it alone
+    bounds the moment."""
+    lines = (OcrLine(15.0, 20.0, "Slide 4 of 5"), OcrLine(20.0, 24.7, "Slide 5 of 5"))
+    clips = [clip(t, lines=[ln for ln in lines if ln.start_s < t + 4 and ln.end_s > t], cosine=0.5) for t in (16.0, 18.0, 20.0)]
+    (moment, *_) = fit_moments("the counter at the bottom says slide 5 of 5", found(clips[1], clips[0], clips[2]), QUERY)
+    assert (moment.start_s, moment.end_s) == (20.0, 24.0)  # to the end of the clips that show it
+    terms = Terms.of("the clock shows 18:09")
+    assert terms.numbers == {18, 9} and not terms.contradicted_by("18:09") and terms.contradicted_by("18:10")
+    assert not Terms.of("a red car").contradicted_by("slide 4 of 5")
+
+
 def test_a_sentence_that_says_the_query_in_other_words_bounds_the_moment():
     """No word of the query is said, but the clip's speech vector is what matches it (closer to the query
     than its pictures and on-screen text): the moment is the sentence said there, not the clip grid."""
