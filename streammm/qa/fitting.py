@@ -8,7 +8,8 @@ each moment is cut to what answered the query instead:
   the phrase around them when only a word or two of it is left out;
 - **on-screen text**: the seconds the best-matching line is on screen (OCR spans carry them), within
   the retrieved clips that show it; a line on screen before and after every clip of the moment (a title,
-  a menu bar) says nothing about *when*, so it does not bound the moment;
+  a menu bar) says nothing about *when*, so it does not bound the moment, nor does a line naming a number
+  the query does not ("slide 4 of 5" for "slide 5 of 5") where one naming only the query's is there;
 - **speech, in other words** (no matching words or lines, but the clips' speech vector is clearly closer
   to the query than their pictures' and on-screen text's): the whole sentences said there;
 - **visual** (no matching words or lines): the run of sampled frames that match the query, cut at shot
