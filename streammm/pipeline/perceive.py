@@ -260,7 +260,21 @@ class _OcrStream:
     read_until_s: float  # media time read up to
     run: IngestRun
     last_hist: np.ndarray | None  # the colour histogram of the stream's last sampled frame (None: shot detection off)
-    reported_until_s: float  # media time the reports so far cover (see read)
+
+    @property
+    def reported_until_s(self) -> float:
+        """Media time the stream's reports so far cover (see `reported_until`)."""
+        return reported_until(self.state, self.read_until_s)
+
+
+def reported_until(state: ocr_stage.OcrState, read_until_s: float) -> float:
+    """Media time an OCR report that has read up to `read_until_s` may claim: halfway between the last frame
+    read and it. A line first seen on the next segment's first frame starts halfway back to the frame before
+    it, which may be before `read_until_s`; the aligner stores a window once every report covers it, and a
+    line reported after that would be lost."""
+    if state.last_frame_s is None:
+        return read_until_s
+    return min(read_until_s, change_time(state.last_frame_s, read_until_s, cut=False))
 
 
 class OcrHandler(SegmentHandler):
@@ -291,15 +305,11 @@ class OcrHandler(SegmentHandler):
             state = ocr_stage.OcrState()
         state, closed = ocr_stage.read_step(state, frames, self.models.ocr_engine, options)
         still_open = ocr_stage.finish(state, segment.end_s, hold_s)
-        # A line first seen on the next segment's first frame starts halfway back to the frame before it, which
-        # may be before this segment's end: the report covers only the time no later line can reach back into
-        # (the aligner stores a window once every report covers it, and a line arriving after that is lost).
-        until = segment.end_s if segment.last or state.last_frame_s is None else change_time(state.last_frame_s, segment.end_s, cut=False)
-        until = max(start, min(until, segment.end_s))
+        until = segment.end_s if segment.last else reported_until(state, segment.end_s)
         if segment.last:
             self.streams.pop(segment.stream_id, None)
         else:
-            self.streams[segment.stream_id] = _OcrStream(message.partition, state, segment.end_s, segment.run, self.last_hist(frames), until)
+            self.streams[segment.stream_id] = _OcrStream(message.partition, state, segment.end_s, segment.run, self.last_hist(frames))
         return Observation(
             "ocr", segment.stream_id, segment.seq, start, until, segment.last,
             ocr=tuple(lapsed) + tuple(closed) + tuple(still_open), published_at=published_at, run=segment.run,
