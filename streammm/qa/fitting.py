@@ -373,11 +373,10 @@ def _fit(
     ocr = fit_ocr(terms, distinct_lines(clips), reach, span)
     best = max((f for f in (speech, ocr) if f is not None and f.match >= MIN_MATCH), key=lambda f: f.match, default=None)
     if best is None:
-        cells = fit_grid(clips, span, rel)
-        start, end = max(cells[0], span[0]), min(cells[1], span[1])
-        grid = (start, end) if end > start else span
+        grid = None
         if spoken_meaning(query_vector, clips[0]):
             # What was said means what the query asks, in other words: the sentences said there.
+            grid = _grid_span(clips, span, rel)
             said = fit_sentences(words, grid)
             if said is not None and _shows(said, *span):
                 return said, [item for item in chain if _shows(item.clip, said.start_s, said.end_s)]
@@ -387,11 +386,18 @@ def _fit(
         run = fit_frames(query_vector, distinct_frames(chained), reach)
         if run is not None and _shows(clips[0], *run):
             return Fit("visual", *run, tags), [item for item in chain if _shows(item.clip, *run)]
-        fit = Fit("visual", *grid, tags)
+        fit = Fit("visual", *(grid or _grid_span(clips, span, rel)), tags)
         return fit, [item for item in group if _shows(item.clip, fit.start_s, fit.end_s)]
     ids = {item.clip.clip_id for item in group}
     extra = [item for item in chain if item.clip.clip_id not in ids and _shows(item.clip, best.start_s, best.end_s)]
     return best, [*group, *extra]
+
+
+def _grid_span(clips: Sequence[Clip], span: tuple[float, float], rel: Mapping[str, float]) -> tuple[float, float]:
+    """The clip-grid stretch where relevance stays near its best (fit_grid), within `span`."""
+    start, end = fit_grid(clips, span, rel)
+    start, end = max(start, span[0]), min(end, span[1])
+    return (start, end) if end > start else span
 
 
 def _shows(clip: Clip | Fit, start_s: float, end_s: float) -> bool:

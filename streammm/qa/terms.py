@@ -9,7 +9,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import snowballstemmer
 
@@ -46,7 +46,7 @@ class Terms:
             weights[token] = SOFT if token in STOPWORDS or token in CUE_WORDS else 1.0
         return cls(weights)
 
-    @property
+    @cached_property
     def numbers(self) -> frozenset[int]:
         """The numbers the query names ("slide 3 of 5": 3 and 5; "00:00:07" : 0 and 7)."""
         return frozenset(int(token) for token in self.weights if token.isdecimal())
