@@ -9,7 +9,8 @@ each moment is cut to what answered the query instead:
 - **on-screen text**: the seconds the best-matching line is on screen (OCR spans carry them), within
   the retrieved clips that show it; a line on screen before and after every clip of the moment (a title,
   a menu bar) says nothing about *when*, so it does not bound the moment, nor does a line naming a number
-  the query does not ("slide 4 of 5" for "slide 5 of 5") where one naming only the query's is there;
+  the query does not ("slide 4 of 5" for "slide 5 of 5") where one naming only the query's is there
+  (qa/ocr_fit.py);
 - **speech, in other words** (no matching words or lines, but the clips' speech vector is clearly closer
   to the query than their pictures' and on-screen text's): the whole sentences said there;
 - **visual** (no matching words or lines): the run of sampled frames that match the query, cut at shot
@@ -23,21 +24,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from streammm.qa.moments import MAX_MOMENT_S, Moment
+from streammm.qa.moments import MAX_MOMENT_S, Fit, Moment
+from streammm.qa.ocr_fit import distinct_lines, fit_ocr, screens
 from streammm.qa.terms import SPELLED, STOPWORDS, Terms, tokens
 from streammm.qa.visual_fit import distinct_frames, fit_frames, fit_grid
-from streammm.records import Clip, OcrLine, ScoredClip, Word
+from streammm.records import Clip, ScoredClip, Word
 
 PAUSE_S = 0.3  # a silence this long (or sentence punctuation) ends a phrase
 SENTENCE_PAUSE_S = 1.0  # a silence this long ends a sentence even without punctuation
 SNAP_WORDS = 2  # a matched run is widened to its phrase's edge when at most this many words are left out
 MISS = 0.6  # cost of a spoken word the query does not have (half for a stopword)
 KEEP_RATIO = 0.85  # a neighbouring clip joins a moment while its relevance is at least this share of the best
-LINE_RATIO = 0.75  # lines within this share of the best line's match are evidence too
 MIN_MATCH = 0.3  # lexical evidence bounds a moment once it covers this share of the query's words
 SPOKEN_LEAD = 0.1  # cosine by which speech must be closer to the query than pictures and text to bound a moment
 
@@ -45,17 +45,6 @@ SPOKEN_LEAD = 0.1  # cosine by which speech must be closer to the query than pic
 # queries (docs/eval.md: ../shared/media/queries.json, each query asked of every dev stream; a clip
 # is a positive when it overlaps the labelled window of its own video). See `relevance`.
 CALIBRATION = (-4.88, 10.02, 3.35)  # intercept, joint-vector cosine, lexical match
-
-
-@dataclass(frozen=True)
-class Fit:
-    """The evidence a moment was fitted to: its kind (speech | ocr | visual | clips), span and text."""
-
-    kind: str
-    start_s: float
-    end_s: float
-    text: str = ""
-    match: float = 0.0  # share of the query's content words it has (0 for visual)
 
 
 # --- speech -------------------------------------------------------------------------------------------------
@@ -163,93 +152,6 @@ def fit_sentences(words: Sequence[Word], span: tuple[float, float], max_s: float
         return None
     text = " ".join(w.text.strip() for w in words[head : tail + 1])
     return Fit("speech", words[head].start_s, words[tail].end_s, text)
-
-
-# --- on-screen text -----------------------------------------------------------------------------------------
-
-
-def distinct_lines(clips: Iterable[Clip]) -> list[OcrLine]:
-    """The clips' on-screen lines once each: the same text in the same place is one line, on screen from
-    its earliest start to its latest end (a clip stored while a line was still showing knows less of it)."""
-    merged: list[OcrLine] = []
-    for clip in clips:
-        for line in clip.ocr_lines:
-            key = line.text.strip().lower()
-            if not key:
-                continue
-            for i, known in enumerate(merged):
-                if known.text.strip().lower() == key and known.same_place(line) and line.start_s <= known.end_s and line.end_s >= known.start_s:
-                    merged[i] = OcrLine(min(known.start_s, line.start_s), max(known.end_s, line.end_s), known.text, known.score, known.x, known.y)
-                    break
-            else:
-                merged.append(line)
-    return merged
-
-
-def line_match(terms: Terms, line: OcrLine) -> float:
-    """How well a line answers: the share of the query's content words it has, discounted when most of the
-    line is other words (a menu item that shares one word of a long query matters less)."""
-    return screen_match(terms, [line])
-
-
-def screen_match(terms: Terms, lines: Sequence[OcrLine]) -> float:
-    """How well lines on screen together answer: the share of the query's content words they have between
-    them, discounted when most of their words are other words. A listing read as one line per entry
-    ("bin", "include lib64", "local") answers a query that names several entries as one line would."""
-    words = [w for line in lines for w in tokens(line.text)]
-    if not words:
-        return 0.0
-    found = [terms.match(w) for w in words]
-    coverage = terms.coverage(t for t in found if t is not None)
-    precision = sum(1 for t in found if t is not None) / len(words)
-    return coverage * (0.5 + 0.5 * precision)
-
-
-def screens(terms: Terms, lines: Sequence[OcrLine]) -> list[tuple[float, list[OcrLine]]]:
-    """The matching lines that are on screen together, each time a matching line appears, with how well
-    they answer between them (screen_match)."""
-    matching = [line for line in lines if line_match(terms, line) > 0]
-    found = []
-    for t in sorted({line.start_s for line in matching}):
-        showing = [line for line in matching if line.start_s <= t < line.end_s or line.start_s == t]
-        found.append((screen_match(terms, showing), showing))
-    return found
-
-
-def fit_ocr(
-    terms: Terms, lines: Sequence[OcrLine], within: tuple[float, float], around: tuple[float, float] | None = None
-) -> Fit | None:
-    """The seconds the best-matching lines (read together, see `screens`) are on screen, cut to `within`
-    (the retrieved clips that show them). None when nothing matches, or when every matching line was on
-    screen before `around` (the moment's own clips; default `within`) and stays for most of it: a title or
-    menu there all along does not say when."""
-    scored = screens(terms, lines)
-    best = max((s for s, _ in scored), default=0.0)
-    if best <= 0:
-        return None
-    lo, hi = within
-    a_lo, a_hi = around or within
-    def there_all_along(line: OcrLine) -> bool:  # already showing when the moment begins, and for most of it
-        return line.start_s < a_lo and min(line.end_s, a_hi) - a_lo >= 0.75 * (a_hi - a_lo)
-
-    shown: list[tuple[float, float, list[OcrLine]]] = []  # when each good screen shows all its lines
-    for score, showing in scored:
-        # A screen of lines there all along (a title beside a dialog that says the same) says nothing about when.
-        if score >= best * LINE_RATIO and not all(there_all_along(line) for line in showing):
-            shown.append((max(line.start_s for line in showing), min(line.end_s for line in showing), showing))
-    # Where some of them name only the query's numbers, those that name another (the counter's previous
-    # slide, the countdown's previous second) are not the ones asked for.
-    agreeing = [screen for screen in shown if not any(terms.contradicted_by(line.text) for line in screen[2])]
-    shown = agreeing or shown
-    if not shown:
-        return None
-    start = max(lo, min(a for a, _, _ in shown))
-    end = min(hi, max(b for _, b, _ in shown))
-    if end <= start:
-        return None
-    chosen = {id(line): line for _, _, showing in shown for line in showing}.values()
-    text = " | ".join(dict.fromkeys(line.text.strip() for line in sorted(chosen, key=lambda line: (line.start_s, line.y, line.x))))
-    return Fit("ocr", start, end, text, best)
 
 
 # --- relevance ----------------------------------------------------------------------------------------------

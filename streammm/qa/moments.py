@@ -10,6 +10,17 @@ from streammm.records import Clip, ScoredClip
 MAX_MOMENT_S = 12.0
 
 
+@dataclass(frozen=True)
+class Fit:
+    """The evidence a moment was fitted to: its kind (speech | ocr | visual | clips), span and text."""
+
+    kind: str
+    start_s: float
+    end_s: float
+    text: str = ""
+    match: float = 0.0  # share of the query's content words it has (0 for visual)
+
+
 @dataclass(frozen=True, eq=False)
 class Moment:
     """A cited span of a stream and the clips that support it.

@@ -1,0 +1,101 @@
+"""On-screen text moments: the seconds the lines that answer a query are on screen.
+
+OCR spans carry when each line came and went; a moment is bounded by the lines that best match the query,
+read together when they are on screen together (a listing read one entry per line answers as one). A line
+there all along (a title, a menu bar) does not say when; nor does one naming a number the query does not
+("slide 4 of 5" for "slide 5 of 5") where one naming only the query's is there. Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from streammm.qa.moments import Fit
+from streammm.qa.terms import Terms, tokens
+from streammm.records import Clip, OcrLine
+
+LINE_RATIO = 0.75  # lines within this share of the best line's match are evidence too
+
+
+def distinct_lines(clips: Iterable[Clip]) -> list[OcrLine]:
+    """The clips' on-screen lines once each: the same text in the same place is one line, on screen from
+    its earliest start to its latest end (a clip stored while a line was still showing knows less of it)."""
+    merged: list[OcrLine] = []
+    for clip in clips:
+        for line in clip.ocr_lines:
+            key = line.text.strip().lower()
+            if not key:
+                continue
+            for i, known in enumerate(merged):
+                if known.text.strip().lower() == key and known.same_place(line) and line.start_s <= known.end_s and line.end_s >= known.start_s:
+                    merged[i] = OcrLine(min(known.start_s, line.start_s), max(known.end_s, line.end_s), known.text, known.score, known.x, known.y)
+                    break
+            else:
+                merged.append(line)
+    return merged
+
+
+def line_match(terms: Terms, line: OcrLine) -> float:
+    """How well a line answers: the share of the query's content words it has, discounted when most of the
+    line is other words (a menu item that shares one word of a long query matters less)."""
+    return screen_match(terms, [line])
+
+
+def screen_match(terms: Terms, lines: Sequence[OcrLine]) -> float:
+    """How well lines on screen together answer: the share of the query's content words they have between
+    them, discounted when most of their words are other words. A listing read as one line per entry
+    ("bin", "include lib64", "local") answers a query that names several entries as one line would."""
+    words = [w for line in lines for w in tokens(line.text)]
+    if not words:
+        return 0.0
+    found = [terms.match(w) for w in words]
+    coverage = terms.coverage(t for t in found if t is not None)
+    precision = sum(1 for t in found if t is not None) / len(words)
+    return coverage * (0.5 + 0.5 * precision)
+
+
+def screens(terms: Terms, lines: Sequence[OcrLine]) -> list[tuple[float, list[OcrLine]]]:
+    """The matching lines that are on screen together, each time a matching line appears, with how well
+    they answer between them (screen_match)."""
+    matching = [line for line in lines if line_match(terms, line) > 0]
+    found = []
+    for t in sorted({line.start_s for line in matching}):
+        showing = [line for line in matching if line.start_s <= t < line.end_s or line.start_s == t]
+        found.append((screen_match(terms, showing), showing))
+    return found
+
+
+def fit_ocr(
+    terms: Terms, lines: Sequence[OcrLine], within: tuple[float, float], around: tuple[float, float] | None = None
+) -> Fit | None:
+    """The seconds the best-matching lines (read together, see `screens`) are on screen, cut to `within`
+    (the retrieved clips that show them). None when nothing matches, or when every matching line was on
+    screen before `around` (the moment's own clips; default `within`) and stays for most of it: a title or
+    menu there all along does not say when."""
+    scored = screens(terms, lines)
+    best = max((s for s, _ in scored), default=0.0)
+    if best <= 0:
+        return None
+    lo, hi = within
+    a_lo, a_hi = around or within
+    def there_all_along(line: OcrLine) -> bool:  # already showing when the moment begins, and for most of it
+        return line.start_s < a_lo and min(line.end_s, a_hi) - a_lo >= 0.75 * (a_hi - a_lo)
+
+    shown: list[tuple[float, float, list[OcrLine]]] = []  # when each good screen shows all its lines
+    for score, showing in scored:
+        # A screen of lines there all along (a title beside a dialog that says the same) says nothing about when.
+        if score >= best * LINE_RATIO and not all(there_all_along(line) for line in showing):
+            shown.append((max(line.start_s for line in showing), min(line.end_s for line in showing), showing))
+    # Where some of them name only the query's numbers, those that name another (the counter's previous
+    # slide, the countdown's previous second) are not the ones asked for.
+    agreeing = [screen for screen in shown if not any(terms.contradicted_by(line.text) for line in screen[2])]
+    shown = agreeing or shown
+    if not shown:
+        return None
+    start = max(lo, min(a for a, _, _ in shown))
+    end = min(hi, max(b for _, b, _ in shown))
+    if end <= start:
+        return None
+    chosen = {id(line): line for _, _, showing in shown for line in showing}.values()
+    text = " | ".join(dict.fromkeys(line.text.strip() for line in sorted(chosen, key=lambda line: (line.start_s, line.y, line.x))))
+    return Fit("ocr", start, end, text, best)
