@@ -128,7 +128,7 @@ def observe(state: AlignState, obs: Observation, options: AlignConfig) -> AlignS
         kept_words = tuple(w for w in words if not start <= _middle(w) < end)
         words = tuple(sorted(kept_words + obs.words, key=lambda w: w.start_s))
     elif m == "ocr":
-        ocr = merge_spans(ocr, obs.ocr)
+        ocr = merge_spans(ocr, obs.ocr, final_until=state.watermarks.get(m, -math.inf))
     return replace(
         state,
         **marks,
@@ -274,14 +274,22 @@ def _window(state: AlignState, start: float, end: float, is_last: bool) -> Windo
     )
 
 
-def merge_spans(existing: tuple[OcrLine, ...], incoming: tuple[OcrLine, ...]) -> tuple[OcrLine, ...]:
-    """The same line in the same place reported again (still open, or re-read after a restart) extends one span."""
+def merge_spans(
+    existing: tuple[OcrLine, ...], incoming: tuple[OcrLine, ...], *, final_until: float = DONE
+) -> tuple[OcrLine, ...]:
+    """The same line in the same place reported again (still open, or re-read after a restart) extends one span.
+
+    A line still showing when a report ends is held open past it, to the next frame that could show it (so
+    that a later report of it joins it; stages/ocr.py). Before `final_until` (where the reports so far
+    ended) a span's edges are final; after it only the incoming report knows when the line went: a line
+    gone by the next segment's first frame ends halfway to it, not where it was held to."""
     spans = list(existing)
     for new in incoming:
         key = line_key(new.text)
         for i, old in enumerate(spans):
             if line_key(old.text) == key and old.same_place(new) and new.start_s <= old.end_s and new.end_s >= old.start_s:
-                spans[i] = replace(old, start_s=min(old.start_s, new.start_s), end_s=max(old.end_s, new.end_s), score=max(old.score, new.score))
+                end_s = max(new.end_s, min(old.end_s, final_until))
+                spans[i] = replace(old, start_s=min(old.start_s, new.start_s), end_s=end_s, score=max(old.score, new.score))
                 break
         else:
             spans.append(new)

@@ -99,6 +99,18 @@ def test_a_restarted_aligner_resumes_each_modality_at_its_commit_and_merges_the_
     assert [o.text for o in updates[0].window.ocr] == ["Mirror displays"]
 
 
+def test_a_line_held_open_past_a_report_is_ended_by_the_next_report():
+    # The report up to 5 s saw the dialog on its last frame (4.5 s) and holds it open to the next frame
+    # (5.5 s) for a later report to join; the next report's first frame (5.5 s) no longer shows it, so it
+    # went halfway (5.0 s). The window stored in between keeps the guess it was stored with.
+    dialog = "Keep This Configuration"
+    state, first = run(fresh(), vision(0.0, 5.0), speech(0.0, 5.0), ocr(0.0, 5.0, (1.0, 5.5, dialog)))
+    assert summary(first) == [(0.0, 4.0, ["ocr", "speech", "visual"], True)]
+    assert [(o.start_s, o.end_s) for o in first[0].window.ocr] == [(1.0, 5.5)]
+    state, later = run(state, vision(5.0, 10.0), speech(5.0, 10.0), ocr(5.0, 10.0, (1.0, 5.0, dialog)))
+    assert [(u.window.start_s, [(o.start_s, o.end_s) for o in u.window.ocr]) for u in later] == [(2.0, [(1.0, 5.0)]), (4.0, [(1.0, 5.0)]), (6.0, [])]
+
+
 def test_state_keeps_only_the_evidence_that_windows_still_lack():
     state, _ = run(fresh(), vision(0.0, 20.0), speech(0.0, 20.0, (1.0, 1.4, "a"), (15.0, 15.5, "b")), now=1.0)
     state, updates = run(state, now=11.0)  # OCR behind: windows stored with vision and speech, waiting once

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import math
 import time
 from collections.abc import Sequence
 
@@ -58,8 +59,10 @@ def whole_stream_reports() -> tuple[Observation, ...]:
 def reported(observations: Sequence[Observation]) -> list[OcrLine]:
     """Every line of `observations`, merged as the aligner does."""
     spans: tuple[OcrLine, ...] = ()
+    covered = -math.inf
     for observation in observations:
-        spans = merge_spans(spans, observation.ocr)
+        spans = merge_spans(spans, observation.ocr, final_until=covered)
+        covered = max(covered, observation.end_s)
     return list(spans)
 
 
@@ -88,21 +91,37 @@ def test_a_restarted_worker_joins_the_lines_the_last_one_left_open():
     assert spans["slide 3 of 5"] == [SLIDES["slide 3 of 5"]], spans
 
 
+@functools.cache
+def timecode_segments() -> tuple[Segment, ...]:
+    video = shared_media() / "video" / "moviepy_timecode_example.mp4"  # "00:00:SS:FF" at 25 fps, no cut
+    return tuple(itertools.islice(iter_segments(video, "timecode", 2.0), 4))  # 0-8 s, in 2 s segments
+
+
+def test_a_line_gone_by_the_next_segments_first_frame_ends_halfway_to_it_not_where_it_was_held_open():
+    """The real timecode video sampled at 1 fps: each second's frame shows a new "00:00:SS:00" in the same
+    place, so each reading is on screen from halfway after the frame before to halfway before the next.
+    A line still showing at a segment's last frame is reported held open to the next frame (for a later
+    report to join); the next report, whose first frame no longer shows it, ends it halfway. The merge
+    had kept the held end: the readings at segments' last frames overlapped the next ones by half a second."""
+    spans = {line.text: (line.start_s, line.end_s) for line in reported(reports(handler(), timecode_segments())) if line.text.startswith("00:00:")}
+    expected = {f"00:00:0{s}:00": (max(0.0, s - 0.5), s + 0.5) for s in range(7)}
+    assert {text: spans.get(text) for text in expected} == expected, spans
+
+
 def test_a_window_stored_once_the_reports_cover_it_holds_every_line_later_reports_put_in_it():
     """The aligner stores a window as soon as every modality's reports cover it; a line a later report puts
     in it is lost. A line first seen on a segment's first frame starts halfway back to the frame before,
     inside the time of the segment before (the real timecode video: a new "00:00:SS:00" every second, no
     cut), so that segment's report must not claim the time. (It did: the twenty-streams backlog test found
     the window 0-4 s without "00:00:04:00", depending on which worker's report came first.)"""
-    video = shared_media() / "video" / "moviepy_timecode_example.mp4"
-    stream = tuple(itertools.islice(iter_segments(video, "timecode", 2.0), 4))  # 0-8 s, in 2 s segments
+    stream = timecode_segments()
     windows = [(2.0 * i, 2.0 * i + 4.0) for i in range(4)]
     stored: dict[tuple[float, float], set[str]] = {}
     spans: tuple[OcrLine, ...] = ()
     covered = 0.0
     for observation in reports(handler(), stream):
         assert abs(observation.start_s - covered) < 1e-6, "each report starts where the one before ended"
-        spans = merge_spans(spans, observation.ocr)
+        spans = merge_spans(spans, observation.ocr, final_until=covered)
         covered = observation.end_s
         for window in windows:
             if window not in stored and window[1] <= covered:
