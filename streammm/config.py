@@ -63,7 +63,10 @@ class SpeechConfig(_Section):
 class OcrConfig(_Section):
     engine: Literal["rapidocr"] = "rapidocr"
     min_score: float = Field(0.5, ge=0, le=1)
-    gate_threshold: float = Field(10.0, ge=0, description="mean abs pixel difference (0-255) of a grid cell that counts as changed")
+    gate_threshold: float = Field(
+        10.0, ge=0, description="mean abs pixel difference (0-255) of a grid cell that makes its row be searched again, and of a "
+        "block (a quarter of a cell a side, about a character) that makes the known lines over it be looked at again"
+    )
     gate_grid: int = Field(12, ge=1, le=64)
     max_side_px: int = Field(1280, ge=160)
     min_text_px: float = Field(8.0, ge=0, description="detected line boxes lower than this (frame pixels) are too small to read: not recognised")

@@ -2,13 +2,15 @@
 
 The change gate compares each frame with the last one read, on a grid of cells. Text lines are
 horizontal, so the rows of cells that changed are searched again as full-width bands; lines elsewhere
-are carried over. In a band the engine's detector finds the line boxes; a box that shows the same
-picture as a line already known (in the same place, or moved with its window) keeps that line's text,
-and so does a box that only groups known words another way (the detector is not stable from frame to
-frame); only the rest are recognised, in one batch per frame. Boxes too small to be legible, and
-readings that are fragments (one character, no letters or digits, a low score), are dropped; a
-fragment's box is remembered so that it is not recognised again while it stays the same. The same
-line seen on consecutive frames becomes one {start_s, end_s, text} span.
+are carried over, except a line over a block (a sixteenth of a cell, about a character) that changed
+and whose picture did: a counter or clock that ticked is recognised again in its box. In a band the
+engine's detector finds the line boxes; a box that shows the same picture as a line already known (in
+the same place, or moved with its window) keeps that line's text, and so does a box that only groups
+known words another way (the detector is not stable from frame to frame); only the rest are recognised,
+in one batch per frame. Boxes too small to be legible, and readings that are fragments (one character,
+no letters or digits, a low score), are dropped; a fragment's box is remembered so that it is not
+recognised again while it stays the same. The same line seen on consecutive frames becomes one
+{start_s, end_s, text} span.
 
 A line appears or goes somewhere between two sampled frames; its span's edge is put halfway between
 them (the best guess, half a sample interval off at worst, where the frame that first or no longer
@@ -27,7 +29,8 @@ from streammm.media.frames import change_time, grey_thumbnail
 from streammm.models.base import Box, OcrEngine, TextBox, crop_box
 from streammm.records import Frame, OcrLine
 
-CELL_PX = 8
+CELL_PX = 32  # thumbnail pixels a side of a gate cell (gate_grid cells a side)
+BLOCK_PX = 8  # thumbnail pixels a side of a block: 4 x 4 a cell, each about a character of the frame
 SEARCH_PX = 4  # a known line is looked for this many pixels around the place its box moved it to
 CLEARER = 1.5  # a line whose contrast grew this much (it was read fading in) is read again
 MIN_CONTRAST = 24  # grey levels: a picture with less range is not stretched to the full range
@@ -101,8 +104,7 @@ def changed_bands(reference: np.ndarray | None, thumb: np.ndarray, threshold: fl
     rows = thumb.shape[0] // CELL_PX
     if reference is None or reference.shape != thumb.shape:
         return [(0, rows)]
-    diff = np.abs(thumb.astype(np.int16) - reference.astype(np.int16))
-    cells = diff.reshape(rows, CELL_PX, -1, CELL_PX).mean(axis=(1, 3))
+    cells = _block_diffs(reference, thumb, CELL_PX)
     changed = np.flatnonzero(cells.max(axis=1) > threshold)
     bands: list[tuple[int, int]] = []
     for row in changed:
@@ -112,6 +114,20 @@ def changed_bands(reference: np.ndarray | None, thumb: np.ndarray, threshold: fl
         else:
             bands.append((first, last))
     return bands
+
+
+def changed_blocks(reference: np.ndarray | None, thumb: np.ndarray, threshold: float) -> np.ndarray:
+    """Which blocks (each about a character of the frame) changed: one new digit of a small counter or
+    clock, which over a whole cell averages out. All False without a reference (everything is read)."""
+    if reference is None or reference.shape != thumb.shape:
+        return np.zeros((thumb.shape[0] // BLOCK_PX, thumb.shape[1] // BLOCK_PX), dtype=bool)
+    return _block_diffs(reference, thumb, BLOCK_PX) > threshold
+
+
+def _block_diffs(reference: np.ndarray, thumb: np.ndarray, side: int) -> np.ndarray:
+    """The mean absolute difference of each `side` x `side` block."""
+    diff = np.abs(thumb.astype(np.int16) - reference.astype(np.int16))
+    return diff.reshape(thumb.shape[0] // side, side, -1, side).mean(axis=(1, 3))
 
 
 def thumbnail(image: np.ndarray, grid: int) -> np.ndarray:
@@ -194,17 +210,24 @@ def _read_frame(state: OcrState, frame: Frame, engine: OcrEngine, options: OcrCo
     reference = None if frame.shot_change else state.reference
     bands = changed_bands(reference, thumb, options.gate_threshold)
     state = replace(state, frames=state.frames + 1)
-    if not bands:
-        return state
     image = frame.image
     height = image.shape[0]
     row_px = height / options.gate_grid
     rows = [(int(first * row_px), min(height, int(np.ceil(last * row_px)))) for first, last in bands]
     kept = [t for t in state.tracked if not any(_centre_in(t.line.box, y0, y1) for y0, y1 in rows)]
+    # A known line outside the bands over a block that changed is looked at again: read anew if its
+    # picture changed (a counter that ticked), else kept. The reference keeps those blocks as they were,
+    # so a change that builds up slowly there still reaches the bands' threshold.
+    blocks = changed_blocks(reference, thumb, options.gate_threshold)
+    suspects = [t for t in kept if t.line.text and _over(t.line.box, blocks, image.shape)]
+    altered = [t for t in suspects if not looks_same(t, image, t.line.box, options.same_line_diff)]
+    if not bands and not altered:
+        return state
     found = [box for y0, y1 in rows for box in _find_lines(engine, image, y0, y1)]
     fresh, recognized = _identify(found, state.tracked, image, engine, options)
-    kept = [t for t in kept if not any(t is f for f in fresh)]  # a known line a box regrouped may lie outside the band
-    tracked = sorted(kept + fresh, key=lambda t: (t.line.box[1], t.line.box[0]))
+    kept = [t for t in kept if not any(t is f for f in fresh + altered)]  # a known line a box regrouped may lie outside the band
+    reread = _recognize([TrackedLine(t.line, picture(image, t.line.box)) for t in altered], image, engine, options)
+    tracked = sorted(kept + fresh + reread, key=lambda t: (t.line.box[1], t.line.box[0]))
     new_reference = thumb.copy() if reference is None else reference.copy()
     for first, last in bands:
         new_reference[first * CELL_PX : last * CELL_PX] = thumb[first * CELL_PX : last * CELL_PX]
@@ -216,8 +239,17 @@ def _read_frame(state: OcrState, frame: Frame, engine: OcrEngine, options: OcrCo
         lines=tuple(t.line for t in tracked if t.line.text),
         frames_read=state.frames_read + 1,
         area_read=state.area_read + sum(y1 - y0 for y0, y1 in rows) / height,
-        recognized=state.recognized + recognized,
+        recognized=state.recognized + recognized + len(reread),
     )
+
+
+def _over(box: Box, blocks: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """Whether a box (frame pixels) covers part of a changed block."""
+    rows, cols = blocks.shape
+    height, width = shape[:2]
+    r0, r1 = int(box[1] * rows / height), int(np.ceil(box[3] * rows / height))
+    c0, c1 = int(box[0] * cols / width), int(np.ceil(box[2] * cols / width))
+    return bool(blocks[max(0, r0) : r1, max(0, c0) : c1].any())
 
 
 def _centre_in(box: Box, y0: int, y1: int) -> bool:
@@ -264,10 +296,15 @@ def _identify(
         else:
             unknown.append(TrackedLine(TextBox("", 0.0, box.box), seen))
     tracked += [part for part in regrouped.values() if not any(_overlaps(part.line.box, t.line.box) for t in tracked + unknown)]
-    if unknown:
-        readings = engine.recognize([crop_box(image, t.line.box) for t in unknown])
-        tracked += [replace(t, line=_kept(text, score, t.line.box, options)) for t, (text, score) in zip(unknown, readings)]
-    return tracked, len(unknown)
+    return tracked + _recognize(unknown, image, engine, options), len(unknown)
+
+
+def _recognize(boxes: list[TrackedLine], image: np.ndarray, engine: OcrEngine, options: OcrConfig) -> list[TrackedLine]:
+    """The boxes (with their pictures in `image`) read, in one batch."""
+    if not boxes:
+        return []
+    readings = engine.recognize([crop_box(image, t.line.box) for t in boxes])
+    return [replace(t, line=_kept(text, score, t.line.box, options)) for t, (text, score) in zip(boxes, readings)]
 
 
 def known_parts(box: Box, image: np.ndarray, known: tuple[TrackedLine, ...], options: OcrConfig) -> list[TrackedLine]:

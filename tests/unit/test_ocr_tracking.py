@@ -93,6 +93,25 @@ def test_a_line_that_changes_is_read_again():
     assert spans(state) == [("00:00:04;12", 3.5)]
 
 
+def test_a_small_counter_that_ticks_is_read_again_though_it_changes_little_of_its_gate_cell():
+    """A countdown in a dialog, a score, a clock: one new digit in a 1280 x 720 frame changes a gate cell
+    (107 x 60 px) by a few grey levels on average, under the threshold; its block (about a character)
+    changes by far more. Only the line over it is read again, not the rest of the screen."""
+    engine = VocabularyOcr("reset in 30 seconds", "reset in 29 seconds", "Keep This Configuration")
+
+    def dialog(t_s: float, seconds: int) -> Frame:
+        image = np.zeros((720, 1280, 3), dtype=np.uint8)
+        for text, x, y in ((f"reset in {seconds} seconds", 400, 300), ("Keep This Configuration", 400, 500)):
+            picture = render(text)
+            image[y : y + picture.shape[0], x : x + picture.shape[1]] = picture[:, :, None]
+        return Frame(t_s=t_s, image=image)
+
+    state, closed = read_step(OcrState(), [dialog(30.0, 30), dialog(31.0, 29), dialog(32.0, 29)], engine, OcrConfig(gate_grid=12))
+    assert [(c.text, c.start_s, c.end_s) for c in closed] == [("reset in 30 seconds", 30.0, 30.5)]
+    assert spans(state) == [("Keep This Configuration", 30.0), ("reset in 29 seconds", 30.5)]
+    assert sorted(engine.recognized) == ["Keep This Configuration", "reset in 29 seconds", "reset in 30 seconds"]
+
+
 def test_a_line_that_moves_with_its_window_keeps_its_text_unread():
     engine = VocabularyOcr("ls /usr")
     frames = [scene(t, [("ls /usr", 20 + 30 * t, 60 + 20 * t)]) for t in range(4)]
@@ -182,3 +201,20 @@ def test_the_real_engine_takes_bad_crops_and_blank_frames():
     assert engine.detect(np.full((480, 640, 3), 200, np.uint8)) == []
     assert engine.detect(pixel) == [] and engine.read(empty) == []
     assert engine.read(np.full((480, 640, 3), 30, np.uint8)) == []
+
+
+@pytest.mark.integration
+def test_the_real_countdown_of_the_screencasts_dialog_is_read_as_it_ticks():
+    """The real screencast (display-dual-monitors.webm): the dialog says it will reset "in 30 seconds" at
+    31 s and "in 29 seconds" at 32 s; the two digits are a sliver of the 1024 x 768 frame."""
+    from streammm.config import load_settings
+    from streammm.media.frames import sample_frames
+    from streammm.models.registry import Models
+    from streammm.paths import shared_media
+
+    settings = load_settings(env={})
+    video = shared_media() / "video" / "display-dual-monitors.webm"
+    frames = [f for f in sample_frames(video, settings.media, max_side_px=settings.models.ocr.max_side_px) if 30.5 < f.t_s < 32.5]
+    state, closed = read_step(OcrState(), frames, Models(settings.models).ocr_engine, settings.models.ocr)
+    read = [line.text for line in closed] + [line.text for line in state.lines]
+    assert any("in 30 seconds" in text for text in read) and any("in 29 seconds" in text for text in read), read
