@@ -313,7 +313,8 @@ def _near(fit: Fit | None, span: tuple[float, float]) -> Fit | None:
 
 
 def _chain(group: Sequence[ScoredClip], found: Sequence[ScoredClip]) -> list[ScoredClip]:
-    """`group` and the retrieved clips of its stream that overlap it, directly or through each other."""
+    """`group` and the retrieved clips of its stream that overlap or touch it, directly or through each other
+    (asked of many streams, the clip between two retrieved ones may not be retrieved)."""
     chain = list(group)
     ids = {item.clip.clip_id for item in chain}
     stream = group[0].clip.stream_id
@@ -323,7 +324,7 @@ def _chain(group: Sequence[ScoredClip], found: Sequence[ScoredClip]) -> list[Sco
         lo, hi = min(i.clip.start_s for i in chain), max(i.clip.end_s for i in chain)
         for item in found:
             clip = item.clip
-            if clip.clip_id not in ids and clip.stream_id == stream and clip.start_s < hi and clip.end_s > lo:
+            if clip.clip_id not in ids and clip.stream_id == stream and clip.start_s <= hi and clip.end_s >= lo:
                 chain.append(item)
                 ids.add(clip.clip_id)
                 grew = True

@@ -125,6 +125,15 @@ def test_the_line_that_answers_wins_over_lines_sharing_fewer_words():
     assert (moment.start_s, moment.end_s) == (10.0, 15.0)
 
 
+def test_a_line_follows_into_a_retrieved_clip_that_only_touches_the_group():
+    """Asked of many streams, the clip between two retrieved ones (10-14 s) may not be retrieved: the
+    line of the first (8-12 s) still reaches into the next (12-16 s), which starts where it ends."""
+    line = OcrLine(10.0, 15.0, "slide 3 of 5")
+    first, after = clip(8.0, lines=(line,), cosine=0.5), clip(12.0, lines=(line,), cosine=0.3)
+    (moment, *_) = fit_moments("the slide counter reads 3 of 5", found(first, clip(30.0, cosine=0.4), after), QUERY)
+    assert (moment.start_s, moment.end_s) == (10.0, 15.0)
+
+
 def test_a_line_naming_another_number_than_the_query_does_not_bound_the_moment():
     """"slide 4 of 5" shares "slide", "of" and "5" with "slide 5 of 5" (and scores within LINE_RATIO of it),
     but names a 4 the query does not: where the line naming only the query's numbers is there, it alone
