@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from streammm.qa.moments import Fit
-from streammm.qa.terms import Terms, tokens
+from streammm.qa.terms import Terms, shown_tokens
 from streammm.records import Clip, OcrLine
 
 LINE_RATIO = 0.75  # lines within this share of the best line's match are evidence too
@@ -45,7 +45,7 @@ def screen_match(terms: Terms, lines: Sequence[OcrLine]) -> float:
     """How well lines on screen together answer: the share of the query's content words they have between
     them, discounted when most of their words are other words. A listing read as one line per entry
     ("bin", "include lib64", "local") answers a query that names several entries as one line would."""
-    words = [w for line in lines for w in tokens(line.text)]
+    words = [w for line in lines for w in shown_tokens(line.text)]
     if not words:
         return 0.0
     found = [terms.match(w) for w in words]

@@ -13,7 +13,8 @@ from functools import cached_property, lru_cache
 
 import snowballstemmer
 
-TOKEN = re.compile(r"[^\W_]+")
+TOKEN = re.compile(r"([^\W_]+)(\.\.\.|…)?")  # a word, and the ellipsis that cut it short, if any
+CUT = "…"  # ends a word of on-screen text cut short ("display-2monitors.pag..."): see shown_tokens
 SPELLED = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay"}
 STOPWORDS = frozenset(
     "a an the is are was were be been do does did what when where who whom which why how that this these those of in on "
@@ -66,11 +67,17 @@ class Terms:
         return sum(w for w in self.weights.values() if w >= 1.0)
 
     def match(self, token: str) -> str | None:
-        """The query term `token` stands for (the same word, or one with the same stem), if any."""
+        """The query term `token` stands for (the same word, or one with the same stem; for a word cut short
+        on screen, one it begins), if any."""
         if token in self.weights:
             return token
         if token not in self._matches:  # a query is matched against the same words clip after clip
-            self._matches[token] = next((term for term in self.weights if same_word(term, token)), None)
+            if token.endswith(CUT):
+                start = token[: -len(CUT)]
+                found = next((term for term in self.weights if term.startswith(start) or same_word(term, start)), None)
+            else:
+                found = next((term for term in self.weights if same_word(term, token)), None)
+            self._matches[token] = found
         return self._matches[token]
 
     def coverage(self, matched: Iterable[str]) -> float:
@@ -82,12 +89,24 @@ class Terms:
 @lru_cache(maxsize=65536)  # the same words and lines come back in every query's clips
 def tokens(text: str) -> tuple[str, ...]:
     """Lower-case words and numbers; single letters (OCR crumbs, "a") are dropped, digits kept."""
+    return tuple(word for word, _ in _words(text))
+
+
+@lru_cache(maxsize=65536)
+def shown_tokens(text: str) -> tuple[str, ...]:
+    """tokens() of on-screen text, where a word of three letters or more that an ellipsis cut short (a file
+    name or title too long for its place: "display-2monitors.pag...") ends in CUT: Terms.match takes it
+    for any query word it begins."""
+    return tuple(word + CUT if cut and len(word) >= 3 else word for word, cut in _words(text))
+
+
+def _words(text: str) -> list[tuple[str, bool]]:
     out = []
-    for raw in TOKEN.findall(text.lower()):
+    for raw, ellipsis in TOKEN.findall(text.lower()):
         if len(raw) == 1 and not raw.isdigit():
             continue
-        out.append(SPELLED.get(raw, raw))
-    return tuple(out)
+        out.append((SPELLED.get(raw, raw), bool(ellipsis)))
+    return out
 
 
 def same_word(a: str, b: str) -> bool:

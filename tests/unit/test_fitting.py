@@ -10,7 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streammm.qa.fitting import fit_moments, fit_sentences, fit_speech, relevance
-from streammm.qa.terms import Terms, same_word, tokens
+from streammm.qa.terms import Terms, same_word, shown_tokens, tokens
 from streammm.records import Clip, OcrLine, ScoredClip, Word
 
 QUERY = np.array([1.0, 0.0, 0.0], dtype=np.float32)
@@ -48,6 +48,20 @@ def test_tokens_and_stems():
     assert same_word("dragging", "drag") and same_word("riding", "rides") and same_word("stopped", "stop")
     assert not same_word("news", "new") and not same_word("ill", "illusion")
     assert not same_word("drag", "dragon") and not same_word("cart", "cartoon")
+    # On screen, an ellipsis cuts a long name short: the cut word stands for a query word it begins.
+    assert shown_tokens("display-2monitors.pag... | Type to search…") == ("display", "2monitors", "pag…", "type", "to", "search…")
+    terms = Terms.of("a file named display-2monitors.page")
+    assert terms.match("pag…") == "page" and terms.match("pag") is None
+    assert shown_tokens("Fi... of it") == ("fi", "of", "it")  # two letters say too little
+
+
+def test_a_file_name_an_ellipsis_cut_short_on_screen_bounds_the_moment():
+    """The screencast's search results list a recent file as "display-2monitors.pag...": the query names
+    the file whole."""
+    lines = (OcrLine(2.5, 3.466, "RECENT ITEMS", x=0.2, y=0.3), OcrLine(2.5, 3.466, "display-2monitors.pag...", x=0.3, y=0.35))
+    clips = [clip(t, lines=lines, cosine=0.4) for t in (0.0, 2.0)]
+    (moment, *_) = fit_moments("a recent file named display-2monitors.page in the search results", found(*clips), QUERY)
+    assert moment.evidence == "ocr" and (moment.start_s, moment.end_s) == (2.5, 3.466)
 
 
 def test_a_word_said_in_another_form_bounds_the_moment():
