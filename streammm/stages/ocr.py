@@ -99,12 +99,22 @@ def line_key(text: str) -> str:
     return "".join(text.lower().split())
 
 
-def changed_bands(reference: np.ndarray | None, thumb: np.ndarray, threshold: float) -> list[tuple[int, int]]:
-    """Row ranges of cells [first, last) whose content changed, each padded by one row; all if no reference."""
-    rows = thumb.shape[0] // CELL_PX
+def block_diffs(reference: np.ndarray | None, thumb: np.ndarray) -> np.ndarray | None:
+    """The mean absolute grey difference of each block (about a character of the frame) from the
+    reference; None without a comparable reference (everything is read)."""
     if reference is None or reference.shape != thumb.shape:
+        return None
+    diff = np.abs(thumb.astype(np.int16) - reference.astype(np.int16))
+    return diff.reshape(thumb.shape[0] // BLOCK_PX, BLOCK_PX, -1, BLOCK_PX).mean(axis=(1, 3))
+
+
+def changed_bands(blocks: np.ndarray | None, rows: int, threshold: float) -> list[tuple[int, int]]:
+    """Row ranges of cells [first, last) whose mean changed (each padded by one row); all `rows` without
+    `blocks` (see block_diffs)."""
+    if blocks is None:
         return [(0, rows)]
-    cells = _block_diffs(reference, thumb, CELL_PX)
+    per_cell = CELL_PX // BLOCK_PX
+    cells = blocks.reshape(rows, per_cell, -1, per_cell).mean(axis=(1, 3))
     changed = np.flatnonzero(cells.max(axis=1) > threshold)
     bands: list[tuple[int, int]] = []
     for row in changed:
@@ -114,20 +124,6 @@ def changed_bands(reference: np.ndarray | None, thumb: np.ndarray, threshold: fl
         else:
             bands.append((first, last))
     return bands
-
-
-def changed_blocks(reference: np.ndarray | None, thumb: np.ndarray, threshold: float) -> np.ndarray:
-    """Which blocks (each about a character of the frame) changed: one new digit of a small counter or
-    clock, which over a whole cell averages out. All False without a reference (everything is read)."""
-    if reference is None or reference.shape != thumb.shape:
-        return np.zeros((thumb.shape[0] // BLOCK_PX, thumb.shape[1] // BLOCK_PX), dtype=bool)
-    return _block_diffs(reference, thumb, BLOCK_PX) > threshold
-
-
-def _block_diffs(reference: np.ndarray, thumb: np.ndarray, side: int) -> np.ndarray:
-    """The mean absolute difference of each `side` x `side` block."""
-    diff = np.abs(thumb.astype(np.int16) - reference.astype(np.int16))
-    return diff.reshape(thumb.shape[0] // side, side, -1, side).mean(axis=(1, 3))
 
 
 def thumbnail(image: np.ndarray, grid: int) -> np.ndarray:
@@ -208,7 +204,8 @@ def worth_keeping(text: str, score: float, options: OcrConfig) -> bool:
 def _read_frame(state: OcrState, frame: Frame, engine: OcrEngine, options: OcrConfig) -> OcrState:
     thumb = thumbnail(frame.image, options.gate_grid)
     reference = None if frame.shot_change else state.reference
-    bands = changed_bands(reference, thumb, options.gate_threshold)
+    blocks = block_diffs(reference, thumb)
+    bands = changed_bands(blocks, options.gate_grid, options.gate_threshold)
     state = replace(state, frames=state.frames + 1)
     image = frame.image
     height = image.shape[0]
@@ -218,16 +215,16 @@ def _read_frame(state: OcrState, frame: Frame, engine: OcrEngine, options: OcrCo
     # A known line outside the bands over a block that changed is looked at again: read anew if its
     # picture changed (a counter that ticked), else kept. The reference keeps those blocks as they were,
     # so a change that builds up slowly there still reaches the bands' threshold.
-    blocks = changed_blocks(reference, thumb, options.gate_threshold)
-    suspects = [t for t in kept if t.line.text and _over(t.line.box, blocks, image.shape)]
+    changed = blocks > options.gate_threshold if blocks is not None else None
+    suspects = [t for t in kept if t.line.text and changed is not None and _over(t.line.box, changed, image.shape)]
     altered = [t for t in suspects if not looks_same(t, image, t.line.box, options.same_line_diff)]
     if not bands and not altered:
         return state
     found = [box for y0, y1 in rows for box in _find_lines(engine, image, y0, y1)]
-    fresh, recognized = _identify(found, state.tracked, image, engine, options)
-    kept = [t for t in kept if not any(t is f for f in fresh + altered)]  # a known line a box regrouped may lie outside the band
-    reread = _recognize([TrackedLine(t.line, picture(image, t.line.box)) for t in altered], image, engine, options)
-    tracked = sorted(kept + fresh + reread, key=lambda t: (t.line.box[1], t.line.box[0]))
+    known, unknown = _identify(found, state.tracked, image, options)
+    unknown += [TrackedLine(t.line, picture(image, t.line.box)) for t in altered]
+    kept = [t for t in kept if not any(t is k for k in known + altered)]  # a known line a box regrouped may lie outside the band
+    tracked = sorted(kept + known + _recognize(unknown, image, engine, options), key=lambda t: (t.line.box[1], t.line.box[0]))
     new_reference = thumb.copy() if reference is None else reference.copy()
     for first, last in bands:
         new_reference[first * CELL_PX : last * CELL_PX] = thumb[first * CELL_PX : last * CELL_PX]
@@ -239,7 +236,7 @@ def _read_frame(state: OcrState, frame: Frame, engine: OcrEngine, options: OcrCo
         lines=tuple(t.line for t in tracked if t.line.text),
         frames_read=state.frames_read + 1,
         area_read=state.area_read + sum(y1 - y0 for y0, y1 in rows) / height,
-        recognized=state.recognized + recognized + len(reread),
+        recognized=state.recognized + len(unknown),
     )
 
 
@@ -272,10 +269,9 @@ def _find_lines(engine: OcrEngine, image: np.ndarray, y0: int, y1: int) -> list[
 
 
 def _identify(
-    found: list[TextBox], known: tuple[TrackedLine, ...], image: np.ndarray, engine: OcrEngine, options: OcrConfig
-) -> tuple[list[TrackedLine], int]:
-    """The tracked lines of the boxes found, recognising (in one batch) only those not known already;
-    and how many were recognised."""
+    found: list[TextBox], known: tuple[TrackedLine, ...], image: np.ndarray, options: OcrConfig
+) -> tuple[list[TrackedLine], list[TrackedLine]]:
+    """The boxes found: those that show known lines (with their text), and those to recognise (text "")."""
     tracked: list[TrackedLine] = []
     unknown: list[TrackedLine] = []
     regrouped: dict[int, TrackedLine] = {}  # known lines kept as they were, by id
@@ -296,11 +292,11 @@ def _identify(
         else:
             unknown.append(TrackedLine(TextBox("", 0.0, box.box), seen))
     tracked += [part for part in regrouped.values() if not any(_overlaps(part.line.box, t.line.box) for t in tracked + unknown)]
-    return tracked + _recognize(unknown, image, engine, options), len(unknown)
+    return tracked, unknown
 
 
 def _recognize(boxes: list[TrackedLine], image: np.ndarray, engine: OcrEngine, options: OcrConfig) -> list[TrackedLine]:
-    """The boxes (with their pictures in `image`) read, in one batch."""
+    """The boxes (with their pictures in `image`) read, in one batch: a frame's one recognition call."""
     if not boxes:
         return []
     readings = engine.recognize([crop_box(image, t.line.box) for t in boxes])

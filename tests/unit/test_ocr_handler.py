@@ -86,8 +86,13 @@ def test_a_restarted_worker_joins_the_lines_the_last_one_left_open():
     stream = segments()
     middle = next(i for i, s in enumerate(stream) if s.start_s > 11.0)  # inside slide 3
     before = reported(whole_stream_reports()[:middle])  # what a worker reading up to there reported
-    after = reported(reports(handler(), stream[middle:]))
-    spans = slide_spans(merge_spans(tuple(before), tuple(after)))
+    after = reports(handler(), stream[middle:])
+    covered = whole_stream_reports()[middle - 1].end_s  # where the reports before ended, as the aligner merges
+    spans = tuple(before)
+    for observation in after:
+        spans = merge_spans(spans, observation.ocr, final_until=covered)
+        covered = max(covered, observation.end_s)
+    spans = slide_spans(spans)
     assert spans["slide 3 of 5"] == [SLIDES["slide 3 of 5"]], spans
 
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from streammm.config import OcrConfig
 from streammm.models.base import TextBox
 from streammm.records import Frame
-from streammm.stages.ocr import OcrState, changed_bands, finish, line_key, read_step, thumbnail
+from streammm.stages.ocr import OcrState, block_diffs, changed_bands, finish, line_key, read_step, thumbnail
 
 H, W = 240, 320
 
@@ -40,9 +40,9 @@ def test_line_key_ignores_case_and_spacing():
 def test_changed_bands_are_padded_rows_of_changed_cells():
     a = thumbnail(frame(0).image, 12)
     b = thumbnail(frame(1, stripe_row=6).image, 12)
-    assert changed_bands(None, a, 10.0) == [(0, 12)]
-    assert changed_bands(a, a, 10.0) == []
-    (first, last), = changed_bands(a, b, 10.0)
+    assert block_diffs(None, a) is None and changed_bands(None, 12, 10.0) == [(0, 12)]
+    assert changed_bands(block_diffs(a, a), 12, 10.0) == []
+    (first, last), = changed_bands(block_diffs(a, b), 12, 10.0)
     assert first <= 6 < last and last - first <= 4
 
 
