@@ -119,7 +119,9 @@ class FilePerceiver:
         batch = []
         last_t = 0.0
         started = now()
-        frames = FrameSampler(settings.media).frames(path, key=str(path), max_side_px=settings.models.ocr.max_side_px, end_s=duration_s)
+        frames = FrameSampler(settings.media).frames(
+            path, key=str(path), max_side_px=settings.models.ocr.max_side_px, end_s=duration_s, strip=True
+        )
         for frame in frames:
             batch.append(frame)
             if len(batch) == FRAME_BATCH:

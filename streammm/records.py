@@ -48,11 +48,17 @@ class OcrLine:
 
 @dataclass(frozen=True, eq=False)
 class Frame:
-    """A decoded RGB frame (H x W x 3, uint8) at media time `t_s`."""
+    """A decoded RGB frame (H x W x 3, uint8) at media time `t_s`.
+
+    `strip`, when the decoder was asked for it: (t_s, grey picture) of this frame and of each frame after
+    it that was not sampled, until the next sampled one (for the first frame of a decode, also those
+    before it), smaller than the image (media/frames.py strip_picture). It tells to the frame when
+    something between two samples changed."""
 
     t_s: float
     image: np.ndarray
     shot_change: bool = False
+    strip: tuple[tuple[float, np.ndarray], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,6 +9,7 @@ import math
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -20,6 +21,7 @@ from streammm.records import Frame
 
 log = logging.getLogger(__name__)
 BATCH = 16
+STRIP_PX = 640  # the long side of a strip picture (see strip_picture)
 _DECORD_IMPORT = threading.Lock()  # worker threads may ask for decord at the same moment
 
 
@@ -35,6 +37,7 @@ def sample_frames(
     decoder: str = "pyav",
     end_s: float | None = None,
     previous_hist: np.ndarray | None = None,
+    strip: bool = False,
 ) -> Iterator[Frame]:
     """Frames in time order; times are `offset_s` + the frame's presentation time in `source`.
 
@@ -51,11 +54,14 @@ def sample_frames(
     `previous_hist` is the colour_histogram of the stream's frame just before `source` (a segment's
     predecessor): a cut at the segment's first frame is found too. Encoders put keyframes at cuts and
     segments start at keyframes, so without it most cuts of a segmented stream would go unseen.
+
+    With `strip` (PyAV only), each frame carries the small grey pictures of every decoded frame it stands
+    for (see Frame.strip): what tells the second a line of text came or went.
     """
     if decoder == "decord":
         yield from _decord_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, previous_hist=previous_hist)
     else:
-        planned = pyav_planned_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, end_s=end_s)
+        planned = pyav_planned_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, end_s=end_s, strip=strip)
         yield from _with_cuts(planned, options, previous_hist)
 
 
@@ -76,9 +82,10 @@ class FrameSampler:
 
     def frames(
         self, source: str | Path | bytes, *, key: str, offset_s: float = 0.0, max_side_px: int = 1280, end_s: float | None = None,
-        sample_fps: float | None = None, previous_hist: np.ndarray | None = None,
+        sample_fps: float | None = None, previous_hist: np.ndarray | None = None, strip: bool = False,
     ) -> Iterator[Frame]:
-        """The sampled frames of `source`, at `sample_fps` when given (else media.sample_fps)."""
+        """The sampled frames of `source`, at `sample_fps` when given (else media.sample_fps); with their
+        strips (sample_frames) when asked and PyAV decodes them."""
         options = self.options if sample_fps is None else self.options.model_copy(update={"sample_fps": sample_fps})
         if self.decoder_for(key) == "decord":
             frames = sample_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, decoder="decord", previous_hist=previous_hist)
@@ -95,27 +102,67 @@ class FrameSampler:
                     yield from frames
                 return
         yield from sample_frames(
-            source, options, offset_s=offset_s, max_side_px=max_side_px, decoder="pyav", end_s=end_s, previous_hist=previous_hist
+            source, options, offset_s=offset_s, max_side_px=max_side_px, decoder="pyav", end_s=end_s, previous_hist=previous_hist,
+            strip=strip,
         )
 
 
-def _with_cuts(planned: Iterator[tuple[float, np.ndarray, str]], options: MediaConfig, previous_hist: np.ndarray | None) -> Iterator[Frame]:
-    for t_s, image, role in planned:
+def _with_cuts(
+    planned: Iterator[tuple[float, np.ndarray, str, tuple[tuple[float, np.ndarray], ...]]], options: MediaConfig,
+    previous_hist: np.ndarray | None,
+) -> Iterator[Frame]:
+    """The grid frames and the probes at a cut; a probe left out hands its strip to the frame before it
+    (which is therefore yielded only once the next one is known), or to the first frame when none was."""
+    held: Frame | None = None
+    lead: tuple[tuple[float, np.ndarray], ...] = ()
+    for t_s, image, role, pictures in planned:
         hist = colour_histogram(image) if options.shot_detect_fps > 0 else None
         cut = is_cut(hist, previous_hist, options.shot_threshold)
         previous_hist = hist
         if role == "grid" or cut:
-            yield Frame(t_s=round(t_s, 3) + 0.0, image=image, shot_change=cut)
+            if held is not None:
+                yield held
+            held = Frame(t_s=round(t_s, 3) + 0.0, image=image, shot_change=cut, strip=lead + pictures)
+            lead = ()
+        elif held is not None and pictures:
+            held = replace(held, strip=held.strip + pictures)
+        else:
+            lead += pictures
+    if held is not None:
+        yield held
 
 
 def pyav_planned_frames(
-    source: str | Path | bytes, options: MediaConfig, *, offset_s: float = 0.0, max_side_px: int = 1280, end_s: float | None = None
-) -> Iterator[tuple[float, np.ndarray, str]]:
-    """(t_s, RGB image, "grid" | "probe") for the frames plan_frames would pick, decoded in one pass.
+    source: str | Path | bytes, options: MediaConfig, *, offset_s: float = 0.0, max_side_px: int = 1280, end_s: float | None = None,
+    strip: bool = False,
+) -> Iterator[tuple[float, np.ndarray, str, tuple[tuple[float, np.ndarray], ...]]]:
+    """(t_s, RGB image, "grid" | "probe", strip) for the frames plan_frames would pick, decoded in one pass.
 
     Every frame is decoded (a decoder must), but only the picked ones are converted to RGB, scaled and
-    turned upright (display-matrix rotation).
+    turned upright (display-matrix rotation). With `strip`, a picked frame's strip holds the grey pictures
+    (strip_picture) of it and of every frame after it until the next picked one, and the first's also those
+    of the frames before it (a segment's first picture often comes before its first sample instant); else
+    it is empty.
     """
+    held: tuple[float, np.ndarray, str, list[tuple[float, np.ndarray]]] | None = None
+    lead: list[tuple[float, np.ndarray]] = []
+    for t_s, frame, role in _decoded_frames(source, options, offset_s=offset_s, end_s=end_s):
+        picture = [(round(t_s, 3) + 0.0, strip_picture(frame))] if strip else []
+        if role is None:
+            (held[3] if held is not None else lead).extend(picture)
+            continue
+        if held is not None:
+            yield held[0], held[1], held[2], tuple(held[3])
+        held = (t_s, _rgb(frame, max_side_px), role, lead + picture)
+        lead = []
+    if held is not None:
+        yield held[0], held[1], held[2], tuple(held[3])
+
+
+def _decoded_frames(
+    source: str | Path | bytes, options: MediaConfig, *, offset_s: float, end_s: float | None
+) -> Iterator[tuple[float, object, str | None]]:
+    """(t_s, PyAV frame, its role or None) for every frame shown, in one pass of the decoder."""
     import av
 
     try:
@@ -147,8 +194,7 @@ def pyav_planned_frames(
                     behind.append(t)
                     continue  # a repeated (or earlier) timestamp: nothing to show after the last frame
                 if previous is not None:
-                    for role in picker.roles_until(previous[0], t):
-                        yield previous[0], _rgb(previous[1], max_side_px), role
+                    yield previous[0], previous[1], next(iter(picker.roles_until(previous[0], t)), None)
                 else:
                     # A segment's first picture stands in for the instants between the segment's start and
                     # itself (a live segment's first frame often arrives a little after the cut): nothing
@@ -171,8 +217,7 @@ def pyav_planned_frames(
                 codec, offset_s, len(behind), min(behind), max(behind),
             )
         until = end_s if end_s is not None and end_s > previous[0] + 1e-4 else None
-        for role in picker.roles_until(previous[0], until):
-            yield previous[0], _rgb(previous[1], max_side_px), role
+        yield previous[0], previous[1], next(iter(picker.roles_until(previous[0], until)), None)
 
 
 class _Picker:
@@ -209,6 +254,25 @@ def _rgb(frame, max_side_px: int) -> np.ndarray:  # type: ignore[no-untyped-def]
     turns = int(round(getattr(frame, "rotation", 0) or 0)) // 90 % 4
     # FFmpeg's display rotation: turn the picture counter-clockwise by this many degrees to show it upright.
     return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
+
+
+LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuv411p", "yuv410p", "nv12", "nv21", "gray", "yuva420p"})
+
+
+def strip_picture(frame) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """A decoded frame in grey, upright, STRIP_PX to twice that a side (smaller frames whole): every
+    second (or third...) pixel of the luma plane, read as it is (a fraction of a millisecond); other pixel
+    formats are converted."""
+    width, height = frame.width, frame.height
+    step = max(1, max(width, height) // STRIP_PX)
+    if frame.format.name in LUMA_FIRST:
+        plane = frame.planes[0]
+        luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width]
+    else:
+        luma = frame.to_ndarray(format="gray")
+    grey = np.ascontiguousarray(luma[::step, ::step])
+    turns = int(round(getattr(frame, "rotation", 0) or 0)) // 90 % 4
+    return np.ascontiguousarray(np.rot90(grey, k=turns)) if turns else grey
 
 
 def _first_line(exc: BaseException) -> str:

@@ -113,8 +113,9 @@ class SegmentHandler:
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
         raise NotImplementedError
 
-    def frames(self, segment: Segment, published_at: float, max_side_px: int) -> tuple[list[Frame], float]:
-        """The segment's sampled frames and their rate: thinned while its paced stream is behind (stages/pace.py).
+    def frames(self, segment: Segment, published_at: float, max_side_px: int, *, strip: bool = False) -> tuple[list[Frame], float]:
+        """The segment's sampled frames and their rate: thinned while its paced stream is behind (stages/pace.py);
+        with their strips (Frame.strip) when asked.
         A frame handler's stream record keeps `last_hist`, the colour histogram of the stream's last frame
         (see `last_hist`): a cut at the segment's first frame is seen (media/frames.py)."""
         previous_hist = getattr(self.streams.get(segment.stream_id), "last_hist", None)
@@ -132,7 +133,7 @@ class SegmentHandler:
             self.thinned.pop(segment.stream_id, None)
         frames = self.sampler.frames(
             segment.data, key=segment.stream_id, offset_s=segment.start_s, max_side_px=max_side_px, end_s=segment.end_s, sample_fps=fps,
-            previous_hist=previous_hist,
+            previous_hist=previous_hist, strip=strip,
         )
         sampled = list(frames)
         log.debug(
@@ -268,12 +269,16 @@ class _OcrStream:
 
 
 def reported_until(state: ocr_stage.OcrState, read_until_s: float) -> float:
-    """Media time an OCR report that has read up to `read_until_s` may claim: halfway between the last frame
-    read and it. A line first seen on the next segment's first frame starts halfway back to the frame before
-    it, which may be before `read_until_s`; the aligner stores a window once every report covers it, and a
-    line reported after that would be lost."""
+    """Media time an OCR report that has read up to `read_until_s` may claim. A line first seen on the next
+    segment's first frame starts as early as the frame after the last one read, where the strips tell
+    (stages/ocr.py came_at), else halfway back to the frame read before it; either may be before
+    `read_until_s`, and the aligner stores a window once every report covers it: a line reported after
+    that would be lost."""
     if state.last_frame_s is None:
         return read_until_s
+    after = [t_s for t_s, _ in state.strip if t_s > state.last_frame_s + 1e-3]
+    if after:
+        return min(read_until_s, after[0])
     return min(read_until_s, change_time(state.last_frame_s, read_until_s, cut=False))
 
 
@@ -284,7 +289,7 @@ class OcrHandler(SegmentHandler):
     modalities = ("ocr",)
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
-        frames, fps = self.frames(segment, published_at, self.settings.models.ocr.max_side_px)
+        frames, fps = self.frames(segment, published_at, self.settings.models.ocr.max_side_px, strip=True)
         return [self.read(segment, frames, fps, published_at, message)]
 
     def read(self, segment: Segment, frames: list[Frame], fps: float, published_at: float, message: InMessage) -> Observation:
@@ -322,7 +327,7 @@ class PerceiveHandler(OcrHandler):
     modalities = ("visual", "ocr")
 
     def observe(self, segment: Segment, published_at: float, message: InMessage) -> list[Observation]:
-        frames, fps = self.frames(segment, published_at, max(VISION_PX, self.settings.models.ocr.max_side_px))
+        frames, fps = self.frames(segment, published_at, max(VISION_PX, self.settings.models.ocr.max_side_px), strip=True)
         seen = [replace(f, image=fit_within(f.image, VISION_PX)) for f in frames]  # what the vision worker sees
         visual = visual_observation(segment, seen, fps, published_at, self.models.embedder.image, self.settings)
         return [visual, self.read(segment, frames, fps, published_at, message)]

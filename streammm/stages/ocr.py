@@ -12,10 +12,17 @@ no letters or digits, a low score), are dropped; a fragment's box is remembered 
 recognised again while it stays the same. The same line seen on consecutive frames becomes one
 {start_s, end_s, text} span.
 
-A line appears or goes somewhere between two sampled frames; its span's edge is put halfway between
-them (the best guess, half a sample interval off at worst, where the frame that first or no longer
-shows it would be a whole interval late), or at the frame itself where a shot starts there (the cut
-is when). A span still holds every frame that showed the line.
+A line appears or goes somewhere between two sampled frames. Where the frames carry their strips (the
+small grey pictures of every decoded frame in between, Frame.strip), the line's picture is followed
+through them, frame by frame (moving with its window, or scrolling): the span starts at the first frame
+of the run that shows it, and ends at the first frame that no longer does, to the frame: any character
+changed where another line replaced it (a counter ticked, a word was typed), most of it gone where
+nothing did (a mouse pointer passing over a line, or a button pressed under it, is not its end). A line
+whose own place looks the same after a word was typed beside it ends where its successor starts.
+Without strips, or where the pictures cannot tell (the line looked the same on the frame before: it was
+there unread), the edge is put halfway between the two sampled frames (the best guess, half a sample
+interval off at worst), or at the frame itself where a shot starts there (the cut is when). A span
+still holds every frame that showed the line.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ SEARCH_PX = 4  # a known line is looked for this many pixels around the place it
 CLEARER = 1.5  # a line whose contrast grew this much (it was read fading in) is read again
 MIN_CONTRAST = 24  # grey levels: a picture with less range is not stretched to the full range
 SHORT_TEXT_CHARS = 3  # readings of this many letters or digits or fewer need `min_score_short`
+MIN_STRIP_LINE_PX = 5  # a line lower than this in the strip pictures is not followed through them
 INK_SHARE = 0.5  # a column of a box whose grey range is over this share of the box's range holds ink
 
 
@@ -57,6 +65,7 @@ class OpenSpan:
     score: float
     x: float
     y: float
+    box: Box = (0.0, 0.0, 0.0, 0.0)  # where it was last seen, in frame pixels
 
     def line(self, end_s: float) -> OcrLine:
         return OcrLine(self.start_s, end_s, self.text, self.score, self.x, self.y)
@@ -74,6 +83,7 @@ class OcrState:
     tracked: tuple[TrackedLine, ...] = ()  # the boxes the lines (and fragments) were read from
     recognized: int = 0  # line boxes recognised so far (the rest were known, or dropped unread)
     last_frame_s: float | None = None  # the time of the frame read before, None before the first
+    strip: tuple[tuple[float, np.ndarray], ...] = ()  # the strip of the frame read before (Frame.strip)
 
 
 def read_step(
@@ -83,9 +93,9 @@ def read_step(
     closed: list[OcrLine] = []
     for frame in frames:
         state = _read_frame(state, frame, engine, options)
-        state, ended = _update_spans(state, frame)
+        state, ended = _update_spans(state, frame, options.same_line_diff)
         closed += ended
-        state = replace(state, last_frame_s=frame.t_s)
+        state = replace(state, last_frame_s=frame.t_s, strip=frame.strip)
     return state, closed
 
 
@@ -142,14 +152,21 @@ def picture(image: np.ndarray, box: Box) -> np.ndarray:
 
 
 def looks_same(known: TrackedLine, image: np.ndarray, box: Box, max_diff: float) -> bool:
-    """Whether `box` in `image` shows what `known` showed: its picture is searched for a few pixels
-    around where the box moved it to, and compared with contrast stretched (fades and backgrounds do
-    not count), one character-wide block at a time."""
+    """Whether `box` in `image` shows what `known` showed (see where_shown)."""
+    return where_shown(known, image, box, max_diff) is not None
+
+
+def where_shown(known: TrackedLine, image: np.ndarray, box: Box, max_diff: float, *, most: bool = False) -> Box | None:
+    """Where in `image` the picture of `known` shows, if it does: it is searched for a few pixels around
+    where `box` moved it to, and compared with contrast stretched (fades and backgrounds do not count),
+    one character-wide block at a time: every block must match (one changed digit counts), or with
+    `most`, half of them (a mouse pointer over a character, or a button pressed under the text, leaves
+    the line shown; the stretch then ignores the darkest and lightest few pixels, a pointer's)."""
     import cv2
 
     old, before = known.line.box, known.picture
     if before.size == 0:
-        return False
+        return None
     dx, dy = round((box[0] + box[2] - old[0] - old[2]) / 2), round((box[1] + box[3] - old[1] - old[3]) / 2)
     x0, y0 = int(old[0]) + dx - SEARCH_PX, int(old[1]) + dy - SEARCH_PX
     region = (x0, y0, x0 + before.shape[1] + 2 * SEARCH_PX, y0 + before.shape[0] + 2 * SEARCH_PX)
@@ -157,9 +174,15 @@ def looks_same(known: TrackedLine, image: np.ndarray, box: Box, max_diff: float)
     scores = cv2.matchTemplate(around, before, cv2.TM_SQDIFF)
     y, x = np.unravel_index(int(np.argmin(scores)), scores.shape)
     now = around[y : y + before.shape[0], x : x + before.shape[1]]
-    if np.ptp(now) > CLEARER * max(float(np.ptp(before)), MIN_CONTRAST):
-        return False  # it was read fading in: read it again now that it is clearer
-    return _worst_block(np.abs(_stretch(now) - _stretch(before))) <= max_diff
+    if most:
+        blocks = _block_means(np.abs(_stretch(now, robust=True) - _stretch(before, robust=True)))
+        if float(np.median(blocks)) > max_diff:
+            return None
+    elif np.ptp(now) > CLEARER * max(float(np.ptp(before)), MIN_CONTRAST):
+        return None  # it was read fading in: read it again now that it is clearer
+    elif _worst_block(np.abs(_stretch(now) - _stretch(before))) > max_diff:
+        return None
+    return (float(x0 + x), float(y0 + y), float(x0 + x + before.shape[1]), float(y0 + y + before.shape[0]))
 
 
 def _crop_padded(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -173,18 +196,26 @@ def _crop_padded(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarra
     return np.pad(inside, pad, mode="edge")
 
 
-def _stretch(picture: np.ndarray) -> np.ndarray:
-    low = float(picture.min())
-    return (picture - low) * (255.0 / max(float(picture.max()) - low, MIN_CONTRAST))
+def _stretch(picture: np.ndarray, *, robust: bool = False) -> np.ndarray:
+    """Contrast stretched to 0-255 (not beyond MIN_CONTRAST); `robust`: between the 3rd and 97th
+    percentiles, clipped."""
+    low, high = (np.percentile(picture, (3, 97)) if robust else (picture.min(), picture.max()))
+    stretched = (picture - float(low)) * (255.0 / max(float(high) - float(low), MIN_CONTRAST))
+    return np.clip(stretched, 0, 255) if robust else stretched
 
 
 def _worst_block(diff: np.ndarray) -> float:
     """The largest mean over blocks of columns about a character wide (half the line's height): one
     changed digit in a long line counts in full."""
+    return float(_block_means(diff).max())
+
+
+def _block_means(diff: np.ndarray) -> np.ndarray:
+    """The mean of each block of columns about a character wide (half the line's height)."""
     starts = np.arange(0, diff.shape[1], max(1, diff.shape[0] // 2))
     sums = np.add.reduceat(diff.sum(axis=0), starts)
     widths = np.diff(np.append(starts, diff.shape[1]))
-    return float((sums / (widths * diff.shape[0])).max())
+    return sums / (widths * diff.shape[0])
 
 
 def legible(box: Box, options: OcrConfig) -> bool:
@@ -354,13 +385,19 @@ def _same_line(box: Box, image: np.ndarray, known: tuple[TrackedLine, ...], opti
     return None
 
 
-def _update_spans(state: OcrState, frame: Frame) -> tuple[OcrState, list[OcrLine]]:
-    """Continue the span of each visible line seen in the same place last time; open or close the rest
-    (their edges at `change_time`)."""
+def _update_spans(state: OcrState, frame: Frame, max_diff: float) -> tuple[OcrState, list[OcrLine]]:
+    """Continue the span of each visible line seen in the same place last time; open or close the rest.
+
+    Their edges are where the strips tell (came_at, went_at): a line that another replaced in its place
+    (a counter that ticked, a word typed onto it) went when its picture first changed, one that nothing
+    replaced when most of it no longer showed (a mouse pointer passing over it is not its end). Where
+    the strips cannot tell, a line that replaces another comes when the other went, and the other way
+    round; else the edge is at `change_time`."""
     t_s, edge_s = frame.t_s, change_time(state.last_frame_s, frame.t_s, cut=frame.shot_change)
     width, height = state.frame_size
     open_spans = list(state.spans)
     continued: list[OpenSpan] = []
+    new: list[OpenSpan] = []
     for line in state.lines:
         x0, y0, x1, y1 = line.box
         seen = OcrLine(t_s, t_s, line.text, round(line.score, 4), round((x0 + x1) / 2 / width, 3), round((y0 + y1) / 2 / height, 3))
@@ -369,8 +406,80 @@ def _update_spans(state: OcrState, frame: Frame) -> tuple[OcrState, list[OcrLine
         )
         if match is not None:
             open_spans.remove(match)
-            continued.append(replace(match, last_seen_s=t_s))
-        elif not any(line_key(c.text) == line_key(seen.text) and c.line(t_s).same_place(seen) for c in continued):
-            continued.append(OpenSpan(edge_s, t_s, seen.text, seen.score, seen.x, seen.y))
-    closed = [span.line(edge_s) for span in open_spans]
+            continued.append(replace(match, last_seen_s=t_s, box=line.box))
+        elif not any(line_key(c.text) == line_key(seen.text) and c.line(t_s).same_place(seen) for c in continued + new):
+            new.append(OpenSpan(t_s, t_s, seen.text, seen.score, seen.x, seen.y, line.box))
+    pictures = _since_last(state, frame)
+    came = [came_at(span.box, (height, width), pictures, max_diff) for span in new]
+    went = [
+        went_at(span.box, (height, width), pictures, max_diff, most=not any(_overlaps(span.box, n.box) for n in new)) for span in open_spans
+    ]
+
+    def instead(box: Box, others: list[OpenSpan], times: list[float | None]) -> float:
+        return next((t for other, t in zip(others, times, strict=True) if t is not None and _overlaps(box, other.box)), edge_s)
+
+    for span, start in zip(new, came, strict=True):
+        continued.append(replace(span, start_s=instead(span.box, open_spans, went) if start is None else start))
+    closed = [span.line(instead(span.box, new, came) if end is None else end) for span, end in zip(open_spans, went, strict=True)]
     return replace(state, spans=tuple(continued)), closed
+
+
+def _since_last(state: OcrState, frame: Frame) -> tuple[tuple[float, np.ndarray], ...]:
+    """The strip pictures from the frame read before (first) to `frame` (last); () where either frame
+    has no strip (or its own picture is not in it)."""
+    before = [i for i, (t_s, _) in enumerate(state.strip) if state.last_frame_s is not None and abs(t_s - state.last_frame_s) < 1e-3]
+    now = [i for i, (t_s, _) in enumerate(frame.strip) if abs(t_s - frame.t_s) < 1e-3]
+    if not before or not now:
+        return ()
+    return state.strip[before[0] :] + frame.strip[: now[0] + 1]
+
+
+def came_at(box: Box, shape: tuple[int, int], pictures: tuple[tuple[float, np.ndarray], ...], max_diff: float) -> float | None:
+    """When the line in `box` (frame pixels of a frame of `shape`, height and width) on the last of
+    `pictures` first showed: the first of the run of frames just before it that show its picture. None
+    when the first picture (the frame read before) shows it too, or `pictures` cannot tell."""
+    line = _strip_line(box, shape, pictures)
+    if line is None:
+        return None
+    start = pictures[-1][0]
+    for t_s, grey in reversed(pictures[:-1]):
+        moved = where_shown(line, grey, line.line.box, max_diff)
+        if moved is None:
+            return start
+        line, start = replace(line, line=replace(line.line, box=moved)), t_s
+    return None
+
+
+def went_at(
+    box: Box, shape: tuple[int, int], pictures: tuple[tuple[float, np.ndarray], ...], max_diff: float, *, most: bool = False
+) -> float | None:
+    """When the line in `box` on the first of `pictures` went: the first frame after it that no longer
+    shows its picture (with `most`, most of it: see where_shown). None when the last picture (the frame
+    being read) still shows it, or `pictures` cannot tell."""
+    line = _strip_line(box, shape, pictures, first=True)
+    if line is None:
+        return None
+    for t_s, grey in pictures[1:]:
+        moved = where_shown(line, grey, line.line.box, max_diff, most=most)
+        if moved is None:
+            return t_s
+        line = replace(line, line=replace(line.line, box=moved))
+    return None
+
+
+def _strip_line(box: Box, shape: tuple[int, int], pictures: tuple[tuple[float, np.ndarray], ...], *, first: bool = False) -> TrackedLine | None:
+    """The line in `box` as the first (or last) strip picture shows it, in that picture's pixels; None
+    without two pictures, or where the line is too small there to tell its characters apart."""
+    if len(pictures) < 2:
+        return None
+    grey = pictures[0][1] if first else pictures[-1][1]
+    sy, sx = grey.shape[0] / shape[0], grey.shape[1] / shape[1]
+    scaled = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
+    if scaled[3] - scaled[1] < MIN_STRIP_LINE_PX:
+        return None
+    # Blurred with the pixels around it, as where_shown blurs what it compares it with: a small line's
+    # edge pixels would differ otherwise.
+    x0, y0, x1, y1 = int(scaled[0]), int(scaled[1]), int(np.ceil(scaled[2])), int(np.ceil(scaled[3]))
+    around = _crop_padded(grey, (x0 - 1, y0 - 1, x1 + 1, y1 + 1))
+    line = picture(around, (0, 0, around.shape[1], around.shape[0]))[1:-1, 1:-1]
+    return TrackedLine(TextBox("", 0.0, (x0, y0, x1, y1)), line) if line.size else None

@@ -1,7 +1,8 @@
 """The OCR worker's handler on the real segments of a real video: when a line came and went.
 
-A line comes or goes between two sampled frames; its span's edge is put halfway between them, or at a cut
-where a shot starts at the frame that first (or no longer) shows it. Segments start at keyframes, which
+A line comes or goes between two sampled frames; its span's edge is put at the decoded frame in between
+that first (or no longer) shows it (the frames' strips), else halfway between them, or at a cut where a
+shot starts at the frame that first (or no longer) shows it. Segments start at keyframes, which
 encoders put at cuts, so the handler keeps each stream's last frame's colour histogram: a cut at a
 segment's first frame is seen. The real RapidOCR reads the frames.
 """
@@ -14,18 +15,24 @@ import itertools
 import math
 import time
 from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
 
 from streammm.bus.codec import decode_observation, encode_segment
 from streammm.bus.handling import InMessage
 from streammm.bus.topics import Topics
 from streammm.config import load_settings
+from streammm.media.frames import FrameSampler
 from streammm.media.segments import iter_segments
+from streammm.media.synthetic import write_text_heavy
 from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
 from streammm.paths import shared_media
 from streammm.pipeline.perceive import OcrHandler
 from streammm.records import Observation, OcrLine, Segment
 from streammm.stages.align import merge_spans
+from streammm.stages.ocr import line_key
 
 SETTINGS = load_settings(env={})
 TOPICS = Topics.from_config(SETTINGS.kafka)
@@ -102,30 +109,49 @@ def timecode_segments() -> tuple[Segment, ...]:
     return tuple(itertools.islice(iter_segments(video, "timecode", 2.0), 4))  # 0-8 s, in 2 s segments
 
 
-def test_a_line_gone_by_the_next_segments_first_frame_ends_halfway_to_it_not_where_it_was_held_open():
+def test_a_line_gone_by_the_next_segments_first_frame_ends_when_it_went_not_where_it_was_held_open():
     """The real timecode video sampled at 1 fps: each second's frame shows a new "00:00:SS:00" in the same
-    place, so each reading is on screen from halfway after the frame before to halfway before the next.
-    A line still showing at a segment's last frame is reported held open to the next frame (for a later
-    report to join); the next report, whose first frame no longer shows it, ends it halfway. The merge
-    had kept the held end: the readings at segments' last frames overlapped the next ones by half a second."""
+    place, for one video frame (1/25 s); the strips of the frames in between tell when each reading came
+    and went. A line still showing at a segment's last frame is reported held open to the next frame (for
+    a later report to join); the next report, whose first frame no longer shows it, ends it where its
+    strip says it went. The merge had kept the held end: the readings at segments' last frames overlapped
+    the next ones (they ran to the next segment's start)."""
     spans = {line.text: (line.start_s, line.end_s) for line in reported(reports(handler(), timecode_segments())) if line.text.startswith("00:00:")}
-    expected = {f"00:00:0{s}:00": (max(0.0, s - 0.5), s + 0.5) for s in range(7)}
+    expected = {f"00:00:0{s}:00": (float(s), s + 0.04) for s in range(7)}
     assert {text: spans.get(text) for text in expected} == expected, spans
 
 
-def test_a_window_stored_once_the_reports_cover_it_holds_every_line_later_reports_put_in_it():
+@functools.cache
+def slides_between_samples(folder: str) -> tuple[Segment, ...]:
+    """Generated (PyAV and Pillow; no dev video changes its text between samples just before a segment
+    boundary): 640x360, 25 fps, keyframes every 2 s, a new slide every 1.25 s; 0-6 s, in 2 s segments."""
+    video = write_text_heavy(Path(folder) / "slides.mp4", duration_s=6.0, size=(640, 360), slide_s=1.25, section_s=6.0)
+    return tuple(iter_segments(video, "slides-1.25", 2.0))
+
+
+@pytest.mark.parametrize("decoder", ["pyav", "decord"])
+def test_a_window_stored_once_the_reports_cover_it_holds_every_line_later_reports_put_in_it(decoder, tmp_path_factory):
     """The aligner stores a window as soon as every modality's reports cover it; a line a later report puts
-    in it is lost. A line first seen on a segment's first frame starts halfway back to the frame before,
-    inside the time of the segment before (the real timecode video: a new "00:00:SS:00" every second, no
-    cut), so that segment's report must not claim the time. (It did: the twenty-streams backlog test found
-    the window 0-4 s without "00:00:04:00", depending on which worker's report came first.)"""
-    stream = timecode_segments()
-    windows = [(2.0 * i, 2.0 * i + 4.0) for i in range(4)]
+    in it is lost. A line first seen on a segment's first frame starts before it, inside the time of the
+    segment before: where the strips tell (PyAV: a slide that changed at 1.25 s, first sampled at 2.0 s,
+    starts at 1.25 s), or halfway back to the frame before (decord, no strips: the real timecode video, a
+    new "00:00:SS:00" every second). That segment's report must not claim the time. (It did: the
+    twenty-streams backlog test found the window 0-4 s without "00:00:04:00", depending on which worker's
+    report came first.)"""
+    ocr = handler()
+    if decoder == "decord":
+        ocr.sampler = FrameSampler(SETTINGS.media.model_copy(update={"decoder": "decord"}))
+        stream = timecode_segments()
+    else:
+        stream = slides_between_samples(str(tmp_path_factory.mktemp("slides")))
+    windows = [(end / 4 - 4.0, end / 4) for end in range(1, 32)]  # ending on a fine grid, any time a report may claim
     stored: dict[tuple[float, float], set[str]] = {}
     spans: tuple[OcrLine, ...] = ()
     covered = 0.0
-    for observation in reports(handler(), stream):
+    early: list[OcrLine] = []  # lines a report put before the first frame it read
+    for segment, observation in zip(stream, reports(ocr, stream), strict=True):
         assert abs(observation.start_s - covered) < 1e-6, "each report starts where the one before ended"
+        early += [line for line in observation.ocr if line.start_s < segment.start_s and not any(line_key(s.text) == line_key(line.text) for s in spans)]
         spans = merge_spans(spans, observation.ocr, final_until=covered)
         covered = observation.end_s
         for window in windows:
@@ -133,5 +159,6 @@ def test_a_window_stored_once_the_reports_cover_it_holds_every_line_later_report
                 stored[window] = {line.text for line in spans if line.start_s < window[1] and line.end_s > window[0]}
     assert len(stored) >= 2
     assert stored == {w: {line.text for line in spans if line.start_s < w[1] and line.end_s > w[0]} for w in stored}
-    starts = {line.start_s for line in spans if line.text.startswith("00:00:")}
-    assert any(s in starts for s in (segment.start_s - 0.5 for segment in stream[1:])), "a line came just before a segment's first frame"
+    assert any(segment.start_s - 1 < line.start_s < segment.start_s for line in early for segment in stream), (
+        "a line came between a segment's last sample and the next segment's first frame", early
+    )
