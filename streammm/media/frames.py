@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import importlib.util
 import io
 import logging
@@ -146,17 +147,38 @@ def pyav_planned_frames(
     """
     held: tuple[float, np.ndarray, str, list[tuple[float, np.ndarray]]] | None = None
     lead: list[tuple[float, np.ndarray]] = []
+    shown: list[float] = []  # every frame's time, and the grid frames': to report a sample instant left without a frame
+    grid: list[float] = []
     for t_s, frame, role in _decoded_frames(source, options, offset_s=offset_s, end_s=end_s):
+        shown.append(t_s)
         picture = [(round(t_s, 3) + 0.0, strip_picture(frame))] if strip else []
         if role is None:
             (held[3] if held is not None else lead).extend(picture)
             continue
+        if role == "grid":
+            grid.append(t_s)
         if held is not None:
             yield held[0], held[1], held[2], tuple(held[3])
         held = (t_s, _rgb(frame, max_side_px), role, lead + picture)
         lead = []
     if held is not None:
         yield held[0], held[1], held[2], tuple(held[3])
+    _check_grid(shown, grid, options.sample_fps)
+
+
+def _check_grid(shown: list[float], grid: list[float], rate: float) -> None:
+    """Warn, with every frame's time, where the frame shown at a sample instant was not sampled (frames
+    for every second are what the clips promise; a live test once found one missing)."""
+    if not shown:
+        return
+    picked = set(grid)
+    instants = [k / rate for k in range(math.ceil(shown[0] * rate - 1e-6), math.floor(shown[-1] * rate + 1e-6) + 1)]
+    missed = [t for t in instants if shown[bisect.bisect_right(shown, t + 1e-4) - 1] not in picked]
+    if missed:
+        log.warning(
+            "video (sampling): the frames shown at %s s (%g fps) were not sampled; frames shown at %s; sampled at %s",
+            [round(t, 3) for t in missed], rate, [round(t, 3) for t in shown[:200]], [round(t, 3) for t in grid],
+        )
 
 
 def _decoded_frames(

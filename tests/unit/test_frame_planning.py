@@ -1,7 +1,7 @@
 import numpy as np
 
 from streammm.config import MediaConfig
-from streammm.media.frames import _decode, plan_frames
+from streammm.media.frames import _check_grid, _decode, plan_frames
 
 
 def test_grid_frames_sit_on_the_stream_timeline_and_probes_fill_between():
@@ -41,3 +41,15 @@ class DamagedReader:
 def test_a_damaged_batch_still_gives_the_frames_before_the_damage():
     images = _decode(DamagedReader(), [0, 1, 2, 3, 4], np.arange(5) / 25.0)
     assert [int(image[0, 0, 0]) for image in images] == [0, 1, 2]
+
+
+def test_a_sample_instant_whose_frame_was_not_sampled_is_reported_with_every_frames_time(caplog):
+    """The check behind the live test's missing second: it says which instant, and what was decoded."""
+    shown = [round(15 + i / 25, 3) for i in range(125)]  # a 5 s segment at 25 fps
+    with caplog.at_level("WARNING", logger="streammm.media.frames"):
+        _check_grid(shown, [15.0, 16.0, 17.0, 18.0, 19.0], 1.0)
+        _check_grid([0.0, 2.0, 4.0], [0.0, 2.0, 4.0], 1.0)  # a frame every 2 s stands for two instants: nothing missed
+        assert caplog.records == []
+        _check_grid(shown, [15.24, 16.0, 17.0, 18.0, 19.0], 1.0)
+    assert len(caplog.records) == 1
+    assert "[15.0] s" in caplog.text and "15.24" in caplog.text and "19.96" in caplog.text
