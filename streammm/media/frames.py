@@ -173,7 +173,8 @@ def _check_grid(shown: list[float], grid: list[float], rate: float) -> None:
     at 15.0 s was sampled here), so the next such run's DEBUG log says what the decoder gave."""
     if not shown:
         return
-    log.debug("video (frames): shown at %s; grid frames at %s", [round(t, 3) for t in shown[:200]], [round(t, 3) for t in grid])
+    if log.isEnabledFor(logging.DEBUG):  # every segment: the lists only when they are written
+        log.debug("video (frames): shown at %s; grid frames at %s", [round(t, 3) for t in shown[:200]], [round(t, 3) for t in grid])
     picked = set(grid)
     instants = [k / rate for k in range(math.ceil(shown[0] * rate - 1e-6), math.floor(shown[-1] * rate + 1e-6) + 1)]
     missed = [t for t in instants if shown[bisect.bisect_right(shown, t + 1e-4) - 1] not in picked]

@@ -91,6 +91,17 @@ def test_without_two_pictures_or_with_a_line_too_small_in_them_the_strips_cannot
     assert came_at(box_of("Volume 42"), (H, W), small, MAX_DIFF) is None
 
 
+def test_a_box_the_pictures_do_not_hold_is_not_followed():
+    """Bad input: a box partly beyond the frame, or of no width, gets the halfway guess (None), never an
+    edge read from the padding; a frame larger than its pictures is scaled to them."""
+    shown = strip([grey()] * 5 + [grey("Volume 42")] * 5)
+    for box in [(W - 40.0, 60.0, W + 60.0, 86.0), (40.0, -10.0, 120.0, 12.0), (50.0, 60.0, 50.0, 86.0)]:
+        assert came_at(box, (H, W), shown, MAX_DIFF) is None, box
+        assert went_at(box, (H, W), shown, MAX_DIFF, most=True) is None, box
+    doubled = tuple(2 * v for v in box_of("Volume 42"))  # a frame twice the pictures' size: the same line
+    assert came_at(doubled, (2 * H, 2 * W), shown, MAX_DIFF) == 1.2
+
+
 class TypedLines:
     """Reads the lines it is told are on screen (the bands are not under test)."""
 
