@@ -271,7 +271,7 @@ class _OcrStream:
 def reported_until(state: ocr_stage.OcrState, read_until_s: float) -> float:
     """Media time an OCR report that has read up to `read_until_s` may claim. A line first seen on the next
     segment's first frame starts as early as the frame after the last one read, where the strips tell
-    (stages/ocr.py came_at), else halfway back to the frame read before it; either may be before
+    (stages/line_edges.py came_at), else halfway back to the frame read before it; either may be before
     `read_until_s`, and the aligner stores a window once every report covers it: a line reported after
     that would be lost."""
     if state.last_frame_s is None:

@@ -14,15 +14,15 @@ recognised again while it stays the same. The same line seen on consecutive fram
 
 A line appears or goes somewhere between two sampled frames. Where the frames carry their strips (the
 small grey pictures of every decoded frame in between, Frame.strip), the line's picture is followed
-through them, frame by frame (moving with its window, or scrolling): the span starts at the first frame
-of the run that shows it, and ends at the first frame that no longer does, to the frame: any character
-changed where another line replaced it (a counter ticked, a word was typed), most of it gone where
-nothing did (a mouse pointer passing over a line, or a button pressed under it, is not its end). A line
-whose own place looks the same after a word was typed beside it ends where its successor starts.
-Without strips, or where the pictures cannot tell (the line looked the same on the frame before: it was
-there unread), the edge is put halfway between the two sampled frames (the best guess, half a sample
-interval off at worst), or at the frame itself where a shot starts there (the cut is when). A span
-still holds every frame that showed the line.
+through them, frame by frame (moving with its window, or scrolling; stages/line_edges.py): the span
+starts at the first frame of the run that shows it, and ends at the first frame that no longer does, to
+the frame: any character changed where another line replaced it (a counter ticked, a word was typed),
+most of it gone where nothing did (a mouse pointer passing over a line, or a button pressed under it, is
+not its end). A line whose own place looks the same after a word was typed beside it ends where its
+successor starts. Without strips, or where the pictures cannot tell (the line looked the same on the
+frame before: it was there unread), the edge is put halfway between the two sampled frames (the best
+guess, half a sample interval off at worst), or at the frame itself where a shot starts there (the cut
+is when). A span still holds every frame that showed the line.
 """
 
 from __future__ import annotations
@@ -35,26 +35,13 @@ from streammm.config import OcrConfig
 from streammm.media.frames import change_time, grey_thumbnail
 from streammm.models.base import Box, OcrEngine, TextBox, crop_box
 from streammm.records import Frame, OcrLine
+from streammm.stages.line_edges import Pictures, came_at, went_at
+from streammm.stages.line_pictures import MIN_CONTRAST, TrackedLine, looks_same, picture
 
 CELL_PX = 32  # thumbnail pixels a side of a gate cell (gate_grid cells a side)
 BLOCK_PX = 8  # thumbnail pixels a side of a block: 4 x 4 a cell, each about a character of the frame
-SEARCH_PX = 4  # a known line is looked for this many pixels around the place its box moved it to
-CLEARER = 1.5  # a line whose contrast grew this much (it was read fading in) is read again
-MIN_CONTRAST = 24  # grey levels: a picture with less range is not stretched to the full range
 SHORT_TEXT_CHARS = 3  # readings of this many letters or digits or fewer need `min_score_short`
-MIN_STRIP_LINE_PX = 5  # a line lower than this in the strip pictures is not followed through them
 INK_SHARE = 0.5  # a column of a box whose grey range is over this share of the box's range holds ink
-
-
-@dataclass(frozen=True, eq=False)
-class TrackedLine:
-    """A line box and its picture, to tell whether a box on a later frame shows the same line.
-
-    `line.text` is "" for a fragment: not a line worth keeping, remembered so it is not recognised again.
-    """
-
-    line: TextBox
-    picture: np.ndarray  # the box in grey, slightly blurred (see picture())
 
 
 @dataclass(frozen=True)
@@ -138,84 +125,6 @@ def changed_bands(blocks: np.ndarray | None, rows: int, threshold: float) -> lis
 
 def thumbnail(image: np.ndarray, grid: int) -> np.ndarray:
     return grey_thumbnail(image, grid * CELL_PX)
-
-
-def picture(image: np.ndarray, box: Box) -> np.ndarray:
-    """The box in grey, slightly blurred (so that compression noise and half-pixel moves count little)."""
-    import cv2
-
-    pixels = crop_box(image, box)
-    if pixels.size == 0:
-        return np.zeros((0, 0), dtype=np.float32)
-    grey = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
-    return cv2.GaussianBlur(grey, (3, 3), 0).astype(np.float32)
-
-
-def looks_same(known: TrackedLine, image: np.ndarray, box: Box, max_diff: float) -> bool:
-    """Whether `box` in `image` shows what `known` showed (see where_shown)."""
-    return where_shown(known, image, box, max_diff) is not None
-
-
-def where_shown(known: TrackedLine, image: np.ndarray, box: Box, max_diff: float, *, most: bool = False) -> Box | None:
-    """Where in `image` the picture of `known` shows, if it does: it is searched for a few pixels around
-    where `box` moved it to, and compared with contrast stretched (fades and backgrounds do not count),
-    one character-wide block at a time: every block must match (one changed digit counts), or with
-    `most`, half of them (a mouse pointer over a character, or a button pressed under the text, leaves
-    the line shown; the stretch then ignores the darkest and lightest few pixels, a pointer's)."""
-    import cv2
-
-    old, before = known.line.box, known.picture
-    if before.size == 0:
-        return None
-    dx, dy = round((box[0] + box[2] - old[0] - old[2]) / 2), round((box[1] + box[3] - old[1] - old[3]) / 2)
-    x0, y0 = int(old[0]) + dx - SEARCH_PX, int(old[1]) + dy - SEARCH_PX
-    region = (x0, y0, x0 + before.shape[1] + 2 * SEARCH_PX, y0 + before.shape[0] + 2 * SEARCH_PX)
-    around = picture(_crop_padded(image, region), (0, 0, region[2] - x0, region[3] - y0))
-    scores = cv2.matchTemplate(around, before, cv2.TM_SQDIFF)
-    y, x = np.unravel_index(int(np.argmin(scores)), scores.shape)
-    now = around[y : y + before.shape[0], x : x + before.shape[1]]
-    if most:
-        blocks = _block_means(np.abs(_stretch(now, robust=True) - _stretch(before, robust=True)))
-        if float(np.median(blocks)) > max_diff:
-            return None
-    elif np.ptp(now) > CLEARER * max(float(np.ptp(before)), MIN_CONTRAST):
-        return None  # it was read fading in: read it again now that it is clearer
-    elif _worst_block(np.abs(_stretch(now) - _stretch(before))) > max_diff:
-        return None
-    return (float(x0 + x), float(y0 + y), float(x0 + x + before.shape[1]), float(y0 + y + before.shape[0]))
-
-
-def _crop_padded(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The pixels of `box`, the parts outside the image filled with its edge."""
-    x0, y0, x1, y1 = box
-    height, width = image.shape[:2]
-    inside = image[max(0, y0) : max(0, min(height, y1)), max(0, x0) : max(0, min(width, x1))]
-    if inside.size == 0:
-        return np.zeros((y1 - y0, x1 - x0) + image.shape[2:], dtype=image.dtype)
-    pad = ((max(0, -y0), max(0, y1 - height)), (max(0, -x0), max(0, x1 - width))) + ((0, 0),) * (image.ndim - 2)
-    return np.pad(inside, pad, mode="edge")
-
-
-def _stretch(picture: np.ndarray, *, robust: bool = False) -> np.ndarray:
-    """Contrast stretched to 0-255 (not beyond MIN_CONTRAST); `robust`: between the 3rd and 97th
-    percentiles, clipped."""
-    low, high = (np.percentile(picture, (3, 97)) if robust else (picture.min(), picture.max()))
-    stretched = (picture - float(low)) * (255.0 / max(float(high) - float(low), MIN_CONTRAST))
-    return np.clip(stretched, 0, 255) if robust else stretched
-
-
-def _worst_block(diff: np.ndarray) -> float:
-    """The largest mean over blocks of columns about a character wide (half the line's height): one
-    changed digit in a long line counts in full."""
-    return float(_block_means(diff).max())
-
-
-def _block_means(diff: np.ndarray) -> np.ndarray:
-    """The mean of each block of columns about a character wide (half the line's height)."""
-    starts = np.arange(0, diff.shape[1], max(1, diff.shape[0] // 2))
-    sums = np.add.reduceat(diff.sum(axis=0), starts)
-    widths = np.diff(np.append(starts, diff.shape[1]))
-    return sums / (widths * diff.shape[0])
 
 
 def legible(box: Box, options: OcrConfig) -> bool:
@@ -424,7 +333,7 @@ def _update_spans(state: OcrState, frame: Frame, max_diff: float) -> tuple[OcrSt
     return replace(state, spans=tuple(continued)), closed
 
 
-def _since_last(state: OcrState, frame: Frame) -> tuple[tuple[float, np.ndarray], ...]:
+def _since_last(state: OcrState, frame: Frame) -> Pictures:
     """The strip pictures from the frame read before (first) to `frame` (last); () where either frame
     has no strip (or its own picture is not in it)."""
     before = [i for i, (t_s, _) in enumerate(state.strip) if state.last_frame_s is not None and abs(t_s - state.last_frame_s) < 1e-3]
@@ -432,54 +341,3 @@ def _since_last(state: OcrState, frame: Frame) -> tuple[tuple[float, np.ndarray]
     if not before or not now:
         return ()
     return state.strip[before[0] :] + frame.strip[: now[0] + 1]
-
-
-def came_at(box: Box, shape: tuple[int, int], pictures: tuple[tuple[float, np.ndarray], ...], max_diff: float) -> float | None:
-    """When the line in `box` (frame pixels of a frame of `shape`, height and width) on the last of
-    `pictures` first showed: the first of the run of frames just before it that show its picture. None
-    when the first picture (the frame read before) shows it too, or `pictures` cannot tell."""
-    line = _strip_line(box, shape, pictures)
-    if line is None:
-        return None
-    start = pictures[-1][0]
-    for t_s, grey in reversed(pictures[:-1]):
-        moved = where_shown(line, grey, line.line.box, max_diff)
-        if moved is None:
-            return start
-        line, start = replace(line, line=replace(line.line, box=moved)), t_s
-    return None
-
-
-def went_at(
-    box: Box, shape: tuple[int, int], pictures: tuple[tuple[float, np.ndarray], ...], max_diff: float, *, most: bool = False
-) -> float | None:
-    """When the line in `box` on the first of `pictures` went: the first frame after it that no longer
-    shows its picture (with `most`, most of it: see where_shown). None when the last picture (the frame
-    being read) still shows it, or `pictures` cannot tell."""
-    line = _strip_line(box, shape, pictures, first=True)
-    if line is None:
-        return None
-    for t_s, grey in pictures[1:]:
-        moved = where_shown(line, grey, line.line.box, max_diff, most=most)
-        if moved is None:
-            return t_s
-        line = replace(line, line=replace(line.line, box=moved))
-    return None
-
-
-def _strip_line(box: Box, shape: tuple[int, int], pictures: tuple[tuple[float, np.ndarray], ...], *, first: bool = False) -> TrackedLine | None:
-    """The line in `box` as the first (or last) strip picture shows it, in that picture's pixels; None
-    without two pictures, or where the line is too small there to tell its characters apart."""
-    if len(pictures) < 2:
-        return None
-    grey = pictures[0][1] if first else pictures[-1][1]
-    sy, sx = grey.shape[0] / shape[0], grey.shape[1] / shape[1]
-    scaled = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
-    if scaled[3] - scaled[1] < MIN_STRIP_LINE_PX:
-        return None
-    # Blurred with the pixels around it, as where_shown blurs what it compares it with: a small line's
-    # edge pixels would differ otherwise.
-    x0, y0, x1, y1 = int(scaled[0]), int(scaled[1]), int(np.ceil(scaled[2])), int(np.ceil(scaled[3]))
-    around = _crop_padded(grey, (x0 - 1, y0 - 1, x1 + 1, y1 + 1))
-    line = picture(around, (0, 0, around.shape[1], around.shape[0]))[1:-1, 1:-1]
-    return TrackedLine(TextBox("", 0.0, (x0, y0, x1, y1)), line) if line.size else None

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline_helpers import assert_tiles, base_env, clip_rows, clips_of, run_cli, tail
 from streammm.media.probe import probe
-from streammm.media.synthetic import MATRIX, Case, missing_encoders, write_case
+from streammm.media.synthetic import MATRIX, missing_encoders, write_case
 from streammm.pipeline.dead_letters import archive_folder, decode_letter
 
 pytestmark = pytest.mark.integration

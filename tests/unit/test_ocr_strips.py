@@ -18,7 +18,8 @@ from streammm.media.segments import iter_segments
 from streammm.models.base import TextBox
 from streammm.paths import shared_media
 from streammm.records import Frame
-from streammm.stages.ocr import OcrState, came_at, read_step, went_at
+from streammm.stages.line_edges import came_at, went_at
+from streammm.stages.ocr import OcrState, read_step
 
 H, W = 180, 320
 FONT = ImageFont.load_default(size=24)
