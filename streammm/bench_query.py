@@ -371,7 +371,7 @@ def run_query_bench(
     """
     from dataclasses import replace
 
-    from streammm.models.registry import create_text_encoder
+    from streammm.models.registry import create_question_encoder
     from streammm.store.embedded import LanceDbClipStore
     from streammm.store.factory import ann_options
 
@@ -380,7 +380,7 @@ def run_query_bench(
     pool = load_text_pool()
     questions = pool.questions
     progress("loading the text encoder")
-    encoder = create_text_encoder(settings.models)
+    encoder = create_question_encoder(settings.models)
     dim = int(encoder.dim)
     rows = []
     with contextlib.ExitStack() as stack:
@@ -466,7 +466,7 @@ def run_query_bench(
             "loadavg_before": [round(x, 2) for x in load_before],
             "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         },
-        "encoder": f"{settings.models.embedding.profile} text encoder ({settings.models.text_runtime}), {dim}-d",
+        "encoder": f"{settings.models.embedding.profile} question encoder ({settings.models.question_runtime}), {dim}-d",
         "vectors": vectors,
         "vector_index": {"kind": settings.store.ann_index, "min_rows": settings.store.ann_min_rows, "nprobes": settings.store.ann_nprobes, "refine_factor": settings.store.ann_refine_factor},
         "strategy": settings.qa.strategy,

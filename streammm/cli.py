@@ -215,7 +215,7 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from streammm.models.registry import create_text_encoder
+    from streammm.models.registry import create_question_encoder
     from streammm.models.runtime import configure_threads
     from streammm.bus.clip_feed import kafka_clip_feed
     from streammm.bus.topics import Topics
@@ -225,7 +225,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_threads(1)  # requests run side by side; one torch thread each keeps encoding time steady
     # The ONNX Runtime encoder (the default) keeps models.threads_per_call() threads a call: with one, a
     # question costs less CPU, but 20 clients got fewer answers (README "Results", library scale).
-    encoder = create_text_encoder(settings.models)
+    encoder = create_question_encoder(settings.models)
     store = open_store(settings, encoder.dim)
     bootstrap = settings.kafka.bootstrap_servers
     feed = kafka_clip_feed(settings.kafka, bootstrap, Topics.from_config(settings.kafka).clips) if bootstrap else None
@@ -352,7 +352,7 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from streammm.models.registry import create_text_encoder
+    from streammm.models.registry import create_question_encoder
     from streammm.qa.answer import clock
     from streammm.qa.service import NO_MATCH, QueryService, SearchRequest
     from streammm.server.protocol import moment_json
@@ -361,7 +361,7 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.k <= 100:
         print("streammm: error: --k must be between 1 and 100", file=sys.stderr)
         return 2
-    encoder = create_text_encoder(settings.models)
+    encoder = create_question_encoder(settings.models)
     store = open_existing_store(settings, encoder.dim)
     try:
         query = SearchRequest(args.query, streams=tuple(args.stream) if args.stream else None, k=args.k, strategy=args.strategy)

@@ -118,7 +118,12 @@ class ModelsConfig(_Section):
             return self
         return self.model_copy(update={"op_threads": max(1, (os.cpu_count() or 1) // self.threads)})
     text_runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "onnx", description="bundled profile: MiniLM through sentence-transformers (torch) or ONNX Runtime (fp32, or int8 weights); cpu only"
+        "onnx", description="bundled profile: MiniLM for what is stored (transcripts, on-screen text) through sentence-transformers (torch) or ONNX Runtime (fp32, or int8 weights); cpu only"
+    )
+    question_runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx-int8",
+        description="bundled profile: the same for questions (search, ask, watch); int8 halves their CPU, and against float stored "
+        "vectors gave the same hybrid moments on the labelled queries (docs/eval.md); cpu only",
     )
     speech: SpeechConfig = SpeechConfig()
     ocr: OcrConfig = OcrConfig()
@@ -270,7 +275,7 @@ class QaConfig(_Section):
     evidence_moments: int = Field(5, ge=1, le=50, description="moments handed to the answerer")
     max_sentences: int = Field(3, ge=1, le=20, description="extractive: sentences in an answer")
     min_relevance: float = Field(
-        0.04, ge=0.0, le=1.0,
+        0.05, ge=0.0, le=1.0,
         description="moments whose calibrated relevance (0-1) is below this are not returned; 0 returns every moment",
     )
     llm: LlmConfig = LlmConfig()

@@ -18,6 +18,7 @@ from streammm.ingest.supervisor import SourceSpec, Sources
 from streammm.ingest.spool import Spool
 from streammm.ingest.timeline import resume_point
 from streammm.media.segments import mask_url
+from streammm.models.registry import create_question_encoder
 from streammm.pipeline.dead_letters import archive_dead_letters, archive_folder
 from streammm.pipeline.runner import UP_KINDS, Pipeline, install_stop_signals, open_pipeline, shutdown, until_stopped
 from streammm.server.run import serve as serve_http
@@ -141,8 +142,9 @@ def _timeline_start(pipeline: Pipeline, source: str, stream_id: str) -> float:
 async def _serve(pipeline: Pipeline, stop: asyncio.Event) -> None:
     assert pipeline.store is not None
     feed = kafka_clip_feed(pipeline.settings.kafka, pipeline.bootstrap_servers, pipeline.topics.clips)
+    questions = await asyncio.to_thread(create_question_encoder, pipeline.settings.models)
     await serve_http(
-        pipeline.settings, pipeline.store, pipeline.models.embedder.text, data_dir=data_dir(pipeline.settings),
+        pipeline.settings, pipeline.store, questions, data_dir=data_dir(pipeline.settings),
         clip_feed=feed, stats=pipeline.stats, stop=stop,
     )
 

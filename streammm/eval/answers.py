@@ -126,12 +126,12 @@ def evaluate_answers(
     """`streammm eval --answers`: every query whose video is indexed in `data_dir`, through the answerer.
     Returns {"rows": [...], "summary": {...}, "strategy": ...}."""
     from streammm.eval.harness import stream_ids, with_data_dir
-    from streammm.models.registry import create_text_encoder
+    from streammm.models.registry import create_question_encoder
 
     settings = with_data_dir(settings, data_dir)
     streams = stream_ids(queries)
     skipped = set(not_indexed or ())
     asked = [q for q in queries if q.answerable and streams[q.path] not in skipped]  # unanswerable: no window to cite
-    encoder = create_text_encoder(settings.models)
+    encoder = create_question_encoder(settings.models)
     rows = ask_answers(settings, asked, streams, encoder, across_streams=across_streams) if asked else []
     return {"rows": rows, "summary": summarize_answers(rows), "strategy": settings.qa.strategy, "answerer": settings.qa.answerer}

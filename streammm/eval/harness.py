@@ -63,9 +63,9 @@ def run_eval(
     settings = with_data_dir(settings, data_dir)
     streams = stream_ids(queries)
 
-    from streammm.models.registry import create_text_encoder
+    from streammm.models.registry import create_question_encoder
 
-    encoder = create_text_encoder(settings.models)
+    encoder = create_question_encoder(settings.models)
     started = time.perf_counter()
     not_indexed: dict[str, str] = {}
     status = index_media(settings, streams, encoder.dim, not_indexed=not_indexed)

@@ -30,7 +30,9 @@ class OnnxMiniLmTextEncoder:
 
     The graph (BERT, mean pooling, L2 normalisation: what sentence-transformers computes) is exported from
     the installed weights with torch.onnx on first use and kept in `cache_dir` under a name derived from
-    the weights, so nothing is downloaded. With `int8`, its MatMul weights are quantised (dynamic int8).
+    the weights, so nothing is downloaded. With `int8`, its MatMul weights are quantised (dynamic int8, a
+    scale per output channel: cosine to the float vectors 0.98-1.00 on the labelled queries, against
+    0.88-0.99 with one scale per matrix).
     """
 
     def __init__(self, *, int8: bool = False, threads: int = 2, cache_dir: Path | None = None, max_tokens: int | None = None) -> None:
@@ -76,7 +78,7 @@ def exported_model(model_dir: Path, cache_dir: Path, *, int8: bool) -> Path:
     stat = weights.stat()
     key = hashlib.sha256(f"{weights.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:v1".encode()).hexdigest()[:16]
     plain = cache_dir / f"minilm-l6-{key}.onnx"
-    wanted = cache_dir / f"minilm-l6-{key}-int8.onnx" if int8 else plain
+    wanted = cache_dir / f"minilm-l6-{key}-int8pc.onnx" if int8 else plain
     with _export_lock:
         if wanted.exists():
             return wanted
@@ -87,7 +89,7 @@ def exported_model(model_dir: Path, cache_dir: Path, *, int8: bool) -> Path:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             partial = wanted.with_suffix(f".{os.getpid()}.tmp")
-            quantize_dynamic(str(plain), str(partial), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+            quantize_dynamic(str(plain), str(partial), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"], per_channel=True)
             partial.replace(wanted)
     return wanted
 

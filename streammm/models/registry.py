@@ -50,9 +50,19 @@ def create_ocr_engine(config: ModelsConfig) -> OcrEngine:
 
 
 def create_text_encoder(config: ModelsConfig) -> TextEncoder:
-    """The configured profile's text encoder alone (queries need no vision model)."""
+    """The configured profile's text encoder alone, for what is stored (transcripts, on-screen text)."""
+    return _text_encoder(config, config.text_runtime)
+
+
+def create_question_encoder(config: ModelsConfig) -> TextEncoder:
+    """The configured profile's text encoder for questions: the bundled profile's MiniLM under
+    `question_runtime` (int8 weights by default; their vectors are compared with stored float ones)."""
+    return _text_encoder(config, config.question_runtime)
+
+
+def _text_encoder(config: ModelsConfig, runtime: str) -> TextEncoder:
     if config.embedding.profile == "bundled":
-        runtime = config.text_runtime if config.device == "cpu" else "torch"  # ONNX Runtime here is CPU-only
+        runtime = runtime if config.device == "cpu" else "torch"  # ONNX Runtime here is CPU-only
         if runtime != "torch":
             from streammm.models.onnx_text import OnnxMiniLmTextEncoder
 

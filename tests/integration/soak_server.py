@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from streammm.config import load_settings
-from streammm.models.registry import create_text_encoder
+from streammm.models.registry import create_question_encoder
 from streammm.qa.service import QueryService, SearchRequest
 from streammm.server.run import serve
 from streammm.store.factory import open_existing_store
@@ -25,7 +25,7 @@ def main() -> None:
     data_dir, port, *extra = sys.argv[1:]
     overrides = {"store.data_dir": data_dir, "server.port": int(port), **dict(item.split("=", 1) for item in extra)}
     settings = load_settings(env={}, overrides=overrides)
-    encoder = create_text_encoder(settings.models)
+    encoder = create_question_encoder(settings.models)
     store = open_existing_store(settings, encoder.dim)
     shown = QueryService(store, encoder).moments(SearchRequest("Mirror displays", streams=("display-dual-monitors",), strategy="ocr", k=1))
     template = shown[0].clips[0]

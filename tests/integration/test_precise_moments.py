@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streammm.config import load_settings
-from streammm.models.registry import create_text_encoder
+from streammm.models.registry import create_question_encoder
 from streammm.qa.service import QueryService, SearchRequest
 from streammm.store.factory import open_existing_store
 
@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def service(dev_data_dir: Path):
     settings = load_settings(env={}, overrides={"store.data_dir": str(dev_data_dir)})
-    encoder = create_text_encoder(settings.models)
+    encoder = create_question_encoder(settings.models)
     store = open_existing_store(settings, encoder.dim)
     yield QueryService(store, encoder, min_relevance=settings.qa.min_relevance)
     store.close()

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from streammm.config import STRATEGIES, load_settings
-from streammm.models.registry import create_text_encoder
+from streammm.models.registry import create_question_encoder
 from streammm.server.app import create_app
 from streammm.store.factory import open_existing_store
 
@@ -34,7 +34,7 @@ def make_client(data_dir: Path, **overrides) -> TestClient:
     # Starlette's TestClient names its host "testserver" in websocket handshakes: served like a local name.
     overrides = {"server.allowed_hosts": ["testserver"], **overrides}
     settings = load_settings(env={}, overrides={"store.data_dir": str(data_dir), **overrides})
-    encoder = create_text_encoder(settings.models)
+    encoder = create_question_encoder(settings.models)
     store = open_existing_store(settings, encoder.dim)
     return TestClient(create_app(settings, store, encoder, data_dir=data_dir))
 

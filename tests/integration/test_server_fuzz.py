@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from streammm.config import STRATEGIES, load_settings
-from streammm.models.registry import create_text_encoder
+from streammm.models.registry import create_question_encoder
 from streammm.server.app import create_app
 from streammm.store.factory import open_existing_store
 
@@ -70,7 +70,7 @@ async def _never_a_clip(stop: asyncio.Event):
 def fuzz_client(dev_data_dir: Path):
     overrides = {"store.data_dir": str(dev_data_dir), "server.allowed_hosts": ["testserver"], "server.max_watches": 1024}
     app_settings = load_settings(env={}, overrides=overrides)
-    encoder = create_text_encoder(app_settings.models)
+    encoder = create_question_encoder(app_settings.models)
     store = open_existing_store(app_settings, encoder.dim)
     app = create_app(app_settings, store, encoder, data_dir=dev_data_dir, clip_feed=lambda stop: _never_a_clip(stop))
     with TestClient(app, base_url="http://127.0.0.1:8000", raise_server_exceptions=False) as client:

@@ -115,7 +115,7 @@ def test_the_index_answers_like_exact_search_on_clustered_vectors(tmp_path: Path
 
 def test_the_dev_queries_find_the_same_top_moment_with_the_index(dev_data_dir: Path, tmp_path: Path) -> None:
     from streammm.config import Settings
-    from streammm.models.registry import create_text_encoder
+    from streammm.models.registry import create_question_encoder
     from streammm.paths import shared_media
     from streammm.qa.moments import merge_into_moments
     from streammm.qa.retrieval import retrieve
@@ -129,7 +129,7 @@ def test_the_dev_queries_find_the_same_top_moment_with_the_index(dev_data_dir: P
         table = indexed._open()
         assert all(indexed._ann.indexed(table, name) for name in VECTOR_NAMES)
         assert not exact._ann.indexed(table, "joint")  # under the default threshold: exact
-        encoder = create_text_encoder(Settings().models)
+        encoder = create_question_encoder(Settings().models)
         queries = [q["query"] for q in json.loads((shared_media() / "queries.json").read_text())["queries"]]
         vectors = encoder.encode(queries)
         for query, vector in zip(queries, vectors):

@@ -10,15 +10,20 @@ import pytest
 
 from streammm.config import ModelsConfig
 from streammm.models.onnx_text import OnnxMiniLmTextEncoder
-from streammm.models.registry import create_text_encoder
+from streammm.models.registry import create_question_encoder, create_text_encoder
 from streammm.models.text import MiniLmTextEncoder
 
 pytestmark = pytest.mark.integration
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 @pytest.fixture(scope="module")
 def questions(media: Path) -> list[str]:
-    return [q["query"] for q in json.loads((media / "queries.json").read_text())["queries"]]
+    """The dev and the larger set's labelled questions (73)."""
+    files = (media / "queries.json", REPO / "tools/media/queries-extra.json")
+    return [q["query"] for f in files for q in json.loads(f.read_text())["queries"]]
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +44,19 @@ def test_onnx_vectors_match_the_torch_ones_on_the_dev_questions(questions: list[
 
 
 def test_int8_vectors_are_close_but_not_the_same(questions: list[str], torch_vectors: np.ndarray, tmp_path_factory) -> None:
-    """int8 weights move the vectors (measured here: cosine 0.95-0.99 to the float ones), which is why
-    it is not the default: stored float vectors and int8 questions would rank a little differently."""
+    """int8 weights move the vectors a little: with a scale per output channel, cosine 0.98-1.00 to the
+    float ones on these questions (one scale per weight matrix gave 0.88 at worst, and moved the moments of
+    some). Questions are encoded with them by default, against the float vectors stored."""
     vectors = OnnxMiniLmTextEncoder(int8=True, cache_dir=tmp_path_factory.mktemp("onnx8")).encode(questions)
     cosines = (vectors * torch_vectors).sum(axis=1)
-    assert 0.9 <= cosines.min() and cosines.mean() < 0.9999
+    assert 0.97 <= cosines.min() and cosines.mean() < 0.9999
 
 
 def test_the_registry_picks_the_runtime() -> None:
     assert isinstance(create_text_encoder(ModelsConfig(text_runtime="onnx")), OnnxMiniLmTextEncoder)
     assert isinstance(create_text_encoder(ModelsConfig(text_runtime="torch")), MiniLmTextEncoder)
+    # what is stored is encoded in float, questions in int8 unless told otherwise
+    assert not create_text_encoder(ModelsConfig()).int8
+    assert create_question_encoder(ModelsConfig()).int8
+    assert not create_question_encoder(ModelsConfig(question_runtime="onnx")).int8
+    assert isinstance(create_question_encoder(ModelsConfig(question_runtime="torch")), MiniLmTextEncoder)
