@@ -285,7 +285,7 @@ def _fit(
         # A shot may go on beyond the group too: its frames in the chain count. The run must still be the
         # group's: it shows in the group's best clip. The clips that show it support it.
         tags = ", ".join(clips[0].tags[:3])
-        run = fit_frames(query_vector, distinct_frames(chained), reach)
+        run = fit_frames(query_vector, distinct_frames(chained), reach, around=span)
         if run is not None and _shows(clips[0], *run):
             return Fit("visual", *run, tags), [item for item in chain if _shows(item.clip, *run)]
         fit = Fit("visual", *(grid or _grid_span(clips, span, rel)), tags)

@@ -47,14 +47,18 @@ def distinct_frames(clips: Iterable[Clip]) -> list[SampledFrame]:
     return [seen[k] for k in sorted(seen)]
 
 
-def fit_frames(query_vector: np.ndarray | None, frames: Sequence[SampledFrame], span: tuple[float, float]) -> tuple[float, float] | None:
+def fit_frames(
+    query_vector: np.ndarray | None, frames: Sequence[SampledFrame], span: tuple[float, float], around: tuple[float, float] | None = None
+) -> tuple[float, float] | None:
     """The run of `frames` around the one that matches `query_vector` best, while their cosine stays within
     FRAME_NEAR of its lead over the worst frame, never across a shot change: from the change before its
     first frame to the change after its last (halfway to the frames around it, or at a cut; the end of
     `span` after the last frame known).
 
     None where the pictures do not single out a run: fewer than two frames, a lead under FRAME_LEAD, or a
-    frame outside the run within FRAME_RIVAL of the lead of the best (as good elsewhere)."""
+    frame outside the run but within `around` (the moment's own clips; default: anywhere) within
+    FRAME_RIVAL of the lead of the best (as good elsewhere in the moment). A frame as good in another
+    part of the video is another moment's, and does not blur this one."""
     if query_vector is None or len(frames) < 2:
         return None
     matrix = np.asarray([f.vector for f in frames], dtype=np.float32)
@@ -71,7 +75,8 @@ def fit_frames(query_vector: np.ndarray | None, frames: Sequence[SampledFrame], 
     while last + 1 < len(frames) and not frames[last + 1].shot_start and scores[last + 1] >= floor:
         last += 1
     rival = scores[best] - FRAME_RIVAL * lead
-    if any(score >= rival for i, score in enumerate(scores) if not first <= i <= last):
+    lo, hi = around or (-np.inf, np.inf)
+    if any(score >= rival and lo <= frames[i].t_s < hi for i, score in enumerate(scores) if not first <= i <= last):
         return None
     start = change_time(frames[first - 1].t_s if first > 0 else None, frames[first].t_s, cut=frames[first].shot_start)
     end = change_time(frames[last].t_s, frames[last + 1].t_s, cut=frames[last + 1].shot_start) if last + 1 < len(frames) else span[1]

@@ -231,13 +231,24 @@ def test_a_visual_run_is_the_frames_that_match_cut_at_a_shot_change():
     assert (uncut.start_s, uncut.end_s) == (1.5, 7.5)  # the weaker frame at 7 s is still near the best
 
 
-def test_pictures_that_match_as_well_elsewhere_fall_back_to_the_clip_grid():
-    twice = dict(CAT) | {9.0: 0.8}  # the cat again at 9 s: the pictures do not say when
-    clips = [framed(t, twice, cosine=c) for t, c in [(4.0, 0.56), (2.0, 0.55), (6.0, 0.2)]]
+def test_pictures_that_match_as_well_elsewhere_in_the_moment_fall_back_to_the_clip_grid():
+    blinking = {float(t): c for t, c in enumerate([0.1, 0.1, 0.8, 0.8, 0.1, 0.1, 0.8, 0.1, 0.1, 0.1, 0.1, 0.1])}
+    clips = [framed(t, blinking, cosine=c) for t, c in [(4.0, 0.56), (2.0, 0.55), (6.0, 0.2)]]  # the cat at 2-3 s, and 6 s
     grid = [replace(c, frame_vectors=None) for c in clips]
     fitted = fit_moments("a tabby cat", found(*clips), QUERY)
     assert [(m.start_s, m.end_s) for m in fitted] == [(m.start_s, m.end_s) for m in fit_moments("a tabby cat", found(*grid), QUERY)]
     assert (fitted[0].start_s, fitted[0].end_s) == (4.0, 6.0)
+
+
+def test_a_picture_that_matches_as_well_in_another_moment_does_not_blur_this_one():
+    """The cat again at 9 s, in a clip too weak to join the moment: that is another moment (the held-out
+    call video's astronaut slide, 0-6 s, was cut to the 2-4 s grid cell because the fruit slide at 18 s
+    matched "orange" as well)."""
+    twice = dict(CAT) | {9.0: 0.8}
+    clips = [framed(t, twice, cosine=c) for t, c in [(4.0, 0.56), (2.0, 0.55), (6.0, 0.2)]]
+    fitted = fit_moments("a tabby cat", found(*clips), QUERY)
+    assert (fitted[0].start_s, fitted[0].end_s, fitted[0].evidence) == (2.0, 7.5, "visual")  # the run, from the first clip
+    assert fitted[1].start_s <= 9.0 < fitted[1].end_s
 
 
 def test_adjacent_clips_merge_only_while_relevance_stays_high():
