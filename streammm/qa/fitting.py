@@ -29,7 +29,7 @@ import numpy as np
 
 from streammm.qa.moments import MAX_MOMENT_S, Fit, Moment
 from streammm.qa.ocr_fit import distinct_lines, fit_ocr, screens
-from streammm.qa.terms import SPELLED, STOPWORDS, Terms, tokens
+from streammm.qa.terms import REVERSED_COST, SPELLED, STOPWORDS, Terms, tokens
 from streammm.qa.visual_fit import distinct_frames, fit_frames, fit_grid
 from streammm.records import Clip, ScoredClip, Word
 
@@ -60,9 +60,10 @@ def distinct_words(clips: Iterable[Clip]) -> list[Word]:
 
 
 def fit_speech(terms: Terms, words: Sequence[Word]) -> Fit | None:
-    """The run of words that best matches the query (a maximum-sum run within one sentence: a matched word
-    gains its term's weight, an unmatched one costs MISS), widened to its phrase when at most SNAP_WORDS
-    are left out."""
+    """The run of words that best matches the query (within one sentence, the run with the largest sum: a
+    matched word gains its term's weight, an unmatched one costs MISS; a run whose words come in another
+    order than the query's loses REVERSED_COST of it per reversed pair), widened to its phrase when at most
+    SNAP_WORDS are left out."""
     if not words or not terms.content:
         return None
     values: list[float] = []
@@ -75,6 +76,25 @@ def fit_speech(terms: Terms, words: Sequence[Word]) -> Fit | None:
         else:
             kinds = tokens(word.text)
             values.append(-MISS / 2 if kinds and all(k in STOPWORDS for k in kinds) else -MISS)
+    clauses = _clauses(words)
+    best_span = _best_run(terms, words, values, [[(t, clause) for t in found] for found, clause in zip(matched, clauses, strict=True)])
+    if best_span is None:
+        return None
+    first, last = best_span
+    said = [(t, clauses[i]) for i in range(first, last + 1) for t in matched[i]]
+    match = terms.coverage(t for t, _ in said) * (1.0 - REVERSED_COST * terms.reversed_share(said))
+    if match <= 0:
+        return None
+    first, last = _snap_to_phrase(words, first, last)
+    text = " ".join(w.text.strip() for w in words[first : last + 1])
+    return Fit("speech", words[first].start_s, words[last].end_s, text, match)
+
+
+def _best_run(terms: Terms, words: Sequence[Word], values: Sequence[float], matched: Sequence[list[tuple[str, int]]]) -> tuple[int, int] | None:
+    """(first, last) of the best run (fit_speech; `matched`: each word's (term, clause)): the maximum-sum run
+    within one sentence, unless its words came in another order across clauses; then every run from a
+    matched word to a matched word of one sentence is scored with that cost (the earliest of equals). None
+    where no run gains anything."""
     best, best_span, total, start = 0.0, None, 0.0, 0
     for i, value in enumerate(values):
         if total <= 0 or (i > 0 and _ends_sentence(words, i - 1)):  # a run never crosses a sentence end
@@ -82,16 +102,37 @@ def fit_speech(terms: Terms, words: Sequence[Word]) -> Fit | None:
         total += value
         if total > best:
             best, best_span = total, (start, i)
-    if best_span is None:
-        return None
-    first, last = best_span
-    terms_in = [t for m in matched[first : last + 1] for t in m]
-    match = terms.coverage(terms_in)
-    if match <= 0:
-        return None
-    first, last = _snap_to_phrase(words, first, last)
-    text = " ".join(w.text.strip() for w in words[first : last + 1])
-    return Fit("speech", words[first].start_s, words[last].end_s, text, match)
+    if best_span is None or not terms.reversed_share([m for found in matched[best_span[0] : best_span[1] + 1] for m in found]):
+        return best_span  # no run scores more than the largest sum, at no cost
+    sentence, sentences = [], 0
+    for i in range(len(words)):
+        sentence.append(sentences)
+        sentences += _ends_sentence(words, i)
+    sums = [0.0]
+    for value in values:
+        sums.append(sums[-1] + value)
+    hits = [i for i, found in enumerate(matched) if found]
+    best, best_span = 0.0, None
+    for n, first in enumerate(hits):
+        said: list[tuple[str, int]] = []
+        for last in hits[n:]:
+            if sentence[last] != sentence[first]:
+                break
+            said += matched[last]
+            score = (sums[last + 1] - sums[first]) * (1.0 - REVERSED_COST * terms.reversed_share(said))
+            if score > best + 1e-9:
+                best, best_span = score, (first, last)
+    return best_span
+
+
+def _clauses(words: Sequence[Word]) -> list[int]:
+    """Each word's clause number: a clause ends at a pause of PAUSE_S or a punctuation mark (a comma too)."""
+    clauses, clause = [], 0
+    for i, word in enumerate(words):
+        clauses.append(clause)
+        if i + 1 < len(words) and (words[i + 1].start_s - word.end_s >= PAUSE_S or word.text.strip()[-1:] in ".?!;:,"):
+            clause += 1
+    return clauses
 
 
 def _ends_sentence(words: Sequence[Word], i: int) -> bool:

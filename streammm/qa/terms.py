@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -16,6 +16,17 @@ import snowballstemmer
 TOKEN = re.compile(r"([^\W_]+)(\.\.\.|…)?")  # a word, and the ellipsis that cut it short, if any
 CUT = "…"  # ends a word of on-screen text cut short ("display-2monitors.pag..."): see shown_tokens
 SPELLED = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay"}
+# Number words read as their digits: speech recognition writes "4 queen" or "four", people ask either way.
+# Not "one" ("the one who...", "no one"): it would name a number the query does not mean (Terms.numbers).
+NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+        "eighteen nineteen".split()
+    )
+    if word != "_"
+} | {word: str(10 * tens) for tens, word in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
+REVERSED_COST = 0.25  # share of a spoken run's match lost when the query's words come in another order
 STOPWORDS = frozenset(
     "a an the is are was were be been do does did what when where who whom which why how that this these those of in on "
     "at to for from by with about into and or but not no it its he she they them his her their i you we me my your our "
@@ -85,6 +96,19 @@ class Terms:
         total = self.content
         return sum(self.weights[t] for t in set(matched) if self.weights[t] >= 1.0) / total if total else 0.0
 
+    def reversed_share(self, matched: Sequence[tuple[str, int]]) -> float:
+        """Of the query's content words that follow one another in the query (stopwords aside), with both in
+        `matched` ((term, clause) in the order they were said), the share that came in the other order and
+        in different clauses: "clubs, seven of hearts" for "seven of clubs" is two things said, not the one
+        asked; "call me a Yankee down here" for "down there call her a Yankee" is one, in other words.
+        0 when no such pair is there."""
+        content = [t for t in self.weights if self.weights[t] >= 1.0]  # in the query's order
+        first: dict[str, tuple[int, int]] = {}
+        for i, (term, clause) in enumerate(matched):
+            first.setdefault(term, (i, clause))
+        pairs = [(first[a], first[b]) for a, b in zip(content, content[1:], strict=False) if a in first and b in first]
+        return sum(1 for a, b in pairs if a[0] > b[0] and a[1] != b[1]) / len(pairs) if pairs else 0.0
+
 
 @lru_cache(maxsize=65536)  # the same words and lines come back in every query's clips
 def tokens(text: str) -> tuple[str, ...]:
@@ -105,7 +129,7 @@ def _words(text: str) -> list[tuple[str, bool]]:
     for raw, ellipsis in TOKEN.findall(text.lower()):
         if len(raw) == 1 and not raw.isdigit():
             continue
-        out.append((SPELLED.get(raw, raw), bool(ellipsis)))
+        out.append((SPELLED.get(raw) or NUMBER_WORDS.get(raw, raw), bool(ellipsis)))
     return out
 
 

@@ -101,6 +101,29 @@ def test_a_run_of_matching_words_never_crosses_a_sentence_end():
     assert fit is not None and fit.text == "Had he married a more amiable woman"
 
 
+def test_the_words_asked_said_in_another_order_across_a_comma_are_two_things_said():
+    """A held-out card-reading clip: "Seven of clubs." and, later, "four of clubs, seven of hearts." The
+    later run holds both words too ("clubs, seven"), and more of the query's stopwords, but in the other
+    order and across a comma. Within one clause another order is a paraphrase, and stands."""
+    words = said("Seven of clubs. Five, five. Eight of spades, four of clubs, seven of hearts.", 17.0)
+    fit = fit_speech(Terms.of("seven of clubs"), words)
+    assert fit is not None and fit.text == "Seven of clubs." and fit.match == 1.0
+    later = fit_speech(Terms.of("seven of clubs"), words[5:])
+    assert later is not None and later.match == 0.75  # the words are there, not as asked
+    yankee = said("At least, you know, they all call me a Yankee down here.", 24.0)
+    fit = fit_speech(Terms.of("people down there call her a Yankee"), yankee)
+    assert fit is not None and fit.text == "call me a Yankee down here." and fit.match == 0.75  # 3 of 4 words, none reversed
+
+
+def test_a_number_said_in_digits_matches_the_number_word_asked():
+    """Speech recognition writes "4 queen of close" where "four queen of clubs" was said."""
+    terms = Terms.of("four queen of clubs")
+    assert tokens("4 queen of close") == ("4", "queen", "of", "close") and terms.match("4") == "4"
+    fit = fit_speech(terms, said("Ten of clothes. 4 queen of close. Seven of clubs.", 12.0))
+    assert fit is not None and fit.text == "4 queen of close." and round(fit.match, 2) == 0.67
+    assert Terms.of("slide three of five").numbers == {3, 5} and not Terms.of("the one with a red car").numbers
+
+
 def test_a_sentence_spoken_across_three_clips_is_one_moment_supported_by_them():
     words = said("and mister john dashwood had then leisure to consider how much there might be in his power", 0.3, step=0.4)
     clips = [clip(t, words=words, cosine=c) for t, c in ((0.0, 0.6), (2.0, 0.62), (4.0, 0.55))]
