@@ -61,9 +61,9 @@ def distinct_words(clips: Iterable[Clip]) -> list[Word]:
 
 def fit_speech(terms: Terms, words: Sequence[Word]) -> Fit | None:
     """The run of words that best matches the query (within one sentence, the run with the largest sum: a
-    matched word gains its term's weight, an unmatched one costs MISS; a run whose words come in another
-    order than the query's loses REVERSED_COST of it per reversed pair), widened to its phrase when at most
-    SNAP_WORDS are left out."""
+    matched word gains its term's weight, an unmatched one costs MISS; a run loses REVERSED_COST of it times
+    the share of the query's word pairs it says in the other order across clauses: Terms.reversed_share),
+    widened to its phrase when at most SNAP_WORDS are left out."""
     if not words or not terms.content:
         return None
     values: list[float] = []

@@ -18,15 +18,12 @@ CUT = "…"  # ends a word of on-screen text cut short ("display-2monitors.pag..
 SPELLED = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay"}
 # Number words read as their digits: speech recognition writes "4 queen" or "four", people ask either way.
 # Not "one" ("the one who...", "no one"): it would name a number the query does not mean (Terms.numbers).
-NUMBER_WORDS = {
-    word: str(value)
-    for value, word in enumerate(
-        "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
-        "eighteen nineteen".split()
-    )
-    if word != "_"
-} | {word: str(10 * tens) for tens, word in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
-REVERSED_COST = 0.25  # share of a spoken run's match lost when the query's words come in another order
+_NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen"
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety"
+NUMBER_WORDS = {word: str(n) for n, word in enumerate(_NUMBERS.split()) if word != "one"} | {
+    word: str(10 * n) for n, word in enumerate(_TENS.split(), start=2)
+}
+REVERSED_COST = 0.25  # share of a spoken run's match lost when all its query word pairs come reversed
 STOPWORDS = frozenset(
     "a an the is are was were be been do does did what when where who whom which why how that this these those of in on "
     "at to for from by with about into and or but not no it its he she they them his her their i you we me my your our "
