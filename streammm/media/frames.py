@@ -23,6 +23,10 @@ from streammm.records import Frame
 log = logging.getLogger(__name__)
 BATCH = 16
 STRIP_PX = 640  # the long side of a strip picture (see strip_picture)
+# A frame, or a segment's start, this little after a sample instant is on it: segment edges computed from a
+# live source's timestamps land microseconds off the grid (15.00001 s), and the instant must not fall
+# between two segments (the previous one takes instants up to its end less this, the next the rest).
+ON_INSTANT_S = 1e-4
 _DECORD_IMPORT = threading.Lock()  # worker threads may ask for decord at the same moment
 
 
@@ -176,8 +180,8 @@ def _check_grid(shown: list[float], grid: list[float], rate: float) -> None:
     if log.isEnabledFor(logging.DEBUG):  # every segment: the lists only when they are written
         log.debug("video (frames): shown at %s; grid frames at %s", [round(t, 3) for t in shown[:200]], [round(t, 3) for t in grid])
     picked = set(grid)
-    instants = [k / rate for k in range(math.ceil(shown[0] * rate - 1e-6), math.floor(shown[-1] * rate + 1e-6) + 1)]
-    missed = [t for t in instants if shown[bisect.bisect_right(shown, t + 1e-4) - 1] not in picked]
+    instants = [k / rate for k in range(math.ceil((shown[0] - ON_INSTANT_S) * rate), math.floor(shown[-1] * rate + 1e-6) + 1)]
+    missed = [t for t in instants if shown[bisect.bisect_right(shown, t + ON_INSTANT_S) - 1] not in picked]
     if missed:
         log.warning(
             "video (sampling): the frames shown at %s s (%g fps) were not sampled; frames shown at %s; sampled at %s",
@@ -242,7 +246,7 @@ def _decoded_frames(
                 "video (%s): the segment at %.2f s has %d frames whose times (%.2f-%.2f s) do not follow the one before",
                 codec, offset_s, len(behind), min(behind), max(behind),
             )
-        until = end_s if end_s is not None and end_s > previous[0] + 1e-4 else None
+        until = end_s if end_s is not None and end_s > previous[0] + ON_INSTANT_S else None
         yield previous[0], previous[1], next(iter(picker.roles_until(previous[0], until)), None)
 
 
@@ -254,7 +258,7 @@ class _Picker:
         self.next_k: dict[str, int] = {}
 
     def start(self, first_s: float) -> None:
-        self.next_k = {role: math.ceil(first_s * rate - 1e-6) for role, rate in self.rates}
+        self.next_k = {role: math.ceil((first_s - ON_INSTANT_S) * rate) for role, rate in self.rates}
 
     def roles_until(self, start_s: float, next_start_s: float | None) -> list[str]:
         """The roles of a frame shown from `start_s` until `next_start_s` (the last frame: None, or the end)."""
@@ -262,7 +266,7 @@ class _Picker:
         for role, rate in self.rates:
             k = self.next_k[role]
             taken = False
-            while (k / rate < next_start_s - 1e-4) if next_start_s is not None else (k / rate <= start_s + 1e-6):
+            while (k / rate < next_start_s - ON_INSTANT_S) if next_start_s is not None else (k / rate <= start_s + 1e-6):
                 taken, k = True, k + 1
             self.next_k[role] = k
             if taken:
@@ -413,7 +417,7 @@ def plan_frames(starts: np.ndarray, options: MediaConfig) -> list[tuple[int, str
 
 
 def _instants(first: float, last: float, rate: float) -> Iterator[float]:
-    k = math.ceil(first * rate - 1e-6)
+    k = math.ceil((first - ON_INSTANT_S) * rate)
     while k / rate <= last + 1e-6:
         yield k / rate
         k += 1
@@ -421,7 +425,7 @@ def _instants(first: float, last: float, rate: float) -> Iterator[float]:
 
 def _frame_at(starts: np.ndarray, t: float) -> int:
     """Index of the frame on screen at time t (the last one that started at or before t)."""
-    return max(0, int(np.searchsorted(starts, t + 1e-4, side="right")) - 1)
+    return max(0, int(np.searchsorted(starts, t + ON_INSTANT_S, side="right")) - 1)
 
 
 def grey_thumbnail(image: np.ndarray, side: int) -> np.ndarray:

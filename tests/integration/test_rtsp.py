@@ -334,11 +334,14 @@ def test_a_camera_frozen_for_8_s_loses_no_media_over_tcp(node, media, tmp_path):
     gst-rtsp-server refuses RTP into a TCP client's backlog once it holds more than 10 s of media
     (MAX_BACKLOG_DURATION in rtsp-stream-transport.c), which would be the camera's loss, not ours.
 
-    Known and open: in about half of the full test runs (never alone), one sampled second after the stall
-    has no frame although every window is stored with no gap, reconnect or dead letter (seen: second 15,
-    the clips around it holding frames [12, 13, 14] and [14, 16, 17]). That symptom alone marks the test
-    xfailed, with the frames and the node's video lines, so it stays visible without failing the suite;
-    every other check here still fails it."""
+    In about half of the full test runs (never alone), one sampled second after the stall had no frame
+    although every window was stored with no gap, reconnect or dead letter (seen: second 15, the clips
+    around it holding frames [12, 13, 14] and [14, 16, 17]). The DEBUG lines of a run on 2026-12-03 showed
+    why: the segments after the stall started microseconds after the grid (15.00001 s, logged as 15.000),
+    and the sampler took that segment's first instant to be 16 s while the segment before ended short of
+    15 s. Fixed in media/frames.py (ON_INSTANT_S; tests/unit/test_frame_planning.py reproduces it). The
+    symptom still marks the test xfailed rather than failed, with the frames and the node's video lines,
+    until full runs confirm no other cause; every other check here fails it."""
     # The file's own H.264 and AAC: a server that re-encodes would drop late frames itself (GStreamer QoS)
     # after the freeze, which says nothing about the transport.
     camera = Camera(played_twice(media / "derived" / "narrated_slideshow.mp4", tmp_path), "asis", tmp_path / "camera.log").start()

@@ -1,7 +1,10 @@
+import io
+
+import av
 import numpy as np
 
 from streammm.config import MediaConfig
-from streammm.media.frames import _check_grid, _decode, plan_frames
+from streammm.media.frames import _check_grid, _decode, plan_frames, pyav_planned_frames
 
 
 def test_grid_frames_sit_on_the_stream_timeline_and_probes_fill_between():
@@ -53,3 +56,38 @@ def test_a_sample_instant_whose_frame_was_not_sampled_is_reported_with_every_fra
         _check_grid(shown, [15.24, 16.0, 17.0, 18.0, 19.0], 1.0)
     assert len(caplog.records) == 1
     assert "[15.0] s" in caplog.text and "15.24" in caplog.text and "19.96" in caplog.text
+
+
+def _two_seconds_at_25_fps() -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="matroska") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(50):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 5, np.uint8), format="rgb24")))
+        out.mux(stream.encode())
+    return buffer.getvalue()
+
+
+def test_a_segment_that_starts_microseconds_after_an_instant_samples_it():
+    """The live test's missing second: after a camera froze, segments started at 15.00001 s (their edges come
+    from the source's timestamps), and neither that segment (its first instant was taken to be 16 s) nor the
+    one before (it ends at 15.00001 s) sampled 15 s. Consecutive segments now sample every instant once."""
+    data = _two_seconds_at_25_fps()
+    options = MediaConfig(sample_fps=1.0, shot_detect_fps=4.0)
+
+    def grid(start_s: float) -> list[float]:
+        return [round(t, 3) for t, _, role, _ in pyav_planned_frames(data, options, offset_s=start_s, end_s=start_s + 2.0) if role == "grid"]
+
+    assert grid(15.00001) == [15.0, 16.0]
+    assert grid(13.00001) + grid(15.00001) + grid(17.00001) == [13.0, 14.0, 15.0, 16.0, 17.0, 18.0]
+    assert grid(13.0002) + grid(15.0002) == [13.96, 14.96, 15.96, 16.96]  # 0.2 ms late: the instant is the earlier segment's
+    shown = [15.00001 + i / 25 for i in range(50)]
+    assert plan_frames(np.asarray(shown), options)[0] == (0, "grid")  # decord's plan too
+
+
+def test_the_check_sees_an_instant_just_before_a_segments_first_picture(caplog):
+    shown = [15.00001 + i / 25 for i in range(125)]
+    with caplog.at_level("WARNING", logger="streammm.media.frames"):
+        _check_grid(shown, [16.00001, 17.00001, 18.00001, 19.00001], 1.0)
+    assert "[15.0] s" in caplog.text
