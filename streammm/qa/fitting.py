@@ -76,12 +76,12 @@ def fit_speech(terms: Terms, words: Sequence[Word]) -> Fit | None:
         else:
             kinds = tokens(word.text)
             values.append(-MISS / 2 if kinds and all(k in STOPWORDS for k in kinds) else -MISS)
-    clauses = _clauses(words)
-    best_span = _best_run(terms, words, values, [[(t, clause) for t in found] for found, clause in zip(matched, clauses, strict=True)])
+    tagged = [[(t, clause) for t in found] for found, clause in zip(matched, _clauses(words), strict=True)]  # (term, clause)
+    best_span = _best_run(terms, words, values, tagged)
     if best_span is None:
         return None
     first, last = best_span
-    said = [(t, clauses[i]) for i in range(first, last + 1) for t in matched[i]]
+    said = [pair for found in tagged[first : last + 1] for pair in found]
     match = terms.coverage(t for t, _ in said) * (1.0 - REVERSED_COST * terms.reversed_share(said))
     if match <= 0:
         return None

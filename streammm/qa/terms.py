@@ -66,6 +66,11 @@ class Terms:
         wanted = self.numbers
         return bool(wanted) and any(token.isdecimal() and int(token) not in wanted for token in tokens(text))
 
+    @cached_property
+    def content_words(self) -> tuple[str, ...]:
+        """The query's content words (not stopwords or cue words), in the query's order."""
+        return tuple(t for t, w in self.weights.items() if w >= 1.0)
+
     @property
     def asks_what_was_said(self) -> bool:
         return any(token in SAID_CUES for token in self.weights)
@@ -99,7 +104,7 @@ class Terms:
         in different clauses: "clubs, seven of hearts" for "seven of clubs" is two things said, not the one
         asked; "call me a Yankee down here" for "down there call her a Yankee" is one, in other words.
         0 when no such pair is there."""
-        content = [t for t in self.weights if self.weights[t] >= 1.0]  # in the query's order
+        content = self.content_words
         first: dict[str, tuple[int, int]] = {}
         for i, (term, clause) in enumerate(matched):
             first.setdefault(term, (i, clause))
