@@ -28,7 +28,7 @@ class _Section(BaseModel):
 class MediaConfig(_Section):
     sample_fps: float = Field(1.0, gt=0, le=30)
     shot_detect_fps: float = Field(4.0, ge=0, le=30, description="0 turns shot-change keyframes off")
-    shot_threshold: float = Field(0.35, gt=0, le=2, description="histogram distance that counts as a cut")
+    shot_threshold: float = Field(0.35, gt=0, le=2, description="whole-picture colour-histogram distance that counts as a cut (a part of the picture replaced while the rest stays still is one too: media/shots.py)")
     segment_s: float = Field(2.0, gt=0, le=60)
     max_file_mb: int = Field(4096, gt=0)
     decoder: Literal["pyav", "decord"] = Field(

@@ -18,6 +18,7 @@ import numpy as np
 
 from streammm.config import MediaConfig
 from streammm.errors import MediaError
+from streammm.media.shots import colour_histograms, is_cut
 from streammm.records import Frame
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def sample_frames(
 
     Grid frames sit at multiples of 1/sample_fps on the *stream's* timeline, so the segments of one
     stream sample the same instants as the whole file would. A frame where the picture changes
-    sharply from the previous probe (a cut) is added with `shot_change=True`.
+    at once from the previous probe (a cut: media/shots.py) is added with `shot_change=True`.
 
     `decoder` is "pyav" (FFmpeg through PyAV: any codec, rotation applied) or "decord"; both give the same
     frames at the same times. A file's times count from its container's first timestamp (an MPEG-TS that
@@ -56,7 +57,7 @@ def sample_frames(
     `offset_s`. Frames before 0 (hidden by an edit list) are not shown. With `end_s` (a segment's end on
     the stream's timeline), the last frame also stands for the sample instants up to it.
 
-    `previous_hist` is the colour_histogram of the stream's frame just before `source` (a segment's
+    `previous_hist` is the colour_histograms of the stream's frame just before `source` (a segment's
     predecessor): a cut at the segment's first frame is found too. Encoders put keyframes at cuts and
     segments start at keyframes, so without it most cuts of a segmented stream would go unseen.
 
@@ -121,7 +122,7 @@ def _with_cuts(
     held: Frame | None = None
     lead: tuple[tuple[float, np.ndarray], ...] = ()
     for t_s, image, role, pictures in planned:
-        hist = colour_histogram(image) if options.shot_detect_fps > 0 else None
+        hist = colour_histograms(image) if options.shot_detect_fps > 0 else None
         cut = is_cut(hist, previous_hist, options.shot_threshold)
         previous_hist = hist
         if role == "grid" or cut:
@@ -327,7 +328,7 @@ def _decord_frames(
         chunk = plan[chunk_start : chunk_start + BATCH]
         images = _decode(reader, [index for index, _ in chunk], starts)
         for (index, role), image in zip(chunk, images):
-            hist = colour_histogram(image) if options.shot_detect_fps > 0 else None
+            hist = colour_histograms(image) if options.shot_detect_fps > 0 else None
             cut = is_cut(hist, previous_hist, options.shot_threshold)
             previous_hist = hist
             if role == "grid" or cut:
@@ -434,32 +435,6 @@ def grey_thumbnail(image: np.ndarray, side: int) -> np.ndarray:
 
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
     return cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA)
-
-
-def colour_histogram(image: np.ndarray) -> np.ndarray:
-    import cv2
-
-    small = cv2.resize(image, (64, 36), interpolation=cv2.INTER_AREA)
-    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
-    hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).reshape(-1)
-    return hist / max(float(hist.sum()), 1.0)
-
-
-def change_time(before_s: float | None, after_s: float, *, cut: bool) -> float:
-    """When what the frame at `after_s` shows first (or no longer) came (or went), given that the sampled
-    frame before it, at `before_s`, did not (or did) show it: at `after_s` where a shot starts there (the
-    cut is when) or no frame came before, else halfway (the best guess; the later frame alone would be
-    half a sample interval late on average)."""
-    if before_s is None or cut:
-        return after_s
-    return round((before_s + after_s) / 2, 3)
-
-
-def is_cut(hist: np.ndarray | None, previous: np.ndarray | None, threshold: float) -> bool:
-    """A cut: half the L1 distance between colour histograms (0 = same, 1 = disjoint) over `threshold`."""
-    if hist is None or previous is None:
-        return False
-    return 0.5 * float(np.abs(hist - previous).sum()) > threshold
 
 
 def _even(value: float) -> int:

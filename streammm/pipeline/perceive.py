@@ -17,7 +17,8 @@ from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.errors import MediaError
 from streammm.media.audio import load_audio
-from streammm.media.frames import FrameSampler, change_time, colour_histogram
+from streammm.media.frames import FrameSampler
+from streammm.media.shots import change_time, colour_histograms
 from streammm.media.signature import check_container
 from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
@@ -116,7 +117,7 @@ class SegmentHandler:
     def frames(self, segment: Segment, published_at: float, max_side_px: int, *, strip: bool = False) -> tuple[list[Frame], float]:
         """The segment's sampled frames and their rate: thinned while its paced stream is behind (stages/pace.py);
         with their strips (Frame.strip) when asked.
-        A frame handler's stream record keeps `last_hist`, the colour histogram of the stream's last frame
+        A frame handler's stream record keeps `last_hist`, the colour histograms of the stream's last frame
         (see `last_hist`): a cut at the segment's first frame is seen (media/frames.py)."""
         previous_hist = getattr(self.streams.get(segment.stream_id), "last_hist", None)
         fps = pace.sample_fps(
@@ -144,7 +145,7 @@ class SegmentHandler:
 
     def last_hist(self, frames: Sequence[Frame]) -> np.ndarray | None:
         """What a frame handler's stream record keeps as `last_hist` after `frames` (None: shot detection off)."""
-        return colour_histogram(frames[-1].image) if frames and self.settings.media.shot_detect_fps > 0 else None
+        return colour_histograms(frames[-1].image) if frames and self.settings.media.shot_detect_fps > 0 else None
 
     def safe_offset(self, topic: str, partition: int, next_offset: int) -> int:
         return next_offset
@@ -177,7 +178,7 @@ def visual_observation(
 class _VisionStream:
     partition: int
     run: IngestRun
-    last_hist: np.ndarray  # the colour histogram of the stream's last sampled frame
+    last_hist: np.ndarray  # the colour histograms of the stream's last sampled frame
 
 
 class VisionHandler(SegmentHandler):
@@ -260,7 +261,7 @@ class _OcrStream:
     state: ocr_stage.OcrState
     read_until_s: float  # media time read up to
     run: IngestRun
-    last_hist: np.ndarray | None  # the colour histogram of the stream's last sampled frame (None: shot detection off)
+    last_hist: np.ndarray | None  # the colour histograms of the stream's last sampled frame (None: shot detection off)
 
     @property
     def reported_until_s(self) -> float:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streammm.media.frames import change_time
+from streammm.media.shots import change_time
 from streammm.records import Clip
 
 FRAME_NEAR = 0.5  # a run keeps frames within this share of the best frame's lead over the worst

@@ -32,7 +32,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from streammm.config import OcrConfig
-from streammm.media.frames import change_time, grey_thumbnail
+from streammm.media.frames import grey_thumbnail
+from streammm.media.shots import change_time
 from streammm.models.base import Box, OcrEngine, TextBox, crop_box
 from streammm.records import Frame, OcrLine
 from streammm.stages.line_edges import Pictures, came_at, went_at
