@@ -19,14 +19,16 @@ import numpy as np
 
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
+from streammm.qa.fitting import MIN_MATCH, fit_speech
 from streammm.qa.moments import Moment
-from streammm.qa.terms import STOPWORDS
+from streammm.qa.terms import STOPWORDS, Terms, ends_sentence
 from streammm.qa.vectors import remembering
-from streammm.records import Clip, OcrLine
+from streammm.records import Clip, OcrLine, Word
 
-SENTENCE_END = re.compile(r"[.?!]['\"”’)]*$")
 PAUSE_S = 1.0  # a silence this long ends a sentence even without punctuation
 MAX_SENTENCE_WORDS = 30
+SCORE_MARGIN = 0.2  # a candidate scoring this much less than the best is not said (docs/eval.md, answers)
+MIN_PIECE_WORDS = 3  # content words a piece of a sentence needs to be said without the question's words
 SAME_ROW = 0.03  # fraction of the frame's height
 NOTHING_FOUND = "No moment matched well: I found nothing in the indexed streams that answers this."
 
@@ -51,6 +53,8 @@ class Candidate:
     end_s: float
     moment_rank: int  # 0 = the best moment
     line: str = ""  # typed: the whole on-screen line the text was typed into
+    partial: bool = False  # speech: a sentence the moment's clips cut off ("He was", its rest in a clip not retrieved)
+    words: tuple[Word, ...] = ()  # speech: the sentence's words
 
 
 class ExtractiveAnswerer:
@@ -80,8 +84,9 @@ class ExtractiveAnswerer:
             return
         parts: list[str] = []
         citations: list[Citation] = []
+        terms = Terms.of(question)
         for candidate in picked:
-            citation = evidence.cite(candidate.clip, candidate.start_s, candidate.end_s)
+            citation = evidence.cite(candidate.clip, *said_when(candidate, terms))
             sentence = say(candidate, citation)
             text = sentence if not parts else " " + sentence
             parts.append(text)
@@ -90,8 +95,9 @@ class ExtractiveAnswerer:
         yield Done("".join(parts), tuple(citations), self.name)
 
     def pick(self, question: str, moments: Sequence[Moment]) -> list[Candidate]:
-        """The best candidates for `question`, best first, at most one per (kind, text, stream)."""
-        found = candidates(moments)
+        """The best candidates for `question`, best first, at most one per (kind, text, stream), and only those
+        scoring within SCORE_MARGIN of the best."""
+        found = _telling(candidates(moments), content_words(question))
         if not found:
             return []
         vectors = self.encoder.encode([question, *(c.text for c in found)])
@@ -100,6 +106,8 @@ class ExtractiveAnswerer:
         picked: list[Candidate] = []
         seen: set[tuple[str, str, str]] = set()
         for i in order:
+            if picked and scores[i] < scores[order[0]] - SCORE_MARGIN:
+                break  # the rest answer far worse than the best: saying them only adds wrong citations
             key = (found[i].kind, found[i].text.lower(), found[i].clip.stream_id)
             if key not in seen:
                 seen.add(key)
@@ -137,6 +145,33 @@ def candidates(moments: Sequence[Moment]) -> list[Candidate]:
     return found
 
 
+def _telling(found: list[Candidate], asked: set[str]) -> list[Candidate]:
+    """The candidates less the pieces of sentences that tell nothing: a piece says something where it has the
+    question's words or MIN_PIECE_WORDS content words of its own ("He was" and "And Mr." do not), and not
+    where another moment holds the whole sentence."""
+    def told_elsewhere(piece: Candidate) -> bool:
+        return any(
+            other is not piece and other.kind == "speech" and other.clip.stream_id == piece.clip.stream_id and piece.text in other.text
+            for other in found
+        )
+
+    def tells(piece: Candidate) -> bool:
+        said = content_words(piece.text)
+        return bool(said & asked or len(said) >= MIN_PIECE_WORDS) and not told_elsewhere(piece)
+
+    return [c for c in found if not c.partial or tells(c)]
+
+
+def said_when(candidate: Candidate, terms: Terms) -> tuple[float, float]:
+    """The span a candidate is cited for: a sentence's words that match the question's (fit_speech, where they
+    have at least MIN_MATCH of them: "when is the name Dashwood said?" seeks to "Dashwood", not to the
+    sentence's first word), else all of it."""
+    run = fit_speech(terms, candidate.words) if candidate.kind == "speech" and candidate.words else None
+    if run is None or run.match < MIN_MATCH:
+        return candidate.start_s, candidate.end_s
+    return max(run.start_s, candidate.start_s), min(run.end_s, candidate.end_s)
+
+
 def say(candidate: Candidate, citation: Citation) -> str:
     """One plain sentence for a candidate, ending with its citation tag."""
     text = candidate.text.strip()
@@ -163,11 +198,16 @@ def _sentences(moment: Moment, rank: int) -> list[Candidate]:
         current.append(word)
         last = i == len(words) - 1
         pause = not last and words[i + 1][0] - word[1] >= PAUSE_S
-        if last or pause or SENTENCE_END.search(word[2].strip()) or len(current) >= MAX_SENTENCE_WORDS:
+        if last or pause or ends_sentence(word[2]) or len(current) >= MAX_SENTENCE_WORDS:
             start, end = current[0][0], current[-1][1]
             text = " ".join(w[2].strip() for w in current).strip()
             if text:
-                found.append(Candidate("speech", text, _clip_covering(moment, start, end), start, end, rank))
+                # Cut off by the moment's clips: its last words unpunctuated where the words run out, or its
+                # first word in lower case (or a word's hyphenated rest) where they begin (the recogniser
+                # capitalises a sentence's start).
+                partial = (last and not ends_sentence(word[2])) or (not found and (text[:1].islower() or text[:1] in "-–—,"))
+                said = tuple(Word(*w) for w in current)
+                found.append(Candidate("speech", text, _clip_covering(moment, start, end), start, end, rank, partial=partial, words=said))
             current = []
     return found
 

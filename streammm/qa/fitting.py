@@ -29,7 +29,7 @@ import numpy as np
 
 from streammm.qa.moments import MAX_MOMENT_S, Fit, Moment
 from streammm.qa.ocr_fit import distinct_lines, fit_ocr, screens
-from streammm.qa.terms import REVERSED_COST, SPELLED, STOPWORDS, Terms, tokens
+from streammm.qa.terms import REVERSED_COST, STOPWORDS, Terms, ends_sentence, tokens
 from streammm.qa.visual_fit import distinct_frames, fit_frames, fit_grid
 from streammm.records import Clip, ScoredClip, Word
 
@@ -136,10 +136,9 @@ def _clauses(words: Sequence[Word]) -> list[int]:
 
 
 def _ends_sentence(words: Sequence[Word], i: int) -> bool:
-    text = words[i].text.strip()
     if i + 1 < len(words) and words[i + 1].start_s - words[i].end_s >= SENTENCE_PAUSE_S:
         return True
-    return text[-1:] in ".?!" and text.rstrip(".").lower() not in SPELLED  # "Mr." ends no sentence
+    return ends_sentence(words[i].text)
 
 
 def _snap_to_phrase(words: Sequence[Word], first: int, last: int) -> tuple[int, int]:

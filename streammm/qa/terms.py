@@ -16,6 +16,13 @@ import snowballstemmer
 TOKEN = re.compile(r"([^\W_]+)(\.\.\.|…)?")  # a word, and the ellipsis that cut it short, if any
 CUT = "…"  # ends a word of on-screen text cut short ("display-2monitors.pag..."): see shown_tokens
 SPELLED = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay"}
+SENTENCE_END = re.compile(r"[.?!]['\"”’)]*$")  # a word that ends its sentence: "said." "Why?" "now!”"
+
+
+def ends_sentence(word: str) -> bool:
+    """Whether a spoken word's punctuation ends its sentence ("Mr." and "Dr." do not: a title before a name)."""
+    text = word.strip()
+    return bool(SENTENCE_END.search(text)) and text.rstrip(".").lower() not in SPELLED
 # Number words read as their digits: speech recognition writes "4 queen" or "four", people ask either way.
 # Not "one" ("the one who...", "no one"): it would name a number the query does not mean (Terms.numbers).
 _NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen"

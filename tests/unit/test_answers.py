@@ -128,6 +128,52 @@ def test_extractive_answer_streams_sentences_whose_citations_are_evidence():
     assert all(c.clip_id in Evidence.of(MOMENTS).clips for c in done.citations)
 
 
+READING = clip(  # a clip that holds the end of one sentence and the start of another, as retrieval hands them over
+    "reading", 0.0, 4.0,
+    words=(
+        Word(0.2, 0.4, "And"), Word(0.4, 0.8, "Mr."), Word(0.8, 1.2, "Dashwood"), Word(1.2, 1.6, "considered"), Word(1.6, 2.0, "his"),
+        Word(2.0, 2.5, "power."), Word(3.3, 3.5, "He"), Word(3.5, 3.7, "was"), Word(3.7, 3.95, "kind"),
+    ),
+)
+
+
+def test_a_title_ends_no_sentence_and_a_sentence_cut_off_by_the_clips_is_marked():
+    found = [(c.text, c.partial) for c in candidates([Moment("reading", 0.0, 4.0, 1.0, (READING,))]) if c.kind == "speech"]
+    assert found == [("And Mr. Dashwood considered his power.", False), ("He was kind", True)]
+    tail = clip("reading", 4.0, 8.0, words=(Word(4.0, 4.4, "not"), Word(4.4, 4.8, "unkind"), Word(4.8, 5.0, "to"), Word(5.0, 5.4, "them."), Word(5.6, 6.0, "Then")))
+    found = [(c.text, c.partial) for c in candidates([Moment("reading", 4.0, 8.0, 1.0, (tail,))]) if c.kind == "speech"]
+    assert found == [("not unkind to them.", True), ("Then", True)]  # its start in lower case: the rest of a sentence
+
+
+def test_a_piece_of_a_sentence_without_the_questions_words_is_not_said():
+    moments = [Moment("reading", 0.0, 4.0, 1.0, (READING,))]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=3), "what does the narrator say?", moments)
+    assert "He was" not in done.text and "And Mr. Dashwood considered his power." in done.text
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=3), "who was kind?", moments)
+    assert "“He was kind”" in done.text  # the question's own words: the piece is what it asks about
+
+
+def test_a_sentence_is_cited_from_the_words_that_match_the_question():
+    moments = [Moment("reading", 0.0, 4.0, 1.0, (READING,))]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=1), "when is the name Dashwood said?", moments)
+    assert "And Mr. Dashwood considered his power." in done.text  # the whole sentence is said ...
+    assert (done.citations[0].start_s, done.citations[0].end_s) == (0.8, 1.2)  # ... and cited where "Dashwood" is
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=1), "what does the narrator say?", moments)
+    assert (done.citations[0].start_s, done.citations[0].end_s) == (0.2, 2.5)  # no word of the question: all of it
+
+
+def test_candidates_far_weaker_than_the_best_are_not_said():
+    """The typed command leads the narration by more than SCORE_MARGIN: the answer cites the terminal only,
+    not a sentence of a moment the question is not about to make up three."""
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=3), "what command is typed?", MOMENTS)
+    assert "ls /usr" in done.text and {c.stream_id for c in done.citations} == {"terminal"}
+    said = [clip(name, 0.0, 4.0, words=(Word(1.0, 1.3, "The"), Word(1.3, 1.7, "river"), Word(1.7, 2.0, verb), Word(2.0, 2.4, f"{how}.")))
+            for name, verb, how in (("a", "was", "cold"), ("b", "ran", "fast"))]  # fmt: skip
+    close = [Moment(c.stream_id, 0.0, 4.0, 1.0, (c,)) for c in said]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=3), "what is said about the river?", close)
+    assert {c.stream_id for c in done.citations} == {"a", "b"}  # two sentences that answer about as well: both said
+
+
 def test_extractive_answer_with_no_evidence_says_so_and_cites_nothing():
     _, done = run(ExtractiveAnswerer(KeywordEncoder()), "anything?", [])
     assert done.citations == () and "nothing" in done.text
