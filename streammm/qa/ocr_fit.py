@@ -21,16 +21,20 @@ def distinct_lines(clips: Iterable[Clip]) -> list[OcrLine]:
     """The clips' on-screen lines once each: the same text in the same place is one line, on screen from
     its earliest start to its latest end (a clip stored while a line was still showing knows less of it)."""
     merged: list[OcrLine] = []
+    by_text: dict[str, list[int]] = {}  # the places in `merged` of each text's lines
     for clip in clips:
         for line in clip.ocr_lines:
             key = line.text.strip().lower()
             if not key:
                 continue
-            for i, known in enumerate(merged):
-                if known.text.strip().lower() == key and known.same_place(line) and line.start_s <= known.end_s and line.end_s >= known.start_s:
+            places = by_text.setdefault(key, [])
+            for i in places:
+                known = merged[i]
+                if known.same_place(line) and line.start_s <= known.end_s and line.end_s >= known.start_s:
                     merged[i] = OcrLine(min(known.start_s, line.start_s), max(known.end_s, line.end_s), known.text, known.score, known.x, known.y)
                     break
             else:
+                places.append(len(merged))
                 merged.append(line)
     return merged
 
@@ -45,13 +49,14 @@ def screen_match(terms: Terms, lines: Sequence[OcrLine]) -> float:
     """How well lines on screen together answer: the share of the query's content words they have between
     them, discounted when most of their words are other words. A listing read as one line per entry
     ("bin", "include lib64", "local") answers a query that names several entries as one line would."""
-    words = [w for line in lines for w in shown_tokens(line.text)]
-    if not words:
-        return 0.0
-    found = [terms.match(w) for w in words]
-    coverage = terms.coverage(t for t in found if t is not None)
-    precision = sum(1 for t in found if t is not None) / len(words)
-    return coverage * (0.5 + 0.5 * precision)
+    texts = tuple(line.text for line in lines)
+    if texts not in terms.shown:  # the same lines come back in every clip that shows them
+        words = [w for text in texts for w in shown_tokens(text)]
+        found = [terms.match(w) for w in words]
+        coverage = terms.coverage(t for t in found if t is not None)
+        precision = sum(1 for t in found if t is not None) / len(words) if words else 0.0
+        terms.shown[texts] = coverage * (0.5 + 0.5 * precision)
+    return terms.shown[texts]
 
 
 def screens(terms: Terms, lines: Sequence[OcrLine]) -> list[tuple[float, list[OcrLine]]]:

@@ -54,6 +54,7 @@ class Terms:
 
     weights: Mapping[str, float]
     _matches: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)  # match()'s answers
+    shown: dict[tuple[str, ...], float] = field(default_factory=dict, compare=False, repr=False)  # ocr_fit.screen_match's
 
     @classmethod
     def of(cls, text: str) -> Terms:
@@ -74,6 +75,14 @@ class Terms:
         return bool(wanted) and any(token.isdecimal() and int(token) not in wanted for token in tokens(text))
 
     @cached_property
+    def _stems(self) -> dict[str, str]:
+        """Each stem of the query's words, and its first word with it (same_word in one look-up)."""
+        stems: dict[str, str] = {}
+        for term in self.weights:
+            stems.setdefault(stem(term), term)
+        return stems
+
+    @cached_property
     def content_words(self) -> tuple[str, ...]:
         """The query's content words (not stopwords or cue words), in the query's order."""
         return tuple(t for t, w in self.weights.items() if w >= 1.0)
@@ -82,7 +91,7 @@ class Terms:
     def asks_what_was_said(self) -> bool:
         return any(token in SAID_CUES for token in self.weights)
 
-    @property
+    @cached_property
     def content(self) -> float:
         return sum(w for w in self.weights.values() if w >= 1.0)
 
@@ -96,7 +105,7 @@ class Terms:
                 start = token[: -len(CUT)]
                 found = next((term for term in self.weights if term.startswith(start) or same_word(term, start)), None)
             else:
-                found = next((term for term in self.weights if same_word(term, token)), None)
+                found = self._stems.get(stem(token))
             self._matches[token] = found
         return self._matches[token]
 
