@@ -226,8 +226,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Likewise one ONNX Runtime thread a question unless models.op_threads says otherwise: alone a question
     # takes as long on one thread as on two (3.3 ms), with 30 % less CPU, and two at once encode 20 % more
     # questions a second; 20 clients at 100k clips got 13-45 % more answers (README "Results", library scale).
-    models = settings.models if settings.models.op_threads else settings.models.model_copy(update={"op_threads": 1})
-    encoder = create_question_encoder(models)
+    encoder = create_question_encoder(settings.models.one_thread_a_call())
     store = open_store(settings, encoder.dim)
     bootstrap = settings.kafka.bootstrap_servers
     feed = kafka_clip_feed(settings.kafka, bootstrap, Topics.from_config(settings.kafka).clips) if bootstrap else None

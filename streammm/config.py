@@ -111,6 +111,11 @@ class ModelsConfig(_Section):
         """`op_threads`, or `threads` when it is not set."""
         return self.op_threads or self.threads
 
+    def one_thread_a_call(self) -> ModelsConfig:
+        """These settings for `serve`'s question encoder: unless `op_threads` is set, one thread a call, as the
+        server encodes questions side by side (two threads took as long a question for 40 % more CPU)."""
+        return self if self.op_threads else self.model_copy(update={"op_threads": 1})
+
     def sharing_cores(self) -> ModelsConfig:
         """These settings for a process that runs every worker (`streammm up`): unless `op_threads` is set,
         the cores are divided among the pool's threads, so model calls running at once do not oversubscribe them."""

@@ -75,3 +75,11 @@ def test_model_calls_take_the_pool_size_in_a_worker_and_share_the_cores_in_up(mo
     assert worker.sharing_cores().threads_per_call() == 4  # up: 8 cores among 2 calls at once
     assert ModelsConfig(threads=16).sharing_cores().threads_per_call() == 1  # never 0
     assert ModelsConfig(threads=2, op_threads=3).sharing_cores().threads_per_call() == 3  # set: kept
+
+
+def test_serve_encodes_each_question_on_one_thread_unless_told_otherwise():
+    from streammm.config import ModelsConfig
+
+    assert ModelsConfig(threads=2).one_thread_a_call().threads_per_call() == 1
+    assert ModelsConfig(threads=8).one_thread_a_call().threads == 8  # questions still encode side by side
+    assert ModelsConfig(threads=2, op_threads=3).one_thread_a_call().threads_per_call() == 3  # set: kept
