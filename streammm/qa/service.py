@@ -70,10 +70,13 @@ class QueryService:
             results[i] = result
         return results
 
-    def moments_each(self, queries: Sequence[SearchRequest]) -> Iterator[tuple[int, list[Moment] | Exception]]:
+    def moments_each(
+        self, queries: Sequence[SearchRequest], vectors: Sequence[np.ndarray | None] | None = None
+    ) -> Iterator[tuple[int, list[Moment] | Exception]]:
         """moments() of each query as (its index, its moments), each yielded as soon as it is fitted: the
         queries with the same strategy and k are retrieved together (retrieve_many), then fitted one by one.
         A query's error is its result, not the others': where a shared step fails, each query runs alone.
+        `vectors` (where given, one per query; None: encode it here) are the questions already encoded.
 
         Each question is encoded on its own, as moments() does: a batched encode moves a vector by ~4e-8,
         which is enough to swap two clips that nearly tie, and a question's moments must not depend on what
@@ -81,11 +84,13 @@ class QueryService:
         for i, query in enumerate(queries):
             if query.streams == ():
                 yield i, []
+        given = vectors
         vectors: dict[int, np.ndarray] = {}
         for i, query in enumerate(queries):
             if query.streams != ():
                 try:
-                    vectors[i] = self.encode(query.text)
+                    vector = given[i] if given is not None else None
+                    vectors[i] = self.encode(query.text) if vector is None else vector
                 except Exception as exc:
                     yield i, exc
         groups: dict[tuple[str, int], list[int]] = {}

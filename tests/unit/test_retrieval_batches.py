@@ -18,7 +18,8 @@ from test_query_workers import until
 
 
 class Service:
-    """moments_each that answers each query with its own text, fails the query "bad" with its own error, and
+    """encode that fails the question "unreadable"; moments_each that answers each query with its own text,
+    fails the query "bad" with its own error, and
     fails the whole batch when asked to (after answering its first query, with `fail_after_first`).
     `hold_after_second`, when given, is waited on after each batch's second answer."""
 
@@ -28,8 +29,14 @@ class Service:
         self.fail_after_first = False
         self.hold_after_second: threading.Event | None = None
 
-    def moments_each(self, queries):
+    def encode(self, text):
+        if text == "unreadable":
+            raise ValueError(f"cannot encode {text}")
+        return f"vector of {text}"
+
+    def moments_each(self, queries, vectors):
         texts = [q.text for q in queries]
+        assert list(vectors) == [f"vector of {t}" for t in texts]  # each question encoded before its batch
         self.batches.append(texts)
         if self.fail_next_batch:
             self.fail_next_batch = False
@@ -77,9 +84,10 @@ def test_an_error_reaches_only_its_own_caller_and_a_broken_batch_reaches_every_c
     async def main() -> None:
         workers, service = QueryWorkers(1), Service()
         batches = RetrievalBatches(workers, service)
-        results = await asyncio.gather(*(batches.moments(SearchRequest(t)) for t in ("a", "bad", "c")), return_exceptions=True)
-        assert results[0] == ["moment of a"] and results[2] == ["moment of c"]
+        results = await asyncio.gather(*(batches.moments(SearchRequest(t)) for t in ("a", "bad", "unreadable", "c")), return_exceptions=True)
+        assert results[0] == ["moment of a"] and results[3] == ["moment of c"]
         assert isinstance(results[1], StoreError) and "cannot search for bad" in str(results[1])
+        assert isinstance(results[2], ValueError) and "unreadable" not in sum(service.batches, [])  # failed alone, before any batch
         service.fail_next_batch = True
         broken, release, holders = await queued(workers, batches, ("d", "e"))  # both wait: one batch
         release.set()
