@@ -19,13 +19,12 @@ import numpy as np
 
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
-from streammm.qa.fitting import MIN_MATCH, fit_speech
+from streammm.qa.fitting import MIN_MATCH, distinct_words, fit_speech, sentence_ends_after
 from streammm.qa.moments import Moment
 from streammm.qa.terms import STOPWORDS, Terms, ends_sentence
 from streammm.qa.vectors import remembering
 from streammm.records import Clip, OcrLine, Word
 
-PAUSE_S = 1.0  # a silence this long ends a sentence even without punctuation
 MAX_SENTENCE_WORDS = 30
 SCORE_MARGIN = 0.2  # a candidate scoring this much less than the best is not said (docs/eval.md, answers)
 MIN_PIECE_WORDS = 3  # content words a piece of a sentence needs to be said without the question's words
@@ -189,25 +188,25 @@ def content_words(text: str) -> set[str]:
 
 
 def _sentences(moment: Moment, rank: int) -> list[Candidate]:
-    words = sorted({(round(w.start_s, 2), round(w.end_s, 2), w.text) for c in moment.clips for w in c.words})
+    """The moment's spoken sentences (ended as moment fitting ends them: sentence_ends_after), at most
+    MAX_SENTENCE_WORDS words each."""
+    words = distinct_words(moment.clips)
     if not words:
         return [Candidate("speech", c.transcript, c, c.start_s, c.end_s, rank) for c in moment.clips if c.transcript.strip()]
     found = []
-    current: list[tuple[float, float, str]] = []
+    current: list[Word] = []
     for i, word in enumerate(words):
         current.append(word)
         last = i == len(words) - 1
-        pause = not last and words[i + 1][0] - word[1] >= PAUSE_S
-        if last or pause or ends_sentence(word[2]) or len(current) >= MAX_SENTENCE_WORDS:
-            start, end = current[0][0], current[-1][1]
-            text = " ".join(w[2].strip() for w in current).strip()
+        if last or sentence_ends_after(words, i) or len(current) >= MAX_SENTENCE_WORDS:
+            start, end = current[0].start_s, current[-1].end_s
+            text = " ".join(w.text.strip() for w in current).strip()
             if text:
                 # Cut off by the moment's clips: its last words unpunctuated where the words run out, or its
                 # first word in lower case (or a word's hyphenated rest) where they begin (the recogniser
                 # capitalises a sentence's start).
-                partial = (last and not ends_sentence(word[2])) or (not found and (text[:1].islower() or text[:1] in "-–—,"))
-                said = tuple(Word(*w) for w in current)
-                found.append(Candidate("speech", text, _clip_covering(moment, start, end), start, end, rank, partial=partial, words=said))
+                partial = (last and not ends_sentence(word.text)) or (not found and (text[:1].islower() or text[:1] in "-–—,"))
+                found.append(Candidate("speech", text, _clip_covering(moment, start, end), start, end, rank, partial=partial, words=tuple(current)))
             current = []
     return found
 

@@ -97,7 +97,7 @@ def _best_run(terms: Terms, words: Sequence[Word], values: Sequence[float], matc
     where no run gains anything."""
     best, best_span, total, start = 0.0, None, 0.0, 0
     for i, value in enumerate(values):
-        if total <= 0 or (i > 0 and _ends_sentence(words, i - 1)):  # a run never crosses a sentence end
+        if total <= 0 or (i > 0 and sentence_ends_after(words, i - 1)):  # a run never crosses a sentence end
             total, start = 0.0, i
         total += value
         if total > best:
@@ -107,7 +107,7 @@ def _best_run(terms: Terms, words: Sequence[Word], values: Sequence[float], matc
     sentence, sentences = [], 0
     for i in range(len(words)):
         sentence.append(sentences)
-        sentences += _ends_sentence(words, i)
+        sentences += sentence_ends_after(words, i)
     sums = [0.0]
     for value in values:
         sums.append(sums[-1] + value)
@@ -135,7 +135,8 @@ def _clauses(words: Sequence[Word]) -> list[int]:
     return clauses
 
 
-def _ends_sentence(words: Sequence[Word], i: int) -> bool:
+def sentence_ends_after(words: Sequence[Word], i: int) -> bool:
+    """Whether a sentence ends with words[i]: a silence of SENTENCE_PAUSE_S after it, or its punctuation."""
     if i + 1 < len(words) and words[i + 1].start_s - words[i].end_s >= SENTENCE_PAUSE_S:
         return True
     return ends_sentence(words[i].text)
@@ -172,7 +173,7 @@ def fit_sentences(words: Sequence[Word], span: tuple[float, float], max_s: float
     most of it; None where there are none, or they would last longer than `max_s`."""
     sentences, first = [], 0
     for i in range(len(words)):
-        if i == len(words) - 1 or _ends_sentence(words, i):
+        if i == len(words) - 1 or sentence_ends_after(words, i):
             sentences.append((first, i))
             first = i + 1
 

@@ -84,29 +84,28 @@ class QueryService:
         for i, query in enumerate(queries):
             if query.streams == ():
                 yield i, []
-        given = vectors
-        vectors: dict[int, np.ndarray] = {}
+        encoded: dict[int, np.ndarray] = {}
         for i, query in enumerate(queries):
             if query.streams != ():
                 try:
-                    vector = given[i] if given is not None else None
-                    vectors[i] = self.encode(query.text) if vector is None else vector
+                    given = vectors[i] if vectors is not None else None
+                    encoded[i] = self.encode(query.text) if given is None else given
                 except Exception as exc:
                     yield i, exc
         groups: dict[tuple[str, int], list[int]] = {}
-        for i in vectors:
+        for i in encoded:
             groups.setdefault((queries[i].strategy, queries[i].k), []).append(i)
         for (strategy, k), group in groups.items():
-            searches = [FusionSearch(queries[i].text, vectors[i], queries[i].where) for i in group]
+            searches = [FusionSearch(queries[i].text, encoded[i], queries[i].where) for i in group]
             try:
                 found = retrieve_many(self.store, searches, strategy=strategy, k=k * OVERFETCH)
             except Exception:
                 for i in group:
-                    yield i, self._alone(queries[i], vectors[i])
+                    yield i, self._alone(queries[i], encoded[i])
                 continue
             for position, i in enumerate(group):
                 try:
-                    yield i, self._fitted(queries[i], found[position], vectors[i])
+                    yield i, self._fitted(queries[i], found[position], encoded[i])
                 except Exception as exc:
                     yield i, exc
 

@@ -18,11 +18,6 @@ CUT = "…"  # ends a word of on-screen text cut short ("display-2monitors.pag..
 SPELLED = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay"}
 SENTENCE_END = re.compile(r"[.?!]['\"”’)]*$")  # a word that ends its sentence: "said." "Why?" "now!”"
 
-
-def ends_sentence(word: str) -> bool:
-    """Whether a spoken word's punctuation ends its sentence ("Mr." and "Dr." do not: a title before a name)."""
-    text = word.strip()
-    return bool(SENTENCE_END.search(text)) and text.rstrip(".").lower() not in SPELLED
 # Number words read as their digits: speech recognition writes "4 queen" or "four", people ask either way.
 # Not "one" ("the one who...", "no one"): it would name a number the query does not mean (Terms.numbers).
 _NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen"
@@ -126,6 +121,12 @@ class Terms:
             first.setdefault(term, (i, clause))
         pairs = [(first[a], first[b]) for a, b in zip(content, content[1:], strict=False) if a in first and b in first]
         return sum(1 for a, b in pairs if a[0] > b[0] and a[1] != b[1]) / len(pairs) if pairs else 0.0
+
+
+def ends_sentence(word: str) -> bool:
+    """Whether a spoken word's punctuation ends its sentence ("Mr." and "Dr." do not: a title before a name)."""
+    text = word.strip()
+    return bool(SENTENCE_END.search(text)) and text.rstrip(".").lower() not in SPELLED
 
 
 @lru_cache(maxsize=65536)  # the same words and lines come back in every query's clips
