@@ -53,12 +53,17 @@ class Frame:
     `strip`, when the decoder was asked for it: (t_s, grey picture) of this frame and of each frame after
     it that was not sampled, until the next sampled one (for the first frame of a decode, also those
     before it), smaller than the image (media/frames.py strip_picture). It tells to the frame when
-    something between two samples changed."""
+    something between two samples changed.
+
+    `cut_s`, at a shot change found where the decoded frames in between were seen: when the new shot
+    started (the first frame of it, at or before `t_s`; shots are probed a few times a second). None: at
+    `t_s`, as far as is known."""
 
     t_s: float
     image: np.ndarray
     shot_change: bool = False
     strip: tuple[tuple[float, np.ndarray], ...] = ()
+    cut_s: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,13 +71,22 @@ class FrameObservation:
     """What the vision encoder saw in a frame: tags and a unit vector in the joint space.
 
     `sample_fps` is the rate the frame was sampled at (0: not recorded, older builds); below
-    media.sample_fps when an overloaded worker thinned a paced stream's frames (stages/pace.py)."""
+    media.sample_fps when an overloaded worker thinned a paced stream's frames (stages/pace.py). At a
+    shot change, `cut_s` is when the new shot started (Frame.cut_s; None: at `t_s`)."""
 
     t_s: float
     tags: tuple[str, ...]
     vector: np.ndarray
     shot_change: bool = False
     sample_fps: float = 0.0
+    cut_s: float | None = None
+
+    @property
+    def shot_start_s(self) -> float | None:
+        """When the shot this frame starts began; None where it starts none."""
+        if not self.shot_change:
+            return None
+        return self.t_s if self.cut_s is None else self.cut_s
 
 
 @dataclass(frozen=True, eq=False)

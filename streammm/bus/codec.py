@@ -137,7 +137,7 @@ def encode_observation(obs: Observation) -> bytes:
         "published_at": obs.published_at,
         "run": _run_json(obs.run),
         "frames": [
-            {"t_s": f.t_s, "tags": list(f.tags), "vector": encode_vector(f.vector), "shot_change": f.shot_change, "fps": f.sample_fps}
+            {"t_s": f.t_s, "tags": list(f.tags), "vector": encode_vector(f.vector), "shot_change": f.shot_change, "fps": f.sample_fps, "cut_s": f.cut_s}
             for f in obs.frames
         ],
         "thumbnails": [base64.b64encode(t).decode() for t in obs.thumbnails],
@@ -162,7 +162,8 @@ def decode_observation(value: bytes) -> Observation:
             run=_run(h.get("run")),
             frames=tuple(
                 FrameObservation(
-                    float(f["t_s"]), tuple(f["tags"]), decode_vector(f["vector"]), bool(f["shot_change"]), float(f.get("fps", 0.0))
+                    float(f["t_s"]), tuple(f["tags"]), decode_vector(f["vector"]), bool(f["shot_change"]), float(f.get("fps", 0.0)),
+                    None if f.get("cut_s") is None else float(f["cut_s"]),
                 )
                 for f in h["frames"]
             ),

@@ -9,7 +9,7 @@ import logging
 import math
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +24,7 @@ from streammm.records import Frame
 log = logging.getLogger(__name__)
 BATCH = 16
 STRIP_PX = 640  # the long side of a strip picture (see strip_picture)
+CUT_STRIP_PX = 96  # ... where strips only time the cuts (cut_in_strip): enough to see a shot change
 # A frame, or a segment's start, this little after a sample instant is on it: segment edges computed from a
 # live source's timestamps land microseconds off the grid (15.00001 s), and the instant must not fall
 # between two segments (the previous one takes instants up to its end less this, the next the rest).
@@ -67,8 +68,12 @@ def sample_frames(
     if decoder == "decord":
         yield from _decord_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, previous_hist=previous_hist)
     else:
-        planned = pyav_planned_frames(source, options, offset_s=offset_s, max_side_px=max_side_px, end_s=end_s, strip=strip)
-        yield from _with_cuts(planned, options, previous_hist)
+        # Strips also tell when a cut happened between two probes (Frame.cut_s).
+        with_strips = strip or options.shot_detect_fps > 0
+        planned = pyav_planned_frames(
+            source, options, offset_s=offset_s, max_side_px=max_side_px, end_s=end_s, strip=with_strips, strip_px=STRIP_PX if strip else CUT_STRIP_PX
+        )
+        yield from _with_cuts(planned, options, previous_hist, strips=strip)
 
 
 class FrameSampler:
@@ -115,20 +120,33 @@ class FrameSampler:
 
 def _with_cuts(
     planned: Iterator[tuple[float, np.ndarray, str, tuple[tuple[float, np.ndarray], ...]]], options: MediaConfig,
-    previous_hist: np.ndarray | None,
+    previous_hist: np.ndarray | None, *, strips: bool = True,
 ) -> Iterator[Frame]:
     """The grid frames and the probes at a cut; a probe left out hands its strip to the frame before it
-    (which is therefore yielded only once the next one is known), or to the first frame when none was."""
+    (which is therefore yielded only once the next one is known), or to the first frame when none was.
+    Where the planned frames carry strips, a cut's frame says the decoded frame the new shot starts at
+    (Frame.cut_s, cut_in_strip; at a decode's first sampled frame, the first decoded one); with `strips`
+    False the frames are yielded without them."""
     held: Frame | None = None
     lead: tuple[tuple[float, np.ndarray], ...] = ()
+    since: tuple[tuple[float, np.ndarray], ...] = ()  # the pictures from the last planned frame's own to this one
     for t_s, image, role, pictures in planned:
         hist = colour_histograms(image) if options.shot_detect_fps > 0 else None
         cut = is_cut(hist, previous_hist, options.shot_threshold)
         previous_hist = hist
+        own = next((i for i, (t, _) in enumerate(pictures) if abs(t - t_s) < 1e-3), None)
+        cut_s = None
+        if cut and own is not None and since:
+            cut_s = cut_in_strip(since + pictures[own : own + 1])
+        elif cut and own:  # the decode's first sampled frame, against the stream's frame before it: the frames
+            cut_s = pictures[0][0]  # before it are this segment's, which starts at a keyframe, as encoders put them at cuts
+        since = pictures[own:] if own is not None else ()
+        if not strips:
+            pictures = ()
         if role == "grid" or cut:
             if held is not None:
                 yield held
-            held = Frame(t_s=round(t_s, 3) + 0.0, image=image, shot_change=cut, strip=lead + pictures)
+            held = Frame(t_s=round(t_s, 3) + 0.0, image=image, shot_change=cut, strip=lead + pictures, cut_s=cut_s)
             lead = ()
         elif held is not None and pictures:
             held = replace(held, strip=held.strip + pictures)
@@ -138,9 +156,22 @@ def _with_cuts(
         yield held
 
 
+def cut_in_strip(pictures: Sequence[tuple[float, np.ndarray]]) -> float | None:
+    """When the new shot starts in `pictures` (the decoded frames from the probe before a cut to the probe
+    that found it, in order): at the frame whose grey picture differs most from the one before it (a cut
+    changes the picture at once; motion between two frames changes it a little). None where they cannot
+    tell (fewer than two, or pictures of different sizes)."""
+    if len(pictures) < 2 or len({p.shape for _, p in pictures}) > 1:
+        return None
+    step = max(1, max(pictures[0][1].shape) // CUT_STRIP_PX)
+    small = [p[::step, ::step].astype(np.int16) for _, p in pictures]
+    jumps = [float(np.abs(b - a).mean()) for a, b in zip(small, small[1:])]
+    return round(pictures[1 + int(np.argmax(jumps))][0], 3) + 0.0
+
+
 def pyav_planned_frames(
     source: str | Path | bytes, options: MediaConfig, *, offset_s: float = 0.0, max_side_px: int = 1280, end_s: float | None = None,
-    strip: bool = False,
+    strip: bool = False, strip_px: int = STRIP_PX,
 ) -> Iterator[tuple[float, np.ndarray, str, tuple[tuple[float, np.ndarray], ...]]]:
     """(t_s, RGB image, "grid" | "probe", strip) for the frames plan_frames would pick, decoded in one pass.
 
@@ -156,7 +187,7 @@ def pyav_planned_frames(
     grid: list[float] = []
     for t_s, frame, role in _decoded_frames(source, options, offset_s=offset_s, end_s=end_s):
         shown.append(t_s)
-        picture = [(round(t_s, 3) + 0.0, strip_picture(frame))] if strip else []
+        picture = [(round(t_s, 3) + 0.0, strip_picture(frame, strip_px))] if strip else []
         if role is None:
             (held[3] if held is not None else lead).extend(picture)
             continue
@@ -290,12 +321,12 @@ def _rgb(frame, max_side_px: int) -> np.ndarray:  # type: ignore[no-untyped-def]
 LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuv411p", "yuv410p", "nv12", "nv21", "gray", "yuva420p"})
 
 
-def strip_picture(frame) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """A decoded frame in grey, upright, STRIP_PX to twice that a side (smaller frames whole): every
+def strip_picture(frame, side_px: int = STRIP_PX) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """A decoded frame in grey, upright, `side_px` to twice that a side (smaller frames whole): every
     second (or third...) pixel of the luma plane, read as it is (a fraction of a millisecond); other pixel
     formats are converted."""
     width, height = frame.width, frame.height
-    step = max(1, max(width, height) // STRIP_PX)
+    step = max(1, max(width, height) // side_px)
     if frame.format.name in LUMA_FIRST:
         plane = frame.planes[0]
         luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width]

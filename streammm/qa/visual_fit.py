@@ -12,6 +12,7 @@ Pure functions of the query vector and the clips; no I/O.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -30,20 +31,30 @@ CELL_RATIO = 0.9  # grid cells within this share of the best cell's relevance
 class SampledFrame:
     t_s: float
     vector: np.ndarray
-    shot_start: bool  # a new shot starts at this frame
+    shot_start_s: float | None = None  # where a new shot starts at this frame: when it started (at or before t_s)
+
+    @property
+    def shot_start(self) -> bool:
+        return self.shot_start_s is not None
 
 
 def distinct_frames(clips: Iterable[Clip]) -> list[SampledFrame]:
-    """Each sampled frame of `clips` that kept its vector, once (clips overlap), in time order."""
+    """Each sampled frame of `clips` that kept its vector, once (clips overlap), in time order. A frame
+    starts a shot where one of its clip's shot_times is after the frame before it and not after it (the
+    decoded frame a cut was found at, or the sampled frame itself in stores made before that)."""
     seen: dict[float, SampledFrame] = {}
     for clip in clips:
         if clip.frame_vectors is None or len(clip.frame_vectors) != len(clip.frame_times):
             continue
-        shots = {round(t, 3) for t in clip.shot_times}
-        for t, vector in zip(clip.frame_times, clip.frame_vectors):
-            key = round(t, 3)
+        times = [round(t, 3) for t in clip.frame_times]
+        starts: dict[float, float] = {}
+        for shot in clip.shot_times:
+            at = bisect.bisect_left(times, round(shot, 3))  # the first frame at or after the shot's start
+            if at < len(times):
+                starts.setdefault(times[at], shot)
+        for key, t, vector in zip(times, clip.frame_times, clip.frame_vectors):
             if key not in seen:
-                seen[key] = SampledFrame(t, vector, key in shots)
+                seen[key] = SampledFrame(t, vector, starts.get(key))
     return [seen[k] for k in sorted(seen)]
 
 
@@ -78,10 +89,18 @@ def fit_frames(
     lo, hi = around or (-np.inf, np.inf)
     if any(score >= rival and lo <= frames[i].t_s < hi for i, score in enumerate(scores) if not first <= i <= last):
         return None
-    start = change_time(frames[first - 1].t_s if first > 0 else None, frames[first].t_s, cut=frames[first].shot_start)
-    end = change_time(frames[last].t_s, frames[last + 1].t_s, cut=frames[last + 1].shot_start) if last + 1 < len(frames) else span[1]
+    start = _edge(frames[first - 1] if first > 0 else None, frames[first])
+    end = _edge(frames[last], frames[last + 1]) if last + 1 < len(frames) else span[1]
     start, end = max(start, span[0]), min(end, span[1])
     return (start, end) if end > start else None
+
+
+def _edge(before: SampledFrame | None, after: SampledFrame) -> float:
+    """When what `after` shows came (or what `before` showed went): where a shot starts at `after`, when it
+    started; else halfway between them (change_time)."""
+    if after.shot_start_s is not None:
+        return after.shot_start_s
+    return change_time(before.t_s if before is not None else None, after.t_s, cut=False)
 
 
 def fit_grid(clips: Sequence[Clip], span: tuple[float, float], relevance: Mapping[str, float]) -> tuple[float, float]:

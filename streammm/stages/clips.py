@@ -60,7 +60,7 @@ def build_clip(
             thumbnail=f"{identity}.jpg" if window.thumbnail else "",
             sample_fps=min((f.sample_fps for f in window.frames if f.sample_fps > 0), default=0.0),
             frame_vectors=frame_vectors,
-            shot_times=tuple(f.t_s for f in window.frames if f.shot_change),
+            shot_times=tuple(t for f in window.frames if (t := f.shot_start_s) is not None),
         )
         if frame_vectors is not None:
             vectors["visual"] = unit_rows(frame_vectors.mean(axis=0))[0]

@@ -304,6 +304,8 @@ def _update_spans(state: OcrState, frame: Frame, max_diff: float) -> tuple[OcrSt
     the strips cannot tell, a line that replaces another comes when the other went, and the other way
     round; else the edge is at `change_time`."""
     t_s, edge_s = frame.t_s, change_time(state.last_frame_s, frame.t_s, cut=frame.shot_change)
+    if frame.shot_change and frame.cut_s is not None:
+        edge_s = frame.cut_s  # what came or went with the cut did so when the new shot started
     width, height = state.frame_size
     open_spans = list(state.spans)
     continued: list[OpenSpan] = []

@@ -36,7 +36,7 @@ def observe_frames(frames: Sequence[Frame], encoder: ImageEncoder, same_diff: fl
     batch = encoder.encode([frames[i].image for i in encoded])
     by_frame = {i: (tags, vector) for i, tags, vector in zip(encoded, batch.tags, batch.vectors)}
     return [
-        FrameObservation(t_s=frame.t_s, tags=by_frame[source][0], vector=by_frame[source][1], shot_change=frame.shot_change)
+        FrameObservation(t_s=frame.t_s, tags=by_frame[source][0], vector=by_frame[source][1], shot_change=frame.shot_change, cut_s=frame.cut_s)
         for frame, source in zip(frames, shown)
     ]
 

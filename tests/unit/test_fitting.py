@@ -231,7 +231,7 @@ def framed(start: float, frames: dict[float, float], *, cosine: float, shots: tu
     times = tuple(t for t in sorted(frames) if start <= t < start + 4.0)
     return replace(
         clip(start, cosine=cosine), frame_times=times, frame_vectors=np.stack([vector(frames[t]) for t in times]),
-        shot_times=tuple(t for t in times if t in shots),
+        shot_times=tuple(t for t in shots if start <= t < start + 4.0),
     )
 
 
@@ -252,6 +252,17 @@ def test_a_visual_run_is_the_frames_that_match_cut_at_a_shot_change():
     assert {c.start_s for c in cut.clips} == {0.0, 2.0, 4.0, 6.0}
     uncut = moments(shots=())[0]
     assert (uncut.start_s, uncut.end_s) == (1.5, 7.5)  # the weaker frame at 7 s is still near the best
+
+
+def test_a_cut_found_between_two_sampled_frames_bounds_the_run_where_the_shot_changed():
+    """The decoder says which decoded frame a shot starts at (Frame.cut_s): the run ends at 6.6 s, where
+    the next shot started, not at the sampled frame (7 s) that first showed it; and a run that starts with
+    a shot starts when it did."""
+    clips = [framed(t, CAT, cosine=c, shots=(6.6,)) for t, c in [(4.0, 0.6), (2.0, 0.58), (6.0, 0.5), (0.0, 0.3), (8.0, 0.2)]]
+    fitted = fit_moments("a tabby cat", found(*clips), QUERY)[0]
+    assert (fitted.start_s, fitted.end_s) == (1.5, 6.6)
+    cut_in = [framed(t, CAT, cosine=c, shots=(1.2,)) for t, c in [(0.0, 0.59), (2.0, 0.6), (4.0, 0.58)]]
+    assert fit_moments("a tabby cat", found(*cut_in), QUERY)[0].start_s == 1.2
 
 
 def test_pictures_that_match_as_well_elsewhere_in_the_moment_fall_back_to_the_clip_grid():
