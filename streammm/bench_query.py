@@ -235,9 +235,8 @@ def _breakdown(store: Any, encoder: Any, settings: Settings, questions: Sequence
     """One question at a time, no server: each step of an ask timed on its own (median ms over `n` questions)."""
     from streammm.qa.answer import keep_cited_evidence
     from streammm.qa.extractive import ExtractiveAnswerer, candidates
-    from streammm.qa.moments import merge_into_moments
     from streammm.qa.retrieval import fusion_depth, retrieve
-    from streammm.qa.service import OVERFETCH
+    from streammm.qa.service import OVERFETCH, QueryService, SearchRequest
     from streammm.qa.vectors import remembering
     from streammm.server.protocol import done_event, moments_event
 
@@ -246,6 +245,7 @@ def _breakdown(store: Any, encoder: Any, settings: Settings, questions: Sequence
 
     vectors = remembering(encoder)  # as the server shares them: the answer finds the question's vector
     answerer = ExtractiveAnswerer(vectors, max_sentences=settings.qa.max_sentences, run=inline)
+    service = QueryService(store, vectors, min_relevance=settings.qa.min_relevance)  # moments fitted as the server fits them
     loop = asyncio.new_event_loop()
     k = settings.server.default_k
     depth = fusion_depth(k * OVERFETCH)  # what retrieve() asks each ranking for under late/hybrid
@@ -266,7 +266,7 @@ def _breakdown(store: Any, encoder: Any, settings: Settings, questions: Sequence
         timed("vector search joint", lambda: store.search_vector(vector, target="joint", k=depth))
         timed("BM25 search", lambda: store.search_text(question, k=depth))
         found = timed(f"retrieve ({strategy})", lambda: retrieve(store, question, vector, strategy=strategy, k=k * OVERFETCH))
-        moments = timed("moments", lambda: merge_into_moments(found)[:k])
+        moments = timed("moments", lambda: service.fitted(SearchRequest(question, k=k, strategy=strategy), found, vector))
         timed("moments JSON", lambda: json.dumps(moments_event("x", moments), ensure_ascii=False))
         evidence = moments[: settings.qa.evidence_moments]
         counts.append(len(candidates(evidence)))

@@ -61,7 +61,7 @@ class QueryService:
             return []
         vector = self.encode(query.text) if vector is None else vector
         found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH, where=query.where)
-        return self._fitted(query, found, vector)
+        return self.fitted(query, found, vector)
 
     def moments_many(self, queries: Sequence[SearchRequest]) -> list[list[Moment] | Exception]:
         """moments() of each query, in order (see moments_each)."""
@@ -105,7 +105,7 @@ class QueryService:
                 continue
             for position, i in enumerate(group):
                 try:
-                    yield i, self._fitted(queries[i], found[position], encoded[i])
+                    yield i, self.fitted(queries[i], found[position], encoded[i])
                 except Exception as exc:
                     yield i, exc
 
@@ -115,7 +115,9 @@ class QueryService:
         except Exception as exc:
             return exc
 
-    def _fitted(self, query: SearchRequest, found: list[ScoredClip], vector: np.ndarray) -> list[Moment]:
+    def fitted(self, query: SearchRequest, found: list[ScoredClip], vector: np.ndarray) -> list[Moment]:
+        """The moments of `query` from its retrieved clips (`found`, best first) and its vector: fitted to
+        their evidence, ordered, and cut to `query.k` at least `min_relevance` relevant."""
         moments = fit_moments(query.text, found, vector, bounds=(query.start_s, query.end_s))
         if query.strategy == "hybrid":
             # Fusion found the candidates; their calibrated relevance (the query's words in the clip as well
