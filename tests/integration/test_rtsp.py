@@ -339,9 +339,9 @@ def test_a_camera_frozen_for_8_s_loses_no_media_over_tcp(node, media, tmp_path):
     around it holding frames [12, 13, 14] and [14, 16, 17]). The DEBUG lines of a run on 2026-12-03 showed
     why: the segments after the stall started microseconds after the grid (15.00001 s, logged as 15.000),
     and the sampler took that segment's first instant to be 16 s while the segment before ended short of
-    15 s. Fixed in media/frames.py (ON_INSTANT_S; tests/unit/test_frame_planning.py reproduces it). The
-    symptom still marks the test xfailed rather than failed, with the frames and the node's video lines,
-    until full runs confirm no other cause; every other check here fails it."""
+    15 s. Fixed in media/frames.py (ON_INSTANT_S; tests/unit/test_frame_planning.py reproduces it). Five
+    full runs since (four here, one CI landing) saw every second: a second without a frame fails it again,
+    with the frames and the node's video lines."""
     # The file's own H.264 and AAC: a server that re-encodes would drop late frames itself (GStreamer QoS)
     # after the freeze, which says nothing about the transport.
     camera = Camera(played_twice(media / "derived" / "narrated_slideshow.mp4", tmp_path), "asis", tmp_path / "camera.log").start()
@@ -367,9 +367,8 @@ def test_a_camera_frozen_for_8_s_loses_no_media_over_tcp(node, media, tmp_path):
     near = {(c["start_s"], c["end_s"]): c["frame_times"] for c in clips if any(c["start_s"] <= s < c["end_s"] for s in missing)}
     assert {c["sample_fps"] for c in clips if c["has_visual"]} == {1.0}, "not thinned (thinning is off here)"
     assert node.dead_letters("frozen") == []
-    if missing:  # the known, open defect (docstring): reported, not failed
-        video_log = [line for line in node.log_text().splitlines() if "video (" in line or "frozen" in line]
-        pytest.xfail(f"seconds without frames: {missing}; the frames of the clips holding them: {near}\n" + "\n".join(video_log[-80:]))
+    video_log = [line for line in node.log_text().splitlines() if "video (" in line or "frozen" in line] if missing else []
+    assert not missing, f"seconds without frames: {missing}; the frames of the clips holding them: {near}\n" + "\n".join(video_log[-80:])
 
 
 def test_a_camera_that_is_down_at_first_is_connected_when_it_appears(node, slideshow, tmp_path):
