@@ -83,6 +83,12 @@ def test_a_span_starts_and_ends_halfway_between_frames_or_at_a_cut():
     # The caption came with the cut at 2.25 s and went with the one at 5 s: those are its edges.
     assert [(c.start_s, c.end_s, c.text) for c in closed] == [(2.25, 5.0, "A caption")]
     assert len(engine.reads) == 7 and set(engine.reads) == {H}  # every frame was read whole
+    # A cut's frame that says when its shot began (Frame.cut_s: the probe at 7.24 s saw a cut at 7.04 s):
+    # what came with it came then.
+    engine.on_screen = [title]
+    state, _ = read_step(state, [Frame(t_s=7.24, image=np.full((H, W, 3), 77, dtype=np.uint8), shot_change=True, cut_s=7.04)], engine, options)
+    state, closed = show(state, 8.0, cut=True)
+    assert [(c.start_s, c.end_s, c.text) for c in closed] == [(7.04, 8.0, "Chapter one")]
 
 
 @settings(max_examples=150, deadline=None)
