@@ -51,17 +51,23 @@ class Service:
 
 
 async def queued(workers: QueryWorkers, batches: RetrievalBatches, texts) -> tuple[dict[str, asyncio.Task], threading.Event, list[asyncio.Task]]:
-    """Retrievals of `texts`, all waiting: every query thread is held by a job until the event is set."""
-    release, started = threading.Event(), []
+    """Retrievals of `texts`, each encoded and waiting for a batch: every query thread is held by a job until
+    the event is set. (Each question is encoded on a turn of its own first; were the threads free as the
+    encodes end, the first batch could start before the last question joined it.)"""
+    release, encoded, started = threading.Event(), threading.Event(), []
 
-    def hold() -> None:
+    def hold(until_set: threading.Event) -> None:
         started.append(True)
-        release.wait(10)
+        until_set.wait(10)
 
-    holders = [asyncio.create_task(workers.run(RETRIEVE, hold)) for _ in range(workers.threads)]
+    holders = [asyncio.create_task(workers.run(RETRIEVE, hold, encoded)) for _ in range(workers.threads)]
     await until(lambda: len(started) == workers.threads)
     asks = {t: asyncio.create_task(batches.moments(SearchRequest(t))) for t in texts}
-    await until(lambda: workers.queued == len(asks))
+    await until(lambda: workers.queued == len(asks))  # their encodes wait
+    holders += [asyncio.create_task(workers.run(RETRIEVE, hold, release)) for _ in range(workers.threads)]  # behind them
+    await until(lambda: workers.queued == len(asks) + workers.threads)
+    encoded.set()
+    await until(lambda: len(started) == 2 * workers.threads and workers.queued == len(asks))  # encoded; each waits for a batch
     return asks, release, holders
 
 
