@@ -106,6 +106,13 @@ class OpenCvTagger:
         self._faces = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
         self._lock = threading.Lock()  # cascade and HOG objects are not documented as thread-safe
 
+    def fits_people_window(self, shape: tuple[int, ...]) -> bool:
+        """Whether a picture of this (height, width) holds the people detector's window (64x128). OpenCV 4.14's
+        HOG detectMultiScale crashes the process (a segfault, not an exception) on pictures under ~100 px high,
+        and finds no one smaller than its window anyway: a 64x48 video's frames had killed `up`."""
+        window_w, window_h = self._hog.winSize
+        return shape[0] >= window_h and shape[1] >= window_w
+
     def tags(self, image: np.ndarray) -> list[str]:
         cv2 = self._cv2
         scale = self.WORK_PX / max(image.shape[:2])
@@ -113,9 +120,10 @@ class OpenCvTagger:
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         found = []
         with self._lock:
-            people, weights = self._hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8), scale=1.1)
-            if len(people) and float(np.max(weights)) > 0.6:
-                found.append("person")
+            if self.fits_people_window(gray.shape):
+                people, weights = self._hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8), scale=1.1)
+                if len(people) and float(np.max(weights)) > 0.6:
+                    found.append("person")
             min_side = max(24, int(min(gray.shape) * 0.06))
             faces = self._faces.detectMultiScale(gray, scaleFactor=1.15, minNeighbors=6, minSize=(min_side, min_side))
             if len(faces):
