@@ -18,6 +18,7 @@ import numpy as np
 
 from streammm.config import MediaConfig
 from streammm.errors import MediaError
+from streammm.media.probe import video_stream
 from streammm.media.shots import colour_histograms, is_cut
 from streammm.records import Frame
 
@@ -232,9 +233,9 @@ def _decoded_frames(
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         raise MediaError(f"cannot open video: {_first_line(exc)}") from None
     with container:
-        if not container.streams.video:
+        stream = video_stream(container)
+        if stream is None:
             return
-        stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         origin_s = 0.0 if isinstance(source, bytes) else (container.start_time or 0) / av.time_base
         codec = stream.codec_context.name

@@ -10,6 +10,17 @@ from streammm.errors import MediaError
 from streammm.records import MediaInfo
 
 
+def video_stream(container: av.container.Container) -> av.video.stream.VideoStream | None:
+    """The container's video: its first video stream that is not an attached picture (the cover art of an
+    MP3 or M4A, a Matroska file's poster), which holds one image, not moving pictures; None if none."""
+    return next((s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
+
+
+def audio_stream(container: av.container.Container) -> av.audio.stream.AudioStream | None:
+    """The container's first audio stream, if any."""
+    return container.streams.audio[0] if container.streams.audio else None
+
+
 def check_file(path: str | Path, *, max_file_mb: int | None = None) -> Path:
     """The path, if it names a non-empty regular file no larger than `max_file_mb`."""
     path = Path(path)
@@ -30,8 +41,7 @@ def probe(path: str | Path, *, max_file_mb: int | None = None) -> MediaInfo:
     path = check_file(path, max_file_mb=max_file_mb)
     try:
         with av.open(str(path)) as container:
-            video = container.streams.video[0] if container.streams.video else None
-            audio = container.streams.audio[0] if container.streams.audio else None
+            video, audio = video_stream(container), audio_stream(container)
             if video is None and audio is None:
                 raise MediaError(f"{path}: no audio or video stream")
             duration_s = _duration_s(container)

@@ -23,6 +23,7 @@ from typing import Any
 import av
 
 from streammm.errors import MediaError
+from streammm.media.probe import audio_stream, video_stream
 from streammm.records import IngestRun, Segment
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ def iter_segments(
     name = mask_url(str(path))
     container = open_input(path, timeout_s=timeout_s, options=live.options if live is not None else None)
     with container:
-        streams = [s for s in (container.streams.video[:1] + container.streams.audio[:1])]
+        streams = [s for s in (video_stream(container), audio_stream(container)) if s is not None]
         if not streams:
             raise MediaError(f"{name}: no audio or video stream")
         what = describe(streams)
@@ -230,7 +231,9 @@ def longest_keyframe_gap_s(path: str | Path) -> float:
     """The longest stretch between video keyframes (or from the last one to the end), by demuxing only."""
     try:
         with av.open(str(path)) as container:
-            stream = container.streams.video[0]
+            stream = video_stream(container)
+            if stream is None:
+                return 0.0
             times = []
             end_s = 0.0
             for packet in container.demux(stream):
@@ -444,6 +447,16 @@ def clock_start(fmt: str, start_s: float, items: list[TimedPacket]) -> float:
     return start_s if fmt == CONTAINER else min([start_s, *(i.time_s for i in items)])
 
 
+def output_stream(output: Any, template: Any) -> Any:
+    """A stream of `output` that carries `template`'s packets as they are. PyAV looks up an encoder by the
+    decoder's name, and some decoders have none of theirs (AV1 is read by libdav1d): those copy the decoder's
+    parameters instead, which is all muxing needs."""
+    try:
+        return output.add_stream_from_template(template)
+    except av.codec.codec.UnknownCodecError:
+        return output.add_stream_from_template(template, opaque=True)
+
+
 def mux(items: list[TimedPacket], streams: list[Any], start_s: float, *, fmt: str = CONTAINER) -> bytes:
     """Write packets into an in-memory `fmt` file whose clock starts at `start_s`.
 
@@ -455,7 +468,7 @@ def mux(items: list[TimedPacket], streams: list[Any], start_s: float, *, fmt: st
     buffer = io.BytesIO()
     options = {"avoid_negative_ts": "disabled"} if fmt == CONTAINER else {}
     with av.open(buffer, "w", format=fmt, options=options) as output:
-        out_streams = {s.index: output.add_stream_from_template(s) for s in streams}
+        out_streams = {s.index: output_stream(output, s) for s in streams}
         shifts: dict[int, int] = {}
         dts = decoding_times(items)
         for item in items:

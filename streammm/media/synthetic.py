@@ -11,6 +11,7 @@ format matrix (MATRIX) are what tests/integration/test_formats.py and `streammm 
 from __future__ import annotations
 
 import functools
+import io
 import math
 import struct
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import av
 import numpy as np
 
 AUDIO_RATE = 48_000
+COVER_PX = 160
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Case:
     rotate: int = 0  # display rotation in degrees (stored picture is turned the other way)
     audio_channels: int = 2
     audio_rate: int = AUDIO_RATE
+    cover: bool = False  # an attached picture (cover art), as music and podcast files have
     options: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -66,7 +69,11 @@ MATRIX: tuple[Case, ...] = (
     Case("mp4_vfr", "mp4", "mp4", "libx264", "aac", vfr=True),
     Case("mp4_one_keyframe", "mp4", "mp4", "libx264", None, gop_s=None),
     Case("mkv_odd_641x479", "mkv", "matroska", "mpeg4", "flac", size=(641, 479)),
+    Case("mp4_tiny_64x48", "mp4", "mp4", size=(64, 48)),  # under OpenCV's people-detector window
+    Case("mp4_hevc_10bit", "mp4", "mp4", "libx265", "aac", pix_fmt="yuv420p10le", options={"x265-params": "log-level=error"}),
+    Case("mp4_av1", "mp4", "mp4", "libsvtav1", "aac"),
     Case("mp3_audio_only", "mp3", "mp3", None, "libmp3lame", audio_channels=1, audio_rate=44_100),
+    Case("m4a_cover_art", "m4a", "mp4", None, "aac", audio_channels=1, audio_rate=44_100, cover=True),
     Case("flac_audio_only", "flac", "flac", None, "flac", audio_channels=6, audio_rate=32_000),
 )
 
@@ -131,6 +138,7 @@ def write_case(case: Case, folder: Path) -> Path:
     ms = Fraction(1, 1000)
     with av.open(str(path), "w", format=case.container) as out:
         video = audio = None
+        cover = _add_cover(out) if case.cover else None
         if case.video:
             video = out.add_stream(case.video, rate=case.fps, options=dict(case.options))
             width, height = case.size if case.rotate % 180 == 0 else case.size[::-1]
@@ -151,6 +159,8 @@ def write_case(case: Case, folder: Path) -> Path:
             audio.layout = _layout(case.audio_channels)
             if case.audio == "vorbis":
                 audio.codec_context.options = {"strict": "experimental"}
+        if cover is not None:
+            _mux_cover(out, cover)
         packets = []
         if video is not None:
             packets += _encode_video(case, video)
@@ -166,6 +176,33 @@ def write_case(case: Case, folder: Path) -> Path:
     if case.rotate:
         _set_mp4_rotation(path, case.rotate)
     return path
+
+
+def _add_cover(out):  # type: ignore[no-untyped-def]
+    """An attached-picture stream (cover art); muxers put it where their format keeps it (MP4: last)."""
+    stream = out.add_stream("mjpeg")
+    stream.width, stream.height, stream.pix_fmt = COVER_PX, COVER_PX, "yuvj420p"
+    stream.disposition = av.stream.Disposition.attached_pic
+    return stream
+
+
+def _mux_cover(out, stream) -> None:  # type: ignore[no-untyped-def]
+    """The cover's one packet, a JPEG that reads COVER, muxed before any other."""
+    from PIL import Image
+
+    picture = io.BytesIO()
+    Image.fromarray(_cover_image()).save(picture, format="JPEG")
+    packet = av.Packet(picture.getvalue())
+    packet.stream, packet.pts, packet.dts, packet.time_base = stream, 0, 0, Fraction(1, 90_000)
+    out.mux(packet)
+
+
+def _cover_image() -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (COVER_PX, COVER_PX), (200, 40, 40))
+    ImageDraw.Draw(image).text((20, COVER_PX // 2 - 20), "COVER", fill=(255, 255, 255), font=_font(40))
+    return np.asarray(image)
 
 
 def _encode_video(case: Case, stream) -> list:  # type: ignore[no-untyped-def]

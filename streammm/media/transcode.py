@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from streammm.errors import MediaError
+from streammm.media.probe import audio_stream, video_stream
 from streammm.records import IngestRun, Segment
 
 log = logging.getLogger(__name__)
@@ -122,8 +123,7 @@ def reencoded_segments(path: str | Path, stream_id: str, segment_s: float, *, ti
 
     container = open_input(path, timeout_s=timeout_s)
     with container:
-        video = container.streams.video[0] if container.streams.video else None
-        audio = container.streams.audio[0] if container.streams.audio else None
+        video, audio = video_stream(container), audio_stream(container)
         streams = [s for s in (video, audio) if s is not None]
         if not streams:
             raise MediaError(f"{path}: no audio or video stream")

@@ -60,6 +60,17 @@ def test_a_codec_matroska_refuses_goes_into_nut_segments_that_decode(made: Path)
     assert times == [0.0, 1.0, 2.0, 3.0]
 
 
+def test_av1_is_remuxed_into_matroska_not_re_encoded(made: Path):
+    """PyAV reads AV1 with libdav1d, a decoder no encoder shares a name with: its streams had failed to copy
+    into a segment, so every AV1 input was re-encoded (the whole picture through x264, slower and lossy)."""
+    path = make(Case("av1", "mp4", "mp4", "libsvtav1", "aac", duration_s=4.0), made)
+    segments = list(iter_segments(path, "s", 2.0))
+    assert [(s.container, s.reencoded) for s in segments] == [("matroska", False), ("matroska", False)]
+    assert segments[0].video_codec in ("libdav1d", "av1") and segments[0].audio_codec == "aac"
+    times = [f.t_s for s in segments for f in sample_frames(s.data, MediaConfig(shot_detect_fps=0), offset_s=s.start_s, end_s=s.end_s)]
+    assert times == [0.0, 1.0, 2.0, 3.0]
+
+
 def test_long_gop_video_is_re_encoded_into_segments_of_segment_s(made: Path):
     path = make(Case("onekey", "mp4", "mp4", "libx264", "aac", duration_s=7.0, gop_s=None), made)
     segments = list(iter_segments(path, "s", 2.0, max_keyframe_gap_s=5.0))
