@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,9 @@ from streammm.records import IngestRun, Segment
 log = logging.getLogger(__name__)
 CONTAINER = "matroska"
 CONTAINERS = ("matroska", "nut")  # tried in order; NUT carries nearly every codec FFmpeg has
+TS_DISCONT = 0x0200  # AVFMT_TS_DISCONT: a format whose timestamps may jump (MPEG-TS, HLS)
+TIMESTAMP_JUMP_S = 10.0  # a larger step forward is a jump of the clock, not a gap (ffmpeg's dts_delta_threshold)
+JITTER_S = 0.5  # a step back by less is a muxer's glitch, not a new piece of timeline
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,8 @@ def iter_segments(
                 packets = _live_packets(container, streams, name, live, stop)
             else:
                 packets = _timed_packets(container, streams, origin_s, name, live=timeout_s is not None)
+                if container.format.flags & TS_DISCONT:
+                    packets = continuous_times(packets, name)
             groups = _from_zero(plan_cuts(packets, segment_s, has_video))
             first = next(groups, None)
             if first is None:
@@ -419,6 +424,37 @@ def _timed_packets(
         if live:
             raise MediaError(f"{path}: reading stopped ({_stalled(exc)})") from None
         log.warning("%s: demuxing stopped early: %s", path, _reason(exc))
+
+
+def continuous_times(items: Iterable[TimedPacket], name: str = "", *, jump_s: float = TIMESTAMP_JUMP_S) -> Iterator[TimedPacket]:
+    """`items` on one unbroken timeline, for formats whose clock may jump (MPEG-TS: two recordings joined
+    into one file, a broadcast whose clock was reset). A packet that decodes earlier than its stream's last
+    one, or more than `jump_s` later than its next was due, starts a new piece: it and every packet after it,
+    of every stream, move to follow on from what came before (as ffmpeg's command line does for these
+    formats). Without this, everything after a clock reset overlapped the first piece and was lost."""
+    offset_s = 0.0
+    due: dict[int, float] = {}  # per stream: when its next packet decodes, on the unbroken timeline
+    for item in items:
+        stream = id(item.stream)
+        tick = float(item.stream.time_base)
+        raw_s = (item.dts if item.dts is not None else item.pts) * tick  # type: ignore[operator]
+        at_s = raw_s + offset_s
+        expected = due.get(stream)
+        if expected is not None and (at_s < expected - JITTER_S or at_s > expected + jump_s):
+            log.warning("%s: its clock jumps from %.2f to %.2f s; what follows is kept after %.2f s", name, expected - offset_s, raw_s, expected)
+            offset_s += expected - at_s
+            at_s = expected
+        step_s = item.duration_s or (float(item.packet.duration * tick) if item.packet is not None and item.packet.duration else 0.0)
+        due[stream] = at_s + step_s
+        if offset_s:
+            ticks = round(offset_s / tick)
+            item = replace(
+                item,
+                time_s=item.time_s + offset_s,
+                pts=None if item.pts is None else item.pts + ticks,
+                dts=None if item.dts is None else item.dts + ticks,
+            )
+        yield item
 
 
 def _segment(

@@ -71,6 +71,28 @@ def test_av1_is_remuxed_into_matroska_not_re_encoded(made: Path):
     assert times == [0.0, 1.0, 2.0, 3.0]
 
 
+def test_an_mpeg_ts_clock_reset_continues_the_timeline_instead_of_losing_what_follows(made: Path):
+    """Two recordings joined into one MPEG-TS file (`cat a.ts b.ts`, a broadcast whose clock was reset): the
+    second restarts its timestamps at 0. Its packets had overlapped the first's and were lost; they now follow
+    on, so each picture is sampled once, in order, at 0.9, 1.9, ... 7.9 s."""
+    from streammm.media.synthetic import draw_timecode
+
+    first = make(Case("first", "ts", "mpegts", duration_s=4.0), made)
+    second = make(Case("second", "ts", "mpegts", duration_s=4.0), made)
+    joined = made / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    segments = list(iter_segments(joined, "s", 2.0))
+    frames = [f for s in segments for f in sample_frames(s.data, MediaConfig(shot_detect_fps=0), offset_s=s.start_s, end_s=s.end_s)]
+    timecodes = {round(0.1 * i, 1): draw_timecode(round(0.1 * i, 1), 320, 240).astype(int) for i in range(41)}
+
+    def shown(image: np.ndarray) -> float:  # the timecode the picture is closest to
+        return min(timecodes, key=lambda t: np.abs(image.astype(int) - timecodes[t]).mean())
+
+    assert [round(f.t_s, 1) for f in frames] == [0.9, 1.9, 2.9, 3.9, 4.9, 5.9, 6.9, 7.9]
+    assert [shown(f.image) for f in frames] == [0.9, 1.9, 2.9, 3.9] * 2
+    assert segments[-1].last and segments[-1].end_s == pytest.approx(8.0, abs=0.1)
+
+
 def test_long_gop_video_is_re_encoded_into_segments_of_segment_s(made: Path):
     path = make(Case("onekey", "mp4", "mp4", "libx264", "aac", duration_s=7.0, gop_s=None), made)
     segments = list(iter_segments(path, "s", 2.0, max_keyframe_gap_s=5.0))
