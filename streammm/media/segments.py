@@ -189,8 +189,8 @@ def iter_segments(
                 packets = _live_packets(container, streams, name, live, stop)
             else:
                 packets = _timed_packets(container, streams, origin_s, name, live=timeout_s is not None)
-                if container.format.flags & TS_DISCONT:
-                    packets = continuous_times(packets, name)
+            if container.format.flags & TS_DISCONT:
+                packets = continuous_times(packets, name)
             groups = _from_zero(plan_cuts(packets, segment_s, has_video))
             first = next(groups, None)
             if first is None:
@@ -428,24 +428,25 @@ def _timed_packets(
 
 def continuous_times(items: Iterable[TimedPacket], name: str = "", *, jump_s: float = TIMESTAMP_JUMP_S) -> Iterator[TimedPacket]:
     """`items` on one unbroken timeline, for formats whose clock may jump (MPEG-TS: two recordings joined
-    into one file, a broadcast whose clock was reset). A packet that decodes earlier than its stream's last
-    one, or more than `jump_s` later than its next was due, starts a new piece: it and every packet after it,
-    of every stream, move to follow on from what came before (as ffmpeg's command line does for these
-    formats). Without this, everything after a clock reset overlapped the first piece and was lost."""
-    offset_s = 0.0
+    into one file, a broadcast whose clock was reset; HLS: a #EXT-X-DISCONTINUITY). A packet that decodes
+    earlier than its stream's last one, or more than `jump_s` later than its next was due, starts a new piece
+    of that stream: it and the stream's packets after it move to follow on from what came before (as ffmpeg's
+    command line does for these formats). Each stream is moved by its own jump, because the demuxer may still
+    hand over one stream's last packets before the jump after another's first after it. Without this,
+    everything after a clock reset landed on the seconds before it and was lost."""
+    offsets: dict[int, float] = {}  # per stream: how far its packets move
     due: dict[int, float] = {}  # per stream: when its next packet decodes, on the unbroken timeline
     for item in items:
         stream = id(item.stream)
         tick = float(item.stream.time_base)
         raw_s = (item.dts if item.dts is not None else item.pts) * tick  # type: ignore[operator]
-        at_s = raw_s + offset_s
+        offset_s = offsets.get(stream, 0.0)
         expected = due.get(stream)
-        if expected is not None and (at_s < expected - JITTER_S or at_s > expected + jump_s):
-            log.warning("%s: its clock jumps from %.2f to %.2f s; what follows is kept after %.2f s", name, expected - offset_s, raw_s, expected)
-            offset_s += expected - at_s
-            at_s = expected
+        if expected is not None and not expected - JITTER_S <= raw_s + offset_s <= expected + jump_s:
+            log.warning("%s: its %s clock jumps from %.2f to %.2f s; what follows is kept after %.2f s", name, item.kind, expected - offset_s, raw_s, expected)
+            offset_s = offsets[stream] = expected - raw_s
         step_s = item.duration_s or (float(item.packet.duration * tick) if item.packet is not None and item.packet.duration else 0.0)
-        due[stream] = at_s + step_s
+        due[stream] = raw_s + offset_s + step_s
         if offset_s:
             ticks = round(offset_s / tick)
             item = replace(

@@ -71,6 +71,40 @@ def test_hls_source_that_is_down_at_first_is_reconnected_and_read_to_its_end(tmp
     assert segments[-1].end_s == pytest.approx(8.33, abs=0.5)
 
 
+def test_an_hls_discontinuity_whose_clock_restarts_continues_the_timeline(tmp_path, media, caplog):
+    """A live playlist joins two programmes with #EXT-X-DISCONTINUITY (an ad break, an encoder restart): the
+    second restarts its clock. Its packets had landed on the first's seconds (their clips overwritten); they
+    now follow on, so the stream's segments run without a gap or an overlap through both."""
+    for part in ("a", "b"):
+        (tmp_path / part).mkdir()
+        write_hls(media / "video" / "movie-hello.mp4", tmp_path / part)
+    pieces = {part: [line for line in (tmp_path / part / "index.m3u8").read_text().splitlines() if line.startswith("#EXTINF") or line.endswith(".ts")] for part in ("a", "b")}
+    playlist = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:4", "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD"]
+    for part, lines in pieces.items():
+        if part == "b":
+            playlist.append("#EXT-X-DISCONTINUITY")
+        playlist += [line if line.startswith("#") else f"{part}/{line}" for line in lines]
+    (tmp_path / "index.m3u8").write_text("\n".join([*playlist, "#EXT-X-ENDLIST", ""]))
+    port = free_port()
+    server = socketserver.TCPServer(("127.0.0.1", port), functools.partial(QuietHandler, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stop = threading.Event()
+    timer = threading.Timer(120, stop.set)
+    timer.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="streammm.media.segments"):
+            segments = list(live_segments(f"http://127.0.0.1:{port}/index.m3u8", "cam", 2.0, stop, max_backoff_s=1.0))
+    finally:
+        timer.cancel()
+        server.shutdown()
+        server.server_close()
+    assert not stop.is_set(), "the playlist's end should have ended the stream"
+    for before, after in zip(segments, segments[1:]):
+        assert after.start_s == pytest.approx(before.end_s, abs=0.05)  # one continuous timeline
+    assert segments[-1].end_s == pytest.approx(2 * 8.33, abs=0.8)  # both programmes, one after the other
+    assert "video clock jumps" in caplog.text and "audio clock jumps" in caplog.text
+
+
 def test_a_restarted_live_ingest_continues_the_timeline_and_keeps_the_first_runs_clips(tmp_path, media):
     """`streammm up --once` on an HLS URL twice (real broker, models and store): the second run's clips follow
     the first run's on the stream's timeline, and not one of the first run's clips is overwritten.
