@@ -15,6 +15,16 @@ def clip_id(stream_id: str, start_s: float, profile: str) -> str:
     return str(uuid.uuid5(CLIP_NAMESPACE, f"{stream_id}|{start_s:.3f}|{profile}"))
 
 
+def stream_id_problem(stream_id: str) -> str | None:
+    """Why `stream_id` cannot name a stream, or None. An id also names the stream's folders on disk (its
+    spooled media), so it is never empty and never only dots ("." and ".." name the folders around it)."""
+    if not stream_id.strip():
+        return "a stream id cannot be empty"
+    if not stream_id.strip("."):
+        return f"{stream_id!r} cannot be a stream id (it names a folder: use letters or digits)"
+    return None
+
+
 @dataclass(frozen=True)
 class Word:
     """A spoken word, with its media-time span."""

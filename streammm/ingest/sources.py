@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from streammm.errors import MediaError
+from streammm.errors import ConfigError, MediaError
 from streammm.media.probe import check_file
 from streammm.media.segments import LiveRead, iter_segments, mask_url, split_credentials
-from streammm.records import Segment
+from streammm.records import Segment, stream_id_problem
 
 log = logging.getLogger(__name__)
 LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "srt://", "udp://")
@@ -24,14 +24,22 @@ def is_live(source: str) -> bool:
 
 
 def stream_id_for(source: str) -> tuple[str, str]:
-    """`PATH=ID` names the stream; otherwise a file's name without its extension (or the URL's last part)."""
+    """`PATH=ID` names the stream; otherwise a file's name without its extension (or the URL's last part).
+    ConfigError for an id that cannot name a stream (records.stream_id_problem)."""
     head, sep, tail = source.rpartition("=")
     if sep and head and re.fullmatch(r"[\w.-]+", tail) and "?" not in source:
-        return head, tail
+        return head, checked_stream_id(tail, source)
     if is_live(source):
         last = source.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
-        return source, re.sub(r"\.(m3u8|sdp)$", "", last) or "live"
-    return source, Path(source).stem
+        return source, checked_stream_id(re.sub(r"\.(m3u8|sdp)$", "", last) or "live", source)
+    return source, checked_stream_id(Path(source).stem, source)
+
+
+def checked_stream_id(stream_id: str, source: str) -> str:
+    problem = stream_id_problem(stream_id)
+    if problem is not None:
+        raise ConfigError(f"{mask_url(source)}: {problem}")
+    return stream_id
 
 
 def file_segments(

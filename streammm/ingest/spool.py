@@ -8,6 +8,7 @@ stream's files are removed once its clips are all stored and complete.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -41,4 +42,8 @@ class Spool:
         return sum(p.stat().st_size for p in self.folder.rglob("*.seg")) if self.folder.is_dir() else 0
 
     def _stream_folder(self, stream_id: str) -> Path:
-        return self.folder / re.sub(r"[^\w.-]", "_", stream_id)
+        """A folder of the spool's own for each stream id: its readable part, then a digest of the whole id,
+        so that two ids never share one ("a b" and "a_b") and none leaves the spool (".." had named the
+        folder above it, which `discard` would have removed with the store in it)."""
+        readable = re.sub(r"[^\w-]", "_", stream_id)[:64]
+        return self.folder / f"{readable}-{hashlib.sha256(stream_id.encode()).hexdigest()[:12]}"

@@ -60,9 +60,9 @@ def read_sources_file(path: str | Path) -> list[SourceSpec]:
         if unknown:
             raise ConfigError(f"{path}: source {n}: unknown keys {sorted(unknown)}")
         url = with_credentials(str(entry["url"]), entry.get("username"), entry.get("password"))
-        from streammm.ingest.sources import stream_id_for
+        from streammm.ingest.sources import checked_stream_id, stream_id_for
 
-        stream_id = str(entry.get("id") or stream_id_for(url)[1])
+        stream_id = checked_stream_id(str(entry["id"]), f"{path}: source {n}") if entry.get("id") is not None else stream_id_for(url)[1]
         specs.append(SourceSpec(stream_id, url, dict(entry.get("options") or {})))
     if len({s.stream_id for s in specs}) != len(specs):
         raise ConfigError(f"{path}: two sources have the same id")

@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from streammm import __version__
 from streammm.config import STRATEGIES
-from streammm.records import Clip, ClipFilter
+from streammm.records import Clip, ClipFilter, stream_id_problem
 from streammm.server.auth import Access
 from streammm.server.context import ServerContext
 from streammm.server.openapi import openapi
@@ -164,8 +164,8 @@ async def add_stream(request: Request) -> Response:
     if not isinstance(data, dict) or not isinstance(data.get("source"), str) or not isinstance(data.get("stream_id"), str):
         raise RequestError("bad_request", 'expected {"source": URL, "stream_id": ID} (optional "username", "password")')
     stream_id = data["stream_id"]
-    if not re.fullmatch(r"[\w.-]{1,128}", stream_id):
-        raise RequestError("bad_request", "stream_id: letters, digits, '_', '.', '-' (at most 128)")
+    if not re.fullmatch(r"[\w.-]{1,128}", stream_id) or stream_id_problem(stream_id):
+        raise RequestError("bad_request", "stream_id: letters, digits, '_', '.', '-' (at most 128), not only dots")
     from streammm.errors import ConfigError
     from streammm.media.segments import mask_url, with_credentials
 

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from streammm.config import load_settings
 from streammm.errors import ConfigError, MediaError
-from streammm.ingest.sources import live_segments, rtsp_options
+from streammm.ingest.sources import live_segments, rtsp_options, stream_id_for
 from streammm.ingest.supervisor import Sources, read_sources_file
 from streammm.media.segments import TimedPacket, decoding_times, mask_url, with_credentials
 from streammm.server.app import create_app
@@ -136,6 +136,18 @@ def test_the_sources_file_gives_ids_urls_with_credentials_and_options(tmp_path: 
     path.write_text("- {id: a, url: 'rtsp://x/1', pasword: typo}\n")
     with pytest.raises(ConfigError, match="unknown keys"):
         read_sources_file(path)
+    path.write_text("- {id: '..', url: 'rtsp://x/1'}\n")
+    with pytest.raises(ConfigError, match="source 1: '..' cannot be a stream id"):
+        read_sources_file(path)
+
+
+def test_stream_ids_from_the_command_line_never_name_a_folder_around_the_spool():
+    assert stream_id_for("/media/talk.mp4=lobby-2") == ("/media/talk.mp4", "lobby-2")
+    assert stream_id_for("/media/My Talk (2019).mp4") == ("/media/My Talk (2019).mp4", "My Talk (2019)")
+    assert stream_id_for("https://cdn/live/index.m3u8") == ("https://cdn/live/index.m3u8", "index")
+    for source in ("/media/talk.mp4=..", "/media/talk.mp4=.", "/media/..mp4", "https://cdn/live/.."):
+        with pytest.raises(ConfigError, match="cannot be a stream id"):
+            stream_id_for(source)
 
 
 class EmptyStore:
@@ -180,6 +192,8 @@ def test_streams_are_added_listed_with_their_state_and_stopped_over_http():
         assert created.status_code == 201 and created.json()["source"] == "rtsp://admin:***@cam/1"
         assert client.post("/v1/streams", json={"source": "rtsp://cam/1", "stream_id": "cam1"}).status_code == 409
         assert client.post("/v1/streams", json={"source": "rtsp://cam/1", "stream_id": "../x"}).status_code == 400
+        for dots in (".", "..", "..."):  # they name folders: ".." had put the stream's spool above the spool
+            assert client.post("/v1/streams", json={"source": "rtsp://cam/1", "stream_id": dots}).status_code == 400
         assert client.post("/v1/streams", content=b"{").status_code == 400
         stats.source_state("cam1", "reconnecting", error="Connection refused")
         [row] = client.get("/v1/streams").json()["streams"]

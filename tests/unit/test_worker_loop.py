@@ -107,3 +107,24 @@ def test_a_claim_checked_segment_reads_its_media_from_the_spool_and_a_lost_file_
         assert "cannot be read" in str(exc)
     else:
         raise AssertionError("a segment whose media file is gone must not decode")
+
+
+def test_the_spool_keeps_each_stream_in_a_folder_of_its_own_inside_it(tmp_path):
+    """A stream id named the spool folder as it was: '..' put a stream's media above the spool, where
+    discarding it (once its clips were complete) would have removed the data folder, clips and all; 'a b'
+    and 'a_b' shared one folder, so discarding one dropped the other's media."""
+    from streammm.ingest.spool import Spool
+    from streammm.records import Segment
+
+    spool = Spool(tmp_path / "data" / "spool")
+    store = tmp_path / "data" / "clips.lance"
+    store.parent.mkdir(parents=True)
+    store.write_text("every stored clip")
+    ids = ["..", ".", "a b", "a_b", "../x", "日本語"]
+    paths = {sid: spool.write(Segment(sid, 0, 0.0, 2.0, "matroska", sid.encode())) for sid in ids}
+    assert all(spool.folder.resolve() in path.resolve().parents for path in paths.values())
+    assert len({path.parent for path in paths.values()}) == len(ids)
+    for sid in ("..", ".", "a b"):
+        spool.discard(sid)
+    assert store.read_text() == "every stored clip"
+    assert sorted(p.read_bytes().decode() for p in spool.folder.rglob("*.seg")) == sorted(["a_b", "../x", "日本語"])
