@@ -10,6 +10,7 @@ import av
 import numpy as np
 
 from streammm.errors import MediaError
+from streammm.media.reading import decoded
 from streammm.records import AudioChunk
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def load_audio(source: str | Path | bytes, *, offset_s: float = 0.0) -> AudioChu
         pieces: list[np.ndarray] = []
         first_s: float | None = None
         try:
-            for frame in container.decode(stream):
+            for frame in decoded(container, stream):
                 if first_s is None and frame.time is not None:
                     first_s = frame.time
                 pieces.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))

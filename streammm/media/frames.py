@@ -18,7 +18,7 @@ import numpy as np
 
 from streammm.config import MediaConfig
 from streammm.errors import MediaError
-from streammm.media.probe import video_stream
+from streammm.media.reading import decoded, video_stream
 from streammm.media.shots import colour_histograms, is_cut
 from streammm.records import Frame
 
@@ -244,7 +244,7 @@ def _decoded_frames(
         fallback_step = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
         behind: list[float] = []  # times of frames skipped for not coming after the last one shown
         try:
-            for frame in container.decode(stream):
+            for frame in decoded(container, stream):
                 if frame.pts is None and previous is None:
                     t = offset_s
                 elif frame.pts is None:

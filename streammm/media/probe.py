@@ -7,18 +7,8 @@ from pathlib import Path
 import av
 
 from streammm.errors import MediaError
+from streammm.media.reading import audio_stream, video_stream
 from streammm.records import MediaInfo
-
-
-def video_stream(container: av.container.Container) -> av.video.stream.VideoStream | None:
-    """The container's video: its first video stream that is not an attached picture (the cover art of an
-    MP3 or M4A, a Matroska file's poster), which holds one image, not moving pictures; None if none."""
-    return next((s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
-
-
-def audio_stream(container: av.container.Container) -> av.audio.stream.AudioStream | None:
-    """The container's first audio stream, if any."""
-    return container.streams.audio[0] if container.streams.audio else None
 
 
 def check_file(path: str | Path, *, max_file_mb: int | None = None) -> Path:

@@ -23,15 +23,12 @@ from typing import Any
 import av
 
 from streammm.errors import MediaError
-from streammm.media.probe import audio_stream, video_stream
+from streammm.media.reading import UnbrokenClock, audio_stream, decoded, demuxed, jumpy, video_stream
 from streammm.records import IngestRun, Segment
 
 log = logging.getLogger(__name__)
 CONTAINER = "matroska"
 CONTAINERS = ("matroska", "nut")  # tried in order; NUT carries nearly every codec FFmpeg has
-TS_DISCONT = 0x0200  # AVFMT_TS_DISCONT: a format whose timestamps may jump (MPEG-TS, HLS)
-TIMESTAMP_JUMP_S = 10.0  # a larger step forward is a jump of the clock, not a gap (ffmpeg's dts_delta_threshold)
-JITTER_S = 0.5  # a step back by less is a muxer's glitch, not a new piece of timeline
 
 
 @dataclass(frozen=True)
@@ -189,7 +186,7 @@ def iter_segments(
                 packets = _live_packets(container, streams, name, live, stop)
             else:
                 packets = _timed_packets(container, streams, origin_s, name, live=timeout_s is not None)
-            if container.format.flags & TS_DISCONT:
+            if jumpy(container):
                 packets = continuous_times(packets, name)
             groups = _from_zero(plan_cuts(packets, segment_s, has_video))
             first = next(groups, None)
@@ -241,7 +238,10 @@ def longest_keyframe_gap_s(path: str | Path) -> float:
                 return 0.0
             times = []
             end_s = 0.0
-            for packet in container.demux(stream):
+            clock = UnbrokenClock(quiet=True) if jumpy(container) else None  # the segments' reading logs the jumps
+            for packet in demuxed(container, stream):
+                if clock is not None:
+                    clock.mend(packet)
                 ts = packet.pts if packet.pts is not None else packet.dts
                 if ts is None:
                     continue
@@ -279,7 +279,7 @@ def check_decodable(data: bytes, kinds: set[str]) -> None:
         streams = [s for s in container.streams if s.type in kinds]
         if {s.type for s in streams} != kinds:
             raise MediaError(f"the segment lost its {' and '.join(sorted(kinds - {s.type for s in streams}))} stream")
-        for frame in container.decode(*streams):
+        for frame in decoded(container, *streams):
             seen.add("video" if isinstance(frame, av.VideoFrame) else "audio")
             if seen >= kinds:
                 return
@@ -290,7 +290,7 @@ def _remuxed(stream_id, first, first_data, groups, streams, fmt, duration_s, run
     previous, data = first, first_data
     seq = 0
     for group in groups:
-        muxed = _mux_live(group, streams, fmt, live, name) if live is not None else mux(group[1], streams, group[0], fmt=fmt)
+        muxed = _mux_or_skip(group, streams, fmt, live, name)
         if muxed is None:
             continue  # the segment before it spans the hole, so the last one is always marked
         yield _segment(stream_id, seq, previous, group[0], data, fmt, streams, last=False, run=run)
@@ -300,13 +300,15 @@ def _remuxed(stream_id, first, first_data, groups, streams, fmt, duration_s, run
     yield _segment(stream_id, seq, previous, end_s, data, fmt, streams, last=True, run=run)
 
 
-def _mux_live(group: tuple[float, list[TimedPacket]], streams: list[Any], fmt: str, live: LiveRead, name: str) -> bytes | None:
-    """A live segment, or None (logged) where these packets cannot be muxed: one bad segment is a 2 s hole,
-    never the end of the stream."""
+def _mux_or_skip(group: tuple[float, list[TimedPacket]], streams: list[Any], fmt: str, live: LiveRead | None, name: str) -> bytes | None:
+    """A segment, or None (logged) where these packets cannot be muxed (a live source's glitch, a file's
+    damaged bytes): one bad segment is a 2 s hole, never the end of the stream (a file's had ended its
+    reading, and its publisher's retries failed at the same place)."""
     try:
         return mux(group[1], streams, group[0], fmt=fmt)
-    except (av.error.FFmpegError, ValueError, KeyError, IndexError, TypeError) as exc:
-        live.skipped_segments += 1
+    except (av.error.FFmpegError, MediaError, ValueError, KeyError, IndexError, TypeError) as exc:
+        if live is not None:
+            live.skipped_segments += 1
         log.warning("%s: the segment at %.1f s could not be muxed (%s); skipped", name, group[0], _reason(exc))
         return None
 
@@ -322,7 +324,7 @@ def _live_packets(
     held: list[Any] = []  # from a first keyframe that came without a timestamp, until one can be inferred
     early: list[Any] = []  # audio demuxed before the first keyframe (it may belong after it)
     try:
-        for packet in container.demux(streams):
+        for packet in demuxed(container, *streams):
             live.last_packet_at = time.monotonic()
             if live.first_packet_at is None:
                 live.first_packet_at = live.last_packet_at
@@ -412,7 +414,7 @@ def _timed_packets(
     """A file that breaks off ends where it breaks; a live source that stalls or drops raises MediaError
     (its caller reconnects)."""
     try:
-        for packet in container.demux(streams):
+        for packet in demuxed(container, *streams):
             ts = packet.pts if packet.pts is not None else packet.dts
             if ts is None or packet.size == 0:
                 continue
@@ -426,33 +428,23 @@ def _timed_packets(
         log.warning("%s: demuxing stopped early: %s", path, _reason(exc))
 
 
-def continuous_times(items: Iterable[TimedPacket], name: str = "", *, jump_s: float = TIMESTAMP_JUMP_S) -> Iterator[TimedPacket]:
-    """`items` on one unbroken timeline, for formats whose clock may jump (MPEG-TS: two recordings joined
-    into one file, a broadcast whose clock was reset; HLS: a #EXT-X-DISCONTINUITY). A packet that decodes
-    earlier than its stream's last one, or more than `jump_s` later than its next was due, starts a new piece
-    of that stream: it and the stream's packets after it move to follow on from what came before (as ffmpeg's
-    command line does for these formats). Each stream is moved by its own jump, because the demuxer may still
-    hand over one stream's last packets before the jump after another's first after it. Without this,
-    everything after a clock reset landed on the seconds before it and was lost."""
-    offsets: dict[int, float] = {}  # per stream: how far its packets move
-    due: dict[int, float] = {}  # per stream: when its next packet decodes, on the unbroken timeline
+def continuous_times(items: Iterable[TimedPacket], name: str = "") -> Iterator[TimedPacket]:
+    """`items` on one unbroken timeline (see UnbrokenClock): without this, everything after an MPEG-TS or
+    HLS clock reset landed on the seconds before it and was lost."""
+    clock = UnbrokenClock(name)
     for item in items:
-        stream = id(item.stream)
         tick = float(item.stream.time_base)
         raw_s = (item.dts if item.dts is not None else item.pts) * tick  # type: ignore[operator]
-        offset_s = offsets.get(stream, 0.0)
-        expected = due.get(stream)
-        if expected is not None and not expected - JITTER_S <= raw_s + offset_s <= expected + jump_s:
-            log.warning("%s: its %s clock jumps from %.2f to %.2f s; what follows is kept after %.2f s", name, item.kind, expected - offset_s, raw_s, expected)
-            offset_s = offsets[stream] = expected - raw_s
         step_s = item.duration_s or (float(item.packet.duration * tick) if item.packet is not None and item.packet.duration else 0.0)
-        due[stream] = raw_s + offset_s + step_s
-        if offset_s:
+        offset_s = clock.offset_s(item.stream, raw_s, step_s)
+        pts = clock.sane_pts(item.pts, item.dts, tick)
+        if offset_s or pts != item.pts:
             ticks = round(offset_s / tick)
+            mended_s = (pts - item.pts) * tick if pts is not None and item.pts is not None else 0.0  # time_s is from the pts
             item = replace(
                 item,
-                time_s=item.time_s + offset_s,
-                pts=None if item.pts is None else item.pts + ticks,
+                time_s=item.time_s + offset_s + mended_s,
+                pts=None if pts is None else pts + ticks,
                 dts=None if item.dts is None else item.dts + ticks,
             )
         yield item
@@ -499,7 +491,9 @@ def mux(items: list[TimedPacket], streams: list[Any], start_s: float, *, fmt: st
 
     Packets before `start_s` keep their negative times (Matroska carries them): a muxer that shifted them
     to zero would move every frame of the segment off the timeline. A format that cannot (NUT) starts its
-    clock at its earliest packet instead, and the segment's start moves there with it.
+    clock at its earliest packet instead, and the segment's start moves there with it. A packet the muxer
+    refuses (damaged bytes: an MPEG-TS AAC frame whose header was hit) is left out, logged: it had failed
+    the segment and, in a file, the whole stream. MediaError when it refuses them all.
     """
     start_s = clock_start(fmt, start_s, items)
     buffer = io.BytesIO()
@@ -508,6 +502,7 @@ def mux(items: list[TimedPacket], streams: list[Any], start_s: float, *, fmt: st
         out_streams = {s.index: output_stream(output, s) for s in streams}
         shifts: dict[int, int] = {}
         dts = decoding_times(items)
+        refused, why = 0, ""
         for item in items:
             packet = item.packet
             in_stream = item.stream if item.stream is not None else packet.stream
@@ -519,7 +514,15 @@ def mux(items: list[TimedPacket], streams: list[Any], start_s: float, *, fmt: st
             packet.pts = None if item.pts is None else item.pts - shift
             packet.dts = None if dts[id(item)] is None else dts[id(item)] - shift
             packet.stream = out_streams[in_stream.index]
-            output.mux(packet)
+            try:
+                output.mux(packet)
+            except av.error.FFmpegError as exc:
+                refused += 1
+                why = _reason(exc)
+    if refused:
+        if refused == len(items):
+            raise MediaError(f"{fmt} refused every packet of the segment ({why})")
+        log.warning("the segment at %.2f s left out %d damaged packets its muxer refused (%s)", start_s, refused, why)
     return buffer.getvalue()
 
 

@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from streammm.errors import MediaError
-from streammm.media.probe import audio_stream, video_stream
+from streammm.media.reading import audio_stream, decoded, video_stream
 from streammm.records import IngestRun, Segment
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def reencoded_segments(path: str | Path, stream_id: str, segment_s: float, *, ti
                 seq += 1
 
         try:
-            for frame in container.decode(*streams):
+            for frame in decoded(container, *streams):
                 if isinstance(frame, av.VideoFrame):
                     if frame.pts is None:
                         t_s = (previous_video_s + step_s) if previous_video_s is not None else 0.0
