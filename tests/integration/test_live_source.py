@@ -38,6 +38,22 @@ def write_hls(source: Path, folder: Path) -> None:
             out.mux(packet)
 
 
+def read_to_its_end(url: str, *, timeout_s: float) -> list:
+    """The segments of the live source at `url`, which must end by itself within `timeout_s`, on one
+    continuous timeline."""
+    stop = threading.Event()
+    timer = threading.Timer(timeout_s, stop.set)
+    timer.start()
+    try:
+        segments = list(live_segments(url, "cam", 2.0, stop, max_backoff_s=1.0))
+    finally:
+        timer.cancel()
+    assert not stop.is_set(), "the playlist's end should have ended the stream"
+    for before, after in zip(segments, segments[1:]):
+        assert after.start_s == pytest.approx(before.end_s, abs=0.05)  # one continuous timeline
+    return segments
+
+
 def test_hls_source_that_is_down_at_first_is_reconnected_and_read_to_its_end(tmp_path, media, caplog):
     write_hls(media / "video" / "movie-hello.mp4", tmp_path)
     port = free_port()
@@ -51,23 +67,16 @@ def test_hls_source_that_is_down_at_first_is_reconnected_and_read_to_its_end(tmp
         server.serve_forever()
 
     threading.Thread(target=start_server_late, daemon=True).start()
-    stop = threading.Event()
-    timer = threading.Timer(60, stop.set)
-    timer.start()
     try:
         with caplog.at_level(logging.INFO, logger="streammm.ingest.sources"):
-            segments = list(live_segments(f"http://127.0.0.1:{port}/index.m3u8", "cam", 2.0, stop, max_backoff_s=1.0))
+            segments = read_to_its_end(f"http://127.0.0.1:{port}/index.m3u8", timeout_s=60)
     finally:
-        timer.cancel()
         for server in server_holder:
             server.shutdown()
             server.server_close()
     assert "reconnecting" in caplog.text and "Connection refused" in caplog.text
-    assert not stop.is_set(), "the playlist's end should have ended the stream"
     assert [s.seq for s in segments] == list(range(len(segments))) and len(segments) >= 3
     assert [s.last for s in segments] == [False] * (len(segments) - 1) + [True]
-    for before, after in zip(segments, segments[1:]):
-        assert after.start_s == pytest.approx(before.end_s, abs=0.05)  # one continuous timeline
     assert segments[-1].end_s == pytest.approx(8.33, abs=0.5)
 
 
@@ -88,19 +97,12 @@ def test_an_hls_discontinuity_whose_clock_restarts_continues_the_timeline(tmp_pa
     port = free_port()
     server = socketserver.TCPServer(("127.0.0.1", port), functools.partial(QuietHandler, directory=str(tmp_path)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    stop = threading.Event()
-    timer = threading.Timer(120, stop.set)
-    timer.start()
     try:
-        with caplog.at_level(logging.WARNING, logger="streammm.media.segments"):
-            segments = list(live_segments(f"http://127.0.0.1:{port}/index.m3u8", "cam", 2.0, stop, max_backoff_s=1.0))
+        with caplog.at_level(logging.WARNING, logger="streammm.media.reading"):
+            segments = read_to_its_end(f"http://127.0.0.1:{port}/index.m3u8", timeout_s=120)
     finally:
-        timer.cancel()
         server.shutdown()
         server.server_close()
-    assert not stop.is_set(), "the playlist's end should have ended the stream"
-    for before, after in zip(segments, segments[1:]):
-        assert after.start_s == pytest.approx(before.end_s, abs=0.05)  # one continuous timeline
     assert segments[-1].end_s == pytest.approx(2 * 8.33, abs=0.8)  # both programmes, one after the other
     assert "video clock jumps" in caplog.text and "audio clock jumps" in caplog.text
 
