@@ -39,7 +39,7 @@ def load_audio(source: str | Path | bytes, *, offset_s: float = 0.0) -> AudioChu
         pieces: list[np.ndarray] = []
         first_s: float | None = None
         try:
-            for frame in decoded(container, stream):
+            for frame in decoded(container, stream, name="a segment's audio" if isinstance(source, bytes) else str(source)):
                 if first_s is None and frame.time is not None:
                     first_s = frame.time
                 pieces.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))

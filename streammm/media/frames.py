@@ -244,7 +244,7 @@ def _decoded_frames(
         fallback_step = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
         behind: list[float] = []  # times of frames skipped for not coming after the last one shown
         try:
-            for frame in decoded(container, stream):
+            for frame in decoded(container, stream, name=f"the segment at {offset_s:.2f} s" if isinstance(source, bytes) else str(source)):
                 if frame.pts is None and previous is None:
                     t = offset_s
                 elif frame.pts is None:

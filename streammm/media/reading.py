@@ -27,25 +27,26 @@ def audio_stream(container: av.container.Container) -> av.audio.stream.AudioStre
     return container.streams.audio[0] if container.streams.audio else None
 
 
-def demuxed(container: av.container.InputContainer, *streams: Any) -> Iterator[av.Packet]:
-    """container.demux(*streams), to its end. PyAV 18 raises IndexError after the last packet where the
+def demuxed(container: av.container.InputContainer, *streams: Any, name: str) -> Iterator[av.Packet]:
+    """container.demux(*streams), to its end; `name` is what log lines call the input (a live source's URL
+    with its password masked: never container.name). PyAV 18 raises IndexError after the last packet where the
     demuxer found a stream after the file was opened (an MPEG-TS programme whose subtitles start late, or a
     stream read from damaged bytes): its final flush counts the new stream but not its list of streams. By
     then every packet, and the flush packets of the streams asked for, have been given."""
     try:
         yield from container.demux(*streams)
     except IndexError:
-        log.warning("%s: a stream appeared after the start; reading ended at the end of the file", container.name)
+        log.warning("%s: a stream appeared after the start; reading ended at the end of the file", name)
 
 
-def decoded(container: av.container.InputContainer, *streams: Any) -> Iterator[av.frame.Frame]:
+def decoded(container: av.container.InputContainer, *streams: Any, name: str) -> Iterator[av.frame.Frame]:
     """container.decode(*streams), to its end (see demuxed), past damage, on an unbroken clock. A packet the
     decoder refuses as invalid data (bit rot, a broken transmission) is skipped and decoding goes on with the
     next, as players do: it had ended the reading, losing every picture and word after the first bad packet.
     In formats whose clock may jump, frames are timed on the clock UnbrokenClock mends."""
     refused = 0
-    clock = UnbrokenClock(container.name) if jumpy(container) else None
-    for packet in demuxed(container, *streams):
+    clock = UnbrokenClock(name) if jumpy(container) else None
+    for packet in demuxed(container, *streams, name=name):
         if clock is not None:
             clock.mend(packet)
         try:
@@ -55,7 +56,7 @@ def decoded(container: av.container.InputContainer, *streams: Any) -> Iterator[a
             continue
         yield from frames
     if refused:
-        log.warning("%s: skipped %d damaged packets the decoder refused", container.name, refused)
+        log.warning("%s: skipped %d damaged packets the decoder refused", name, refused)
 
 
 def jumpy(container: av.container.InputContainer) -> bool:

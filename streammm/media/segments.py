@@ -239,7 +239,7 @@ def longest_keyframe_gap_s(path: str | Path) -> float:
             times = []
             end_s = 0.0
             clock = UnbrokenClock(quiet=True) if jumpy(container) else None  # the segments' reading logs the jumps
-            for packet in demuxed(container, stream):
+            for packet in demuxed(container, stream, name=mask_url(str(path))):
                 if clock is not None:
                     clock.mend(packet)
                 ts = packet.pts if packet.pts is not None else packet.dts
@@ -279,7 +279,7 @@ def check_decodable(data: bytes, kinds: set[str]) -> None:
         streams = [s for s in container.streams if s.type in kinds]
         if {s.type for s in streams} != kinds:
             raise MediaError(f"the segment lost its {' and '.join(sorted(kinds - {s.type for s in streams}))} stream")
-        for frame in decoded(container, *streams):
+        for frame in decoded(container, *streams, name="a segment"):
             seen.add("video" if isinstance(frame, av.VideoFrame) else "audio")
             if seen >= kinds:
                 return
@@ -324,7 +324,7 @@ def _live_packets(
     held: list[Any] = []  # from a first keyframe that came without a timestamp, until one can be inferred
     early: list[Any] = []  # audio demuxed before the first keyframe (it may belong after it)
     try:
-        for packet in demuxed(container, *streams):
+        for packet in demuxed(container, *streams, name=name):
             live.last_packet_at = time.monotonic()
             if live.first_packet_at is None:
                 live.first_packet_at = live.last_packet_at
@@ -414,7 +414,7 @@ def _timed_packets(
     """A file that breaks off ends where it breaks; a live source that stalls or drops raises MediaError
     (its caller reconnects)."""
     try:
-        for packet in demuxed(container, *streams):
+        for packet in demuxed(container, *streams, name=str(path)):
             ts = packet.pts if packet.pts is not None else packet.dts
             if ts is None or packet.size == 0:
                 continue

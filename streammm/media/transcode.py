@@ -119,14 +119,15 @@ class _SegmentWriter:
 
 def reencoded_segments(path: str | Path, stream_id: str, segment_s: float, *, timeout_s: float | None = None) -> Iterator[Segment]:
     """Decode `path` and write it again as segments of exactly `segment_s` (the last may be shorter)."""
-    from streammm.media.segments import open_input
+    from streammm.media.segments import mask_url, open_input
 
+    name = mask_url(str(path))
     container = open_input(path, timeout_s=timeout_s)
     with container:
         video, audio = video_stream(container), audio_stream(container)
         streams = [s for s in (video, audio) if s is not None]
         if not streams:
-            raise MediaError(f"{path}: no audio or video stream")
+            raise MediaError(f"{name}: no audio or video stream")
         if video is not None:
             video.thread_type = "AUTO"
         run = IngestRun(has_video=video is not None, has_audio=audio is not None)
@@ -168,7 +169,7 @@ def reencoded_segments(path: str | Path, stream_id: str, segment_s: float, *, ti
                 seq += 1
 
         try:
-            for frame in decoded(container, *streams):
+            for frame in decoded(container, *streams, name=name):
                 if isinstance(frame, av.VideoFrame):
                     if frame.pts is None:
                         t_s = (previous_video_s + step_s) if previous_video_s is not None else 0.0
@@ -190,8 +191,8 @@ def reencoded_segments(path: str | Path, stream_id: str, segment_s: float, *, ti
                 yield from ready(final=False)
         except av.error.FFmpegError as exc:
             if timeout_s is not None:  # a live source: its caller reconnects
-                raise MediaError(f"{path}: reading stopped ({str(exc).splitlines()[0][:200]})") from None
-            log.warning("%s: decoding for re-encoding stopped early: %s", path, str(exc).splitlines()[0][:200])
+                raise MediaError(f"{name}: reading stopped ({str(exc).splitlines()[0][:200]})") from None
+            log.warning("%s: decoding for re-encoding stopped early: %s", name, str(exc).splitlines()[0][:200])
         if resampler is not None and audio_clock is not None:
             for out in resampler.resample(None):
                 audio_clock = _place_audio(writer, out.to_ndarray().reshape(-1), audio_clock, segment_s)

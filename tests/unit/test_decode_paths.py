@@ -4,9 +4,11 @@ codecs Matroska refuses, and of long-GOP video, still decode; a segment record s
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ from streammm.bus.codec import decode_segment, encode_segment, pack, unpack
 from streammm.config import MediaConfig
 from streammm.errors import MediaError
 from streammm.media.frames import FrameSampler, _Picker, plan_frames, sample_frames
+from streammm.media.reading import decoded
 from streammm.media.segments import iter_segments
 from streammm.media.synthetic import Case, missing_encoders, write_case
 from streammm.records import Segment
@@ -93,7 +96,7 @@ def test_an_mpeg_ts_clock_reset_continues_the_timeline_instead_of_losing_what_fo
     assert segments[-1].last and segments[-1].end_s == pytest.approx(8.0, abs=0.1)
 
 
-def test_a_damaged_mpeg_ts_file_is_read_to_its_end(made: Path):
+def test_a_damaged_mpeg_ts_file_is_read_to_its_end(made: Path, caplog: pytest.LogCaptureFixture):
     """Bit rot over the last four fifths of a 20 s MPEG-TS file (200 bytes flipped, seeded): the demuxer reads
     a stream out of damaged bytes (PyAV then fails after the last packet, IndexError), the decoder refuses
     packets, one presentation time is 23 hours off and the muxer refuses packets. The file had been given up
@@ -113,6 +116,10 @@ def test_a_damaged_mpeg_ts_file_is_read_to_its_end(made: Path):
     assert all(after.start_s == pytest.approx(before.end_s, abs=0.05) for before, after in zip(segments, segments[1:]))
     times = [f.t_s for s in segments for f in sample_frames(s.data, MediaConfig(shot_detect_fps=0), offset_s=s.start_s, end_s=s.end_s)]
     assert times == sorted(times) and times[-1] > 18.5 and len(times) >= 17  # a picture a second, 2 s lost at most
+    caplog.clear()
+    with av.open(str(rotten)) as container, caplog.at_level(logging.WARNING):  # the log names the input as told
+        frames = list(decoded(container, container.streams.video[0], name="cam-7 (password masked)"))
+    assert frames[-1].time > 19 and "cam-7 (password masked): a stream appeared" in caplog.text and str(rotten) not in caplog.text
 
 
 def test_long_gop_video_is_re_encoded_into_segments_of_segment_s(made: Path):
