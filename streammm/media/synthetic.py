@@ -10,10 +10,13 @@ format matrix (MATRIX) are what tests/integration/test_formats.py and `streammm 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import math
+import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -133,10 +136,11 @@ def frame_times(case: Case) -> list[float]:
 
 
 def write_case(case: Case, folder: Path) -> Path:
-    """Encode `case` into `folder`; returns the file."""
+    """Encode `case` into `folder`; returns the file. The calling thread's scheduling is as it was before
+    (see scheduling_kept)."""
     path = Path(folder) / case.filename
     ms = Fraction(1, 1000)
-    with av.open(str(path), "w", format=case.container) as out:
+    with scheduling_kept(), av.open(str(path), "w", format=case.container) as out:
         video = audio = None
         cover = _add_cover(out) if case.cover else None
         if case.video:
@@ -176,6 +180,24 @@ def write_case(case: Case, folder: Path) -> Path:
     if case.rotate:
         _set_mp4_rotation(path, case.rotate)
     return path
+
+
+@contextlib.contextmanager
+def scheduling_kept() -> Iterator[None]:
+    """The calling thread's scheduling policy and priority, put back as they were afterwards. SVT-AV1 (FFmpeg's
+    libsvtav1) makes the thread that opens it a real-time one (SCHED_FIFO, priority 99) where it may, as root
+    does; every thread and process started from it after inherits that. A test run that had written the AV1
+    case went on in real time: a worker's threads spinning while they waited for another starved the one they
+    waited for on a 2-core machine, and the suite hung."""
+    if not hasattr(os, "sched_getscheduler"):  # not Linux
+        yield
+        return
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        yield
+    finally:
+        if (os.sched_getscheduler(0), os.sched_getparam(0)) != (policy, param):
+            os.sched_setscheduler(0, policy, param)
 
 
 def _add_cover(out):  # type: ignore[no-untyped-def]
