@@ -15,6 +15,7 @@ import pytest
 
 from streammm.config import Settings, load_settings
 from streammm.errors import ConfigError
+from streammm.media.synthetic import thread_scheduling
 from streammm.paths import shared_media
 
 
@@ -67,13 +68,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 # The scheduling every test starts with. A library that made the test process real-time (SVT-AV1 does, as
 # root: see streammm.media.synthetic.scheduling_kept) made every process started after it real-time too, and
 # the suite hung on a 2-core machine far from the test that did it; the test that does it fails here instead.
-SCHEDULING = (os.sched_getscheduler(0), os.sched_getparam(0)) if hasattr(os, "sched_getscheduler") else None
+SCHEDULING = thread_scheduling()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     result = yield
-    if SCHEDULING is not None and (now := (os.sched_getscheduler(0), os.sched_getparam(0))) != SCHEDULING:
+    if SCHEDULING is not None and (now := thread_scheduling()) != SCHEDULING:
         os.sched_setscheduler(0, *SCHEDULING)
         raise RuntimeError(f"the test process's scheduling changed from {SCHEDULING} to {now} (put back): no process may run real-time")
     return result

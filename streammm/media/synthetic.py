@@ -182,6 +182,13 @@ def write_case(case: Case, folder: Path) -> Path:
     return path
 
 
+def thread_scheduling() -> tuple[int, os.sched_param] | None:
+    """The calling thread's scheduling policy and priority; None where the OS has no such thing (not Linux)."""
+    if not hasattr(os, "sched_getscheduler"):
+        return None
+    return os.sched_getscheduler(0), os.sched_getparam(0)
+
+
 @contextlib.contextmanager
 def scheduling_kept() -> Iterator[None]:
     """The calling thread's scheduling policy and priority, put back as they were afterwards. SVT-AV1 (FFmpeg's
@@ -189,15 +196,12 @@ def scheduling_kept() -> Iterator[None]:
     does; every thread and process started from it after inherits that. A test run that had written the AV1
     case went on in real time: a worker's threads spinning while they waited for another starved the one they
     waited for on a 2-core machine, and the suite hung."""
-    if not hasattr(os, "sched_getscheduler"):  # not Linux
-        yield
-        return
-    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    before = thread_scheduling()
     try:
         yield
     finally:
-        if (os.sched_getscheduler(0), os.sched_getparam(0)) != (policy, param):
-            os.sched_setscheduler(0, policy, param)
+        if before is not None and thread_scheduling() != before:
+            os.sched_setscheduler(0, *before)
 
 
 def _add_cover(out):  # type: ignore[no-untyped-def]
