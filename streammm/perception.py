@@ -10,6 +10,7 @@ from pathlib import Path
 
 from streammm.config import Settings, SpeechConfig
 from streammm.media.audio import load_audio
+from streammm.media.captions import read_captions
 from streammm.errors import MediaError
 from streammm.media.frames import FrameSampler
 from streammm.media.probe import probe
@@ -95,7 +96,7 @@ class FilePerceiver:
             media=str(path),
             duration_s=info.duration_s,
             words=tuple(words),
-            ocr=tuple(sorted(spans, key=lambda s: (s.start_s, s.text))),
+            ocr=tuple(sorted([*spans, *read_captions(path)], key=lambda s: (s.start_s, s.text))) if info.has_video else (),
             frames=tuple(frames),
         )
         return timeline, times

@@ -164,7 +164,9 @@ class Segment:
     Timestamps inside `data` start near zero; `start_s` places them on the stream's media timeline.
     `container` is the FFmpeg format of `data` (matroska, nut); `video_codec` / `audio_codec` name what it
     carries ("" for none, or unknown in records from older publishers); `reencoded` says the codecs are
-    the publisher's, not the source's.
+    the publisher's, not the source's. `captions` are the cues of the source's text subtitle track shown
+    during the segment (media/captions.py), whole, on the stream's timeline: a cue that spans a cut is in
+    both segments.
     """
 
     stream_id: str
@@ -178,6 +180,7 @@ class Segment:
     video_codec: str = ""
     audio_codec: str = ""
     reencoded: bool = False
+    captions: tuple[OcrLine, ...] = ()
 
     @property
     def carries(self) -> str:

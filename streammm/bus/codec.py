@@ -86,6 +86,8 @@ def encode_segment(segment: Segment, published_at: float, *, ref: str | None = N
         "audio_codec": segment.audio_codec,
         "reencoded": segment.reencoded,
     }
+    if segment.captions:
+        header["captions"] = [_line_json(c) for c in segment.captions]
     if ref is not None:
         return pack("segment", {**header, "ref": ref})
     return pack("segment", header, segment.data)
@@ -111,10 +113,20 @@ def decode_segment(value: bytes, *, load_media: bool = True) -> tuple[Segment, f
             video_codec=str(h.get("video_codec", "")),  # absent in records from older publishers
             audio_codec=str(h.get("audio_codec", "")),
             reencoded=bool(h.get("reencoded", False)),
+            captions=tuple(_line(c) for c in h.get("captions", ())),
         )
         return segment, float(h.get("published_at", 0.0))
     except (KeyError, TypeError, ValueError) as exc:
         raise CodecError(f"malformed segment header: {exc!r}") from None
+
+
+def _line_json(line: OcrLine) -> list[Any]:
+    return [line.start_s, line.end_s, line.text, line.score, line.x, line.y]
+
+
+def _line(item: Any) -> OcrLine:
+    start_s, end_s, text, score, x, y = item
+    return OcrLine(float(start_s), float(end_s), str(text), float(score), float(x), float(y))
 
 
 def _claimed(ref: object) -> bytes:
@@ -142,7 +154,7 @@ def encode_observation(obs: Observation) -> bytes:
         ],
         "thumbnails": [base64.b64encode(t).decode() for t in obs.thumbnails],
         "words": [[w.start_s, w.end_s, w.text, w.probability] for w in obs.words],
-        "ocr": [[o.start_s, o.end_s, o.text, o.score, o.x, o.y] for o in obs.ocr],
+        "ocr": [_line_json(o) for o in obs.ocr],
     }
     return pack("obs", header)
 
@@ -169,7 +181,7 @@ def decode_observation(value: bytes) -> Observation:
             ),
             thumbnails=tuple(base64.b64decode(t) for t in h["thumbnails"]),
             words=tuple(Word(float(a), float(b), str(t), float(p)) for a, b, t, p in h["words"]),
-            ocr=tuple(OcrLine(float(a), float(b), str(t), float(s), float(x), float(y)) for a, b, t, s, x, y in h["ocr"]),
+            ocr=tuple(_line(o) for o in h["ocr"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CodecError(f"malformed observation: {exc!r}") from None

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from streammm.errors import ConfigError, MediaError
+from streammm.media.captions import overlapping, read_captions
 from streammm.media.probe import check_file
 from streammm.media.segments import LiveRead, iter_segments, mask_url, split_credentials
 from streammm.records import Segment, stream_id_problem
@@ -45,8 +46,12 @@ def checked_stream_id(stream_id: str, source: str) -> str:
 def file_segments(
     path: str, stream_id: str, segment_s: float, *, max_file_mb: int | None = None, max_keyframe_gap_s: float | None = 5.0
 ) -> Iterator[Segment]:
+    """A file's segments, each with the cues of its text subtitle track shown during it (Segment.captions)."""
     check_file(path, max_file_mb=max_file_mb)
-    yield from iter_segments(path, stream_id, segment_s, max_keyframe_gap_s=max_keyframe_gap_s)
+    cues = read_captions(path)
+    for segment in iter_segments(path, stream_id, segment_s, max_keyframe_gap_s=max_keyframe_gap_s):
+        shown = overlapping(cues, segment.start_s, segment.end_s, first=segment.seq == 0, last=segment.last)
+        yield replace(segment, captions=shown) if shown else segment
 
 
 SourceEvents = Callable[..., None]  # (state, *, error=None, gap_s=None, what=None): each state change

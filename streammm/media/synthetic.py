@@ -49,6 +49,7 @@ class Case:
     audio_channels: int = 2
     audio_rate: int = AUDIO_RATE
     cover: bool = False  # an attached picture (cover art), as music and podcast files have
+    subtitles: str | None = None  # a text subtitle track of this codec, showing CAPTIONS
     options: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -60,9 +61,9 @@ class Case:
 
 
 MATRIX: tuple[Case, ...] = (
-    Case("mp4_h264_aac", "mp4", "mp4"),
-    Case("mkv_vp9_opus", "mkv", "matroska", "libvpx-vp9", "libopus", audio_rate=48_000),
-    Case("webm_vp8_vorbis", "webm", "webm", "libvpx", "vorbis"),
+    Case("mp4_h264_aac", "mp4", "mp4", subtitles="mov_text"),
+    Case("mkv_vp9_opus", "mkv", "matroska", "libvpx-vp9", "libopus", audio_rate=48_000, subtitles="ass"),
+    Case("webm_vp8_vorbis", "webm", "webm", "libvpx", "vorbis", subtitles="webvtt"),
     Case("ogv_theora_vorbis", "ogv", "ogg", "libtheora", "vorbis"),
     Case("avi_mjpeg_pcm", "avi", "avi", "mjpeg", "pcm_s16le", pix_fmt="yuvj420p"),
     Case("avi_cinepak", "avi", "avi", "cinepak", "pcm_s16le", size=(192, 144), pix_fmt="rgb24", audio_channels=1, audio_rate=22_050),
@@ -71,7 +72,7 @@ MATRIX: tuple[Case, ...] = (
     Case("mp4_rotated_90", "mp4", "mp4", "libx264", "aac", rotate=90),
     Case("mp4_vfr", "mp4", "mp4", "libx264", "aac", vfr=True),
     Case("mp4_one_keyframe", "mp4", "mp4", "libx264", None, gop_s=None),
-    Case("mkv_odd_641x479", "mkv", "matroska", "mpeg4", "flac", size=(641, 479)),
+    Case("mkv_odd_641x479", "mkv", "matroska", "mpeg4", "flac", size=(641, 479), subtitles="subrip"),
     Case("mp4_tiny_64x48", "mp4", "mp4", size=(64, 48)),  # under OpenCV's people-detector window
     Case("mp4_hevc_10bit", "mp4", "mp4", "libx265", "aac", pix_fmt="yuv420p10le", options={"x265-params": "log-level=error"}),
     Case("mp4_av1", "mp4", "mp4", "libsvtav1", "aac"),
@@ -79,6 +80,22 @@ MATRIX: tuple[Case, ...] = (
     Case("m4a_cover_art", "m4a", "mp4", None, "aac", audio_channels=1, audio_rate=44_100, cover=True),
     Case("flac_audio_only", "flac", "flac", None, "flac", audio_channels=6, audio_rate=32_000),
 )
+
+
+# (start_s, end_s, words) of every case with subtitles: the second spans the segment cuts at 2 and 4 s
+# (keyframes every second, ~2 s segments). Files store them with their codec's styling (styled_cue).
+CAPTIONS: tuple[tuple[float, float, str], ...] = (
+    (0.4, 1.5, "The orange kite"),
+    (1.7, 4.6, "climbs over the windy harbour"),
+    (5.2, 6.4, "a lighthouse blinks"),
+)
+ASS_HEADER = (
+    "[Script Info]\nScriptType: v4.00+\nPlayResX: 384\nPlayResY: 288\n\n[V4+ Styles]\n"
+    "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, "
+    "StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\n"
+    "Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\n\n[Events]\n"
+    "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+).encode()
 
 
 def missing_encoders(case: Case) -> list[str]:
@@ -165,7 +182,7 @@ def write_case(case: Case, folder: Path) -> Path:
                 audio.codec_context.options = {"strict": "experimental"}
         if cover is not None:
             _mux_cover(out, cover)
-        packets = []
+        packets = _subtitle_packets(case, out) if case.subtitles else []
         if video is not None:
             packets += _encode_video(case, video)
         if audio is not None:
@@ -202,6 +219,72 @@ def scheduling_kept() -> Iterator[None]:
     finally:
         if before is not None and thread_scheduling() != before:
             os.sched_setscheduler(0, *before)
+
+
+def add_subtitle_stream(out, codec: str, language: str = "", *, default: bool = True):  # type: ignore[no-untyped-def]
+    """A text subtitle stream of `codec` (subrip, ass, mov_text, webvtt) whose packets are muxed as written
+    (subtitle_packet): no encoder runs."""
+    stream = out.add_stream(codec)
+    stream.codec_context.subtitle_header = ASS_HEADER
+    stream.time_base = Fraction(1, 1000)
+    if language:
+        stream.metadata["language"] = language
+    stream.disposition = av.stream.Disposition.default if default else av.stream.Disposition(0)
+    return stream
+
+
+def subtitle_packet(stream, start_s: float, end_s: float, text: str, read_order: int = 0) -> av.Packet:  # type: ignore[no-untyped-def]
+    """One cue as `stream`'s codec stores it in a file."""
+    data = text.encode()
+    codec = stream.codec_context.name
+    if codec == "ass":
+        data = f"{read_order},0,Default,,0,0,0,,{text}".encode()
+    elif codec == "mov_text":
+        data = struct.pack(">H", len(data)) + data
+    packet = av.Packet(data)
+    packet.stream, packet.time_base = stream, Fraction(1, 1000)
+    packet.pts = packet.dts = round(start_s * 1000)
+    packet.duration = round((end_s - start_s) * 1000)
+    return packet
+
+
+def with_subtitles(source: Path, target: Path, tracks: list[tuple[str, str, bool, list[tuple[float, float, str]]]]) -> Path:
+    """`source`'s video and audio remuxed (not re-encoded) into `target` (Matroska, or MP4 for mov_text
+    tracks) with subtitle tracks, each (codec, language, default, cues as (start_s, end_s, text))."""
+    with scheduling_kept(), av.open(str(source)) as src, av.open(str(target), "w") as out:
+        inputs = [s for s in src.streams if s.type in ("video", "audio")]
+        outputs = {s.index: out.add_stream_from_template(s) for s in inputs}
+        packets = []
+        for codec, language, default, cues in tracks:
+            stream = add_subtitle_stream(out, codec, language, default=default)
+            packets += [subtitle_packet(stream, a, b, styled_cue(text, codec), i) for i, (a, b, text) in enumerate(cues)]
+        for packet in src.demux(*inputs):
+            if packet.dts is None:
+                continue
+            packet.stream = outputs[packet.stream.index]
+            out.mux(packet)
+        for packet in packets:
+            out.mux(packet)
+    return target
+
+
+def styled_cue(words: str, codec: str) -> str:
+    """`words` as a subtitle file of `codec` may store them: the second word in italics, a line break
+    after the third (ASS override tags in ASS, HTML-like tags in SRT and WebVTT; plain in MP4)."""
+    first, *rest = words.split(" ", 3)
+    if not rest:
+        return words
+    italic = {"ass": "{\\i1}%s{\\i0}", "ssa": "{\\i1}%s{\\i0}", "subrip": "<i>%s</i>", "webvtt": "<i>%s</i>"}.get(codec, "%s")
+    parts = [first, italic % rest[0], *rest[1:]]
+    text = " ".join(parts[:3])
+    if len(parts) > 3:
+        text += ("\\N" if codec in ("ass", "ssa") else "\n") + parts[3]
+    return text
+
+
+def _subtitle_packets(case: Case, out) -> list:  # type: ignore[no-untyped-def]
+    stream = add_subtitle_stream(out, case.subtitles, "eng")
+    return [subtitle_packet(stream, start_s, end_s, styled_cue(words, case.subtitles), i) for i, (start_s, end_s, words) in enumerate(CAPTIONS)]
 
 
 def _add_cover(out):  # type: ignore[no-untyped-def]

@@ -318,8 +318,12 @@ class OcrHandler(SegmentHandler):
             self.streams[segment.stream_id] = _OcrStream(message.partition, state, segment.end_s, segment.run, self.last_hist(frames))
         return Observation(
             "ocr", segment.stream_id, segment.seq, start, until, segment.last,
-            ocr=tuple(lapsed) + tuple(closed) + tuple(still_open), published_at=published_at, run=segment.run,
+            ocr=tuple(lapsed) + tuple(closed) + tuple(still_open) + segment.captions, published_at=published_at, run=segment.run,
         )
+
+    def unreadable(self, segment: Segment, published_at: float) -> list[Observation]:
+        """Nothing read over the segment's range, but its subtitles were shown."""
+        return [replace(o, ocr=segment.captions) if o.modality == "ocr" else o for o in self.empty(segment, published_at)]
 
 
 class PerceiveHandler(OcrHandler):

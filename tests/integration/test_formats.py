@@ -2,7 +2,8 @@
 encoders, each frame showing its own media time. One `streammm up --once` (real broker, models and store)
 indexes them all; every case must tile its whole duration with clips, leave no dead letter, and every clip's
 OCR'd timecodes must sit within 1 s of where the clip says they were seen. `inspect` (whole-file decoding)
-must read the same timecodes at the same times. Cases whose encoder this FFmpeg build lacks are skipped
+must read the same timecodes at the same times, and a case's text subtitle track is on-screen text at its
+cues' own seconds. Cases whose encoder this FFmpeg build lacks are skipped
 (here: Theora, no libtheora encoder).
 """
 
@@ -14,10 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pipeline_helpers import (
+    assert_tiles,
+    base_env,
+    clip_rows,
+    clips_of,
+    run_cli,
+    search,
+    tail,
+)
 
-from pipeline_helpers import assert_tiles, base_env, clip_rows, clips_of, run_cli, tail
+from streammm.media.captions import CAPTION_X, CAPTION_Y
 from streammm.media.probe import probe
-from streammm.media.synthetic import MATRIX, missing_encoders, write_case
+from streammm.media.synthetic import CAPTIONS, MATRIX, missing_encoders, write_case
 from streammm.pipeline.dead_letters import archive_folder, decode_letter
 
 pytestmark = pytest.mark.integration
@@ -139,3 +149,32 @@ def test_inspect_reads_the_same_timeline_as_the_pipeline(indexed: Indexed, store
     both = [(value, start, piped[value]) for start, value in spans if value in piped]
     assert len(both) >= len(spans) // 2, f"inspect read {sorted(v for _, v in spans)}, the pipeline {sorted(piped)}"
     assert all(abs(a - b) <= TOLERANCE_S for _, a, b in both), both
+
+
+@pytest.mark.parametrize("name", [c.name for c in MATRIX if c.subtitles])
+def test_subtitles_are_in_every_clip_they_were_shown_in_at_their_own_seconds(indexed: Indexed, store, name: str):
+    """A text subtitle track (MP4 timed text, ASS, WebVTT, SRT) is on-screen text: each cue, its styling
+    gone, is in every clip whose window it overlaps, over exactly its own seconds (a cue across a segment
+    cut too)."""
+    case_file(indexed, name)
+    clips = clips_of(store, indexed.data_dir, name)
+    assert clips
+    for clip in clips:
+        shown = {(a, b, words) for a, b, words in CAPTIONS if a < clip.end_s and b > clip.start_s}
+        got = {(line.start_s, line.end_s, line.text) for line in clip.ocr_lines if (line.x, line.y) == (CAPTION_X, CAPTION_Y)}
+        assert got == shown, (clip.start_s, clip.end_s)
+
+
+def test_a_subtitles_words_find_the_moment_it_was_shown(indexed: Indexed, tmp_path: Path):
+    """`streammm search` for a subtitle's words lands on its seconds (1.7-4.6 s), not the windows around it."""
+    name = "mkv_vp9_opus"
+    case_file(indexed, name)
+    moments = search("the kite climbs over the windy harbour", indexed.data_dir, env=base_env(), log=tmp_path / "search.log")
+    top = next(m for m in moments if m["stream_id"] == name)
+    assert abs(top["start_s"] - 1.7) <= 0.1 and abs(top["end_s"] - 4.6) <= 0.1, top
+
+
+def test_inspect_shows_a_files_subtitles_at_their_seconds(indexed: Indexed, perceiver):
+    path = case_file(indexed, "mp4_h264_aac")
+    timeline, _ = perceiver.perceive_file(path)
+    assert {(line.start_s, line.end_s, line.text) for line in timeline.ocr if (line.x, line.y) == (CAPTION_X, CAPTION_Y)} == set(CAPTIONS)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import json
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,9 +25,11 @@ from streammm.bus.codec import decode_observation, encode_segment
 from streammm.bus.handling import InMessage
 from streammm.bus.topics import Topics
 from streammm.config import load_settings
+from streammm.ingest.sources import file_segments
+from streammm.media.captions import CAPTION_X, CAPTION_Y, read_captions
 from streammm.media.frames import FrameSampler
 from streammm.media.segments import iter_segments
-from streammm.media.synthetic import write_text_heavy
+from streammm.media.synthetic import with_subtitles, write_text_heavy
 from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
 from streammm.paths import shared_media
@@ -162,3 +166,52 @@ def test_a_window_stored_once_the_reports_cover_it_holds_every_line_later_report
     assert any(segment.start_s - 1 < line.start_s < segment.start_s for line in early for segment in stream), (
         "a line came between a segment's last sample and the next segment's first frame", early
     )
+
+
+@functools.cache
+def subtitled(folder: str) -> tuple[tuple[OcrLine, ...], tuple[Segment, ...]]:
+    """The slideshow with its narration as an SRT track (made here with PyAV: no dev video has subtitles;
+    cues at the utterances' forced-alignment times), its cues and its segments as `up` publishes them.
+    The first sentence (0.2-6.8 s) spans the cut at 5 s."""
+    words = json.loads((VIDEO.parent / "narrated_slideshow.words.json").read_text())
+    cues = [(u["start"], u["end"], u["text"]) for u in words["utterances"]]
+    path = with_subtitles(VIDEO, Path(folder) / "slides.mkv", [("subrip", "eng", True, cues)])
+    return read_captions(path), tuple(file_segments(str(path), "subtitled", 2.0))
+
+
+def captions_of(lines: Sequence[OcrLine]) -> list[tuple[float, float, str]]:
+    return sorted((line.start_s, line.end_s, line.text) for line in lines if (line.x, line.y) == (CAPTION_X, CAPTION_Y))
+
+
+def test_subtitles_are_reported_as_on_screen_text_once_each_over_their_own_seconds(tmp_path_factory):
+    """Every cue is in the reports of every segment it overlaps; merged as the aligner does, each is one
+    line over exactly its seconds, beside what OCR read on the slides."""
+    cues, stream = subtitled(str(tmp_path_factory.mktemp("subtitled")))
+    lines = reported(reports(handler(), stream))
+    assert len(cues) == 5 and captions_of(lines) == captions_of(cues)
+    assert any(line.text.lower().startswith("slide 3 of 5") for line in lines)
+
+
+def test_subtitles_survive_a_restarted_worker_and_a_replayed_segment(tmp_path_factory):
+    """A worker that starts mid-sentence, and reads again a segment its predecessor reported (at least
+    once delivery), gives the sentence once, whole."""
+    cues, stream = subtitled(str(tmp_path_factory.mktemp("subtitled")))
+    before = reports(handler(), stream[:2])
+    after = reports(handler(), stream[1:])
+    spans: tuple[OcrLine, ...] = ()
+    covered = -math.inf
+    for observation in before + after:
+        spans = merge_spans(spans, observation.ocr, final_until=covered)
+        covered = max(covered, observation.end_s)
+    assert captions_of(spans) == captions_of(cues)
+
+
+def test_a_segment_whose_picture_cannot_be_read_still_reports_its_subtitles(tmp_path_factory):
+    """Bad input: the segment's media is damaged (dead-lettered); the words shown on it are still known."""
+    _, stream = subtitled(str(tmp_path_factory.mktemp("subtitled")))
+    damaged = replace(stream[1], data=b"\x1aE\xdf\xa3" + bytes(4000))
+    message = InMessage(TOPICS.segments, 0, 1, damaged.stream_id, encode_segment(damaged, published_at=time.time()))
+    outputs = asyncio.run(handler().handle(message))
+    assert [o.topic for o in outputs] == [TOPICS.dlq, TOPICS.observation("ocr")]
+    report = decode_observation(outputs[1].value)
+    assert report.ocr == stream[1].captions and len(report.ocr) >= 1

@@ -1,0 +1,136 @@
+"""A file's text subtitle track (SRT, ASS/SSA, WebVTT, MP4 timed text) read as timed lines of text.
+
+Subtitles are exact timed evidence of what was said (or written): each cue becomes an OcrLine, a line of
+text shown from its start to its end at the bottom centre of the picture, where players show it. The
+pipeline carries a file's cues with the segments they overlap, and the OCR worker reports them with the
+text it reads (docs/architecture.md, "Subtitles"). Subtitles made of pictures (Blu-ray PGS, DVD, DVB) are
+not read: only their rendering, where a video has them burned in, is.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import av
+
+from streammm.media.reading import demuxed
+from streammm.records import OcrLine
+
+log = logging.getLogger(__name__)
+
+TEXT_CODECS = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text", "microdvd", "subviewer", "jacosub", "realtext", "sami", "mpl2", "pjs", "vplayer", "stl"})
+CAPTION_X, CAPTION_Y = 0.5, 0.9  # where players show subtitles: bottom centre (OcrLine.x / .y)
+UNTIMED_CUE_S = 4.0  # how long a cue without a duration shows, at most (until the next cue otherwise)
+MAX_CUE_S = 60.0  # a longer cue is a damaged duration: it shows until the next cue, at most UNTIMED_CUE_S
+
+_ASS_OVERRIDE = re.compile(r"\{[^}]*\}")  # {\i1}, {\pos(10,20)}: styling, not text
+_MARKUP = re.compile(r"</?[a-zA-Z][^>]*>")  # <i>, <font color=...>, <c.yellow>, <v Speaker>
+_ASS_BREAK = re.compile(r"\\[Nn]")
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))  # zero-width: FFmpeg's WebVTT decoder escapes with U+2060
+
+
+def caption_track(container: av.container.InputContainer) -> Any | None:
+    """The subtitle stream to read: text-based, the one marked default if several are, else the first."""
+    text = [s for s in container.streams.subtitles if s.codec_context.name in TEXT_CODECS]
+    pictures = [s for s in container.streams.subtitles if s not in text]
+    if pictures and not text:
+        log.info(
+            "%s: its subtitles are pictures (%s), not read (only subtitles burned into the video are)",
+            Path(container.name).name, ", ".join(sorted({s.codec_context.name for s in pictures})),
+        )
+    default = [s for s in text if s.disposition & av.stream.Disposition.default]
+    return (default or text or [None])[0]
+
+
+def clean_text(raw: str) -> str:
+    """A cue's words: styling tags and markup removed, line breaks as spaces, whitespace collapsed."""
+    text = _ASS_BREAK.sub(" ", raw).replace("\\h", " ")
+    text = _MARKUP.sub("", _ASS_OVERRIDE.sub("", text))
+    return " ".join(text.translate(_INVISIBLE).split())
+
+
+def cue_text(subtitle: Any) -> str:
+    """The text of one decoded subtitle rect (PyAV's AssSubtitle gives the ASS dialogue, TextSubtitle text)."""
+    raw = getattr(subtitle, "dialogue", None) or getattr(subtitle, "text", None) or b""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    return clean_text(str(raw))
+
+
+def read_captions(path: str | Path) -> tuple[OcrLine, ...]:
+    """The cues of the file's text subtitle track, on its media timeline (the clock segments use: from the
+    container's start time), in order; () where it has none. Damaged cues are skipped (counted in the log)."""
+    name = Path(str(path)).name
+    try:
+        with av.open(str(path)) as container:
+            stream = caption_track(container)
+            if stream is None:
+                return ()
+            origin_s = (container.start_time or 0) / av.time_base
+            cues = with_ends(_cues(container, stream, origin_s, name))
+            language = stream.metadata.get("language", "")
+            log.info(
+                "%s: %d subtitle cues read from stream %d (%s%s)", name, len(cues), stream.index, stream.codec_context.name,
+                f", {language}" if language else "",
+            )
+            return cues
+    except av.error.FFmpegError as exc:
+        log.warning("%s: its subtitles could not be read (%s)", name, exc)
+        return ()
+
+
+def _cues(container: Any, stream: Any, origin_s: float, name: str) -> list[tuple[float, float | None, str]]:
+    """(start_s, duration_s or None, text) of every cue with words."""
+    timed: list[tuple[float, float | None, str]] = []
+    refused = 0
+    for packet in demuxed(container, stream, name=name):
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if ts is None or packet.size == 0:
+            continue
+        try:
+            subtitles = packet.decode()
+        except (av.error.FFmpegError, ValueError, UnicodeDecodeError):
+            refused += 1
+            continue
+        start_s = float(ts * packet.time_base) - origin_s
+        duration_s = float(packet.duration * packet.time_base) if packet.duration else None
+        for subtitle_set in subtitles:
+            text = " ".join(t for t in (cue_text(s) for s in _rects(subtitle_set)) if t)
+            if text:
+                timed.append((start_s, duration_s, text))
+    if refused:
+        log.warning("%s: skipped %d damaged subtitle packets", name, refused)
+    return timed
+
+
+def _rects(subtitle_set: Any) -> Sequence[Any]:
+    try:
+        return list(subtitle_set)
+    except TypeError:
+        return [subtitle_set]  # PyAV 18 decodes a text cue to one subtitle object
+
+
+def with_ends(timed: Sequence[tuple[float, float | None, str]]) -> tuple[OcrLine, ...]:
+    """OcrLines from (start_s, duration_s or None, text): a cue without a usable duration shows until the
+    next cue starts, at most UNTIMED_CUE_S. Cues before 0 are cut at 0; cues wholly before it are dropped."""
+    ordered = sorted(timed, key=lambda c: c[0])
+    lines = []
+    for i, (start_s, duration_s, text) in enumerate(ordered):
+        if duration_s is None or not 0 < duration_s <= MAX_CUE_S:
+            later = [s for s, _, _ in ordered[i + 1 :] if s > start_s]
+            duration_s = min(UNTIMED_CUE_S, later[0] - start_s) if later else UNTIMED_CUE_S
+        end_s = start_s + duration_s
+        if end_s <= 0:
+            continue
+        lines.append(OcrLine(max(0.0, round(start_s, 3)), round(end_s, 3), text, 1.0, CAPTION_X, CAPTION_Y))
+    return tuple(lines)
+
+
+def overlapping(cues: Sequence[OcrLine], start_s: float, end_s: float, *, first: bool = False, last: bool = False) -> tuple[OcrLine, ...]:
+    """The cues shown during [start_s, end_s); the first segment also takes every cue before it, the last
+    every cue after it."""
+    return tuple(c for c in cues if (first or c.end_s > start_s) and (last or c.start_s < end_s))
