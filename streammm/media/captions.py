@@ -1,4 +1,5 @@
-"""A file's text subtitle track (SRT, ASS/SSA, WebVTT, MP4 timed text) read as timed lines of text.
+"""A file's text subtitle track (SRT, ASS/SSA, WebVTT, MP4 timed text), or a subtitle file beside it, read
+as timed lines of text.
 
 Subtitles are exact timed evidence of what was said (or written): each cue becomes an OcrLine, a line of
 text shown from its start to its end at the bottom centre of the picture, where players show it. The
@@ -9,6 +10,7 @@ not read: only their rendering, where a video has them burned in, is.
 
 from __future__ import annotations
 
+import glob
 import logging
 import re
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ from streammm.records import OcrLine
 log = logging.getLogger(__name__)
 
 TEXT_CODECS = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text", "microdvd", "subviewer", "jacosub", "realtext", "sami", "mpl2", "pjs", "vplayer", "stl"})
+SIDECAR_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
 CAPTION_X, CAPTION_Y = 0.5, 0.9  # where players show subtitles: bottom centre (OcrLine.x / .y)
 UNTIMED_CUE_S = 4.0  # how long a cue without a duration shows, at most (until the next cue otherwise)
 MAX_CUE_S = 60.0  # a longer cue is a damaged duration: it shows until the next cue, at most UNTIMED_CUE_S
@@ -63,28 +66,73 @@ def cue_text(subtitle: Any) -> str:
 
 def read_captions(path: str | Path) -> tuple[OcrLine, ...]:
     """The cues of the file's text subtitle track, on its media timeline (the clock segments use: from the
-    container's start time), in order; () where it has none. Damaged cues are skipped (counted in the log)."""
+    container's start time), in order; where the file has none, those of a subtitle file beside it
+    (sidecar_files); () where neither is. Damaged cues are skipped (counted in the log)."""
     name = Path(str(path)).name
+    cues = _read_track(path, name, from_start=True)
+    for sidecar in sidecar_files(path) if cues is None else ():
+        cues = _read_track(sidecar, f"{name}: {sidecar.name}", from_start=False)
+        if cues is not None:
+            break
+    return cues or ()
+
+
+def sidecar_files(path: str | Path) -> list[Path]:
+    """Subtitle files beside a media file that players would load with it: `NAME.srt` (.vtt, .ass, .ssa),
+    then `NAME.LANGUAGE.srt` and the like, in name order. None for a URL."""
+    media = Path(str(path))
+    if not media.is_file():
+        return []
+    exact = [media.with_suffix(s) for s in SIDECAR_SUFFIXES if media.with_suffix(s).is_file()]
+    tagged = sorted(
+        p for p in media.parent.glob(glob.escape(media.stem) + ".*.*")
+        if p.suffix.lower() in SIDECAR_SUFFIXES and p.is_file() and p not in exact
+    )
+    return exact + tagged
+
+
+def _read_track(path: str | Path, name: str, *, from_start: bool) -> tuple[OcrLine, ...] | None:
+    """The cues of `path`'s text subtitle track; None where it has none. A subtitle file counts from 0, a
+    media file `from_start` (its container's start time). Text that is not UTF-8 (an old SRT file, most often
+    Windows-1252) is refused by the decoder: the track is read again as Windows-1252."""
+    decoded = _decode_track(path, name, from_start=from_start)
+    if decoded is None:
+        return None
+    timed, refused, what = decoded
+    if refused and refused >= len(timed):
+        again = _decode_track(path, name, from_start=from_start, charset="CP1252")
+        if again is not None and len(again[0]) > len(timed):
+            timed, refused, what = again[0], again[1], f"{again[2]}, read as Windows-1252"
+    if refused:
+        log.warning("%s: skipped %d damaged subtitle packets", name, refused)
+    cues = with_ends(timed)
+    log.info("%s: %d subtitle cues read from %s", name, len(cues), what)
+    return cues
+
+
+def _decode_track(
+    path: str | Path, name: str, *, from_start: bool, charset: str | None = None
+) -> tuple[list[tuple[float, float | None, str]], int, str] | None:
+    """(cues as (start_s, duration_s or None, text), packets refused, which stream) of the file's text
+    subtitle track; None where it has none or cannot be opened (logged)."""
     try:
         with av.open(str(path)) as container:
             stream = caption_track(container)
             if stream is None:
-                return ()
-            origin_s = (container.start_time or 0) / av.time_base
-            cues = with_ends(_cues(container, stream, origin_s, name))
+                return None
+            if charset is not None:
+                stream.codec_context.options = {"sub_charenc": charset}
+            origin_s = (container.start_time or 0) / av.time_base if from_start else 0.0
+            timed, refused = _cues(container, stream, origin_s, name)
             language = stream.metadata.get("language", "")
-            log.info(
-                "%s: %d subtitle cues read from stream %d (%s%s)", name, len(cues), stream.index, stream.codec_context.name,
-                f", {language}" if language else "",
-            )
-            return cues
+            return timed, refused, f"stream {stream.index} ({stream.codec_context.name}{', ' + language if language else ''})"
     except av.error.FFmpegError as exc:
         log.warning("%s: its subtitles could not be read (%s)", name, exc)
-        return ()
+        return None
 
 
-def _cues(container: Any, stream: Any, origin_s: float, name: str) -> list[tuple[float, float | None, str]]:
-    """(start_s, duration_s or None, text) of every cue with words."""
+def _cues(container: Any, stream: Any, origin_s: float, name: str) -> tuple[list[tuple[float, float | None, str]], int]:
+    """(start_s, duration_s or None, text) of every cue with words, and how many packets the decoder refused."""
     timed: list[tuple[float, float | None, str]] = []
     refused = 0
     for packet in demuxed(container, stream, name=name):
@@ -102,9 +150,7 @@ def _cues(container: Any, stream: Any, origin_s: float, name: str) -> list[tuple
             text = " ".join(t for t in (cue_text(s) for s in _rects(subtitle_set)) if t)
             if text:
                 timed.append((start_s, duration_s, text))
-    if refused:
-        log.warning("%s: skipped %d damaged subtitle packets", name, refused)
-    return timed
+    return timed, refused
 
 
 def _rects(subtitle_set: Any) -> Sequence[Any]:

@@ -47,6 +47,11 @@ def utterances() -> list[tuple[float, float, str]]:
     return [(u["start"], u["end"], u["text"]) for u in words["utterances"]]
 
 
+def start_time_s(path: Path) -> float:
+    with av.open(str(path)) as container:
+        return (container.start_time or 0) / av.time_base
+
+
 def video_start_s(path: Path) -> float:
     """The first video frame's time on the file's timeline (from the container's start)."""
     with av.open(str(path)) as container:
@@ -175,3 +180,45 @@ def test_damaged_and_empty_cues_are_skipped_and_the_rest_kept(tmp_path: Path, ca
     assert texts == ["before the damage", "broken", *(text for _, _, text in many)]
     assert all(line.end_s > line.start_s for line in lines)
     assert "skipped 1 damaged subtitle packets" in caplog.text
+
+
+def srt(cues: list[tuple[float, float, str]]) -> str:
+    def stamp(t: float) -> str:
+        ms = round(t * 1000)
+        return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+    return "".join(f"{i}\r\n{stamp(a)} --> {stamp(b)}\r\n{text}\r\n\r\n" for i, (a, b, text) in enumerate(cues, 1))
+
+
+def test_a_subtitle_file_beside_the_video_is_read_counting_from_the_videos_start(tmp_path: Path):
+    """`NAME.srt` beside `NAME.ts` (as players load it): the MPEG-TS file's clock starts at 1.4 s, and the
+    subtitle file's 0 is the video's start, which is where the segments' timeline starts too. `NAME.srt` is
+    preferred to `NAME.fr.srt`; with only a language-tagged one, that is read."""
+    video = write_case(next(c for c in MATRIX if c.name == "ts_mpeg2_mp2"), tmp_path)
+    assert start_time_s(video) > 1.0
+    video.with_suffix(".fr.srt").write_text(srt([(1.0, 2.0, "le cerf-volant orange")]), encoding="utf-8")
+    assert [(c.start_s, c.end_s, c.text) for c in read_captions(video)] == [(1.0, 2.0, "le cerf-volant orange")]
+    video.with_suffix(".srt").write_text(srt([(1.0, 2.0, "the <i>orange</i> kite"), (2.5, 4.0, "over the harbour")]), encoding="utf-8")
+    assert [(c.start_s, c.end_s, c.text) for c in read_captions(video)] == [(1.0, 2.0, "the orange kite"), (2.5, 4.0, "over the harbour")]
+    first = next(iter(file_segments(str(video), "ts", 2.0)))
+    assert first.start_s == 0.0 and first.captions[0].text == "the orange kite"
+
+
+def test_a_subtitle_track_inside_the_file_comes_before_one_beside_it(tmp_path: Path):
+    case = next(c for c in MATRIX if c.name == "mkv_odd_641x479")
+    video = write_case(case, tmp_path)
+    video.with_suffix(".srt").write_text(srt([(1.0, 2.0, "from the side")]), encoding="utf-8")
+    assert [(c.start_s, c.end_s, c.text) for c in read_captions(video)] == list(CAPTIONS)
+
+
+def test_bad_subtitle_files_beside_a_video_read_what_can_be_read(tmp_path: Path, caplog):
+    """Bad input beside the video: an old SRT file in Windows-1252 (FFmpeg refuses text that is not UTF-8:
+    read again as Windows-1252), then one of random bytes (no cues; the video is still segmented)."""
+    caplog.set_level(logging.INFO, logger="streammm.media.captions")
+    video = write_case(next(c for c in MATRIX if c.name == "mp4_one_keyframe"), tmp_path)
+    video.with_suffix(".srt").write_bytes(srt([(0.5, 1.5, "Café crème brûlée"), (2.0, 3.0, "<i>naïve</i> résumé")]).encode("cp1252"))
+    assert [c.text for c in read_captions(video)] == ["Café crème brûlée", "naïve résumé"]
+    assert "read as Windows-1252" in caplog.text
+    video.with_suffix(".srt").write_bytes(bytes(range(256)) * 40)
+    assert read_captions(video) == ()
+    assert sum(1 for _ in file_segments(str(video), "plain", 2.0)) >= 3
