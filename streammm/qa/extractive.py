@@ -10,6 +10,7 @@ was said or shown.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -19,10 +20,16 @@ import numpy as np
 
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
-from streammm.qa.fitting import MIN_MATCH, distinct_words, fit_speech, sentence_ends_after
+from streammm.qa.fitting import (
+    MIN_MATCH,
+    distinct_words,
+    fit_speech,
+    sentence_ends_after,
+)
 from streammm.qa.moments import Moment
 from streammm.qa.terms import STOPWORDS, Terms, ends_sentence
 from streammm.qa.vectors import remembering
+from streammm.qa.when import named_time
 from streammm.records import Clip, OcrLine, Word
 
 MAX_SENTENCE_WORDS = 30
@@ -97,6 +104,11 @@ class ExtractiveAnswerer:
         """The best candidates for `question`, best first, at most one per (kind, text, stream), and only those
         scoring within SCORE_MARGIN of the best."""
         found = _telling(candidates(moments), content_words(question))
+        named = named_time(question)
+        if named is not None:
+            # "What is said at 1:30?": only what was said or shown then answers it.
+            lo, hi = named.start_s or 0.0, math.inf if named.end_s is None else named.end_s
+            found = [c for c in found if c.start_s < hi and c.end_s > lo]
         if not found:
             return []
         vectors = self.encoder.encode([question, *(c.text for c in found)])

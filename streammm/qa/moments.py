@@ -93,3 +93,22 @@ def merge_into_moments(found: Sequence[ScoredClip], *, max_moment_s: float = MAX
 
 def _span(members: Sequence[ScoredClip]) -> tuple[float, float]:
     return min(m.clip.start_s for m in members), max(m.clip.end_s for m in members)
+
+
+def over_range(moments: Sequence[Moment], start_s: float, end_s: float) -> list[Moment]:
+    """For a question that names a short time range ("what is on screen at 1:30?"): each stream's moments
+    as one moment over the range (as far as its clips reach), in the order of each stream's best moment.
+    Its clips are theirs, the one that shows the range's start first (its thumbnail is shown), then best
+    first; its relevance is their best."""
+    by_stream: dict[str, list[Moment]] = {}
+    for moment in moments:
+        by_stream.setdefault(moment.stream_id, []).append(moment)
+    merged = []
+    for stream_id, group in by_stream.items():
+        clips = list({c.clip_id: c for m in group for c in m.clips}.values())
+        lo = max(start_s, min(c.start_s for c in clips))
+        hi = min(end_s, max(c.end_s for c in clips))
+        first = next((c for c in clips if c.start_s <= lo < c.end_s), clips[0])
+        ordered = (first, *(c for c in clips if c is not first))
+        merged.append(Moment(stream_id, lo, max(lo, hi), group[0].score, ordered, relevance=max(m.relevance for m in group)))
+    return merged

@@ -79,6 +79,24 @@ def test_mirror_displays_lands_on_the_tick(service):
     assert abs(moment.start_s - 25.0) <= 1.0 and abs(moment.end_s - 29.0) <= 1.0, (moment.start_s, moment.end_s)
 
 
+def test_a_question_that_names_a_time_gets_the_moment_at_that_time(service):
+    """Its other words match no moment in particular ("what is on screen" is no content): the time is the
+    match. A point names the 4 s around it, one moment a stream; a range named is the moment; past the
+    end, none."""
+    moments = service.moments(SearchRequest("what is on screen at 0:12?", streams=("narrated_slideshow",)))
+    assert [(m.stream_id, m.start_s, m.end_s) for m in moments] == [("narrated_slideshow", 10.0, 14.0)]
+    assert "slide 3 of 5" in moments[0].ocr_text.lower()
+    assert (moments[0].start_s, moments[0].end_s) not in [
+        (m.start_s, m.end_s) for m in service.moments(SearchRequest("what is on screen?", streams=("narrated_slideshow",)))[:1]
+    ]  # without the time, it is elsewhere
+    everywhere = service.moments(SearchRequest("what is shown at 0:03?", k=10))
+    assert sorted(m.stream_id for m in everywhere) == sorted(s.stream_id for s in service.streams())
+    assert all(m.start_s >= 1.0 - 1e-6 and m.end_s <= 5.0 + 1e-6 for m in everywhere), [(m.stream_id, m.start_s, m.end_s) for m in everywhere]
+    said = service.moments(SearchRequest("what is said between 0:15 and 0:20?", streams=("narrated_slideshow",)))
+    assert [(m.start_s, m.end_s) for m in said] == [(15.0, 20.0)]
+    assert service.moments(SearchRequest("what is on screen at 59:00?")) == []
+
+
 def test_a_query_that_matches_nothing_well_gets_no_moments(service):
     assert service.moments(SearchRequest("quantum chromodynamics lecture", k=5)) == []
     # the same service without the cut returns weak moments, each with a relevance below it
@@ -106,6 +124,7 @@ def test_queries_asked_together_get_the_moments_each_gets_alone(service, media, 
     requests = [SearchRequest(q.text, streams=(q.path.stem,), strategy=strategy) for q in labelled]
     requests += [SearchRequest(q.text, strategy=strategy) for q in labelled[:12]]
     requests += [SearchRequest("quantum chromodynamics lecture", strategy=strategy), SearchRequest("kestrel", streams=(), strategy=strategy)]
+    requests += [SearchRequest("what is on screen at 0:12?", strategy=strategy), SearchRequest("what is said after 0:20", strategy=strategy)]
     together = service.moments_many(requests)
     alone = [service.moments(r) for r in requests]
     key = lambda moments: [(m.stream_id, m.start_s, m.end_s, [c.clip_id for c in m.clips]) for m in moments]  # noqa: E731

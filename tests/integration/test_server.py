@@ -107,6 +107,20 @@ def test_narrator_question_streams_an_answer_citing_the_sentence(client):
     cited_clips_are_evidence(got)
 
 
+def test_a_question_that_names_a_time_is_answered_from_that_time(client):
+    """"What does the narrator say at 0:08?": the moment is the seconds around 0:08 (6-10 s), and the answer
+    says the sentence said then; "at 59:00", past every stream's end, finds nothing and says so."""
+    with client.websocket_connect("/v1/ws") as ws:
+        got = ask(ws, "t1", "what does the narrator say at 0:08?", streams=["narrated_slideshow"])
+        past = ask(ws, "t2", "what is on screen at 59:00?")
+    assert got["error"] is None and past["error"] is None, (got["error"], past["error"])
+    assert [(m["start_s"], m["end_s"]) for m in got["moments"]] == [(6.0, 10.0)]
+    assert "not an ill" in got["done"]["text"].lower(), got["done"]["text"]
+    assert got["done"]["citations"] and all(overlaps(c, 6.0, 10.0) for c in got["done"]["citations"]), got["done"]["citations"]
+    cited_clips_are_evidence(got)
+    assert past["moments"] == [] and not past["done"]["citations"]
+
+
 def test_command_question_cites_the_typing_and_says_the_command(client):
     with client.websocket_connect("/v1/ws") as ws:
         got = ask(ws, "q2", COMMAND_Q)

@@ -1,0 +1,138 @@
+"""A question that names a media time is answered from that time (qa/when.py): "what is on screen at
+1:30?" searches the seconds around 1:30, gives one moment over them per stream however weakly the other
+words match, and its answer says only what was said or shown then. A time the question asks to find, or a
+time of day, is not taken."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from streammm.qa.answer import Done
+from streammm.qa.extractive import ExtractiveAnswerer
+from streammm.qa.moments import Moment, over_range
+from streammm.qa.service import QueryService, SearchRequest, with_named_time
+from streammm.qa.when import named_time, seconds
+from streammm.records import Clip, OcrLine, ScoredClip, Word
+
+
+@pytest.mark.parametrize(
+    ("question", "span"),
+    [
+        ("what is on screen at 0:12?", (10.0, 14.0)),
+        ("what does the narrator say at 00:08", (6.0, 10.0)),
+        ("what happens at 1:02:03?", (3721.0, 3725.0)),
+        ("what is shown around the 1:05 mark", (63.0, 67.0)),
+        ("what is shown @1:05", (63.0, 67.0)),
+        ("what's shown at 5 s", (3.0, 7.0)),
+        ("who speaks at 1 min 30 s?", (88.0, 92.0)),
+        ("what's at 1h2m5s", (3723.0, 3727.0)),
+        ("what is shown 30 seconds in", (28.0, 32.0)),
+        ("what happens at minute 3", (178.0, 182.0)),
+        ("is there a cat at 0:01", (0.0, 3.0)),
+        ("what is said between 0:10 and 0:20?", (10.0, 20.0)),
+        ("what does he say from 1:30 to 1:00", (60.0, 90.0)),
+        ("0:10-0:20: what is said", (10.0, 20.0)),
+        ("what happens in the first minute?", (0.0, 60.0)),
+        ("in the first 30 seconds, what is shown", (0.0, 30.0)),
+        ("what happens after 2 minutes", (120.0, None)),
+        ("what is said before 10 seconds", (None, 10.0)),
+    ],
+)
+def test_a_time_the_question_names_is_the_range_searched(question: str, span):
+    found = named_time(question)
+    assert found is not None and (found.start_s, found.end_s) == span
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "on-screen timecode reads 00:00:07:00",  # a time to find on screen (a dev query)
+        "when does the clock read 10:45?",
+        "what happens at 4:30 pm",  # a time of day
+        "the slide counter reads 3 of 5",
+        "a man at 30",
+        "what's shown at 3 moments",
+        "the 5 minutes video",
+        "4:30",
+        "at 1" + "0" * 400 + " seconds",  # infinite
+        "at " + "9" * 900 + " s",
+        "1" * 1000,
+        "",
+    ],
+)
+def test_times_that_are_not_a_media_time_to_search_are_words(question: str):
+    assert named_time(question) is None
+
+
+def test_times_read_as_seconds():
+    assert seconds("1:30") == 90 and seconds("1:02:03.5") == 3723.5 and seconds("2 minutes and 10 seconds") == 130 and seconds("1h5m") == 3900
+
+
+def test_a_range_the_caller_gives_is_kept():
+    asked = SearchRequest("what is on screen at 0:12?", start_s=30.0, end_s=40.0)
+    assert with_named_time(asked) == asked
+    named = with_named_time(SearchRequest("what is on screen at 0:12?"))
+    assert (named.start_s, named.end_s, named.named_time, named.text) == (10.0, 14.0, True, "what is on screen at 0:12?")
+    assert with_named_time(SearchRequest("a red motorcycle")).named_time is False
+
+
+def clip(stream: str, start: float, end: float, **fields) -> Clip:
+    return Clip(clip_id=f"{stream}-{start:g}", stream_id=stream, start_s=start, end_s=end, profile="p", **fields)
+
+
+def test_a_named_time_is_one_moment_per_stream_over_it_however_weak_the_match():
+    """Clips of 8-12, 10-14 and 12-16 s match "what is on screen" weakly (relevance ~0.01, under a 0.05
+    cut). Asked at 0:12 they are one moment of 10-14 s (its first clip shows 10 s); asked without the time
+    they are refused."""
+    found = [ScoredClip(clip("a", s, s + 4.0, ocr_lines=(OcrLine(s, s + 4.0, f"slide {s:g}"),)), 1.0 / (1 + i)) for i, s in enumerate((12.0, 10.0, 8.0))]
+    found.append(ScoredClip(clip("b", 10.0, 14.0), 0.1))
+    service = QueryService(None, None, min_relevance=0.05)  # type: ignore[arg-type]  # fitting reads no store
+    named = with_named_time(SearchRequest("what is on screen at 0:12?"))
+    moments = service.fitted(named, found, None)
+    assert [(m.stream_id, m.start_s, m.end_s) for m in moments] == [("a", 10.0, 14.0), ("b", 10.0, 14.0)]
+    assert moments[0].clips[0].start_s <= 10.0 < moments[0].clips[0].end_s
+    assert service.fitted(SearchRequest("what is on screen?"), found, None) == []
+
+
+def test_over_range_stays_where_the_streams_clips_are():
+    moments = [Moment("a", 21.0, 23.0, 1.0, (clip("a", 20.0, 24.0),), relevance=0.3), Moment("a", 22.0, 24.0, 0.5, (clip("a", 22.0, 24.6),), relevance=0.4)]
+    (merged,) = over_range(moments, 22.0, 26.0)
+    assert (merged.start_s, merged.end_s, merged.relevance) == (22.0, 24.6, 0.4)
+    assert [c.start_s for c in merged.clips] == [20.0, 22.0]
+
+
+class KeywordEncoder:
+    """Bag-of-letters vectors: enough for the answerer's scoring to run without a model."""
+
+    dim = 26
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), 26), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for ch in text.lower():
+                if "a" <= ch <= "z":
+                    out[i, ord(ch) - 97] += 1
+            out[i] /= max(np.linalg.norm(out[i]), 1e-9)
+        return out
+
+
+def test_the_answer_to_a_named_time_says_only_what_was_said_or_shown_then():
+    spoken = clip(
+        "slides", 6.0, 10.0,
+        words=(Word(6.2, 6.6, "for"), Word(6.6, 7.0, "them."), Word(7.31, 7.6, "He"), Word(7.6, 8.0, "was"), Word(8.0, 8.4, "not"), Word(9.5, 9.84, "man.")),
+        ocr_lines=(OcrLine(5.0, 7.0, "slide 2 of 5"), OcrLine(7.0, 10.0, "slide 3 of 5")),
+    )
+    moments = [Moment("slides", 7.0, 10.0, 1.0, (spoken,))]
+
+    async def answer(question: str) -> Done:
+        events = [e async for e in ExtractiveAnswerer(KeywordEncoder(), max_sentences=5).answer(question, moments)]
+        return events[-1]
+
+    done = asyncio.run(answer("which slide is shown at 0:09?"))
+    assert "slide 3 of 5" in done.text and "slide 2 of 5" not in done.text and "for them" not in done.text
+    assert done.citations and all(c.end_s > 7.0 and c.start_s < 11.0 for c in done.citations)
+    anytime = asyncio.run(answer("which slide is shown?"))
+    assert "slide 2 of 5" in anytime.text  # without the time, the slide before is an answer too
