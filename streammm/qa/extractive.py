@@ -36,6 +36,7 @@ MAX_SENTENCE_WORDS = 30
 SCORE_MARGIN = 0.2  # a candidate scoring this much less than the best is not said (docs/eval.md, answers)
 MIN_PIECE_WORDS = 3  # content words a piece of a sentence needs to be said without the question's words
 SAME_ROW = 0.03  # fraction of the frame's height
+MAX_LABEL_GAP = 0.5  # how far right of a label (fraction of the frame's width) what it labels may be
 NOTHING_FOUND = "No moment matched well: I found nothing in the indexed streams that answers this."
 
 # Words in a question that point at one kind of evidence.
@@ -224,8 +225,9 @@ def _sentences(moment: Moment, rank: int) -> list[Candidate]:
 
 
 def _screen_lines(moment: Moment, rank: int) -> list[Candidate]:
-    """On-screen lines, each cited in the best clip that shows it; a line that grew in place from an
-    earlier line (text being typed) also gives a `typed` candidate for what was added."""
+    """On-screen lines, each cited in the best clip that shows it (a label, "Resolution:", with the value
+    beside it: _values_of); a line that grew in place from an earlier line (text being typed) also gives a
+    `typed` candidate for what was added."""
     shown: list[tuple[OcrLine, Clip]] = []
     seen: set[str] = set()
     for clip in moment.clips:  # best first
@@ -234,16 +236,38 @@ def _screen_lines(moment: Moment, rank: int) -> list[Candidate]:
             if line.text.strip() and line.text not in seen:
                 seen.add(line.text)
                 shown.append((line, clip))
-    found = [
-        Candidate("screen", line.text.strip(), clip, max(line.start_s, clip.start_s), min(line.end_s, clip.end_s), rank)
-        for line, clip in shown
-    ]
+    lines = [line for line, _ in shown]
+    found = []
+    for line, clip in shown:
+        values = _values_of(line, lines)
+        if not values:
+            found.append(Candidate("screen", line.text.strip(), clip, max(line.start_s, clip.start_s), min(line.end_s, clip.end_s), rank))
+        for value in values:  # "Resolution:" is said with what it labels: "Resolution: 1024 x 768 (4:3)"
+            start_s, end_s = max(line.start_s, value.start_s, clip.start_s), min(line.end_s, value.end_s, clip.end_s)
+            found.append(Candidate("screen", f"{line.text.strip()} {value.text.strip()}", clip, start_s, max(start_s, end_s), rank))
     for line, clip in shown:
         typed = _typed_into(line, [other for other, _ in shown])
         if typed is not None:
             text, started = typed
             found.append(Candidate("typed", text, clip, max(started, clip.start_s), min(line.end_s, clip.end_s), rank, line=line.text))
     return found
+
+
+def _values_of(label: OcrLine, lines: Sequence[OcrLine]) -> list[OcrLine]:
+    """What a label ("Resolution:", "Score:") labels: the nearest lines to its right on its row while it
+    shows (one per value it showed over time; a form's field, a setting, a scoreboard). None for a line that
+    is not a label or whose place is unknown."""
+    if not label.text.rstrip().endswith(":") or min(label.x, label.y) < 0:
+        return []
+    beside = [
+        o for o in lines
+        if o is not label and o.x > label.x and o.x - label.x <= MAX_LABEL_GAP and abs(o.y - label.y) <= SAME_ROW
+        and o.start_s < label.end_s and o.end_s > label.start_s and not o.text.rstrip().endswith(":")
+    ]
+    if not beside:
+        return []
+    nearest = min(o.x for o in beside)
+    return sorted((o for o in beside if o.x - nearest <= SAME_ROW), key=lambda o: o.start_s)
 
 
 def _typed_into(line: OcrLine, lines: Sequence[OcrLine]) -> tuple[str, float] | None:

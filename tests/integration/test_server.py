@@ -121,6 +121,14 @@ def test_a_question_that_names_a_time_is_answered_from_that_time(client):
     assert past["moments"] == [] and not past["done"]["citations"]
 
 
+def test_a_question_about_a_setting_is_answered_with_its_value(client):
+    """The screencast's settings dialog shows "Resolution:" and, beside it, "1024 x 768 (4:3)"."""
+    with client.websocket_connect("/v1/ws") as ws:
+        got = ask(ws, "r1", "what resolution is the laptop display set to?", streams=["display-dual-monitors"])
+    assert "Resolution: 1024 x 768" in got["done"]["text"], got["done"]["text"]
+    cited_clips_are_evidence(got)
+
+
 def test_command_question_cites_the_typing_and_says_the_command(client):
     with client.websocket_connect("/v1/ws") as ws:
         got = ask(ws, "q2", COMMAND_Q)

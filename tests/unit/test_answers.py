@@ -112,6 +112,29 @@ def test_a_menu_bar_read_in_pieces_and_then_whole_is_not_typing():
     assert _typed_into(lines[8], lines) == ("ls /usr", 4.0)
 
 
+def test_a_label_on_screen_is_said_with_the_value_beside_it_while_both_show():
+    """A settings dialog (the dev screencast's rows): "Resolution:" labels the line to its right on its
+    row, which changed at 5.7 s; each value is said with the label over the seconds both showed. A label
+    with nothing beside it, and a value on another row, stay as they are."""
+    settings = clip(
+        "screencast", 4.0, 8.0,
+        ocr_lines=(
+            OcrLine(4.0, 11.3, "Resolution:", x=0.233, y=0.622),
+            OcrLine(4.0, 5.7, "1024 x 768 (4:3)", x=0.345, y=0.622),
+            OcrLine(5.7, 11.3, "1280 x 1024 (5:4)", x=0.350, y=0.625),
+            OcrLine(4.0, 11.3, "Rotation:", x=0.225, y=0.671),
+            OcrLine(4.0, 11.3, "Apply", x=0.761, y=0.747),
+            OcrLine(4.0, 11.3, "Note:", x=0.70, y=0.40),
+        ),
+    )
+    screen = {(c.text, c.start_s, c.end_s) for c in candidates([Moment("screencast", 4.0, 8.0, 1.0, (settings,))]) if c.kind == "screen"}
+    assert {("Resolution: 1024 x 768 (4:3)", 4.0, 5.7), ("Resolution: 1280 x 1024 (5:4)", 5.7, 8.0)} <= screen
+    assert ("Resolution:", 4.0, 8.0) not in screen
+    assert {("Rotation:", 4.0, 8.0), ("Note:", 4.0, 8.0), ("1024 x 768 (4:3)", 4.0, 5.7)} <= screen
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=1), "what is the resolution set to?", [Moment("screencast", 4.0, 8.0, 1.0, (settings,))])
+    assert "Resolution: 1" in done.text, done.text
+
+
 def test_candidates_are_sentences_with_word_times_and_screen_lines():
     found = candidates(MOMENTS)
     speech = [(c.text, c.start_s, c.end_s) for c in found if c.kind == "speech"]
