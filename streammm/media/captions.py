@@ -30,6 +30,7 @@ CAPTION_X, CAPTION_Y = 0.5, 0.9  # where players show subtitles: bottom centre (
 UNTIMED_CUE_S = 4.0  # how long a cue without a duration shows, at most (until the next cue otherwise)
 MAX_CUE_S = 60.0  # a longer cue is a damaged duration: it shows until the next cue, at most UNTIMED_CUE_S
 
+_ASS_DRAWING = re.compile(r"\{[^}]*\\p[1-9][^}]*\}.*?(?:\{[^}]*\\p0[^}]*\}|$)", re.S)  # {\p1}m 0 0 l 100 0{\p0}: a vector shape
 _ASS_OVERRIDE = re.compile(r"\{[^}]*\}")  # {\i1}, {\pos(10,20)}: styling, not text
 _MARKUP = re.compile(r"</?[a-zA-Z][^>]*>")  # <i>, <font color=...>, <c.yellow>, <v Speaker>
 _ASS_BREAK = re.compile(r"\\[Nn]")
@@ -50,9 +51,10 @@ def caption_track(container: av.container.InputContainer) -> Any | None:
 
 
 def clean_text(raw: str) -> str:
-    """A cue's words: styling tags and markup removed, line breaks as spaces, whitespace collapsed."""
+    """A cue's words: styling tags, ASS vector drawings and markup removed, line breaks as spaces,
+    whitespace collapsed."""
     text = _ASS_BREAK.sub(" ", raw).replace("\\h", " ")
-    text = _MARKUP.sub("", _ASS_OVERRIDE.sub("", text))
+    text = _MARKUP.sub("", _ASS_OVERRIDE.sub("", _ASS_DRAWING.sub(" ", text)))
     return " ".join(text.translate(_INVISIBLE).split())
 
 

@@ -69,6 +69,9 @@ def video_start_s(path: Path) -> float:
         ("\\\u2060{\\\u2060i1} escaped  by\u200bWebVTT\\hdecoding", "\\ escaped byWebVTT decoding"),
         ("   ", ""),
         ("3 < 4 and 5 > 2", "3 < 4 and 5 > 2"),  # a comparison is not markup
+        ("Sign {\\p1}m 0 0 l 100 0 100 100{\\p0}here", "Sign here"),  # an ASS vector drawing is no text
+        ("{\\pos(1,2)\\p2}m 0 0 b 1 1 2 2", ""),
+        ("{\\k20}Karaoke {\\k30}words", "Karaoke words"),
     ],
 )
 def test_a_cue_keeps_its_words_and_loses_its_styling(raw: str, words: str):
@@ -222,3 +225,18 @@ def test_bad_subtitle_files_beside_a_video_read_what_can_be_read(tmp_path: Path,
     video.with_suffix(".srt").write_bytes(bytes(range(256)) * 40)
     assert read_captions(video) == ()
     assert sum(1 for _ in file_segments(str(video), "plain", 2.0)) >= 3
+
+
+def test_a_webvtt_file_with_its_header_blocks_cue_settings_and_entities(tmp_path: Path):
+    """What real WebVTT files hold besides cues (a BOM, NOTE and STYLE blocks, cue ids and settings, voice
+    spans, entities), and cues that overlap: each cue's words over its own seconds."""
+    video = write_case(next(c for c in MATRIX if c.name == "mp4_one_keyframe"), tmp_path)
+    video.with_suffix(".en.vtt").write_text(
+        "\ufeffWEBVTT\n\nNOTE written by hand\n\nSTYLE\n::cue { color: yellow }\n\n"
+        "intro\n00:00:01.000 --> 00:00:02.500 align:start position:10%\n<v Roger>Tom &amp; Jerry &lt;3</v>\n\n"
+        "00:02.600 --> 00:04.000\n<c.yellow>second</c> <b>cue</b>\n\n00:03.500 --> 00:05.000\noverlapping cue\n",
+        encoding="utf-8",
+    )
+    assert [(c.start_s, c.end_s, c.text) for c in read_captions(video)] == [
+        (1.0, 2.5, "Tom & Jerry <3"), (2.6, 4.0, "second cue"), (3.5, 5.0, "overlapping cue"),
+    ]
