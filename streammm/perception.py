@@ -96,7 +96,7 @@ class FilePerceiver:
             media=str(path),
             duration_s=info.duration_s,
             words=tuple(words),
-            ocr=tuple(sorted([*spans, *read_captions(path)], key=lambda s: (s.start_s, s.text))) if info.has_video else (),
+            ocr=tuple(sorted([*spans, *read_captions(path)], key=lambda s: (s.start_s, s.text))),
             frames=tuple(frames),
         )
         return timeline, times

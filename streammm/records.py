@@ -148,11 +148,13 @@ class IngestRun:
     has_video: bool = True
     has_audio: bool = True
     paced: bool = False  # published at wall-clock pace (a live source, or a file with --realtime)
+    has_captions: bool = False  # its segments carry subtitle cues (Segment.captions): text, even without video
 
     @property
     def expected(self) -> frozenset[str]:
-        """The modalities this run's media can give: a silent video expects no speech."""
-        kinds = {"visual", "ocr"} if self.has_video else set()
+        """The modalities this run's media can give: a silent video expects no speech; an audio file with
+        subtitles (a podcast's transcript) expects their text."""
+        kinds = {"visual", "ocr"} if self.has_video else ({"ocr"} if self.has_captions else set())
         return frozenset(kinds | ({"speech"} if self.has_audio else set()))
 
 

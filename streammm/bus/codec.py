@@ -242,7 +242,10 @@ def decode_heartbeat(value: bytes) -> Heartbeat:
 
 
 def _run_json(run: IngestRun) -> dict[str, Any]:
-    return {"started_at": run.started_at, "live": run.live, "has_video": run.has_video, "has_audio": run.has_audio, "paced": run.paced}
+    return {
+        "started_at": run.started_at, "live": run.live, "has_video": run.has_video, "has_audio": run.has_audio, "paced": run.paced,
+        "has_captions": run.has_captions,
+    }
 
 
 def _run(data: Any) -> IngestRun:
@@ -255,6 +258,7 @@ def _run(data: Any) -> IngestRun:
         has_video=bool(data.get("has_video", True)),
         has_audio=bool(data.get("has_audio", True)),
         paced=bool(data.get("paced", False)),
+        has_captions=bool(data.get("has_captions", False)),
     )
 
 

@@ -46,12 +46,15 @@ def checked_stream_id(stream_id: str, source: str) -> str:
 def file_segments(
     path: str, stream_id: str, segment_s: float, *, max_file_mb: int | None = None, max_keyframe_gap_s: float | None = 5.0
 ) -> Iterator[Segment]:
-    """A file's segments, each with the cues of its text subtitle track shown during it (Segment.captions)."""
+    """A file's segments, each with the cues of its subtitles shown during it (Segment.captions); every
+    segment of a file with subtitles says so in its run (IngestRun.has_captions)."""
     check_file(path, max_file_mb=max_file_mb)
     cues = read_captions(path)
     for segment in iter_segments(path, stream_id, segment_s, max_keyframe_gap_s=max_keyframe_gap_s):
-        shown = overlapping(cues, segment.start_s, segment.end_s, first=segment.seq == 0, last=segment.last)
-        yield replace(segment, captions=shown) if shown else segment
+        if cues:
+            shown = overlapping(cues, segment.start_s, segment.end_s, first=segment.seq == 0, last=segment.last)
+            segment = replace(segment, captions=shown, run=replace(segment.run, has_captions=True))
+        yield segment
 
 
 SourceEvents = Callable[..., None]  # (state, *, error=None, gap_s=None, what=None): each state change

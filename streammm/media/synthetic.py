@@ -268,6 +268,15 @@ def with_subtitles(source: Path, target: Path, tracks: list[tuple[str, str, bool
     return target
 
 
+def srt_text(cues: list[tuple[float, float, str]]) -> str:
+    """An SRT subtitle file's text for (start_s, end_s, text) cues."""
+    def stamp(t: float) -> str:
+        ms = round(t * 1000)
+        return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+    return "".join(f"{i}\r\n{stamp(a)} --> {stamp(b)}\r\n{text}\r\n\r\n" for i, (a, b, text) in enumerate(cues, 1))
+
+
 def styled_cue(words: str, codec: str) -> str:
     """`words` as a subtitle file of `codec` may store them: the second word in italics, a line break
     after the third (ASS override tags in ASS, HTML-like tags in SRT and WebVTT; plain in MP4)."""

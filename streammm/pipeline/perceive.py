@@ -321,9 +321,10 @@ class OcrHandler(SegmentHandler):
             ocr=tuple(lapsed) + tuple(closed) + tuple(still_open) + segment.captions, published_at=published_at, run=segment.run,
         )
 
-    def unreadable(self, segment: Segment, published_at: float) -> list[Observation]:
-        """Nothing read over the segment's range, but its subtitles were shown."""
-        return [replace(o, ocr=segment.captions) if o.modality == "ocr" else o for o in self.empty(segment, published_at)]
+    def empty(self, segment: Segment, published_at: float) -> list[Observation]:
+        """Nothing read over the segment's range (no picture, or none that can be read), but its subtitles
+        were shown."""
+        return [replace(o, ocr=segment.captions) if o.modality == "ocr" else o for o in super().empty(segment, published_at)]
 
 
 class PerceiveHandler(OcrHandler):

@@ -27,7 +27,7 @@ from pipeline_helpers import (
 
 from streammm.media.captions import CAPTION_X, CAPTION_Y
 from streammm.media.probe import probe
-from streammm.media.synthetic import CAPTIONS, MATRIX, missing_encoders, write_case
+from streammm.media.synthetic import CAPTIONS, MATRIX, missing_encoders, srt_text, write_case
 from streammm.pipeline.dead_letters import archive_folder, decode_letter
 
 pytestmark = pytest.mark.integration
@@ -36,6 +36,7 @@ TOLERANCE_S = 1.0
 TIMECODE = re.compile(r"(?<![\d.])(\d{1,2}\.\d)(?![\d.])")
 INSPECTED = ("mp4_rotated_90", "ts_mpeg2_mp2", "avi_cinepak", "mp4_one_keyframe")
 BROKEN = "not-a-video"
+SIDECAR = ("mp3_audio_only",)  # cases indexed with CAPTIONS in a subtitle file beside them
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Indexed:
             skipped[case.name] = f"this FFmpeg build has no {' or '.join(missing)} encoder to make the test file"
             continue
         files[case.name] = write_case(case, root)
+        if case.name in SIDECAR:  # a subtitle file beside it, as a podcast's transcript is
+            files[case.name].with_suffix(".srt").write_text(srt_text(list(CAPTIONS)), encoding="utf-8")
     made_s = time.monotonic() - began
     data_dir, log = root / "data", root / "up.log"
     began = time.monotonic()
@@ -129,9 +132,11 @@ def test_every_clip_reads_its_own_timecode(indexed: Indexed, store, name: str):
 
 @pytest.mark.parametrize("name", [c.name for c in MATRIX if not c.video])
 def test_audio_only_inputs_index_speech_only_clips(indexed: Indexed, store, name: str):
+    """Speech only; an audio file with a subtitle file beside it (a podcast's transcript) has their text too."""
     case_file(indexed, name)
     clips = clips_of(store, indexed.data_dir, name)
-    assert clips and all(c.expected == ("speech",) and not c.pending and not c.frame_times for c in clips), [
+    expected = ("speech", "ocr") if name in SIDECAR else ("speech",)
+    assert clips and all(c.expected == expected and not c.pending and not c.frame_times for c in clips), [
         (c.start_s, c.expected, c.pending) for c in clips
     ]
 
@@ -151,11 +156,11 @@ def test_inspect_reads_the_same_timeline_as_the_pipeline(indexed: Indexed, store
     assert all(abs(a - b) <= TOLERANCE_S for _, a, b in both), both
 
 
-@pytest.mark.parametrize("name", [c.name for c in MATRIX if c.subtitles])
+@pytest.mark.parametrize("name", [c.name for c in MATRIX if c.subtitles] + list(SIDECAR))
 def test_subtitles_are_in_every_clip_they_were_shown_in_at_their_own_seconds(indexed: Indexed, store, name: str):
-    """A text subtitle track (MP4 timed text, ASS, WebVTT, SRT) is on-screen text: each cue, its styling
-    gone, is in every clip whose window it overlaps, over exactly its own seconds (a cue across a segment
-    cut too)."""
+    """A text subtitle track (MP4 timed text, ASS, WebVTT, SRT), or a subtitle file beside an audio file, is
+    on-screen text: each cue, its styling gone, is in every clip whose window it overlaps, over exactly its
+    own seconds (a cue across a segment cut too)."""
     case_file(indexed, name)
     clips = clips_of(store, indexed.data_dir, name)
     assert clips

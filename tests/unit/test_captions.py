@@ -32,11 +32,13 @@ from streammm.media.synthetic import (
     CAPTIONS,
     MATRIX,
     add_subtitle_stream,
+    srt_text,
     subtitle_packet,
     with_subtitles,
     write_case,
 )
 from streammm.paths import shared_media
+from streammm.records import IngestRun
 
 SLIDESHOW = shared_media() / "derived" / "narrated_slideshow.mp4"
 needs_media = pytest.mark.skipif(not SLIDESHOW.exists(), reason="dev media missing: run tools/fetch-media.sh")
@@ -138,6 +140,7 @@ def test_each_segment_carries_the_cues_shown_during_it_over_the_wire(tmp_path: P
         assert list(segment.captions) == shown, (segment.seq, segment.start_s, segment.end_s)
     assert {c for s in segments for c in s.captions} == set(cues)
     assert sum(cues[0] in s.captions for s in segments) == 2  # 0.2-6.8 s: across the cut at 5 s
+    assert all(s.run.has_captions for s in segments)  # every segment of the run, cues or not
     old = pack("segment", {"stream_id": "s", "seq": 0, "start_s": 0.0, "duration_s": 2.0, "container": "matroska"}, b"")
     assert decode_segment(old)[0].captions == ()
 
@@ -185,23 +188,15 @@ def test_damaged_and_empty_cues_are_skipped_and_the_rest_kept(tmp_path: Path, ca
     assert "skipped 1 damaged subtitle packets" in caplog.text
 
 
-def srt(cues: list[tuple[float, float, str]]) -> str:
-    def stamp(t: float) -> str:
-        ms = round(t * 1000)
-        return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
-
-    return "".join(f"{i}\r\n{stamp(a)} --> {stamp(b)}\r\n{text}\r\n\r\n" for i, (a, b, text) in enumerate(cues, 1))
-
-
 def test_a_subtitle_file_beside_the_video_is_read_counting_from_the_videos_start(tmp_path: Path):
     """`NAME.srt` beside `NAME.ts` (as players load it): the MPEG-TS file's clock starts at 1.4 s, and the
     subtitle file's 0 is the video's start, which is where the segments' timeline starts too. `NAME.srt` is
     preferred to `NAME.fr.srt`; with only a language-tagged one, that is read."""
     video = write_case(next(c for c in MATRIX if c.name == "ts_mpeg2_mp2"), tmp_path)
     assert start_time_s(video) > 1.0
-    video.with_suffix(".fr.srt").write_text(srt([(1.0, 2.0, "le cerf-volant orange")]), encoding="utf-8")
+    video.with_suffix(".fr.srt").write_text(srt_text([(1.0, 2.0, "le cerf-volant orange")]), encoding="utf-8")
     assert [(c.start_s, c.end_s, c.text) for c in read_captions(video)] == [(1.0, 2.0, "le cerf-volant orange")]
-    video.with_suffix(".srt").write_text(srt([(1.0, 2.0, "the <i>orange</i> kite"), (2.5, 4.0, "over the harbour")]), encoding="utf-8")
+    video.with_suffix(".srt").write_text(srt_text([(1.0, 2.0, "the <i>orange</i> kite"), (2.5, 4.0, "over the harbour")]), encoding="utf-8")
     assert [(c.start_s, c.end_s, c.text) for c in read_captions(video)] == [(1.0, 2.0, "the orange kite"), (2.5, 4.0, "over the harbour")]
     first = next(iter(file_segments(str(video), "ts", 2.0)))
     assert first.start_s == 0.0 and first.captions[0].text == "the orange kite"
@@ -210,7 +205,7 @@ def test_a_subtitle_file_beside_the_video_is_read_counting_from_the_videos_start
 def test_a_subtitle_track_inside_the_file_comes_before_one_beside_it(tmp_path: Path):
     case = next(c for c in MATRIX if c.name == "mkv_odd_641x479")
     video = write_case(case, tmp_path)
-    video.with_suffix(".srt").write_text(srt([(1.0, 2.0, "from the side")]), encoding="utf-8")
+    video.with_suffix(".srt").write_text(srt_text([(1.0, 2.0, "from the side")]), encoding="utf-8")
     assert [(c.start_s, c.end_s, c.text) for c in read_captions(video)] == list(CAPTIONS)
 
 
@@ -219,7 +214,7 @@ def test_bad_subtitle_files_beside_a_video_read_what_can_be_read(tmp_path: Path,
     read again as Windows-1252), then one of random bytes (no cues; the video is still segmented)."""
     caplog.set_level(logging.INFO, logger="streammm.media.captions")
     video = write_case(next(c for c in MATRIX if c.name == "mp4_one_keyframe"), tmp_path)
-    video.with_suffix(".srt").write_bytes(srt([(0.5, 1.5, "Café crème brûlée"), (2.0, 3.0, "<i>naïve</i> résumé")]).encode("cp1252"))
+    video.with_suffix(".srt").write_bytes(srt_text([(0.5, 1.5, "Café crème brûlée"), (2.0, 3.0, "<i>naïve</i> résumé")]).encode("cp1252"))
     assert [c.text for c in read_captions(video)] == ["Café crème brûlée", "naïve résumé"]
     assert "read as Windows-1252" in caplog.text
     video.with_suffix(".srt").write_bytes(bytes(range(256)) * 40)
@@ -240,3 +235,10 @@ def test_a_webvtt_file_with_its_header_blocks_cue_settings_and_entities(tmp_path
     assert [(c.start_s, c.end_s, c.text) for c in read_captions(video)] == [
         (1.0, 2.5, "Tom & Jerry <3"), (2.6, 4.0, "second cue"), (3.5, 5.0, "overlapping cue"),
     ]
+
+
+def test_an_audio_file_with_subtitles_expects_their_text():
+    """A podcast with its transcript beside it: its clips wait for the text as a video's wait for OCR."""
+    assert IngestRun(has_video=False, has_audio=True, has_captions=True).expected == {"speech", "ocr"}
+    assert IngestRun(has_video=False, has_audio=True).expected == {"speech"}
+    assert IngestRun(has_video=True, has_audio=False, has_captions=True).expected == {"visual", "ocr"}
