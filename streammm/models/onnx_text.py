@@ -58,11 +58,17 @@ class OnnxMiniLmTextEncoder:
         self.int8 = int8
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of `texts`. The int8 graph encodes each text alone: its activations are quantised
+        with one scale over the whole batch (padding included), so a text's vector moved with the texts
+        beside it (up to 0.06 in a component; the answerer's best sentence changed for 4 of 81 labelled
+        questions), and a batch of texts of mixed lengths cost more than the texts alone (85 against
+        128 ms for an answer's ~31 candidates, median, one thread)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        step = 1 if self.int8 else 64
         out = []
-        for start in range(0, len(texts), 64):
-            batch = self._tokenizer.encode_batch(list(texts[start : start + 64]))
+        for start in range(0, len(texts), step):
+            batch = self._tokenizer.encode_batch(list(texts[start : start + step]))
             feeds = {
                 "input_ids": np.asarray([e.ids for e in batch], dtype=np.int64),
                 "attention_mask": np.asarray([e.attention_mask for e in batch], dtype=np.int64),

@@ -43,13 +43,27 @@ def test_onnx_vectors_match_the_torch_ones_on_the_dev_questions(questions: list[
     assert encoder.encode([]).shape == (0, 384)
 
 
-def test_int8_vectors_are_close_but_not_the_same(questions: list[str], torch_vectors: np.ndarray, tmp_path_factory) -> None:
+@pytest.fixture(scope="module")
+def int8_encoder(tmp_path_factory) -> OnnxMiniLmTextEncoder:
+    return OnnxMiniLmTextEncoder(int8=True, cache_dir=tmp_path_factory.mktemp("onnx8"))
+
+
+def test_int8_vectors_are_close_but_not_the_same(questions: list[str], torch_vectors: np.ndarray, int8_encoder) -> None:
     """int8 weights move the vectors a little: with a scale per output channel, cosine 0.98-1.00 to the
     float ones on these questions (one scale per weight matrix gave 0.88 at worst, and moved the moments of
     some). Questions are encoded with them by default, against the float vectors stored."""
-    vectors = OnnxMiniLmTextEncoder(int8=True, cache_dir=tmp_path_factory.mktemp("onnx8")).encode(questions)
+    vectors = int8_encoder.encode(questions)
     cosines = (vectors * torch_vectors).sum(axis=1)
     assert 0.97 <= cosines.min() and cosines.mean() < 0.9999
+
+
+def test_an_int8_vector_does_not_depend_on_the_texts_encoded_beside_it(questions: list[str], int8_encoder) -> None:
+    """The answerer encodes a moment's candidates together: short on-screen lines beside long sentences. The
+    int8 graph quantises activations with one scale over its whole input, so a text's vector moved with
+    its batch (up to 0.06 in a component) and answers depended on what had been encoded with what."""
+    alone = np.stack([int8_encoder.encode([q])[0] for q in questions[:12]])
+    beside = int8_encoder.encode(["OK", *questions[:12], "and mister john dashwood had then leisure to consider " * 8])[1:13]
+    np.testing.assert_array_equal(alone, beside)
 
 
 def test_the_registry_picks_the_runtime() -> None:
