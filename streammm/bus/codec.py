@@ -242,10 +242,8 @@ def decode_heartbeat(value: bytes) -> Heartbeat:
 
 
 def _run_json(run: IngestRun) -> dict[str, Any]:
-    return {
-        "started_at": run.started_at, "live": run.live, "has_video": run.has_video, "has_audio": run.has_audio, "paced": run.paced,
-        "has_captions": run.has_captions,
-    }
+    header = {"started_at": run.started_at, "live": run.live, "has_video": run.has_video, "has_audio": run.has_audio, "paced": run.paced}
+    return header | {"has_captions": True} if run.has_captions else header  # absent: none (and from older builds)
 
 
 def _run(data: Any) -> IngestRun:
