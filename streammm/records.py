@@ -154,8 +154,14 @@ class IngestRun:
     def expected(self) -> frozenset[str]:
         """The modalities this run's media can give: a silent video expects no speech; an audio file with
         subtitles (a podcast's transcript) expects their text."""
-        kinds = {"visual", "ocr"} if self.has_video else ({"ocr"} if self.has_captions else set())
-        return frozenset(kinds | ({"speech"} if self.has_audio else set()))
+        kinds: set[str] = set()
+        if self.has_video:
+            kinds |= {"visual", "ocr"}
+        if self.has_captions:
+            kinds.add("ocr")
+        if self.has_audio:
+            kinds.add("speech")
+        return frozenset(kinds)
 
 
 @dataclass(frozen=True, eq=False)

@@ -243,7 +243,9 @@ def decode_heartbeat(value: bytes) -> Heartbeat:
 
 def _run_json(run: IngestRun) -> dict[str, Any]:
     header = {"started_at": run.started_at, "live": run.live, "has_video": run.has_video, "has_audio": run.has_audio, "paced": run.paced}
-    return header | {"has_captions": True} if run.has_captions else header  # absent: none (and from older builds)
+    if run.has_captions:  # only then: every segment message carries this header
+        header["has_captions"] = True
+    return header
 
 
 def _run(data: Any) -> IngestRun:

@@ -10,12 +10,13 @@ not read: only their rendering, where a video has them burned in, is.
 
 from __future__ import annotations
 
+import bisect
 import glob
 import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import av
 
@@ -72,10 +73,11 @@ def read_captions(path: str | Path) -> tuple[OcrLine, ...]:
     (sidecar_files); () where neither is. Damaged cues are skipped (counted in the log)."""
     name = Path(str(path)).name
     cues = _read_track(path, name, from_start=True)
-    for sidecar in sidecar_files(path) if cues is None else ():
-        cues = _read_track(sidecar, f"{name}: {sidecar.name}", from_start=False)
-        if cues is not None:
-            break
+    if cues is None:
+        for sidecar in sidecar_files(path):
+            cues = _read_track(sidecar, f"{name}: {sidecar.name}", from_start=False)
+            if cues is not None:
+                break
     return cues or ()
 
 
@@ -93,30 +95,32 @@ def sidecar_files(path: str | Path) -> list[Path]:
     return exact + tagged
 
 
+class _Track(NamedTuple):
+    timed: list[tuple[float, float | None, str]]  # (start_s, duration_s or None, text) of each cue with words
+    refused: int  # packets the decoder refused
+    what: str  # which stream, for the log
+
+
 def _read_track(path: str | Path, name: str, *, from_start: bool) -> tuple[OcrLine, ...] | None:
     """The cues of `path`'s text subtitle track; None where it has none. A subtitle file counts from 0, a
     media file `from_start` (its container's start time). Text that is not UTF-8 (an old SRT file, most often
     Windows-1252) is refused by the decoder: the track is read again as Windows-1252."""
-    decoded = _decode_track(path, name, from_start=from_start)
-    if decoded is None:
+    track = _decode_track(path, name, from_start=from_start)
+    if track is None:
         return None
-    timed, refused, what = decoded
-    if refused and refused >= len(timed):
+    if track.refused and track.refused >= len(track.timed):
         again = _decode_track(path, name, from_start=from_start, charset="CP1252")
-        if again is not None and len(again[0]) > len(timed):
-            timed, refused, what = again[0], again[1], f"{again[2]}, read as Windows-1252"
-    if refused:
-        log.warning("%s: skipped %d damaged subtitle packets", name, refused)
-    cues = with_ends(timed)
-    log.info("%s: %d subtitle cues read from %s", name, len(cues), what)
+        if again is not None and len(again.timed) > len(track.timed):
+            track = again._replace(what=f"{again.what}, read as Windows-1252")
+    if track.refused:
+        log.warning("%s: skipped %d damaged subtitle packets", name, track.refused)
+    cues = with_ends(track.timed)
+    log.info("%s: %d subtitle cues read from %s", name, len(cues), track.what)
     return cues
 
 
-def _decode_track(
-    path: str | Path, name: str, *, from_start: bool, charset: str | None = None
-) -> tuple[list[tuple[float, float | None, str]], int, str] | None:
-    """(cues as (start_s, duration_s or None, text), packets refused, which stream) of the file's text
-    subtitle track; None where it has none or cannot be opened (logged)."""
+def _decode_track(path: str | Path, name: str, *, from_start: bool, charset: str | None = None) -> _Track | None:
+    """The file's text subtitle track, decoded; None where it has none or cannot be opened (logged)."""
     try:
         with av.open(str(path)) as container:
             stream = caption_track(container)
@@ -127,7 +131,7 @@ def _decode_track(
             origin_s = (container.start_time or 0) / av.time_base if from_start else 0.0
             timed, refused = _cues(container, stream, origin_s, name)
             language = stream.metadata.get("language", "")
-            return timed, refused, f"stream {stream.index} ({stream.codec_context.name}{', ' + language if language else ''})"
+            return _Track(timed, refused, f"stream {stream.index} ({stream.codec_context.name}{', ' + language if language else ''})")
     except av.error.FFmpegError as exc:
         log.warning("%s: its subtitles could not be read (%s)", name, exc)
         return None
@@ -166,11 +170,12 @@ def with_ends(timed: Sequence[tuple[float, float | None, str]]) -> tuple[OcrLine
     """OcrLines from (start_s, duration_s or None, text): a cue without a usable duration shows until the
     next cue starts, at most UNTIMED_CUE_S. Cues before 0 are cut at 0; cues wholly before it are dropped."""
     ordered = sorted(timed, key=lambda c: c[0])
+    starts = [start_s for start_s, _, _ in ordered]
     lines = []
-    for i, (start_s, duration_s, text) in enumerate(ordered):
+    for start_s, duration_s, text in ordered:
         if duration_s is None or not 0 < duration_s <= MAX_CUE_S:
-            later = [s for s, _, _ in ordered[i + 1 :] if s > start_s]
-            duration_s = min(UNTIMED_CUE_S, later[0] - start_s) if later else UNTIMED_CUE_S
+            later = bisect.bisect_right(starts, start_s)  # the next cue that starts after this one
+            duration_s = min(UNTIMED_CUE_S, starts[later] - start_s) if later < len(starts) else UNTIMED_CUE_S
         end_s = start_s + duration_s
         if end_s <= 0:
             continue

@@ -20,12 +20,7 @@ import numpy as np
 
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
-from streammm.qa.fitting import (
-    MIN_MATCH,
-    distinct_words,
-    fit_speech,
-    sentence_ends_after,
-)
+from streammm.qa.fitting import MIN_MATCH, distinct_words, fit_speech, sentence_ends_after
 from streammm.qa.moments import Moment
 from streammm.qa.terms import STOPWORDS, Terms, ends_sentence
 from streammm.qa.vectors import remembering
@@ -107,9 +102,10 @@ class ExtractiveAnswerer:
         found = _telling(candidates(moments), content_words(question))
         named = named_time(question)
         if named is not None:
-            # "What is said at 1:30?": only what was said or shown then answers it.
+            # "What is said at 1:30?": only what was said or shown then answers it, where the moments hold
+            # any (a client's time_range, which the search took instead, may hold none).
             lo, hi = named.start_s or 0.0, math.inf if named.end_s is None else named.end_s
-            found = [c for c in found if c.start_s < hi and c.end_s > lo]
+            found = [c for c in found if c.start_s < hi and c.end_s > lo] or found
         if not found:
             return []
         vectors = self.encoder.encode([question, *(c.text for c in found)])

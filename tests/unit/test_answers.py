@@ -125,14 +125,33 @@ def test_a_label_on_screen_is_said_with_the_value_beside_it_while_both_show():
             OcrLine(4.0, 11.3, "Rotation:", x=0.225, y=0.671),
             OcrLine(4.0, 11.3, "Apply", x=0.761, y=0.747),
             OcrLine(4.0, 11.3, "Note:", x=0.70, y=0.40),
+            OcrLine(4.0, 11.3, "Mode:", x=-1.0, y=-1.0),  # where it is, unknown (older stores): said alone
+            OcrLine(4.0, 11.3, "Fast", x=-1.0, y=-1.0),
         ),
     )
     screen = {(c.text, c.start_s, c.end_s) for c in candidates([Moment("screencast", 4.0, 8.0, 1.0, (settings,))]) if c.kind == "screen"}
     assert {("Resolution: 1024 x 768 (4:3)", 4.0, 5.7), ("Resolution: 1280 x 1024 (5:4)", 5.7, 8.0)} <= screen
     assert ("Resolution:", 4.0, 8.0) not in screen
-    assert {("Rotation:", 4.0, 8.0), ("Note:", 4.0, 8.0), ("1024 x 768 (4:3)", 4.0, 5.7)} <= screen
+    assert {("Rotation:", 4.0, 8.0), ("Note:", 4.0, 8.0), ("Mode:", 4.0, 8.0), ("1024 x 768 (4:3)", 4.0, 5.7)} <= screen
     _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=1), "what is the resolution set to?", [Moment("screencast", 4.0, 8.0, 1.0, (settings,))])
     assert "Resolution: 1" in done.text, done.text
+
+
+def test_the_answer_to_a_question_that_names_a_time_says_only_what_was_said_or_shown_then():
+    spoken = clip(
+        "slides", 6.0, 10.0,
+        words=(Word(6.2, 6.6, "for"), Word(6.6, 7.0, "them."), Word(7.31, 7.6, "He"), Word(7.6, 8.0, "was"), Word(8.0, 8.4, "not")),
+        ocr_lines=(OcrLine(5.0, 7.0, "slide 2 of 5"), OcrLine(7.0, 10.0, "slide 3 of 5")),
+    )
+    moments = [Moment("slides", 7.0, 10.0, 1.0, (spoken,))]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=5), "which slide is shown at 0:09?", moments)
+    assert "slide 3 of 5" in done.text and "slide 2 of 5" not in done.text and "for them" not in done.text
+    assert done.citations and all(c.end_s > 7.0 and c.start_s < 11.0 for c in done.citations)
+    _, anytime = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=5), "which slide is shown?", moments)
+    assert "slide 2 of 5" in anytime.text  # without the time, the slide before is an answer too
+    # The moments hold nothing then (a client's time_range took the search elsewhere): they are still said.
+    _, elsewhere = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=5), "which slide is shown at 0:40?", moments)
+    assert "slide" in elsewhere.text and elsewhere.citations
 
 
 def test_candidates_are_sentences_with_word_times_and_screen_lines():

@@ -92,6 +92,16 @@ def test_a_cue_without_a_usable_duration_shows_until_the_next_one_at_most_a_few_
     assert all((line.x, line.y) == (CAPTION_X, CAPTION_Y) for line in lines)
 
 
+def test_many_cues_without_durations_each_end_where_the_next_starts():
+    """Load: a long transcript's worth of untimed cues (two at each start, as a file with a second line
+    per cue gives them)."""
+    timed = [(0.5 * (i // 2), None, f"cue {i}") for i in range(40_000)]
+    lines = with_ends(timed)
+    assert len(lines) == 40_000
+    assert all(line.end_s == round(line.start_s + 0.5, 3) for line in lines[:-2])
+    assert lines[-1].end_s == lines[-1].start_s + UNTIMED_CUE_S
+
+
 def test_a_segment_gets_every_cue_shown_during_it_and_the_ends_get_the_rest():
     cues = with_ends([(-1.0, 1.5, "before"), (1.0, 0.8, "a"), (1.5, 2.0, "spans"), (4.0, 1.0, "b"), (9.0, 1.0, "after")])
 
