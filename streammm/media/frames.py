@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from streammm.config import MediaConfig
 from streammm.errors import MediaError
-from streammm.media.reading import decoded, video_stream
+from streammm.media.reading import decoded, pixel_aspect, video_stream
 from streammm.media.shots import colour_histograms, is_cut
 from streammm.records import Frame
 
@@ -176,8 +177,9 @@ def pyav_planned_frames(
 ) -> Iterator[tuple[float, np.ndarray, str, tuple[tuple[float, np.ndarray], ...]]]:
     """(t_s, RGB image, "grid" | "probe", strip) for the frames plan_frames would pick, decoded in one pass.
 
-    Every frame is decoded (a decoder must), but only the picked ones are converted to RGB, scaled and
-    turned upright (display-matrix rotation). With `strip`, a picked frame's strip holds the grey pictures
+    Every frame is decoded (a decoder must), but only the picked ones are converted to RGB, scaled to
+    square pixels (an anamorphic picture is widened as players show it) and turned upright (display-matrix
+    rotation). With `strip`, a picked frame's strip holds the grey pictures
     (strip_picture) of it and of every frame after it until the next picked one, and the first's also those
     of the frames before it (a segment's first picture often comes before its first sample instant); else
     it is empty.
@@ -186,7 +188,7 @@ def pyav_planned_frames(
     lead: list[tuple[float, np.ndarray]] = []
     shown: list[float] = []  # every frame's time, and the grid frames': to report a sample instant left without a frame
     grid: list[float] = []
-    for t_s, frame, role in _decoded_frames(source, options, offset_s=offset_s, end_s=end_s):
+    for t_s, frame, role, aspect in _decoded_frames(source, options, offset_s=offset_s, end_s=end_s):
         shown.append(t_s)
         picture = [(round(t_s, 3) + 0.0, strip_picture(frame, strip_px))] if strip else []
         if role is None:
@@ -196,7 +198,7 @@ def pyav_planned_frames(
             grid.append(t_s)
         if held is not None:
             yield held[0], held[1], held[2], tuple(held[3])
-        held = (t_s, _rgb(frame, max_side_px), role, lead + picture)
+        held = (t_s, _rgb(frame, max_side_px, aspect), role, lead + picture)
         lead = []
     if held is not None:
         yield held[0], held[1], held[2], tuple(held[3])
@@ -224,8 +226,8 @@ def _check_grid(shown: list[float], grid: list[float], rate: float) -> None:
 
 def _decoded_frames(
     source: str | Path | bytes, options: MediaConfig, *, offset_s: float, end_s: float | None
-) -> Iterator[tuple[float, object, str | None]]:
-    """(t_s, PyAV frame, its role or None) for every frame shown, in one pass of the decoder."""
+) -> Iterator[tuple[float, object, str | None, Fraction]]:
+    """(t_s, PyAV frame, its role or None, its pixel aspect) for every frame shown, in one pass of the decoder."""
     import av
 
     try:
@@ -240,6 +242,7 @@ def _decoded_frames(
         origin_s = 0.0 if isinstance(source, bytes) else (container.start_time or 0) / av.time_base
         codec = stream.codec_context.name
         picker = _Picker(options)
+        aspect = pixel_aspect(stream)
         previous: tuple[float, object] | None = None
         fallback_step = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
         behind: list[float] = []  # times of frames skipped for not coming after the last one shown
@@ -257,7 +260,7 @@ def _decoded_frames(
                     behind.append(t)
                     continue  # a repeated (or earlier) timestamp: nothing to show after the last frame
                 if previous is not None:
-                    yield previous[0], previous[1], next(iter(picker.roles_until(previous[0], t)), None)
+                    yield previous[0], previous[1], next(iter(picker.roles_until(previous[0], t)), None), aspect
                 else:
                     # A segment's first picture stands in for the instants between the segment's start and
                     # itself (a live segment's first frame often arrives a little after the cut): nothing
@@ -280,7 +283,7 @@ def _decoded_frames(
                 codec, offset_s, len(behind), min(behind), max(behind),
             )
         until = end_s if end_s is not None and end_s > previous[0] + ON_INSTANT_S else None
-        yield previous[0], previous[1], next(iter(picker.roles_until(previous[0], until)), None)
+        yield previous[0], previous[1], next(iter(picker.roles_until(previous[0], until)), None), aspect
 
 
 class _Picker:
@@ -307,10 +310,12 @@ class _Picker:
         return ["grid"] if "grid" in roles else roles[:1]
 
 
-def _rgb(frame, max_side_px: int) -> np.ndarray:  # type: ignore[no-untyped-def]
-    width, height = frame.width, frame.height
+def _rgb(frame, max_side_px: int, aspect: Fraction = Fraction(1)) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The frame as players show it: in square pixels (`aspect`: pixel_aspect), at most `max_side_px` a
+    side, upright."""
+    width, height = frame.width * float(aspect), frame.height
     scale = min(1.0, max_side_px / max(width, height, 1))
-    if scale < 1.0:
+    if scale < 1.0 or aspect != 1:
         image = frame.to_ndarray(format="rgb24", width=_even(width * scale), height=_even(height * scale))
     else:
         image = frame.to_ndarray(format="rgb24")
@@ -398,12 +403,25 @@ def open_video(source: str | Path | bytes, *, max_side_px: int):
         if "video stream" in message.lower() or "cannot find" in message.lower():
             return None
         raise MediaError(f"cannot decode video: {message.splitlines()[0][:200]}") from None
-    scale = min(1.0, max_side_px / max(width, height, 1))
-    if scale >= 1.0:
+    aspect = _pixel_aspect_of(source)
+    scale = min(1.0, max_side_px / max(width * aspect, height, 1))
+    if scale >= 1.0 and aspect == 1:
         return probe_reader
     if isinstance(src, io.BytesIO):
         src.seek(0)
-    return VideoReader(src, ctx=cpu(0), width=_even(width * scale), height=_even(height * scale))
+    return VideoReader(src, ctx=cpu(0), width=_even(width * aspect * scale), height=_even(height * scale))
+
+
+def _pixel_aspect_of(source: str | Path | bytes) -> float:
+    """pixel_aspect of the source's video, read with PyAV (decord does not say it); 1 if it cannot tell."""
+    import av
+
+    try:
+        with av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source)) as container:
+            stream = video_stream(container)
+            return float(pixel_aspect(stream)) if stream is not None else 1.0
+    except (av.error.FFmpegError, UnicodeDecodeError):
+        return 1.0
 
 
 def import_decord() -> ModuleType:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from fractions import Fraction
 from typing import Any
 
 import av
@@ -20,6 +21,17 @@ def video_stream(container: av.container.Container) -> av.video.stream.VideoStre
     """The container's video: its first video stream that is not an attached picture (the cover art of an
     MP3 or M4A, a Matroska file's poster), which holds one image, not moving pictures; None if none."""
     return next((s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
+
+
+def pixel_aspect(stream: Any) -> Fraction:
+    """How much wider than tall a stored pixel of `stream` is shown (its sample aspect ratio): a DVD's
+    720x480 at 32:27 shows as 853x480, an HDV broadcast's 1440x1080 at 4:3 as 1920x1080. The container's
+    value, else the bitstream's; 1 where neither is set, where the value is absurd, and where it is within
+    1 % of square (an encoder's rounding, such as 2706:2705: not worth scaling every frame for)."""
+    for value in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if value and Fraction(1, 5) <= value <= 5:
+            return Fraction(value) if abs(value - 1) > Fraction(1, 100) else Fraction(1)
+    return Fraction(1)
 
 
 def audio_stream(container: av.container.Container) -> av.audio.stream.AudioStream | None:

@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from streammm.errors import MediaError
-from streammm.media.reading import audio_stream, decoded, video_stream
+from streammm.media.reading import audio_stream, decoded, pixel_aspect, video_stream
 from streammm.records import IngestRun, Segment
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,13 @@ class _SegmentWriter:
         self.audio_start_s: float | None = None
         self.has_audio = has_audio
 
-    def _open_video(self, width: int, height: int) -> None:
+    def _open_video(self, width: int, height: int, aspect: Fraction) -> None:
         codec = video_encoder(width, height)
         options = {"preset": "ultrafast", "crf": "23"} if codec == "libx264" else {"qmin": "2", "qmax": "6"}
         self.video = self.output.add_stream(codec, rate=25, options=options)
         self.video.width, self.video.height = width, height
+        if aspect != 1:
+            self.video.codec_context.sample_aspect_ratio = aspect
         self.video.pix_fmt = "yuv420p" if codec == "libx264" else "yuvj420p"
         self.video.codec_context.time_base = MS
         self.video.time_base = MS
@@ -72,9 +74,9 @@ class _SegmentWriter:
         self.audio = self.output.add_stream("pcm_s16le", rate=AUDIO_RATE)
         self.audio.layout = "mono"
 
-    def add_video(self, frame: av.VideoFrame, t_s: float) -> None:
+    def add_video(self, frame: av.VideoFrame, t_s: float, aspect: Fraction = Fraction(1)) -> None:
         if self.video is None:
-            self._open_video(frame.width, frame.height)
+            self._open_video(frame.width, frame.height, aspect)
         pts = int(round((t_s - self.start_s) * 1000))
         if pts <= self.last_video_ms:
             return  # two frames in one millisecond: keep the first
@@ -130,6 +132,7 @@ def reencoded_segments(path: str | Path, stream_id: str, segment_s: float, *, ti
             raise MediaError(f"{name}: no audio or video stream")
         if video is not None:
             video.thread_type = "AUTO"
+        aspect = pixel_aspect(video) if video is not None else Fraction(1)
         run = IngestRun(has_video=video is not None, has_audio=audio is not None)
         origin_s = (container.start_time or 0) / av.time_base
         duration_s = (container.duration or 0) / av.time_base if timeout_s is None else 0.0  # a live source's is not its end
@@ -178,7 +181,8 @@ def reencoded_segments(path: str | Path, stream_id: str, segment_s: float, *, ti
                     if t_s < -1e-3 or (previous_video_s is not None and t_s <= previous_video_s):
                         continue  # hidden by an edit list, or a repeated timestamp
                     previous_video_s = t_s
-                    writer(int(math.floor(t_s / segment_s + 1e-9))).add_video(_upright(frame), t_s)
+                    upright, upright_aspect = _upright(frame, aspect)
+                    writer(int(math.floor(t_s / segment_s + 1e-9))).add_video(upright, t_s, upright_aspect)
                     reached["video"] = t_s
                 else:
                     assert resampler is not None
@@ -214,10 +218,11 @@ def _place_audio(writer: Any, samples: np.ndarray, t_s: float, segment_s: float)
     return t_s
 
 
-def _upright(frame: av.VideoFrame) -> av.VideoFrame:
-    """The frame turned as its display matrix says (the re-encoded stream carries no rotation of its own)."""
+def _upright(frame: av.VideoFrame, aspect: Fraction) -> tuple[av.VideoFrame, Fraction]:
+    """The frame turned as its display matrix says (the re-encoded stream carries no rotation of its own),
+    with its pixels' aspect (pixel_aspect), which a quarter turn inverts."""
     turns = int(round(getattr(frame, "rotation", 0) or 0)) // 90 % 4
     if not turns:
-        return frame
+        return frame, aspect
     image = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), k=turns))
-    return av.VideoFrame.from_ndarray(image, format="rgb24")
+    return av.VideoFrame.from_ndarray(image, format="rgb24"), (1 / aspect if turns % 2 else aspect)

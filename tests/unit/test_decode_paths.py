@@ -230,3 +230,56 @@ def test_a_segment_whose_clock_stands_still_says_so(caplog: pytest.LogCaptureFix
         frames = list(sample_frames(buffer.getvalue(), MediaConfig(sample_fps=1.0, shot_detect_fps=0), offset_s=10.0, end_s=12.5))
     assert [f.t_s for f in frames] == [10.0, 10.7, 12.0]
     assert "the segment at 10.00 s has 8 frames whose times (10.70-10.70 s) do not follow the one before" in caplog.text
+
+
+def write_anamorphic(path: Path, codec: str, fmt: str, *, gop: int) -> Path:
+    """A 2 s picture stored 480x360 with 4:3 pixels (shown 640x360, as DVDs and HDV broadcasts are): a
+    round ring as players show it, so squeezed to an ellipse in the stored pixels. Made here with PyAV and
+    Pillow: the dev media has no anamorphic video."""
+    from fractions import Fraction
+
+    from PIL import Image, ImageDraw
+
+    shown = Image.new("RGB", (640, 360), "white")
+    ImageDraw.Draw(shown).ellipse((220, 80, 420, 280), outline="black", width=10)
+    stored = np.asarray(shown.resize((480, 360), Image.Resampling.LANCZOS))
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=25, options={"g": str(gop)})
+        stream.width, stream.height, stream.pix_fmt = 480, 360, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        for i in range(50):
+            frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def ring_width_over_height(image: np.ndarray) -> float:
+    dark = np.argwhere(image.mean(axis=2) < 100)
+    (top, left), (bottom, right) = dark.min(axis=0), dark.max(axis=0)
+    return (right - left + 1) / (bottom - top + 1)
+
+
+@pytest.mark.parametrize("codec, fmt, gop", [("libx264", "mp4", 25), ("mpeg2video", "mpegts", 12), ("libx264", "matroska", 250)])
+def test_anamorphic_video_is_seen_as_players_show_it(made: Path, codec: str, fmt: str, gop: int):
+    """Frames come out in square pixels, from the file, from its segments and from re-encoded segments (the
+    last case's single keyframe forces re-encoding): a ring stays round and the picture 16:9."""
+    path = write_anamorphic(made / f"anamorphic-{codec}.{fmt}", codec, fmt, gop=gop)
+    options = MediaConfig(shot_detect_fps=0)
+    segments = list(iter_segments(path, "s", 1.0, max_keyframe_gap_s=2.0 if gop < 50 else 0.5))
+    assert any(s.reencoded for s in segments) == (gop > 50)
+    frames = list(sample_frames(path, options)) + [f for s in segments for f in sample_frames(s.data, options, offset_s=s.start_s, end_s=s.end_s)]
+    assert len(frames) >= 4
+    for frame in frames:
+        assert frame.image.shape[:2] == (360, 640)
+        assert ring_width_over_height(frame.image) == pytest.approx(1.0, abs=0.04)
+
+
+def test_decord_also_gives_anamorphic_frames_in_square_pixels(made: Path):
+    path = write_anamorphic(made / "anamorphic-decord.mp4", "libx264", "mp4", gop=25)
+    frames = list(sample_frames(path, MediaConfig(shot_detect_fps=0), decoder="decord"))
+    assert [f.t_s for f in frames] == [0.0, 1.0]
+    assert all(f.image.shape[:2] == (360, 640) and ring_width_over_height(f.image) == pytest.approx(1.0, abs=0.04) for f in frames)
