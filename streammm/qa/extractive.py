@@ -101,7 +101,16 @@ class ExtractiveAnswerer:
         scoring within SCORE_MARGIN of the best."""
         found = _telling(candidates(moments), content_words(question))
         named = named_time(question)
-        if named is not None:
+        if named is not None and named.last_s is not None:
+            # "What is shown at the end?": each stream's moments are its last seconds (QueryService), so its
+            # latest clip ends where it ends; what was said or shown before that stretch does not answer (what
+            # began in it does; else what runs into it).
+            ends: dict[str, float] = {}
+            for clip in (c for m in moments for c in m.clips):
+                ends[clip.stream_id] = max(ends.get(clip.stream_id, clip.end_s), clip.end_s)
+            within = [c for c in found if c.start_s >= ends[c.clip.stream_id] - named.last_s]
+            found = within or [c for c in found if c.end_s > ends[c.clip.stream_id] - named.last_s] or found
+        elif named is not None:
             # "What is said at 1:30?": only what was said or shown then answers it, where the moments hold
             # any (a client's time_range, which the search took instead, may hold none).
             lo, hi = named.start_s or 0.0, math.inf if named.end_s is None else named.end_s

@@ -33,6 +33,7 @@ class SearchRequest:
     k: int = 5
     strategy: str = "hybrid"
     named_time: bool = False  # the range is the time the question's words name (qa/when.py)
+    last_s: float | None = None  # named: each stream's last this many seconds (resolved per stream by QueryService)
 
     @property
     def where(self) -> ClipFilter | None:
@@ -49,7 +50,7 @@ def with_named_time(query: SearchRequest) -> SearchRequest:
     named = named_time(query.text)
     if named is None:
         return query
-    return replace(query, start_s=named.start_s, end_s=named.end_s, named_time=True)
+    return replace(query, start_s=named.start_s, end_s=named.end_s, last_s=named.last_s, named_time=True)
 
 
 class QueryService:
@@ -74,6 +75,8 @@ class QueryService:
             return []
         query = with_named_time(query)
         vector = self.encode(query.text) if vector is None else vector
+        if query.last_s is not None:
+            return self._at_stream_ends(query, vector)
         found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH, where=query.where)
         return self.fitted(query, found, vector)
 
@@ -109,6 +112,9 @@ class QueryService:
                     yield i, exc
         groups: dict[tuple[str, int], list[int]] = {}
         for i in encoded:
+            if queries[i].last_s is not None:  # one search per stream: see _at_stream_ends
+                yield i, self._alone(queries[i], encoded[i])
+                continue
             groups.setdefault((queries[i].strategy, queries[i].k), []).append(i)
         for (strategy, k), group in groups.items():
             searches = [FusionSearch(queries[i].text, encoded[i], queries[i].where) for i in group]
@@ -123,6 +129,28 @@ class QueryService:
                     yield i, self.fitted(queries[i], found[position], encoded[i])
                 except Exception as exc:
                     yield i, exc
+
+    def _at_stream_ends(self, query: SearchRequest, vector: np.ndarray) -> list[Moment]:
+        """moments() for a question about the end of its streams ("what is shown at the end?", "in the last
+        30 seconds", live: "right now"): each stream's own last `query.last_s` seconds, searched one stream
+        at a time, since streams end at different times. At most `query.k` streams: those the question is
+        limited to, in its order; else every stored stream where there are no more than k, else the k whose
+        clips match the question best anywhere (one search without the time)."""
+        known = {s.stream_id: s for s in self.streams()}
+        if query.streams is not None:
+            chosen = [known[s] for s in query.streams if s in known][: query.k]
+        elif len(known) <= query.k:
+            chosen = list(known.values())
+        else:
+            found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH * 4)
+            best = list(dict.fromkeys(c.clip.stream_id for c in found))
+            chosen = [known[s] for s in best if s in known][: query.k]
+        last_s = query.last_s or 0.0
+        moments: list[Moment] = []
+        for stream in chosen:
+            ends = replace(query, streams=(stream.stream_id,), start_s=max(stream.start_s, stream.end_s - last_s), end_s=stream.end_s, last_s=None)
+            moments += self.moments(ends, vector)
+        return sorted(moments, key=lambda m: -m.relevance)[: query.k]
 
     def _alone(self, query: SearchRequest, vector: np.ndarray) -> list[Moment] | Exception:
         try:

@@ -1,11 +1,15 @@
 """The media time a question names: "what is on screen at 1:30?", "what is said between 0:10 and 0:20?",
-"what happens in the first minute?".
+"what happens in the first minute?", "what is shown at the end?", "what is on screen right now?".
 
 A question that names a time is answered from that time: its search is limited to the range (a point
 names the seconds around it), and what it finds there answers it however weakly the rest of its words
 match. Only a time introduced as one is taken ("at 1:30", "from 10 s to 20 s", "after 2 minutes", "30
 seconds in"): a time the question asks to find ("when does the clock read 10:45?", "the timecode reads
 00:00:07:00") is words to search for, and a time of day ("at 4:30 pm") is not media time.
+
+The beginning is the first EDGE_S seconds. The end ("at the end of the video", "in the last 30 seconds",
+and for a live stream "right now") is counted back from each stream's own end, which the question cannot
+know: NamedTime.last_s, resolved per stream by whoever knows the streams (QueryService).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 AROUND_S = 2.0  # a point in time names the seconds this far either side of it (a clip's half-width)
+EDGE_S = 10.0  # "the beginning" and "the end" of a stream: its first and last this many seconds
 LONGEST_S = 10 * 365 * 86_400.0  # a longer time is no media time (and "1 followed by 400 zeros seconds" is infinite)
 
 _CLOCK = r"(?<![\d:.])(?:\d{1,2}:)?\d{1,3}:\d{2}(?:\.\d+)?(?!\d|:\d)"
@@ -27,7 +32,14 @@ _MARK = r"(?:\s+mark)?"
 
 _RANGE = re.compile(rf"\b(?:between|from)\s+(?:the\s+)?(?P<a>{_TIME})\s*(?:and|to|until|till|through|-|–)\s*(?:the\s+)?(?P<b>{_TIME}){_MARK}", re.I)
 _SPAN = re.compile(rf"(?P<a>{_CLOCK})\s*(?:-|–|to)\s*(?P<b>{_CLOCK})", re.I)
-_FIRST = re.compile(rf"\b(?:in\s+|during\s+|within\s+)?the\s+first\s+(?:(?P<n>{_NUM})\s+)?(?P<unit>seconds?|minutes?|hours?)\b", re.I)
+_FIRST = re.compile(rf"\b(?:in\s+|during\s+|within\s+)?the\s+first\s+(?:(?P<n>{_NUM}|few)\s+)?(?P<unit>seconds?|minutes?|hours?|moments)\b", re.I)
+_LAST = re.compile(rf"\b(?:in\s+|during\s+|within\s+)?the\s+(?:last|final|closing)\s+(?:(?P<n>{_NUM}|few)\s+)?(?P<unit>seconds?|minutes?|hours?|moments)\b", re.I)
+_MEDIA = r"(?:video|stream|clip|recording|film|movie|show|broadcast|talk|episode|meeting|call|presentation|lecture|feed|footage|programme|program|slideshow|interview|podcast|webinar|screencast)"
+_WHOLE = rf"(?!\s+of\s+(?!(?:the|this|that|each|every)\s+{_MEDIA}s?\b))"  # "the end" alone, or of the media: not "of the war"
+_IT = rf"(?:it|(?:the|this|that)\s+{_MEDIA})"
+_START = re.compile(rf"\b(?:at|in|near|towards?|from|during)\s+the\s+(?:very\s+)?(?:beginning|start|outset|opening)\b{_WHOLE}|\bhow\s+does\s+{_IT}\s+(?:start|begin|open)\b", re.I)
+_END = re.compile(rf"\b(?:at|in|near|towards?|by|during)\s+the\s+(?:very\s+)?(?:end|ending|close|finish)\b{_WHOLE}|\bhow\s+does\s+{_IT}\s+(?:end|finish|close)\b"
+    r"|\b(?:right\s+now|just\s+now|at\s+the\s+moment(?!\s+\w)|currently|at\s+present|most\s+recently)\b", re.I)
 _AFTER = re.compile(rf"\b(?:after|past|since)\s+(?:the\s+)?(?P<t>{_TIME}){_MARK}", re.I)
 _BEFORE = re.compile(rf"\b(?:before|until|till|by)\s+(?:the\s+)?(?P<t>{_TIME}){_MARK}", re.I)
 _POINT = re.compile(rf"(?:\b(?:at|around|near|about|approximately|roughly)\s+(?:the\s+)?|@\s*)(?P<t>{_TIME}){_MARK}|(?P<u>{_TIME})\s+in(?:to\s+(?:the\s+)?(?:video|stream|clip|recording))?\b"
@@ -42,6 +54,7 @@ class NamedTime:
 
     start_s: float | None
     end_s: float | None
+    last_s: float | None = None  # instead of start_s and end_s: each stream's last this many seconds
 
 
 def seconds(text: str) -> float:
@@ -61,7 +74,7 @@ def seconds(text: str) -> float:
 def named_time(question: str) -> NamedTime | None:
     """The media time range `question` names, or None (see the module docstring)."""
     named = _named(question)
-    if named is None or any(t is not None and not 0 <= t <= LONGEST_S for t in (named.start_s, named.end_s)):
+    if named is None or any(t is not None and not 0 <= t <= LONGEST_S for t in (named.start_s, named.end_s, named.last_s)):
         return None
     return named
 
@@ -73,8 +86,10 @@ def _named(question: str) -> NamedTime | None:
         return NamedTime(a, b)
     found = _FIRST.search(question)
     if found:
-        unit = found["unit"].lower()[0]
-        return NamedTime(0.0, float(found["n"] or 1) * _UNIT_S[unit])
+        return NamedTime(0.0, _stretch_s(found))
+    found = _LAST.search(question)
+    if found:
+        return NamedTime(None, None, last_s=_stretch_s(found))
     found = _AFTER.search(question)
     if found:
         return NamedTime(seconds(found["t"]), None)
@@ -85,4 +100,20 @@ def _named(question: str) -> NamedTime | None:
     if found:
         t = float(found["minute"]) * 60 if found["minute"] else seconds(found["t"] or found["u"])
         return NamedTime(max(0.0, t - AROUND_S), t + AROUND_S)
+    if _START.search(question):
+        return NamedTime(0.0, EDGE_S)
+    if _END.search(question):
+        return NamedTime(None, None, last_s=EDGE_S)
     return None
+
+
+def _stretch_s(found: re.Match[str]) -> float:
+    """The seconds "the first 30 seconds", "the last minute", "the final moments" or "the last few
+    minutes" name: a number of units; one unit where it is said alone; EDGE_S for moments or seconds
+    without a number, three units for a few minutes or hours."""
+    unit, n = found["unit"].lower(), (found["n"] or "").lower()
+    if unit == "moments" or (unit == "seconds" and n in ("", "few")):
+        return EDGE_S
+    if n == "few":
+        return 3 * _UNIT_S[unit[0]]
+    return (float(n) if n else 1.0) * _UNIT_S[unit[0]]

@@ -97,6 +97,23 @@ def test_a_question_that_names_a_time_gets_the_moment_at_that_time(service):
     assert service.moments(SearchRequest("what is on screen at 59:00?")) == []
 
 
+def test_a_question_about_the_end_gets_each_streams_own_last_seconds(service):
+    """Streams end at different times: "the end" is each one's last 10 s (a live stream's: "right now"),
+    one moment a stream, asked alone or with others; the beginning is the first 10 s."""
+    ends = {s.stream_id: s.end_s for s in service.streams()}
+    (slideshow,) = service.moments(SearchRequest("what is on screen at the end?", streams=("narrated_slideshow",)))
+    assert (slideshow.start_s, slideshow.end_s) == (pytest.approx(ends["narrated_slideshow"] - 10.0), ends["narrated_slideshow"])
+    assert "slide 5 of 5" in slideshow.ocr_text.lower()
+    everywhere = service.moments(SearchRequest("what is shown right now?", k=10))
+    assert sorted(m.stream_id for m in everywhere) == sorted(ends)
+    assert all(m.start_s >= ends[m.stream_id] - 10.0 - 1e-6 and m.end_s <= ends[m.stream_id] + 1e-6 for m in everywhere)
+    (together,) = [r for i, r in service.moments_each([SearchRequest("what is said at the end?", streams=("narrated_slideshow",)), SearchRequest("a red motorcycle")]) if i == 0]
+    assert [(m.start_s, m.end_s) for m in together] == [(slideshow.start_s, slideshow.end_s)]
+    assert len(service.moments(SearchRequest("what is shown at the end?", k=2))) == 2  # at most k streams
+    (start,) = service.moments(SearchRequest("how does the slideshow begin?", streams=("narrated_slideshow",)))
+    assert start.start_s == 0.0 and start.end_s <= 10.0 and "slide 1 of 5" in start.ocr_text.lower()
+
+
 def test_a_query_that_matches_nothing_well_gets_no_moments(service):
     assert service.moments(SearchRequest("quantum chromodynamics lecture", k=5)) == []
     # the same service without the cut returns weak moments, each with a relevance below it

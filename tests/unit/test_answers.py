@@ -154,6 +154,19 @@ def test_the_answer_to_a_question_that_names_a_time_says_only_what_was_said_or_s
     assert "slide" in elsewhere.text and elsewhere.citations
 
 
+def test_the_answer_about_the_end_says_what_each_stream_showed_in_its_last_seconds():
+    """Streams end at different times; each one's moment is its last seconds (QueryService), but its clips
+    reach back before them: what began there is not the end."""
+    slides = clip("slides", 14.0, 24.7, ocr_lines=(OcrLine(12.0, 15.0, "slide 3 of 5"), OcrLine(20.0, 24.7, "slide 5 of 5")))
+    talk = clip("talk", 48.0, 60.0, ocr_lines=(OcrLine(46.0, 51.0, "slide 8 of 9"), OcrLine(55.0, 60.0, "slide 9 of 9")))
+    moments = [Moment("slides", 14.7, 24.7, 1.0, (slides,)), Moment("talk", 50.0, 60.0, 1.0, (talk,))]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=5), "which slide is shown at the end?", moments)
+    assert "slide 5 of 5" in done.text and "slide 9 of 9" in done.text
+    assert "slide 3 of 5" not in done.text and "slide 8 of 9" not in done.text
+    _, anytime = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=5), "which slide is shown?", moments)
+    assert "slide 3 of 5" in anytime.text
+
+
 def test_candidates_are_sentences_with_word_times_and_screen_lines():
     found = candidates(MOMENTS)
     speech = [(c.text, c.start_s, c.end_s) for c in found if c.kind == "speech"]

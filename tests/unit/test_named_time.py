@@ -9,7 +9,7 @@ import pytest
 
 from streammm.qa.moments import Moment, over_range
 from streammm.qa.service import QueryService, SearchRequest, with_named_time
-from streammm.qa.when import named_time, seconds
+from streammm.qa.when import NamedTime, named_time, seconds
 from streammm.records import Clip, OcrLine, ScoredClip
 
 
@@ -34,6 +34,12 @@ from streammm.records import Clip, OcrLine, ScoredClip
         ("in the first 30 seconds, what is shown", (0.0, 30.0)),
         ("what happens after 2 minutes", (120.0, None)),
         ("what is said before 10 seconds", (None, 10.0)),
+        ("how does the video start?", (0.0, 10.0)),
+        ("what is said at the beginning", (0.0, 10.0)),
+        ("what is shown at the very start of the recording", (0.0, 10.0)),
+        ("in the first few seconds, who speaks", (0.0, 10.0)),
+        ("what is on screen in the first moments", (0.0, 10.0)),
+        ("what happens in the first 2 seconds", (0.0, 2.0)),
     ],
 )
 def test_a_time_the_question_names_is_the_range_searched(question: str, span):
@@ -42,8 +48,33 @@ def test_a_time_the_question_names_is_the_range_searched(question: str, span):
 
 
 @pytest.mark.parametrize(
+    ("question", "last_s"),
+    [
+        ("what happens at the end?", 10.0),
+        ("what is shown at the end of the video", 10.0),
+        ("how does it end", 10.0),
+        ("what is on screen right now?", 10.0),  # a live stream's end is now
+        ("what is said in the last 30 seconds", 30.0),
+        ("what happens in the final minute", 60.0),
+        ("the closing seconds", 10.0),
+        ("what is said in the last few minutes", 180.0),
+        ("towards the end of the talk, what slide is shown", 10.0),
+    ],
+)
+def test_the_end_is_counted_back_from_each_streams_end(question: str, last_s: float):
+    assert named_time(question) == NamedTime(None, None, last_s=last_s)
+
+
+@pytest.mark.parametrize(
     "question",
     [
+        "at the end of the tunnel a light shines",  # the end of something in the picture, not of the video
+        "at the beginning of the war",
+        "the last slide",
+        "the end credits",
+        "when does the video end?",  # the end is what is asked for
+        "the final score",
+        "what is on screen at the moment he says hello",  # a moment to find
         "on-screen timecode reads 00:00:07:00",  # a time to find on screen (a dev query)
         "when does the clock read 10:45?",
         "what happens at 4:30 pm",  # a time of day
@@ -72,6 +103,8 @@ def test_a_range_the_caller_gives_is_kept():
     named = with_named_time(SearchRequest("what is on screen at 0:12?"))
     assert (named.start_s, named.end_s, named.named_time, named.text) == (10.0, 14.0, True, "what is on screen at 0:12?")
     assert with_named_time(SearchRequest("a red motorcycle")).named_time is False
+    end = with_named_time(SearchRequest("what is shown at the end?"))
+    assert (end.start_s, end.end_s, end.last_s, end.named_time) == (None, None, 10.0, True)
 
 
 def clip(stream: str, start: float, end: float, **fields) -> Clip:
