@@ -22,6 +22,7 @@ from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
 from streammm.qa.fitting import MIN_MATCH, distinct_words, fit_speech, sentence_ends_after
 from streammm.qa.moments import Moment
+from streammm.qa.overview import asks_overview
 from streammm.qa.terms import STOPWORDS, Terms, ends_sentence
 from streammm.qa.vectors import remembering
 from streammm.qa.when import named_time
@@ -98,8 +99,10 @@ class ExtractiveAnswerer:
 
     def pick(self, question: str, moments: Sequence[Moment]) -> list[Candidate]:
         """The best candidates for `question`, best first, at most one per (kind, text, stream), and only those
-        scoring within SCORE_MARGIN of the best."""
+        scoring within SCORE_MARGIN of the best; for an overview, one per moment in time order (overview_of)."""
         found = _telling(candidates(moments), content_words(question))
+        if asks_overview(question):
+            return overview_of(found, len(moments))
         named = named_time(question)
         if named is not None and named.last_s is not None:
             # "What is shown at the end?": each stream's moments are its last seconds (QueryService), so its
@@ -132,6 +135,22 @@ class ExtractiveAnswerer:
             if len(picked) == self.max_sentences:
                 break
         return picked
+
+
+def overview_of(found: Sequence[Candidate], moments: int) -> list[Candidate]:
+    """For "what is this video about?": from each of the `moments` (spread over the video), what tells most
+    (the candidate with the most content words, a whole spoken sentence before a piece of one), each text
+    once, in time order."""
+    picked: list[Candidate] = []
+    said: set[str] = set()
+    for rank in range(moments):
+        told = [c for c in found if c.moment_rank == rank and c.kind != "frames" and c.text.lower() not in said]
+        told = told or [c for c in found if c.moment_rank == rank and c.text.lower() not in said]
+        if told:
+            best = max(told, key=lambda c: (not c.partial, len(content_words(c.text)), c.kind == "speech"))
+            said.add(best.text.lower())
+            picked.append(best)
+    return sorted(picked, key=lambda c: (c.clip.stream_id, c.start_s))
 
 
 def score_candidates(question: str, question_vector: np.ndarray, vectors: np.ndarray, found: Sequence[Candidate]) -> list[float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -12,7 +13,9 @@ import numpy as np
 from streammm.models.base import TextEncoder
 from streammm.qa.fitting import fit_moments
 from streammm.qa.moments import MAX_MOMENT_S, Moment, over_range
+from streammm.qa.overview import asks_overview, parts
 from streammm.qa.retrieval import retrieve, retrieve_many
+from streammm.qa.terms import STOPWORDS
 from streammm.qa.when import named_time
 from streammm.records import ClipFilter, ScoredClip, StreamInfo
 from streammm.store.base import ClipStore
@@ -34,6 +37,7 @@ class SearchRequest:
     strategy: str = "hybrid"
     named_time: bool = False  # the range is the time the question's words name (qa/when.py)
     last_s: float | None = None  # named: each stream's last this many seconds (resolved per stream by QueryService)
+    overview: bool = False  # the question asks what a whole video holds (qa/overview.py)
 
     @property
     def where(self) -> ClipFilter | None:
@@ -51,6 +55,14 @@ def with_named_time(query: SearchRequest) -> SearchRequest:
     if named is None:
         return query
     return replace(query, start_s=named.start_s, end_s=named.end_s, last_s=named.last_s, named_time=True)
+
+
+def understood(query: SearchRequest) -> SearchRequest:
+    """`query` with what its words ask for: a time they name (with_named_time), else an overview."""
+    query = with_named_time(query)
+    if not query.named_time and query.start_s is None and query.end_s is None and asks_overview(query.text):
+        return replace(query, overview=True)
+    return query
 
 
 class QueryService:
@@ -73,10 +85,12 @@ class QueryService:
         """The best `query.k` moments, best first, each at least `min_relevance` relevant (none: NO_MATCH)."""
         if query.streams == ():
             return []
-        query = with_named_time(query)
+        query = understood(query)
         vector = self.encode(query.text) if vector is None else vector
         if query.last_s is not None:
             return self._at_stream_ends(query, vector)
+        if query.overview:
+            return self._overview(query, vector)
         found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH, where=query.where)
         return self.fitted(query, found, vector)
 
@@ -98,7 +112,7 @@ class QueryService:
         Each question is encoded on its own, as moments() does: a batched encode moves a vector by ~4e-8,
         which is enough to swap two clips that nearly tie, and a question's moments must not depend on what
         else was asked at the same time. (Batching the encode saved ~10% of its time, ~1 ms a question.)"""
-        queries = [with_named_time(q) for q in queries]
+        queries = [understood(q) for q in queries]
         for i, query in enumerate(queries):
             if query.streams == ():
                 yield i, []
@@ -112,7 +126,7 @@ class QueryService:
                     yield i, exc
         groups: dict[tuple[str, int], list[int]] = {}
         for i in encoded:
-            if queries[i].last_s is not None:  # one search per stream: see _at_stream_ends
+            if queries[i].last_s is not None or queries[i].overview:  # searches per stream: _at_stream_ends, _overview
                 yield i, self._alone(queries[i], encoded[i])
                 continue
             groups.setdefault((queries[i].strategy, queries[i].k), []).append(i)
@@ -133,24 +147,43 @@ class QueryService:
     def _at_stream_ends(self, query: SearchRequest, vector: np.ndarray) -> list[Moment]:
         """moments() for a question about the end of its streams ("what is shown at the end?", "in the last
         30 seconds", live: "right now"): each stream's own last `query.last_s` seconds, searched one stream
-        at a time, since streams end at different times. At most `query.k` streams: those the question is
-        limited to, in its order; else every stored stream where there are no more than k, else the k whose
-        clips match the question best anywhere (one search without the time)."""
-        known = {s.stream_id: s for s in self.streams()}
-        if query.streams is not None:
-            chosen = [known[s] for s in query.streams if s in known][: query.k]
-        elif len(known) <= query.k:
-            chosen = list(known.values())
-        else:
-            found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH * 4)
-            best = list(dict.fromkeys(c.clip.stream_id for c in found))
-            chosen = [known[s] for s in best if s in known][: query.k]
+        at a time, since streams end at different times, for at most `query.k` streams (_streams_for)."""
         last_s = query.last_s or 0.0
         moments: list[Moment] = []
-        for stream in chosen:
+        for stream in self._streams_for(query, vector, query.k):
             ends = replace(query, streams=(stream.stream_id,), start_s=max(stream.start_s, stream.end_s - last_s), end_s=stream.end_s, last_s=None)
             moments += self.moments(ends, vector)
         return sorted(moments, key=lambda m: -m.relevance)[: query.k]
+
+    def _overview(self, query: SearchRequest, vector: np.ndarray) -> list[Moment]:
+        """moments() for a question about a whole video ("what is this video about?"): `query.k` moments
+        spread over it, in time order, each the best of its part (overview.parts; one search a part,
+        however weak its match). The video is the stream the question is limited to, or the one that
+        matches it best; where it is limited to several, their parts share the k moments."""
+        chosen = self._streams_for(query, vector, query.k if query.streams is not None else 1)
+        each = max(1, query.k // max(1, len(chosen)))
+        moments: list[Moment] = []
+        for stream in chosen:
+            for start_s, end_s in parts(stream.start_s, stream.end_s, each):
+                part = replace(query, streams=(stream.stream_id,), start_s=start_s, end_s=end_s, overview=False, named_time=True)
+                moments += self.moments(part, vector)[:1]
+        return moments[: query.k]
+
+    def _streams_for(self, query: SearchRequest, vector: np.ndarray, most: int) -> list[StreamInfo]:
+        """At most `most` streams a question about whole streams is asked of: those it is limited to, in
+        its order; else those whose name it says ("summarize the bikes video": `bikes`, `city-bikes-2`);
+        else every stored stream where there are no more; else those whose clips match it best anywhere
+        (one search)."""
+        known = {s.stream_id: s for s in self.streams()}
+        if query.streams is not None:
+            return [known[s] for s in query.streams if s in known][:most]
+        asked = set(re.findall(r"[a-z0-9]+", query.text.lower()))
+        named = [info for s, info in known.items() if set(re.findall(r"[a-z0-9]+", s.lower())) - STOPWORDS & asked]
+        if named or len(known) <= most:
+            return (named or list(known.values()))[:most]
+        found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH * 4)
+        best = dict.fromkeys(c.clip.stream_id for c in found)
+        return [known[s] for s in best if s in known][:most]
 
     def _alone(self, query: SearchRequest, vector: np.ndarray) -> list[Moment] | Exception:
         try:

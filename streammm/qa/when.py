@@ -34,9 +34,10 @@ _RANGE = re.compile(rf"\b(?:between|from)\s+(?:the\s+)?(?P<a>{_TIME})\s*(?:and|t
 _SPAN = re.compile(rf"(?P<a>{_CLOCK})\s*(?:-|–|to)\s*(?P<b>{_CLOCK})", re.I)
 _FIRST = re.compile(rf"\b(?:in\s+|during\s+|within\s+)?the\s+first\s+(?:(?P<n>{_NUM}|few)\s+)?(?P<unit>seconds?|minutes?|hours?|moments)\b", re.I)
 _LAST = re.compile(rf"\b(?:in\s+|during\s+|within\s+)?the\s+(?:last|final|closing)\s+(?:(?P<n>{_NUM}|few)\s+)?(?P<unit>seconds?|minutes?|hours?|moments)\b", re.I)
-_MEDIA = r"(?:video|stream|clip|recording|film|movie|show|broadcast|talk|episode|meeting|call|presentation|lecture|feed|footage|programme|program|slideshow|interview|podcast|webinar|screencast)"
-_WHOLE = rf"(?!\s+of\s+(?!(?:the|this|that|each|every)\s+{_MEDIA}s?\b))"  # "the end" alone, or of the media: not "of the war"
-_IT = rf"(?:it|(?:the|this|that)\s+{_MEDIA})"
+MEDIA_WORDS = r"(?:video|stream|clip|recording|film|movie|show|broadcast|talk|episode|meeting|call|presentation|lecture|feed|footage|programme|program|slideshow|interview|podcast|webinar|screencast)"
+NAMED_MEDIA = rf"(?:the|this|that|each|every)\s+(?:[\w-]+\s+){{0,3}}?{MEDIA_WORDS}s?\b"  # "the video", "the bikes video"
+_WHOLE = rf"(?!\s+of\s+(?!{NAMED_MEDIA}))"  # "the end" alone, or of the media: not "of the war"
+_IT = rf"(?:it|{NAMED_MEDIA})"
 _START = re.compile(rf"\b(?:at|in|near|towards?|from|during)\s+the\s+(?:very\s+)?(?:beginning|start|outset|opening)\b{_WHOLE}|\bhow\s+does\s+{_IT}\s+(?:start|begin|open)\b", re.I)
 _END = re.compile(rf"\b(?:at|in|near|towards?|by|during)\s+the\s+(?:very\s+)?(?:end|ending|close|finish)\b{_WHOLE}|\bhow\s+does\s+{_IT}\s+(?:end|finish|close)\b"
     r"|\b(?:right\s+now|just\s+now|at\s+the\s+moment(?!\s+\w)|currently|at\s+present|most\s+recently)\b", re.I)

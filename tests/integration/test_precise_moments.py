@@ -114,6 +114,21 @@ def test_a_question_about_the_end_gets_each_streams_own_last_seconds(service):
     assert start.start_s == 0.0 and start.end_s <= 10.0 and "slide 1 of 5" in start.ocr_text.lower()
 
 
+def test_a_question_about_a_whole_video_gets_moments_spread_over_it_in_time_order(service):
+    """"What is this video about?" matches no moment in particular: its moments are the best of each fifth of
+    the video, first to last (the slideshow's five slides); across streams, the video the question names."""
+    moments = service.moments(SearchRequest("what is this video about?", streams=("narrated_slideshow",)))
+    assert len(moments) == 5 and all(m.stream_id == "narrated_slideshow" for m in moments)
+    assert [m.start_s for m in moments] == sorted(m.start_s for m in moments)
+    end = {s.stream_id: s.end_s for s in service.streams()}["narrated_slideshow"]
+    for i, moment in enumerate(moments):  # one from each fifth
+        assert i * end / 5 - 1e-6 <= moment.start_s and moment.end_s <= (i + 1) * end / 5 + 1e-6
+    named = service.moments(SearchRequest("summarize the bikes video"))
+    assert named and {m.stream_id for m in named} == {"bikes"}
+    (together,) = [r for i, r in service.moments_each([SearchRequest("what is this video about?", streams=("narrated_slideshow",)), SearchRequest("a red motorcycle")]) if i == 0]
+    assert [(m.start_s, m.end_s) for m in together] == [(m.start_s, m.end_s) for m in moments]
+
+
 def test_a_query_that_matches_nothing_well_gets_no_moments(service):
     assert service.moments(SearchRequest("quantum chromodynamics lecture", k=5)) == []
     # the same service without the cut returns weak moments, each with a relevance below it

@@ -121,6 +121,23 @@ def test_a_question_that_names_a_time_is_answered_from_that_time(client):
     assert past["moments"] == [] and not past["done"]["citations"]
 
 
+def test_questions_about_the_end_and_the_whole_video_are_answered_from_there(client):
+    """"What is said at the end?" is the slideshow's last sentence, cited in its last 10 s; "what is this
+    video about?" tells its story in order, from its first sentence to its last."""
+    with client.websocket_connect("/v1/ws") as ws:
+        end = ask(ws, "e1", "what is said at the end?", streams=["narrated_slideshow"])
+        about = ask(ws, "e2", "what is this video about?", streams=["narrated_slideshow"])
+    assert end["error"] is None and about["error"] is None, (end["error"], about["error"])
+    assert "amiable himself" in end["done"]["text"] and "Dashwood" not in end["done"]["text"], end["done"]["text"]
+    assert end["done"]["citations"] and all(c["start_s"] >= 14.0 for c in end["done"]["citations"]), end["done"]["citations"]
+    text = about["done"]["text"]
+    assert "Dashwood" in text and "amiable himself" in text and text.index("Dashwood") < text.index("ill") < text.index("amiable himself"), text
+    starts = [c["start_s"] for c in about["done"]["citations"]]
+    assert len(starts) >= 4 and starts == sorted(starts), about["done"]["citations"]
+    cited_clips_are_evidence(end)
+    cited_clips_are_evidence(about)
+
+
 def test_a_question_about_a_setting_is_answered_with_its_value(client):
     """The screencast's settings dialog shows "Resolution:" and, beside it, "1024 x 768 (4:3)"."""
     with client.websocket_connect("/v1/ws") as ws:

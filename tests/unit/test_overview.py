@@ -1,0 +1,85 @@
+"""Questions about a whole video ("what is this video about?") are answered from moments spread over it, in
+time order, one thing said or shown from each (qa/overview.py); descriptions that only use such words
+("the summary slide") are searched as words."""
+
+from __future__ import annotations
+
+import pytest
+
+from streammm.qa.extractive import ExtractiveAnswerer
+from streammm.qa.moments import Moment
+from streammm.qa.overview import MIN_PART_S, asks_overview, parts
+from streammm.qa.service import SearchRequest, understood
+from streammm.records import OcrLine, Word
+
+from test_answers import KeywordEncoder, clip, run
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what is this video about?",
+        "What's the bikes video about",
+        "summarize the slideshow",
+        "Can you summarise it?",
+        "give me a quick overview",
+        "tl;dr",
+        "Summary please",
+        "summary of the city bikes video",
+        "what happens in the video?",
+        "what are the key points?",
+        "what was the talk about",
+    ],
+)
+def test_a_request_for_a_summary_is_an_overview(question: str):
+    assert asks_overview(question)
+    asked = understood(SearchRequest(question))
+    assert asked.overview and not asked.named_time
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "the summary slide",
+        "an outline is drawn on the board",
+        "a recap of the game is shown",
+        "what is the man in the video talking about",
+        "what happens in the video at 1:30",  # a named time wins
+        "a red motorcycle",
+        "",
+    ],
+)
+def test_words_about_summaries_that_ask_for_none_are_searched(question: str):
+    assert not understood(SearchRequest(question)).overview
+
+
+def test_a_range_the_caller_gives_is_not_an_overview():
+    assert not understood(SearchRequest("what is this video about?", start_s=0.0, end_s=10.0)).overview
+
+
+def test_a_video_is_cut_into_equal_parts_no_shorter_than_a_clip():
+    assert parts(0.0, 25.0, 5) == [(0.0, 5.0), (5.0, 10.0), (10.0, 15.0), (15.0, 20.0), (20.0, 25.0)]
+    assert parts(3.0, 13.0, 5) == [(3.0, 8.0), (8.0, 13.0)]
+    assert parts(0.0, 1.0, 5) == [(0.0, 1.0)]  # shorter than a part: one
+    assert all(end - start >= MIN_PART_S for start, end in parts(0.0, 3600.0, 7))
+
+
+def test_the_overview_answer_says_one_thing_from_each_moment_in_time_order():
+    """The moments come spread over the video; from each, the whole sentence with the most to say (not a
+    piece of one, not the slide counter), each text once."""
+    early = clip(
+        "talk", 0.0, 5.0,
+        words=(Word(0.2, 0.5, "Welcome"), Word(0.5, 0.8, "to"), Word(0.8, 1.2, "the"), Word(1.2, 1.8, "harbour"), Word(1.8, 2.3, "tour.")),
+        ocr_lines=(OcrLine(0.0, 5.0, "1 / 3"),),
+    )
+    middle = clip("talk", 10.0, 15.0, ocr_lines=(OcrLine(10.0, 15.0, "Ferries leave every twenty minutes"), OcrLine(10.0, 15.0, "2 / 3")))
+    late = clip(
+        "talk", 20.0, 25.0,
+        words=(Word(20.1, 20.5, "and"), Word(20.5, 21.0, "then"), Word(22.0, 22.4, "The"), Word(22.4, 22.9, "lighthouse"), Word(22.9, 23.3, "closes"), Word(23.3, 23.8, "at"), Word(23.8, 24.3, "dusk.")),
+    )
+    moments = [Moment("talk", 20.0, 25.0, 1.0, (late,)), Moment("talk", 0.0, 5.0, 1.0, (early,)), Moment("talk", 10.0, 15.0, 1.0, (middle,))]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=3), "what is this video about?", moments)
+    said = ["Welcome to the harbour tour.", "Ferries leave every twenty minutes", "The lighthouse closes at dusk."]
+    assert [done.text.index(s) for s in said] == sorted(done.text.index(s) for s in said)
+    assert "1 / 3" not in done.text and "and then" not in done.text
+    assert [round(c.start_s) for c in done.citations] == [0, 10, 22]
