@@ -57,6 +57,12 @@ def with_named_time(query: SearchRequest) -> SearchRequest:
     return replace(query, start_s=named.start_s, end_s=named.end_s, last_s=named.last_s, named_time=True)
 
 
+def _name_words(stream_id: str) -> set[str]:
+    """The words of a stream's name a question may call it by: `city-bikes_2` → {"city", "bikes"} (no
+    numbers, short words or stop words: "cam-1" is not named by "the last 1 minute")."""
+    return {w for w in re.findall(r"[a-z0-9]+", stream_id.lower()) if len(w) > 2 and not w.isdigit() and w not in STOPWORDS}
+
+
 def understood(query: SearchRequest) -> SearchRequest:
     """`query` with what its words ask for: a time they name (with_named_time), else an overview."""
     query = with_named_time(query)
@@ -178,7 +184,7 @@ class QueryService:
         if query.streams is not None:
             return [known[s] for s in query.streams if s in known][:most]
         asked = set(re.findall(r"[a-z0-9]+", query.text.lower()))
-        named = [info for s, info in known.items() if set(re.findall(r"[a-z0-9]+", s.lower())) - STOPWORDS & asked]
+        named = [info for s, info in known.items() if _name_words(s) & asked]
         if named or len(known) <= most:
             return (named or list(known.values()))[:most]
         found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH * 4)

@@ -9,7 +9,7 @@ import pytest
 from streammm.qa.extractive import ExtractiveAnswerer
 from streammm.qa.moments import Moment
 from streammm.qa.overview import MIN_PART_S, asks_overview, parts
-from streammm.qa.service import SearchRequest, understood
+from streammm.qa.service import SearchRequest, _name_words, understood
 from streammm.records import OcrLine, Word
 
 from test_answers import KeywordEncoder, clip, run
@@ -83,3 +83,8 @@ def test_the_overview_answer_says_one_thing_from_each_moment_in_time_order():
     assert [done.text.index(s) for s in said] == sorted(done.text.index(s) for s in said)
     assert "1 / 3" not in done.text and "and then" not in done.text
     assert [round(c.start_s) for c in done.citations] == [0, 10, 22]
+
+
+def test_a_stream_is_named_by_the_words_of_its_id():
+    assert _name_words("city-bikes_2") == {"city", "bikes"}
+    assert _name_words("cam-1") == {"cam"} and _name_words("the-1-2") == set()
