@@ -164,30 +164,28 @@ class QueryService:
     def _overview(self, query: SearchRequest, vector: np.ndarray) -> list[Moment]:
         """moments() for a question about a whole video ("what is this video about?"): `query.k` moments
         spread over it, in time order, each the best of its part (overview.parts; one search a part,
-        however weak its match). The video is the stream the question is limited to, or the one that
-        matches it best; where it is limited to several, their parts share the k moments."""
-        chosen = self._streams_for(query, vector, query.k if query.streams is not None else 1)
-        each = max(1, query.k // max(1, len(chosen)))
+        however weak its match). The video is one stream (_streams_for): one of those the question is
+        limited to, else of all."""
         moments: list[Moment] = []
-        for stream in chosen:
-            for start_s, end_s in parts(stream.start_s, stream.end_s, each):
+        for stream in self._streams_for(query, vector, 1):
+            for start_s, end_s in parts(stream.start_s, stream.end_s, query.k):
                 part = replace(query, streams=(stream.stream_id,), start_s=start_s, end_s=end_s, overview=False, named_time=True)
                 moments += self.moments(part, vector)[:1]
-        return moments[: query.k]
+        return moments
 
     def _streams_for(self, query: SearchRequest, vector: np.ndarray, most: int) -> list[StreamInfo]:
-        """At most `most` streams a question about whole streams is asked of: those it is limited to, in
-        its order; else those whose name it says ("summarize the bikes video": `bikes`, `city-bikes-2`);
-        else every stored stream where there are no more; else those whose clips match it best anywhere
+        """At most `most` of the streams a question about whole streams may be asked of (those it is limited
+        to, else every stored one): those whose name it says ("summarize the bikes video": `bikes`,
+        `city-bikes-2`); else all of them where there are no more; else those whose clips match it best
         (one search)."""
         known = {s.stream_id: s for s in self.streams()}
-        if query.streams is not None:
-            return [known[s] for s in query.streams if s in known][:most]
+        pool = [known[s] for s in dict.fromkeys(query.streams) if s in known] if query.streams is not None else list(known.values())
         asked = set(re.findall(r"[a-z0-9]+", query.text.lower()))
-        named = [info for s, info in known.items() if _name_words(s) & asked]
-        if named or len(known) <= most:
-            return (named or list(known.values()))[:most]
-        found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH * 4)
+        named = [info for info in pool if _name_words(info.stream_id) & asked]
+        if named or len(pool) <= most:
+            return (named or pool)[:most]
+        where = ClipFilter(stream_ids=query.streams) if query.streams is not None else None
+        found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH * 4, where=where)
         best = dict.fromkeys(c.clip.stream_id for c in found)
         return [known[s] for s in best if s in known][:most]
 

@@ -125,6 +125,10 @@ def test_a_question_about_a_whole_video_gets_moments_spread_over_it_in_time_orde
         assert i * end / 5 - 1e-6 <= moment.start_s and moment.end_s <= (i + 1) * end / 5 + 1e-6
     named = service.moments(SearchRequest("summarize the bikes video"))
     assert named and {m.stream_id for m in named} == {"bikes"}
+    # A question limited to some streams (a client's choice, or a token's) never looks at another it names.
+    for question in ("summarize the bikes video", "what is shown at the end of the bikes video?"):
+        limited = service.moments(SearchRequest(question, streams=("narrated_slideshow", "movie-hello")))
+        assert limited and {m.stream_id for m in limited} <= {"narrated_slideshow", "movie-hello"}
     (together,) = [r for i, r in service.moments_each([SearchRequest("what is this video about?", streams=("narrated_slideshow",)), SearchRequest("a red motorcycle")]) if i == 0]
     assert [(m.start_s, m.end_s) for m in together] == [(m.start_s, m.end_s) for m in moments]
 
