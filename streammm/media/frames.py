@@ -19,7 +19,7 @@ import numpy as np
 
 from streammm.config import MediaConfig
 from streammm.errors import MediaError
-from streammm.media.reading import decoded, pixel_aspect, video_stream
+from streammm.media.reading import decoded, pixel_aspect, top_field, video_stream
 from streammm.media.shots import colour_histograms, is_cut
 from streammm.records import Frame
 
@@ -311,11 +311,13 @@ class _Picker:
 
 
 def _rgb(frame, max_side_px: int, aspect: Fraction = Fraction(1)) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """The frame as players show it: in square pixels (`aspect`: pixel_aspect), at most `max_side_px` a
-    side, upright."""
+    """The frame as players show it: one moment in time (an interlaced frame's top field), in square
+    pixels (`aspect`: pixel_aspect), at most `max_side_px` a side, upright."""
     width, height = frame.width * float(aspect), frame.height
     scale = min(1.0, max_side_px / max(width, height, 1))
-    if scale < 1.0 or aspect != 1:
+    if frame.interlaced_frame:
+        image = top_field(frame, _even(width * scale), _even(height * scale))
+    elif scale < 1.0 or aspect != 1:
         image = frame.to_ndarray(format="rgb24", width=_even(width * scale), height=_even(height * scale))
     else:
         image = frame.to_ndarray(format="rgb24")

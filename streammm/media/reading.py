@@ -9,6 +9,7 @@ from fractions import Fraction
 from typing import Any
 
 import av
+import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,19 @@ def pixel_aspect(stream: Any) -> Fraction:
         if value and Fraction(1, 5) <= value <= 5:
             return Fraction(value) if abs(value - 1) > Fraction(1, 100) else Fraction(1)
     return Fraction(1)
+
+
+def top_field(frame: Any, width: int, height: int) -> np.ndarray:
+    """An interlaced frame's top field (its even lines) as RGB, scaled to `width` x `height`. Its two fields
+    are 1/50 or 1/60 s apart, so anything that moves (a news ticker, scrolling credits, a passing car) is
+    combed where both are shown at once, and OCR misreads combed text ("EREAKNG NENS" for "BREAKING
+    NEWS"). One field is one moment; it has half the lines, which the text and picture models, reading at
+    most 1280 px, do not miss."""
+    import cv2
+
+    lines = frame.to_ndarray(format="rgb24", width=width, height=frame.height)  # widths scaled only: lines kept
+    field = lines[::2]
+    return cv2.resize(field, (width, height), interpolation=cv2.INTER_LINEAR if height > len(field) else cv2.INTER_AREA)
 
 
 def audio_stream(container: av.container.Container) -> av.audio.stream.AudioStream | None:

@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from streammm.errors import MediaError
-from streammm.media.reading import audio_stream, decoded, pixel_aspect, video_stream
+from streammm.media.reading import audio_stream, decoded, pixel_aspect, top_field, video_stream
 from streammm.records import IngestRun, Segment
 
 log = logging.getLogger(__name__)
@@ -220,9 +220,11 @@ def _place_audio(writer: Any, samples: np.ndarray, t_s: float, segment_s: float)
 
 def _upright(frame: av.VideoFrame, aspect: Fraction) -> tuple[av.VideoFrame, Fraction]:
     """The frame turned as its display matrix says (the re-encoded stream carries no rotation of its own),
-    with its pixels' aspect (pixel_aspect), which a quarter turn inverts."""
+    with its pixels' aspect (pixel_aspect), which a quarter turn inverts; an interlaced frame becomes its
+    top field at full height (top_field: the re-encoded stream is progressive)."""
     turns = int(round(getattr(frame, "rotation", 0) or 0)) // 90 % 4
-    if not turns:
+    if not turns and not frame.interlaced_frame:
         return frame, aspect
-    image = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), k=turns))
+    image = top_field(frame, frame.width, frame.height) if frame.interlaced_frame else frame.to_ndarray(format="rgb24")
+    image = np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
     return av.VideoFrame.from_ndarray(image, format="rgb24"), (1 / aspect if turns % 2 else aspect)
