@@ -10,7 +10,7 @@ import av
 import numpy as np
 
 from streammm.errors import MediaError
-from streammm.media.reading import decoded
+from streammm.media.reading import audio_stream, decoded
 from streammm.records import AudioChunk
 
 log = logging.getLogger(__name__)
@@ -30,9 +30,9 @@ def load_audio(source: str | Path | bytes, *, offset_s: float = 0.0) -> AudioChu
     except av.error.FFmpegError as exc:
         raise MediaError(f"cannot open media for audio: {exc}") from None
     with container:
-        if not container.streams.audio:
+        stream = audio_stream(container)
+        if stream is None:
             return None
-        stream = container.streams.audio[0]
         # A file counts from its container's first timestamp; a segment from its own zero (= offset_s).
         origin_s = 0.0 if isinstance(source, bytes) else (container.start_time or 0) / av.time_base
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)

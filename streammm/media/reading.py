@@ -48,9 +48,16 @@ def top_field(frame: Any, width: int, height: int) -> np.ndarray:
     return cv2.resize(field, (width, height), interpolation=cv2.INTER_LINEAR if height > len(field) else cv2.INTER_AREA)
 
 
+SIDE_TRACK = av.stream.Disposition.comment | av.stream.Disposition.descriptions | av.stream.Disposition.visual_impaired | av.stream.Disposition.karaoke
+
+
 def audio_stream(container: av.container.Container) -> av.audio.stream.AudioStream | None:
-    """The container's first audio stream, if any."""
-    return container.streams.audio[0] if container.streams.audio else None
+    """The container's main audio, if any: of its tracks that are not a commentary, an audio description
+    for the blind or karaoke (SIDE_TRACK), the one marked default, else the first; where all are such, the
+    first. A film with a director's commentary as its first track was heard as the commentary."""
+    tracks = list(container.streams.audio)
+    main = [s for s in tracks if not s.disposition & SIDE_TRACK] or tracks
+    return next((s for s in main if s.disposition & av.stream.Disposition.default), main[0] if main else None)
 
 
 def demuxed(container: av.container.InputContainer, *streams: Any, name: str) -> Iterator[av.Packet]:

@@ -346,3 +346,36 @@ def test_interlaced_video_is_seen_one_moment_at_a_time(made: Path, gop: int):
     engine = create_ocr_engine(load_settings(env={}).models)
     read = " ".join(box.text for box in engine.read(next(f.image for f in frames if f.t_s == 1.0)))
     assert "BREAKING NEWS" in read and "harbour ferry" in read, read
+
+
+def write_two_audio_tracks(path: Path) -> Path:
+    """2 s of Matroska with two audio tracks: first a commentary (a 440 Hz tone), then the main track,
+    marked default (1000 Hz). Made here with PyAV: the dev media has no file with several audio tracks."""
+    from av.stream import Disposition
+
+    with av.open(str(path), "w") as out:
+        tracks = [out.add_stream("pcm_s16le", rate=16_000) for _ in range(2)]
+        for track, disposition in zip(tracks, (Disposition.comment, Disposition.default)):
+            track.layout, track.disposition = "mono", disposition
+        for track, hz in zip(tracks, (440, 1000)):
+            tone = (np.sin(2 * np.pi * hz * np.arange(32_000) / 16_000) * 8000).astype(np.int16)[None]
+            frame = av.AudioFrame.from_ndarray(tone, format="s16", layout="mono")
+            frame.sample_rate, frame.pts = 16_000, 0
+            for packet in [*track.encode(frame), *track.encode()]:
+                out.mux(packet)
+    return path
+
+
+def loudest_hz(samples: np.ndarray, rate: int) -> float:
+    return float(np.fft.rfftfreq(len(samples), 1 / rate)[np.argmax(np.abs(np.fft.rfft(samples)))])
+
+
+def test_the_main_audio_track_is_heard_not_a_commentary(made: Path):
+    from streammm.media.audio import load_audio
+
+    path = write_two_audio_tracks(made / "two-tracks.mkv")
+    whole = load_audio(path)
+    assert whole is not None and loudest_hz(whole.samples, whole.sample_rate) == pytest.approx(1000, abs=5)
+    for segment in iter_segments(path, "s", 1.0):
+        heard = load_audio(segment.data, offset_s=segment.start_s)
+        assert heard is not None and loudest_hz(heard.samples, heard.sample_rate) == pytest.approx(1000, abs=5)
