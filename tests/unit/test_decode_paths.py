@@ -247,14 +247,19 @@ def write_anamorphic(path: Path, codec: str, fmt: str, *, gop: int) -> Path:
         stream = out.add_stream(codec, rate=25, options={"g": str(gop)})
         stream.width, stream.height, stream.pix_fmt = 480, 360, "yuv420p"
         stream.codec_context.sample_aspect_ratio = Fraction(4, 3)
-        for i in range(50):
-            frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+        encode_pictures(out, stream, [stored] * 50)
     return path
+
+
+def encode_pictures(out: av.container.OutputContainer, stream: av.video.stream.VideoStream, pictures: list[np.ndarray]) -> None:
+    """Each RGB picture as the next frame of `stream` (pts 0, 1, ...), then the encoder's last packets."""
+    for i, picture in enumerate(pictures):
+        frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+        frame.pts = i
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
 
 
 def ring_width_over_height(image: np.ndarray) -> float:
@@ -307,16 +312,15 @@ def write_interlaced(path: Path, *, gop: int) -> Path:
     with av.open(str(path), "w", format="mpegts") as out:
         stream = out.add_stream("libx264", rate=25, options={"x264-params": "interlaced=1:tff=1", "g": str(gop)})
         stream.width, stream.height, stream.pix_fmt = 720, 576, "yuv420p"
-        for i in range(50):
-            woven = ticker_picture(i / 25).copy()
-            woven[1::2] = ticker_picture(i / 25 + 0.02)[1::2]
-            frame = av.VideoFrame.from_ndarray(woven, format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+        encode_pictures(out, stream, [woven(ticker_picture(i / 25), ticker_picture(i / 25 + 0.02)) for i in range(50)])
     return path
+
+
+def woven(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    """One interlaced frame: `top`'s even lines and `bottom`'s odd ones."""
+    frame = top.copy()
+    frame[1::2] = bottom[1::2]
+    return frame
 
 
 def combing(image: np.ndarray) -> float:
@@ -339,10 +343,10 @@ def test_interlaced_video_is_seen_one_moment_at_a_time(made: Path, gop: int):
     segments = list(iter_segments(path, "s", 1.0, max_keyframe_gap_s=2.0 if gop < 50 else 0.5))
     assert any(s.reencoded for s in segments) == (gop > 50)
     with av.open(str(path)) as container:  # the stored frame at 1 s, both fields shown at once
-        woven = combing(next(f for f in container.decode(video=0) if f.time >= 1.0).to_ndarray(format="rgb24"))
+        both_fields = combing(next(f for f in container.decode(video=0) if f.time >= 1.0).to_ndarray(format="rgb24"))
     frames = list(sample_frames(path, options)) + [f for s in segments for f in sample_frames(s.data, options, offset_s=s.start_s, end_s=s.end_s)]
     assert len(frames) == 4 and all(f.image.shape[:2] == (576, 720) for f in frames)
-    assert all(combing(f.image) < woven / 4 for f in frames), [round(combing(f.image), 1) for f in frames] + [round(woven, 1)]
+    assert all(combing(f.image) < both_fields / 4 for f in frames), [round(combing(f.image), 1) for f in frames] + [round(both_fields, 1)]
     engine = create_ocr_engine(load_settings(env={}).models)
     read = " ".join(box.text for box in engine.read(next(f.image for f in frames if f.t_s == 1.0)))
     assert "BREAKING NEWS" in read and "harbour ferry" in read, read
