@@ -25,7 +25,7 @@ from streammm.qa.moments import Moment
 from streammm.qa.overview import asks_overview
 from streammm.qa.terms import STOPWORDS, Terms, ends_sentence
 from streammm.qa.vectors import remembering
-from streammm.qa.when import named_time
+from streammm.qa.when import named_time, occurrence
 from streammm.records import Clip, OcrLine, Word
 
 MAX_SENTENCE_WORDS = 30
@@ -103,6 +103,10 @@ class ExtractiveAnswerer:
         found = _telling(candidates(moments), content_words(question))
         if asks_overview(question):
             return overview_of(found, len(moments))
+        if occurrence(question) is not None:
+            # "When is X first said?": QueryService put the first (or last) occurrence first; the others
+            # are X too, but not the one asked for.
+            found = [c for c in found if c.moment_rank == 0] or found
         named = named_time(question)
         if named is not None and named.last_s is not None:
             # "What is shown at the end?": each stream's moments are its last seconds (QueryService), so its

@@ -16,12 +16,13 @@ from streammm.qa.moments import MAX_MOMENT_S, Moment, over_range
 from streammm.qa.overview import asks_overview, parts
 from streammm.qa.retrieval import retrieve, retrieve_many
 from streammm.qa.terms import STOPWORDS
-from streammm.qa.when import named_time
+from streammm.qa.when import named_time, occurrence
 from streammm.records import ClipFilter, ScoredClip, StreamInfo
 from streammm.store.base import ClipStore
 from streammm.store.fusion import FusionSearch
 
 OVERFETCH = 3  # clips per wanted moment: adjacent clips merge, so fetch more than k
+ABOUT_AS_GOOD = 0.8  # "the first time X": moments at least this share of the best one's relevance are X too
 NO_MATCH = "no moment matched well"  # what a client is told when every moment is below min_relevance
 
 
@@ -69,6 +70,24 @@ def understood(query: SearchRequest) -> SearchRequest:
     if not query.named_time and query.start_s is None and query.end_s is None and asks_overview(query.text):
         return replace(query, overview=True)
     return query
+
+
+def in_order_asked(question: str, moments: list[Moment]) -> list[Moment]:
+    """`moments` (best first) as `question` asks for them: where it asks for the first (or last) time
+    something happens (when.occurrence), its occurrences come first, earliest (latest) first, then the rest
+    as they were. Where the best moment was fitted to words said or shown, its occurrences are the moments
+    fitted to such words too (each holds the question's words: "amiable" said at 17 s and at 23 s, however
+    differently the sentences around score); else those about as relevant as the best (ABOUT_AS_GOOD)."""
+    which = occurrence(question)
+    if which is None or not moments:
+        return moments
+    best = max(moments, key=lambda m: m.relevance)
+    if best.evidence in ("speech", "ocr"):
+        alike = [m for m in moments if m.evidence == best.evidence]
+    else:
+        alike = [m for m in moments if m.relevance >= ABOUT_AS_GOOD * best.relevance]
+    alike.sort(key=lambda m: m.start_s, reverse=which == "last")
+    return alike + [m for m in moments if m not in alike]
 
 
 class QueryService:
@@ -207,7 +226,8 @@ class QueryService:
             moments = sorted(moments, key=lambda m: -m.relevance)
         if query.named_time and query.start_s is not None and query.end_s is not None and query.end_s - query.start_s <= MAX_MOMENT_S:
             moments = over_range(moments, query.start_s, query.end_s)  # the time named is the moment asked for
-        return [m for m in moments if query.named_time or m.relevance >= self.min_relevance][: query.k]
+        moments = [m for m in moments if query.named_time or m.relevance >= self.min_relevance]
+        return in_order_asked(query.text, moments)[: query.k]
 
     def streams(self) -> list[StreamInfo]:
         """The stored streams, at most `streams_ttl_s` old (listing scans the store)."""

@@ -48,6 +48,10 @@ _POINT = re.compile(rf"(?:\b(?:at|around|near|about|approximately|roughly)\s+(?:
 
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0}
 
+_SEEN = r"(?:appears?|appeared|mentions?|mentioned|shows?|showed|shown|seen|says?|said|heard|spoken|comes?\s+up|came\s+up|happens?|happened)"
+_FIRST_TIME = re.compile(rf"\b(?:for\s+)?the\s+first\s+time\b|\bfirst\s+{_SEEN}\b|\bearliest\b|\binitially\b", re.I)
+_LAST_TIME = re.compile(rf"\b(?:for\s+)?the\s+last\s+time\b|\blast\s+{_SEEN}\b|\bfinal\s+time\b", re.I)
+
 
 @dataclass(frozen=True)
 class NamedTime:
@@ -118,3 +122,13 @@ def _stretch_s(found: re.Match[str]) -> float:
     if n == "few":
         return 3 * _UNIT_S[unit[0]]
     return (float(n) if n else 1.0) * _UNIT_S[unit[0]]
+
+
+def occurrence(question: str) -> str | None:
+    """Which of several moments that answer `question` it asks for: "first" ("when is the harbour first
+    mentioned?", "the first time the logo appears"), "last" ("when is she last seen?"), or None (the best)."""
+    if _FIRST_TIME.search(question):
+        return "first"
+    if _LAST_TIME.search(question):
+        return "last"
+    return None

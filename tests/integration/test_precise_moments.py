@@ -133,6 +133,15 @@ def test_a_question_about_a_whole_video_gets_moments_spread_over_it_in_time_orde
     assert [(m.start_s, m.end_s) for m in together] == [(m.start_s, m.end_s) for m in moments]
 
 
+def test_the_first_and_last_time_a_word_is_said(service):
+    """"Amiable" is said at 16.96-17.48 s ("a more amiable woman") and at 22.9 s ("made amiable himself"),
+    whose sentence scores higher as a whole."""
+    first = top(service, "when is the word amiable first said?", "narrated_slideshow")
+    assert first.start_s == pytest.approx(16.96, abs=0.5) and first.end_s < 18.5
+    last = top(service, "when is amiable said for the last time?", "narrated_slideshow")
+    assert last.start_s > 20.0 and last.start_s < 22.9 < last.end_s
+
+
 def test_a_query_that_matches_nothing_well_gets_no_moments(service):
     assert service.moments(SearchRequest("quantum chromodynamics lecture", k=5)) == []
     # the same service without the cut returns weak moments, each with a relevance below it

@@ -167,6 +167,15 @@ def test_the_answer_about_the_end_says_what_each_stream_showed_in_its_last_secon
     assert "slide 3 of 5" in anytime.text
 
 
+def test_the_answer_to_when_something_first_happens_is_the_first_moment():
+    later = clip("s", 20.0, 24.0, words=(Word(21.4, 21.8, "He"), Word(21.8, 22.3, "was"), Word(22.3, 22.9, "amiable"), Word(22.9, 23.5, "himself.")))
+    earlier = clip("s", 16.0, 20.0, words=(Word(16.9, 17.2, "an"), Word(17.2, 17.5, "amiable"), Word(17.5, 18.0, "woman.")))
+    moments = [Moment("s", 16.9, 18.0, 1.0, (earlier,)), Moment("s", 21.4, 23.5, 0.9, (later,))]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=3), "when is amiable first said?", moments)
+    assert "amiable woman" in done.text and "himself" not in done.text
+    assert [round(c.start_s) for c in done.citations] == [17]
+
+
 def test_candidates_are_sentences_with_word_times_and_screen_lines():
     found = candidates(MOMENTS)
     speech = [(c.text, c.start_s, c.end_s) for c in found if c.kind == "speech"]

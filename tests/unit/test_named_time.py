@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from streammm.qa.moments import Moment, over_range
-from streammm.qa.service import QueryService, SearchRequest, with_named_time
-from streammm.qa.when import NamedTime, named_time, seconds
+from streammm.qa.service import QueryService, SearchRequest, in_order_asked, with_named_time
+from streammm.qa.when import NamedTime, named_time, occurrence, seconds
 from streammm.records import Clip, OcrLine, ScoredClip
 
 
@@ -130,3 +130,42 @@ def test_over_range_stays_where_the_streams_clips_are():
     (merged,) = over_range(moments, 22.0, 26.0)
     assert (merged.start_s, merged.end_s, merged.relevance) == (22.0, 24.6, 0.4)
     assert [c.start_s for c in merged.clips] == [20.0, 22.0]
+
+
+@pytest.mark.parametrize(
+    ("question", "which"),
+    [
+        ("when is the harbour first mentioned?", "first"),
+        ("the first time the logo appears", "first"),
+        ("the earliest moment a car appears", "first"),
+        ("when is she last seen?", "last"),
+        ("when does the narrator say Dashwood for the last time", "last"),
+        ("the first slide", None),
+        ("the last slide", None),
+        ("what happened last night", None),
+        ("the first person on stage", None),
+    ],
+)
+def test_a_question_may_ask_for_the_first_or_last_time_something_happens(question: str, which):
+    assert occurrence(question) == which
+
+
+def test_the_first_or_last_occurrence_comes_first_however_the_sentences_around_it_score():
+    """"Amiable" said at 17 s and at 23 s: the later sentence scores higher as a whole, but "when is the
+    word amiable first said?" is the one at 17 s. Pictures: those about as relevant as the best are
+    occurrences, a weak one is not."""
+    said = [
+        Moment("s", 21.4, 24.3, 1.0, (clip("s", 20.0, 24.0),), relevance=0.45, evidence="speech"),
+        Moment("s", 16.9, 17.5, 0.8, (clip("s", 16.0, 20.0),), relevance=0.24, evidence="speech"),
+        Moment("s", 12.0, 14.0, 0.5, (clip("s", 12.0, 16.0),), relevance=0.13, evidence="visual"),
+    ]
+    assert [m.start_s for m in in_order_asked("when is the word amiable first said", said)] == [16.9, 21.4, 12.0]
+    assert [m.start_s for m in in_order_asked("when is amiable said for the last time", said)] == [21.4, 16.9, 12.0]
+    assert in_order_asked("when is the word amiable said", said) == said
+    seen = [
+        Moment("s", 10.0, 12.0, 1.0, (clip("s", 10.0, 14.0),), relevance=0.30, evidence="visual"),
+        Moment("s", 4.0, 6.0, 0.9, (clip("s", 4.0, 8.0),), relevance=0.27, evidence="visual"),
+        Moment("s", 1.0, 2.0, 0.8, (clip("s", 0.0, 4.0),), relevance=0.10, evidence="visual"),
+    ]
+    assert [m.start_s for m in in_order_asked("the first time a red car appears", seen)] == [4.0, 10.0, 1.0]
+    assert in_order_asked("the first time a red car appears", []) == []
