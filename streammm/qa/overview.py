@@ -19,7 +19,7 @@ _OVERVIEW = re.compile(
     rf"|^\s*(?:short\s+|brief\s+|quick\s+)?(?:summary|overview|recap|tl;?\s?dr)(?:\s+please|\s+of\s+{NAMED_MEDIA}|\s+of\s+it)?\s*[?.!:]*\s*$"
     rf"|\bwhat(?:\s+is|\s+was|'s|’s)\s+(?:{NAMED_MEDIA}|it)\s+(?:all\s+)?about\b"
     rf"|\bwhat\s+happens\s+in\s+{NAMED_MEDIA}\s*\??\s*$"
-    r"|\b(?:main|key)\s+(?:points|topics|takeaways|moments)\b",
+    r"|\b(?:what\s+are|list|give\s+me|tell\s+me)\s+the\s+(?:main|key)\s+(?:points|topics|takeaways|moments)\b",
     re.I,
 )
 

@@ -36,11 +36,13 @@ _FIRST = re.compile(rf"\b(?:in\s+|during\s+|within\s+)?the\s+first\s+(?:(?P<n>{_
 _LAST = re.compile(rf"\b(?:in\s+|during\s+|within\s+)?the\s+(?:last|final|closing)\s+(?:(?P<n>{_NUM}|few)\s+)?(?P<unit>seconds?|minutes?|hours?|moments)\b", re.I)
 MEDIA_WORDS = r"(?:video|stream|clip|recording|film|movie|show|broadcast|talk|episode|meeting|call|presentation|lecture|feed|footage|programme|program|slideshow|interview|podcast|webinar|screencast)"
 NAMED_MEDIA = rf"(?:the|this|that|each|every)\s+(?:[\w-]+\s+){{0,3}}?{MEDIA_WORDS}s?\b"  # "the video", "the bikes video"
-_WHOLE = rf"(?!\s+of\s+(?!{NAMED_MEDIA}))"  # "the end" alone, or of the media: not "of the war"
+# "The end" of the media: said alone (the clause ends, or a question word follows) or "of the video"; not
+# "the end of the tunnel", "the start line" or "the opening credits", which are words to search for.
+_WHOLE = rf"(?=\s*(?:[?.!,;:]|$)|\s+of\s+{NAMED_MEDIA}|\s+(?:and|or|then|when|what|who|which|where|how|is|are|was|were|does|do|did)\b)"
 _IT = rf"(?:it|{NAMED_MEDIA})"
 _START = re.compile(rf"\b(?:at|in|near|towards?|from|during)\s+the\s+(?:very\s+)?(?:beginning|start|outset|opening)\b{_WHOLE}|\bhow\s+does\s+{_IT}\s+(?:start|begin|open)\b", re.I)
 _END = re.compile(rf"\b(?:at|in|near|towards?|by|during)\s+the\s+(?:very\s+)?(?:end|ending|close|finish)\b{_WHOLE}|\bhow\s+does\s+{_IT}\s+(?:end|finish|close)\b"
-    r"|\b(?:right\s+now|just\s+now|at\s+the\s+moment(?!\s+\w)|currently|at\s+present|most\s+recently)\b", re.I)
+    r"|\b(?:right|just)\s+now\b|\bat\s+the\s+moment(?=\s*(?:[?.!,;:]|$))", re.I)
 _AFTER = re.compile(rf"\b(?:after|past|since)\s+(?:the\s+)?(?P<t>{_TIME}){_MARK}", re.I)
 _BEFORE = re.compile(rf"\b(?:before|until|till|by)\s+(?:the\s+)?(?P<t>{_TIME}){_MARK}", re.I)
 _POINT = re.compile(rf"(?:\b(?:at|around|near|about|approximately|roughly)\s+(?:the\s+)?|@\s*)(?P<t>{_TIME}){_MARK}|(?P<u>{_TIME})\s+in(?:to\s+(?:the\s+)?(?:video|stream|clip|recording))?\b"

@@ -59,6 +59,8 @@ def test_a_time_the_question_names_is_the_range_searched(question: str, span):
         ("the closing seconds", 10.0),
         ("what is said in the last few minutes", 180.0),
         ("towards the end of the talk, what slide is shown", 10.0),
+        ("the credits roll at the end", 10.0),  # a description of the end is searched there
+        ("at the end, what is said and who says it", 10.0),
     ],
 )
 def test_the_end_is_counted_back_from_each_streams_end(question: str, last_s: float):
@@ -69,6 +71,9 @@ def test_the_end_is_counted_back_from_each_streams_end(question: str, last_s: fl
     "question",
     [
         "at the end of the tunnel a light shines",  # the end of something in the picture, not of the video
+        "the runners crouch at the start line",
+        "the opening credits",
+        "the currently selected window is highlighted",  # "currently" describes; "right now" asks
         "at the beginning of the war",
         "the last slide",
         "the end credits",

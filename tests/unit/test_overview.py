@@ -44,6 +44,8 @@ def test_a_request_for_a_summary_is_an_overview(question: str):
         "an outline is drawn on the board",
         "a recap of the game is shown",
         "what is the man in the video talking about",
+        "a slide listing the key points",
+        "the speaker summarizes the results",
         "what happens in the video at 1:30",  # a named time wins
         "a red motorcycle",
         "",
