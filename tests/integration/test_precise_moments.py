@@ -142,6 +142,31 @@ def test_the_first_and_last_time_a_word_is_said(service):
     assert last.start_s > 20.0 and last.start_s < 22.9 < last.end_s
 
 
+def test_a_question_about_whole_streams_fails_alone_when_the_stream_list_fails(service):
+    """The bad day of the per-stream searches: the store cannot list its streams (injected; the real one
+    does not fail here). The questions that need the list fail, each with the store's error; the one
+    asked beside them gets its moments; a stream the question is limited to that is gone gives nothing."""
+    from streammm.errors import StoreError
+
+    class CannotList:
+        def __init__(self, store):
+            self.store = store
+
+        def __getattr__(self, name):
+            return getattr(self.store, name)
+
+        def streams(self):
+            raise StoreError("listing streams failed: injected", retriable=True)
+
+    broken = QueryService(CannotList(service.store), service.encoder, min_relevance=service.min_relevance)
+    asked = [SearchRequest("what is this video about?"), SearchRequest("he was not an ill disposed young man"), SearchRequest("what is shown at the end?")]
+    results = broken.moments_many(asked)
+    assert isinstance(results[0], StoreError) and isinstance(results[2], StoreError)
+    assert [(m.start_s, m.end_s) for m in results[1]] == [(m.start_s, m.end_s) for m in service.moments(asked[1])]
+    assert service.moments(SearchRequest("what is shown at the end?", streams=("deleted-stream",))) == []
+    assert service.moments(SearchRequest("summarize it", streams=("deleted-stream",))) == []
+
+
 def test_a_query_that_matches_nothing_well_gets_no_moments(service):
     assert service.moments(SearchRequest("quantum chromodynamics lecture", k=5)) == []
     # the same service without the cut returns weak moments, each with a relevance below it
