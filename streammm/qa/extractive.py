@@ -89,7 +89,11 @@ class ExtractiveAnswerer:
         citations: list[Citation] = []
         terms = Terms.of(question)
         for candidate in picked:
-            citation = evidence.cite(candidate.clip, *said_when(candidate, terms))
+            start_s, end_s = said_when(candidate, terms)
+            clip = candidate.clip
+            if not clip.start_s <= start_s <= end_s <= clip.end_s:  # the words cited are in another clip of its sentence
+                clip = _clip_covering(moments[candidate.moment_rank], start_s, end_s)
+            citation = evidence.cite(clip, start_s, end_s)
             sentence = say(candidate, citation)
             text = sentence if not parts else " " + sentence
             parts.append(text)

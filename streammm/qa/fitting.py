@@ -5,7 +5,9 @@ A clip is a 4 s window on a 2 s grid, so a moment merged from clips has its edge
 each moment is cut to what answered the query instead:
 
 - **speech**: the run of spoken words that best matches the query's words (their own times), widened to
-  the phrase around them when only a word or two of it is left out;
+  the phrase around them when only a word or two of it is left out; where the query describes what was said
+  (some of its words are not said, and it neither quotes words nor asks for "the word ..."), the whole
+  phrase it was said in, between pauses (said_in): what the speaker said there;
 - **on-screen text**: the seconds the best-matching line is on screen (OCR spans carry them), within
   the retrieved clips that show it; a line on screen before and after every clip of the moment (a title,
   a menu bar) says nothing about *when*, so it does not bound the moment, nor does a line naming a number
@@ -142,21 +144,43 @@ def sentence_ends_after(words: Sequence[Word], i: int) -> bool:
     return ends_sentence(words[i].text)
 
 
-def _snap_to_phrase(words: Sequence[Word], first: int, last: int) -> tuple[int, int]:
-    def ends_phrase(i: int) -> bool:  # a phrase ends after words[i]
-        return i == len(words) - 1 or words[i + 1].start_s - words[i].end_s >= PAUSE_S or words[i].text.strip()[-1:] in ".?!;:"
+def phrase_ends_after(words: Sequence[Word], i: int) -> bool:
+    """Whether a phrase ends with words[i]: the last word, a silence of PAUSE_S after it, or its punctuation
+    (not a comma)."""
+    return i == len(words) - 1 or words[i + 1].start_s - words[i].end_s >= PAUSE_S or words[i].text.strip()[-1:] in ".?!;:"
 
+
+def _snap_to_phrase(words: Sequence[Word], first: int, last: int) -> tuple[int, int]:
     head = first
-    while head > 0 and not ends_phrase(head - 1):
+    while head > 0 and not phrase_ends_after(words, head - 1):
         head -= 1
     if first - head <= SNAP_WORDS:
         first = head
     tail = last
-    while not ends_phrase(tail):
+    while not phrase_ends_after(words, tail):
         tail += 1
     if tail - last <= SNAP_WORDS:
         last = tail
     return first, last
+
+
+def said_in(words: Sequence[Word], fit: Fit, max_s: float = MAX_MOMENT_S) -> Fit:
+    """`fit` widened to the phrase it was said in (between pauses or sentence ends: phrase_ends_after), where
+    that lasts at most `max_s`. A query that describes what was said, in words of its own as well as the
+    speaker's ("a caller says she is in Texas", "Diane introduces herself"), asks for what the speaker said
+    there, not for the words the two share."""
+    inside = [i for i, w in enumerate(words) if w.start_s >= fit.start_s and w.end_s <= fit.end_s]
+    if not inside:
+        return fit
+    first, last = inside[0], inside[-1]
+    while first > 0 and not phrase_ends_after(words, first - 1):
+        first -= 1
+    while not phrase_ends_after(words, last):
+        last += 1
+    if words[last].end_s - words[first].start_s > max_s:
+        return fit
+    text = " ".join(w.text.strip() for w in words[first : last + 1])
+    return Fit("speech", words[first].start_s, words[last].end_s, text, fit.match)
 
 
 def spoken_meaning(query_vector: np.ndarray | None, clip: Clip) -> bool:
@@ -312,6 +336,8 @@ def _fit(
     chained = [item.clip for item in chain]
     words = [w for w in distinct_words(chained) if w.start_s >= lo and w.end_s <= hi]
     speech = _near(fit_speech(terms, words), span)
+    if speech is not None and not terms.asks_for_words and speech.match < 1.0:
+        speech = said_in(words, speech)
     reach = (max(lo, min(c.start_s for c in chained)), min(hi, max(c.end_s for c in chained)))
     ocr = fit_ocr(terms, distinct_lines(clips), reach, span)
     best = max((f for f in (speech, ocr) if f is not None and f.match >= MIN_MATCH), key=lambda f: f.match, default=None)

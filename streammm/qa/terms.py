@@ -37,6 +37,9 @@ CUE_WORDS = frozenset(
     "words screen shown shows show display displayed text reads read written writes label title video frame scene "
     "someone something somebody user appears appear seen see".split()
 )
+# Words that name what follows as words, not as a description ("the word 'selfish'", "the name Dashwood").
+WORD_CUES = frozenset("word words phrase phrases name named term quote quoted".split())
+QUOTE = re.compile(r"(?:^|[^\w'\"“‘])['\"“‘][^'\"“”‘’]*\w[^'\"“”‘’]*['\"”’](?![\w'])")  # a quoted stretch, not an apostrophe
 SOFT = 0.3  # weight of a query's stopword or cue word: counts inside a run of matches, never alone
 # Words that ask what was said, which pictures cannot show. Not "says" ("the sign says STOP"), nor "talks" or
 # "speaks" (they can be seen).
@@ -48,6 +51,7 @@ class Terms:
     """A query's words: content words weigh 1, stopwords and cue words SOFT."""
 
     weights: Mapping[str, float]
+    quoted: bool = False  # the query quotes words ("the narrator says 'ill disposed'")
     _matches: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)  # match()'s answers
     shown: dict[tuple[str, ...], float] = field(default_factory=dict, compare=False, repr=False)  # ocr_fit.screen_match's
 
@@ -56,7 +60,7 @@ class Terms:
         weights: dict[str, float] = {}
         for token in tokens(text):
             weights[token] = SOFT if token in STOPWORDS or token in CUE_WORDS else 1.0
-        return cls(weights)
+        return cls(weights, quoted=bool(QUOTE.search(text)))
 
     @cached_property
     def numbers(self) -> frozenset[int]:
@@ -85,6 +89,12 @@ class Terms:
     @property
     def asks_what_was_said(self) -> bool:
         return any(token in SAID_CUES for token in self.weights)
+
+    @cached_property
+    def asks_for_words(self) -> bool:
+        """Whether the query asks for particular words said or shown: it quotes them, or names them as words
+        ("the word 'selfish'", "when is the name Dashwood said?")."""
+        return self.quoted or any(token in WORD_CUES for token in self.weights)
 
     @cached_property
     def content(self) -> float:

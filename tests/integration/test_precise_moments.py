@@ -52,6 +52,19 @@ def test_a_sentence_said_in_other_words_is_found_for_the_seconds_it_is_said(serv
     assert abs(moment.start_s - start_s) <= 0.5 and abs(moment.end_s - end_s) <= 0.5, (moment.start_s, moment.end_s)
 
 
+@pytest.mark.parametrize(
+    "text, start_s, end_s",
+    [("the narrator calls being selfish a bad trait", 10.36, 15.18), ("a man described as not ill disposed by the narrator", 7.31, 9.84)],
+)
+def test_a_description_of_what_was_said_is_found_for_the_utterance_that_says_it(service, text, start_s, end_s):
+    """Some of these words are said, some are the asker's own: the moment is what the narrator said there
+    (between pauses), not only the words the two share ("selfish, is to be ill -disposed." at 12.9-15.2 s and
+    "ill -disposed young man." at 8.5-9.9 s before)."""
+    moment = top(service, text, "narrated_slideshow")
+    assert moment.evidence == "speech"
+    assert abs(moment.start_s - start_s) <= 0.5 and abs(moment.end_s - end_s) <= 0.5, (moment.start_s, moment.end_s)
+
+
 def test_a_slide_counter_is_found_for_the_seconds_it_is_on_screen(service):
     moment = top(service, "the slide counter reads 3 of 5", "narrated_slideshow")
     assert moment.evidence == "ocr"

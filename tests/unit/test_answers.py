@@ -226,6 +226,22 @@ def test_a_sentence_is_cited_from_the_words_that_match_the_question():
     assert (done.citations[0].start_s, done.citations[0].end_s) == (0.2, 2.5)  # no word of the question: all of it
 
 
+def test_words_cited_from_a_sentence_over_two_clips_are_cited_in_the_clip_that_holds_them():
+    """A sentence said over two clips is the candidate of the clip it overlaps most; the words that match the
+    question may be in the other one. They had been clamped into the wrong clip: a 0-second citation at its
+    edge (0:14-0:14 for "Diane", said at 13.0 s). The words' phrase ends at the pause after "Jersey,"."""
+    words = (
+        Word(12.7, 12.8, "This"), Word(12.8, 13.0, "is"), Word(13.0, 13.3, "Diane"), Word(13.3, 13.6, "in"), Word(13.6, 14.1, "Jersey,"),
+        Word(14.5, 15.3, "and"), Word(15.3, 15.9, "I'm"), Word(15.9, 16.2, "Sheila"), Word(16.2, 17.7, "Chicago."),
+    )
+    early = clip("call", 10.0, 14.0, words=words[:5], transcript="This is Diane in Jersey,")
+    late = clip("call", 14.0, 18.0, words=words[5:], transcript="and I'm Sheila Chicago.")
+    moments = [Moment("call", 12.7, 17.7, 1.0, (late, early))]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=1), "Diane introduces herself", moments)
+    (citation,) = done.citations
+    assert (citation.clip_id, citation.start_s, citation.end_s) == (early.clip_id, 12.7, 14.0)  # "This is Diane in Jersey,"
+
+
 def test_candidates_far_weaker_than_the_best_are_not_said():
     """The typed command leads the narration by more than SCORE_MARGIN: the answer cites the terminal only,
     not a sentence of a moment the question is not about to make up three."""

@@ -88,6 +88,49 @@ def test_a_paraphrase_keeps_the_phrase_when_only_two_words_are_left_out():
     assert fit is not None and (fit.start_s, fit.end_s) == (words[0].start_s, words[-1].end_s)  # "He was" joins
 
 
+def call(*turns: tuple[str, float]) -> list[Word]:
+    """A conversation: each turn's words from its start, a pause between turns."""
+    return [w for text, start in turns for w in said(text, start)]
+
+
+def test_a_described_utterance_gives_the_phrase_it_was_said_in():
+    """A query that describes what was said, in words of its own and the speaker's, lands on what the speaker
+    said there (between pauses), not on the words the two share: held-out labels are speaker turns."""
+    words = call(("This is Diane in New Jersey,", 12.0), ("and I'm Sheila in Texas, originally from Chicago.", 14.5), ("Oh, me too.", 18.0))
+    one, two = clip(12.0, words=words, cosine=0.6), clip(14.0, words=words, cosine=0.6)
+    (moment, *_) = fit_moments("a caller says she is in Texas, originally from Chicago", found(two, one), QUERY)
+    turn = [w for w in words if 14.5 <= w.start_s < 18.0]
+    assert (moment.start_s, moment.end_s) == (turn[0].start_s, turn[-1].end_s)
+    assert moment.evidence_text == "and I'm Sheila in Texas, originally from Chicago."
+    (moment, *_) = fit_moments("Diane introduces herself", found(one, two), QUERY)
+    assert moment.evidence_text == "This is Diane in New Jersey,"  # the pause ends it
+
+
+def test_words_asked_for_as_words_are_not_widened():
+    words = call(("This is Diane in New Jersey,", 12.7), ("and I'm Sheila in Texas, originally from Chicago.", 14.5))
+    one = clip(12.0, words=words, cosine=0.6, length=8.0)
+    for query in ("when is the name Diane said?", "the caller says 'Sheila in Texas' to her", "the word Chicago in the call"):
+        (moment, *_) = fit_moments(query, found(one), QUERY)
+        assert moment.evidence_text in ("This is Diane", "Sheila in Texas,", "Chicago."), query  # two words snap to the phrase
+    (moment, *_) = fit_moments("Sheila in Texas, originally from Chicago", found(one), QUERY)  # every word said: those words
+    assert moment.evidence_text == "Sheila in Texas, originally from Chicago."
+
+
+def test_a_described_utterance_longer_than_a_moment_keeps_its_words():
+    words = said(" ".join(["word"] * 30) + " the lighthouse came into view " + " ".join(["more"] * 30), 0.0)
+    one = clip(0.0, words=words, cosine=0.6, length=40.0)
+    (moment, *_) = fit_moments("someone sees an old lighthouse", found(one), QUERY)
+    assert moment.evidence_text == "lighthouse"
+
+
+def test_quotes_are_told_from_apostrophes():
+    assert Terms.of("the narrator says 'amiable himself' while a motorbike is shown").quoted
+    assert Terms.of('he says "hello there"').quoted and Terms.of("the sign reads “OPEN”").quoted
+    assert not Terms.of("don't stop, it's the Smiths' house").quoted
+    assert not Terms.of("Diane introduces herself").asks_for_words
+    assert Terms.of("the word married").asks_for_words and Terms.of("when is the name Dashwood said?").asks_for_words
+
+
 def test_a_single_word_inside_a_long_sentence_is_not_widened_to_the_sentence():
     words = said("we drove for hours along the coast and then the old lighthouse came into view at last", 0.0)
     fit = fit_speech(Terms.of("lighthouse"), words)
