@@ -20,7 +20,7 @@ import numpy as np
 
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
-from streammm.qa.fitting import MIN_MATCH, distinct_words, fit_speech, sentence_ends_after
+from streammm.qa.fitting import MIN_MATCH, distinct_words, fit_speech, said_in, sentence_ends_after
 from streammm.qa.moments import Moment
 from streammm.qa.overview import asks_overview
 from streammm.qa.terms import STOPWORDS, Terms, ends_sentence
@@ -213,6 +213,8 @@ def said_when(candidate: Candidate, terms: Terms) -> tuple[float, float]:
     run = fit_speech(terms, candidate.words) if candidate.kind == "speech" and candidate.words else None
     if run is None or run.match < MIN_MATCH:
         return candidate.start_s, candidate.end_s
+    if not terms.asks_for_words and run.match < 1.0:
+        run = said_in(candidate.words, run)
     return max(run.start_s, candidate.start_s), min(run.end_s, candidate.end_s)
 
 

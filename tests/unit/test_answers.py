@@ -224,6 +224,13 @@ def test_a_sentence_is_cited_from_the_words_that_match_the_question():
     assert (done.citations[0].start_s, done.citations[0].end_s) == (0.8, 1.2)  # ... and cited where "Dashwood" is
     _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=1), "what does the narrator say?", moments)
     assert (done.citations[0].start_s, done.citations[0].end_s) == (0.2, 2.5)  # no word of the question: all of it
+    text = "Okay then I thought you know I heard a beep on the line."
+    said = clip("call", 10.0, 14.0, words=tuple(Word(10.5 + 0.25 * n, 10.73 + 0.25 * n, w) for n, w in enumerate(text.split())))
+    moments = [Moment("call", 10.5, 13.73, 1.0, (said,))]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=1), "someone says they heard a noise", moments)
+    assert (done.citations[0].start_s, done.citations[0].end_s) == (10.5, 13.73)  # described, not quoted: what was said there
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=1), "the word heard", moments)
+    assert (done.citations[0].start_s, done.citations[0].end_s) == (12.25, 12.48)  # asked for as a word: the word
 
 
 def test_words_cited_from_a_sentence_over_two_clips_are_cited_in_the_clip_that_holds_them():
