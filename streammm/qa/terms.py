@@ -39,7 +39,7 @@ CUE_WORDS = frozenset(
 )
 # Words that name what follows as words, not as a description ("the word 'selfish'", "the name Dashwood").
 WORD_CUES = frozenset("word words phrase phrases name named term quote quoted".split())
-QUOTE = re.compile(r"(?:^|[^\w'\"“‘])['\"“‘][^'\"“”‘’]*\w[^'\"“”‘’]*['\"”’](?![\w'])")  # a quoted stretch, not an apostrophe
+QUOTE = re.compile(r"(?:^|(?<=[^\w'\"“‘]))['\"“‘]([^'\"“”‘’]*)['\"”’](?![\w'])")  # a quoted stretch, not an apostrophe
 SOFT = 0.3  # weight of a query's stopword or cue word: counts inside a run of matches, never alone
 # Words that ask what was said, which pictures cannot show. Not "says" ("the sign says STOP"), nor "talks" or
 # "speaks" (they can be seen).
@@ -60,7 +60,7 @@ class Terms:
         weights: dict[str, float] = {}
         for token in tokens(text):
             weights[token] = SOFT if token in STOPWORDS or token in CUE_WORDS else 1.0
-        return cls(weights, quoted=bool(QUOTE.search(text)))
+        return cls(weights, quoted=any(any(c.isalnum() for c in m.group(1)) for m in QUOTE.finditer(text)))
 
     @cached_property
     def numbers(self) -> frozenset[int]:

@@ -129,6 +129,10 @@ def test_quotes_are_told_from_apostrophes():
     assert not Terms.of("don't stop, it's the Smiths' house").quoted
     assert not Terms.of("Diane introduces herself").asks_for_words
     assert Terms.of("the word married").asks_for_words and Terms.of("when is the name Dashwood said?").asks_for_words
+    # Hostile input: an unclosed quote before 200,000 letters is read in one pass (a backtracking pattern took
+    # ~1 s at 16,000 and grew with the square of the length), and quotes without a word in them quote nothing.
+    assert not Terms.of("x '" + "a" * 200_000).quoted and not Terms.of("'" * 200_000).quoted and not Terms.of("say '  ' or \"...\"").quoted
+    assert Terms.of("x 'a" * 50_000 + "'").quoted
 
 
 def test_a_single_word_inside_a_long_sentence_is_not_widened_to_the_sentence():
