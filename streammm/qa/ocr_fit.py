@@ -47,11 +47,12 @@ def line_match(terms: Terms, line: OcrLine) -> float:
 
 def screen_match(terms: Terms, lines: Sequence[OcrLine]) -> float:
     """How well lines on screen together answer: the share of the query's content words they have between
-    them, discounted when most of their words are other words. A listing read as one line per entry
+    them, discounted when most of their words are other words (zeros aside). A listing read as one line per entry
     ("bin", "include lib64", "local") answers a query that names several entries as one line would."""
     texts = tuple(line.text for line in lines)
     if texts not in terms.shown:  # the same lines come back in every clip that shows them
-        words = [w for text in texts for w in shown_tokens(text)]
+        # A clock's or a timecode's empty fields ("00:00:11:00") are neither the query's words nor others.
+        words = [w for text in texts for w in shown_tokens(text) if not (w.isdecimal() and int(w) == 0)]
         found = [terms.match(w) for w in words]
         coverage = terms.coverage(t for t in found if t is not None)
         precision = sum(1 for t in found if t is not None) / len(words) if words else 0.0

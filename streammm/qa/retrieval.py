@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from streammm.config import STRATEGIES
+from streammm.qa.terms import with_number_forms
 from streammm.records import MODALITIES, ClipFilter, ScoredClip
 from streammm.store.base import ClipStore
 from streammm.store.fusion import FusionSearch
@@ -50,5 +51,7 @@ def retrieve_many(store: ClipStore, searches: Sequence[FusionSearch], *, strateg
         return [store.search_vector(s.vector, target=strategy, k=k, where=s.where) for s in searches]
     if strategy == "late":
         searches = [FusionSearch(None, s.vector, s.where) for s in searches]
+    else:  # BM25 matches words as written: a number is searched in both forms
+        searches = [FusionSearch(with_number_forms(s.query) if s.query else s.query, s.vector, s.where) for s in searches]
     targets = MODALITIES if strategy == "late" else ("joint",)
     return store.search_rank_fusion_many(searches, targets=targets, k=k, depth=fusion_depth(k))

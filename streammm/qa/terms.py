@@ -69,9 +69,10 @@ class Terms:
 
     def contradicted_by(self, text: str) -> bool:
         """Whether `text` names a number the query does not, where the query names numbers ("slide 4 of 5" for
-        "slide 5 of 5", "in 30 seconds" for "in 29 seconds")."""
+        "slide 5 of 5", "in 30 seconds" for "in 29 seconds"). Zero names nothing: a clock's or a timecode's
+        empty fields ("00:00:11:00" for "eleven seconds")."""
         wanted = self.numbers
-        return bool(wanted) and any(token.isdecimal() and int(token) not in wanted for token in tokens(text))
+        return bool(wanted) and any(token.isdecimal() and int(token) not in wanted and int(token) != 0 for token in tokens(text))
 
     @cached_property
     def _stems(self) -> dict[str, str]:
@@ -131,6 +132,21 @@ class Terms:
             first.setdefault(term, (i, clause))
         pairs = [(first[a], first[b]) for a, b in zip(content, content[1:], strict=False) if a in first and b in first]
         return sum(1 for a, b in pairs if a[0] > b[0] and a[1] != b[1]) / len(pairs) if pairs else 0.0
+
+
+_DIGITS_WORDS = {digits: word for word, digits in NUMBER_WORDS.items()}
+_ALONE_NUMBER = re.compile(r"(?<![\w:./-])([1-9]\d?)(?![\w:./-])")
+
+
+def with_number_forms(text: str) -> str:
+    """`text` followed by the other form of each number it names ("eleven" → "11", "4" → "four"), for a
+    full-text search: speech recognition and on-screen text write numbers either way, and BM25 matches
+    words as written ("the timecode shows eleven seconds" finds "00:00:11:00")."""
+    lower = text.lower()
+    extra = dict.fromkeys(NUMBER_WORDS[w] for w in re.findall(r"[^\W_]+", lower) if w in NUMBER_WORDS)
+    # A number standing alone, not a part of a time, a timecode, a version or a path ("00:00:03:12", "2.5").
+    extra.update(dict.fromkeys(_DIGITS_WORDS[n] for n in _ALONE_NUMBER.findall(lower) if n in _DIGITS_WORDS))
+    return f"{text} {' '.join(extra)}" if extra else text
 
 
 def ends_sentence(word: str) -> bool:

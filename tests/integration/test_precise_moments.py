@@ -71,6 +71,16 @@ def test_a_slide_counter_is_found_for_the_seconds_it_is_on_screen(service):
     assert abs(moment.start_s - 10.0) <= 1.0 and abs(moment.end_s - 15.0) <= 1.0, (moment.start_s, moment.end_s)
 
 
+@pytest.mark.parametrize("text", ["the timecode shows eleven seconds", "the timecode shows 11 seconds"])
+def test_a_timecode_is_found_for_the_number_asked_in_words_or_digits(service, text):
+    """The burned-in timecode reads "00:00:11:00" at 11 s. Asked in words, BM25 had not found the clip (it
+    matches "11" as written) and, asked either way, the line's zeros had made it a line of other words: the
+    moment was a 0-4 s (words) or 10-12 s (digits) stretch of the clip grid."""
+    moment = top(service, text, "moviepy_timecode_example")
+    assert moment.evidence == "ocr" and moment.evidence_text == "00:00:11:00"
+    assert abs(moment.start_s - 11.0) <= 0.1, (moment.start_s, moment.end_s)
+
+
 @pytest.mark.parametrize("text, start_s, end_s", [("a tabby cat", 0.0, 5.0), ("a squirrel eating on a branch", 15.0, 20.0)])
 def test_a_picture_is_found_for_the_seconds_its_slide_is_shown(service, text, start_s, end_s):
     """The run of sampled frames that match, cut where the slide changes: not the 4 s clip grid (which gave

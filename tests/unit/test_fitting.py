@@ -10,7 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streammm.qa.fitting import fit_moments, fit_sentences, fit_speech, relevance
-from streammm.qa.terms import Terms, same_word, shown_tokens, tokens
+from streammm.qa.terms import Terms, same_word, shown_tokens, tokens, with_number_forms
 from streammm.records import Clip, OcrLine, ScoredClip, Word
 
 QUERY = np.array([1.0, 0.0, 0.0], dtype=np.float32)
@@ -229,6 +229,25 @@ def test_a_line_naming_another_number_than_the_query_does_not_bound_the_moment()
     terms = Terms.of("the clock shows 18:09")
     assert terms.numbers == {18, 9} and not terms.contradicted_by("18:09") and terms.contradicted_by("18:10")
     assert not Terms.of("a red car").contradicted_by("slide 4 of 5")
+
+
+def test_a_timecode_read_on_screen_answers_the_number_asked_in_words():
+    """A timecode's empty fields ("00:00:11:00") neither contradict the number asked nor dilute the line's
+    match: "eleven seconds" is the line that shows 11 (it had been taken for a line of other words)."""
+    lines = [OcrLine(float(t), t + 0.04, f"00:00:{t:02d}:00", x=0.5, y=0.9) for t in range(8, 16)]
+    clips = [clip(t, lines=[ln for ln in lines if t <= ln.start_s < t + 4], cosine=0.3) for t in (8.0, 10.0, 12.0)]
+    (moment, *_) = fit_moments("the timecode shows eleven seconds", found(clips[1], clips[0], clips[2]), QUERY)
+    assert moment.evidence == "ocr" and (moment.start_s, moment.end_s) == (11.0, 11.04)
+    assert not Terms.of("eleven seconds").contradicted_by("00:00:11:00") and Terms.of("eleven seconds").contradicted_by("00:00:12:00")
+
+
+def test_numbers_are_searched_in_both_forms():
+    """BM25 matches words as written; speech and screens write numbers either way."""
+    assert with_number_forms("the timecode shows eleven seconds") == "the timecode shows eleven seconds 11"
+    assert with_number_forms("4 queen of clubs") == "4 queen of clubs four"
+    # a number inside a time, a timecode, a version or a name is not a number word
+    assert with_number_forms("00:00:03:12 at 2.5 s on cam-2") == "00:00:03:12 at 2.5 s on cam-2"
+    assert with_number_forms("the one with a red car") == "the one with a red car" and with_number_forms("") == ""
 
 
 def test_a_sentence_that_says_the_query_in_other_words_bounds_the_moment():
