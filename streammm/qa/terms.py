@@ -31,11 +31,13 @@ STOPWORDS = frozenset(
     "at to for from by with about into and or but not no it its he she they them his her their i you we me my your our "
     "there here than then so as if any some can could would should will shall may might must has have had".split()
 )
-# Words that say what kind of evidence is wanted, not what it contains ("the narrator says ...").
+# Words that say what kind of evidence is wanted, not what it contains ("the narrator says ..."), ...
 CUE_WORDS = frozenset(
     "say says said saying tell tells told speak speaks spoke speaker narrator narrates talk talks mention mentions voice "
     "words screen shown shows show display displayed text reads read written writes label title video frame scene "
-    "someone something somebody user appears appear seen see".split()
+    "someone something somebody user appears appear seen see "
+    # ... or how to get there ("jump to the bit where he says selfish", "find the part with the espresso")
+    "jump skip find locate looking part bit moment point section segment clip place".split()
 )
 # Words that name what follows as words, not as a description ("the word 'selfish'", "the name Dashwood").
 WORD_CUES = frozenset("word words phrase phrases name named term quote quoted".split())

@@ -123,6 +123,17 @@ def test_a_described_utterance_longer_than_a_moment_keeps_its_words():
     assert moment.evidence_text == "lighthouse"
 
 
+def test_how_to_get_there_is_not_what_was_said():
+    """"Jump to the bit where he says selfish" asks for "selfish": jump and bit say where to go, and are not
+    words the speaker left out (which had made it a description, widened to the whole phrase)."""
+    words = said("Unless to be rather cold hearted and rather selfish is to be ill disposed.", 10.4)
+    hit = next(w for w in words if w.text == "selfish")
+    for query in ("jump to the bit where he says selfish", "find the part where the narrator says selfish", "skip to the moment he says selfish"):
+        assert Terms.of(query).content_words == ("selfish",), query
+        (moment, *_) = fit_moments(query, found(clip(10.0, words=words, cosine=0.6, length=6.0)), QUERY)
+        assert (moment.start_s, moment.end_s) == (hit.start_s, hit.end_s), query
+
+
 def test_quotes_are_told_from_apostrophes():
     assert Terms.of("the narrator says 'amiable himself' while a motorbike is shown").quoted
     assert Terms.of('he says "hello there"').quoted and Terms.of("the sign reads “OPEN”").quoted
