@@ -20,6 +20,7 @@ import numpy as np
 
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
+from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_terms, occurrences
 from streammm.qa.fitting import MIN_MATCH, distinct_words, fit_speech, said_in, sentence_ends_after
 from streammm.qa.moments import Moment
 from streammm.qa.overview import asks_overview
@@ -29,6 +30,7 @@ from streammm.qa.when import named_time, occurrence
 from streammm.records import Clip, OcrLine, Word
 
 MAX_SENTENCE_WORDS = 30
+MAX_COUNTED = 10  # times a count answer cites
 SCORE_MARGIN = 0.2  # a candidate scoring this much less than the best is not said (docs/eval.md, answers)
 MIN_PIECE_WORDS = 3  # content words a piece of a sentence needs to be said without the question's words
 SAME_ROW = 0.03  # fraction of the frame's height
@@ -79,8 +81,14 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
 
     async def answer(self, question: str, moments: Sequence[Moment]) -> AsyncIterator[AnswerEvent]:
-        picked = await self._run(self.pick, question, moments)
         evidence = Evidence.of(moments)
+        counted = occurrences(question, moments) if asks_count(question) else []
+        if counted:
+            text, citations = count_answer(question, counted, evidence, saturated=len(moments) >= COUNT_K)
+            yield Delta(text)
+            yield Done(text, citations, self.name)
+            return
+        picked = await self._run(self.pick, question, moments)
         if not picked:
             yield Delta(NOTHING_FOUND)
             yield Done(NOTHING_FOUND, (), self.name)
@@ -109,8 +117,10 @@ class ExtractiveAnswerer:
             return overview_of(found, len(moments))
         if occurrence(question) is not None:
             # "When is X first said?": QueryService put the first (or last) occurrence first; the others
-            # are X too, but not the one asked for.
-            found = [c for c in found if c.moment_rank == 0] or found
+            # are X too, but not the one asked for; nor is what the first moment's clips hold beside it.
+            first = moments[0]
+            ours = [c for c in found if c.moment_rank == 0]
+            found = [c for c in ours if c.start_s < first.end_s and c.end_s > first.start_s] or ours or found
         named = named_time(question)
         if named is not None and named.last_s is not None:
             # "What is shown at the end?": each stream's moments are its last seconds (QueryService), so its
@@ -143,6 +153,26 @@ class ExtractiveAnswerer:
             if len(picked) == self.max_sentences:
                 break
         return picked
+
+
+def count_answer(question: str, counted: Sequence[Occurrence], evidence: Evidence, *, saturated: bool) -> tuple[str, tuple[Citation, ...]]:
+    """For "how many times is X said?": how many times, then each time (up to MAX_COUNTED), cited where the
+    words were said or the line was shown. `saturated`: the search returned all the moments it was asked
+    for, so there may be more than the moments hold ("at least")."""
+    words = " ".join(counted_terms(question).content_words)
+    verb = "said" if counted[0].kind == "speech" else "shown"
+    n = len(counted)
+    times = "once" if n == 1 else "twice" if n == 2 else f"{n} times"
+    parts = [f"“{words}” is {verb} {'at least ' if saturated else ''}{times} in what was found:"]
+    citations = []
+    for one in counted[:MAX_COUNTED]:
+        citation = evidence.cite(one.clip, one.start_s, one.end_s)
+        text = one.text.strip()
+        parts.append(f" At {citation.tag} “{text}”{'' if text[-1:] in '.?!' else '.'}")
+        citations.append(citation)
+    if n > MAX_COUNTED:
+        parts.append(f" And {n - MAX_COUNTED} more.")
+    return "".join(parts), tuple(citations)
 
 
 def overview_of(found: Sequence[Candidate], moments: int) -> list[Candidate]:

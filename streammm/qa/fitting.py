@@ -277,8 +277,11 @@ def fit_moments(
         if seed.clip.clip_id in taken:
             continue
         group = _grow(seed, found, rel, taken, max_moment_s)
-        taken.update(item.clip.clip_id for item in group)
         fit, support = _fit(terms, group, found, rel, (lo, hi), query_vector)
+        # The group's clips that do not show the fitted evidence are left for moments of their own: where a
+        # word is said twice a few seconds apart, each time is a moment ("when is amiable last said?").
+        taken.add(seed.clip.clip_id)
+        taken.update(item.clip.clip_id for item in group if _shows(item.clip, fit.start_s, fit.end_s))
         clips = tuple(item.clip for item in sorted(support, key=lambda item: order[item.clip.clip_id]))
         # A question about what was said, where nothing was said, is not answered by what was seen or shown.
         unsaid = terms.asks_what_was_said and not any(c.words for c in clips)
@@ -335,7 +338,8 @@ def _fit(
     chain = _chain(group, found)
     chained = [item.clip for item in chain]
     words = [w for w in distinct_words(chained) if w.start_s >= lo and w.end_s <= hi]
-    speech = _near(fit_speech(terms, words), span)
+    # The chain's best run may be another group's (the same words said earlier): then the group's own.
+    speech = _near(fit_speech(terms, words), span) or _near(fit_speech(terms, [w for w in distinct_words(clips) if w.start_s >= lo and w.end_s <= hi]), span)
     if speech is not None and not terms.asks_for_words and speech.match < 1.0:
         speech = said_in(words, speech)
     reach = (max(lo, min(c.start_s for c in chained)), min(hi, max(c.end_s for c in chained)))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from streammm.models.base import TextEncoder
+from streammm.qa.counting import COUNT_K, asks_count, counted_text
 from streammm.qa.fitting import fit_moments
 from streammm.qa.moments import MAX_MOMENT_S, Moment, over_range
 from streammm.qa.overview import asks_overview, parts
@@ -65,8 +66,11 @@ def _name_words(stream_id: str) -> set[str]:
 
 
 def understood(query: SearchRequest) -> SearchRequest:
-    """`query` with what its words ask for: a time they name (with_named_time), else an overview."""
+    """`query` with what its words ask for: a time they name (with_named_time), else an overview; a count asks
+    for at least COUNT_K moments (every time it happens, not the best few)."""
     query = with_named_time(query)
+    if asks_count(query.text) and query.k < COUNT_K:
+        query = replace(query, k=COUNT_K)
     if not query.named_time and query.start_s is None and query.end_s is None and asks_overview(query.text):
         return replace(query, overview=True)
     return query
@@ -78,7 +82,7 @@ def in_order_asked(question: str, moments: list[Moment]) -> list[Moment]:
     as they were. Where the best moment was fitted to words said or shown, its occurrences are the moments
     fitted to such words too (each holds the question's words: "amiable" said at 17 s and at 23 s, however
     differently the sentences around score); else those about as relevant as the best (ABOUT_AS_GOOD)."""
-    which = occurrence(question)
+    which = occurrence(question) or ("first" if asks_count(question) else None)  # a count lists them in time order
     if which is None or not moments:
         return moments
     best = max(moments, key=lambda m: m.relevance)
@@ -218,7 +222,8 @@ class QueryService:
         """The moments of `query` from its retrieved clips (`found`, best first) and its vector: fitted to
         their evidence, ordered, and cut to `query.k` at least `min_relevance` relevant (all of them where the
         question named the time: what is there answers it)."""
-        moments = fit_moments(query.text, found, vector, bounds=(query.start_s, query.end_s))
+        asked = counted_text(query.text) if asks_count(query.text) else query.text  # the words to fit to
+        moments = fit_moments(asked, found, vector, bounds=(query.start_s, query.end_s))
         if query.strategy == "hybrid":
             # Fusion found the candidates; their calibrated relevance (the query's words in the clip as well
             # as its meaning) orders them. Over the dev queries and the larger labelled set, this ranked the

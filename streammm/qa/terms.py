@@ -37,7 +37,9 @@ CUE_WORDS = frozenset(
     "words screen shown shows show display displayed text reads read written writes label title video frame scene "
     "someone something somebody user appears appear seen see "
     # ... or how to get there ("jump to the bit where he says selfish", "find the part with the espresso")
-    "jump skip find locate looking part bit moment point section segment clip place".split()
+    "jump skip find locate looking part bit moment point section segment clip place "
+    # ... or which time, or how many ("when is amiable first said?", "how many times ...")
+    "first last earliest latest initially time times often".split()
 )
 # Words that name what follows as words, not as a description ("the word 'selfish'", "the name Dashwood").
 WORD_CUES = frozenset("word words phrase phrases name named term quote quoted".split())

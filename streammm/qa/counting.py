@@ -1,0 +1,110 @@
+"""Questions that ask how many times something is said or shown: "how many times is amiable said?", "how
+often does the word Chicago come up?", "how many times does the timecode show 11?".
+
+The count is of what the evidence holds, not of moments: each spoken word of the question's one content word
+(each run of its words within one phrase, for several), and each time a line with its words comes on screen.
+Only the retrieved moments' clips are looked at, so a question about counting asks the search for more of
+them (COUNT_K moments). Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from streammm.qa.fitting import distinct_words, phrase_ends_after
+from streammm.qa.moments import Moment
+from streammm.qa.ocr_fit import distinct_lines
+from streammm.qa.terms import WORD_CUES, Terms, shown_tokens, tokens
+from streammm.records import Clip, Word
+
+COUNT_K = 20  # moments a counting question asks the search for
+_NOT_COUNTED = re.compile(rf"\b(?:{'|'.join(sorted(WORD_CUES))})\b|\b(?:comes?|came)\s+up\b", re.I)
+_COUNT = re.compile(r"\bhow\s+(?:many\s+times|often)\b|\b(?:the\s+)?number\s+of\s+times\b|\bcount\s+(?:the\s+)?(?:times|occurrences|mentions)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One time the counted words were said (`kind` "speech") or came on screen ("ocr"), and where."""
+
+    kind: str
+    start_s: float
+    end_s: float
+    text: str  # the phrase said, or the line shown
+    clip: Clip  # a clip of the evidence that holds it
+
+
+def asks_count(question: str) -> bool:
+    """Whether `question` asks how many times something happens."""
+    return bool(_COUNT.search(question))
+
+
+def counted_text(question: str) -> str:
+    """What `question` asks to count: its words less those that ask for a count ("how many times", "how
+    often"), call what is counted words ("the word", "the name") or say that it comes up."""
+    text = _COUNT.sub(" ", question)
+    return _NOT_COUNTED.sub(" ", text)
+
+
+def counted_terms(question: str) -> Terms:
+    return Terms.of(counted_text(question))
+
+
+def occurrences(question: str, moments: Sequence[Moment]) -> list[Occurrence]:
+    """Each time the question's content words were said or shown in the moments' clips, in time order per
+    stream, of the kind of evidence the best moment was fitted to (speech or on-screen text; none for
+    pictures, which are not counted)."""
+    if not moments:
+        return []
+    best = max(moments, key=lambda m: m.relevance)
+    terms = counted_terms(question)
+    if best.evidence not in ("speech", "ocr") or not terms.content_words:
+        return []
+    found: list[Occurrence] = []
+    for stream in dict.fromkeys(m.stream_id for m in moments):
+        clips = [c for m in moments if m.stream_id == stream for c in m.clips]
+        found += _said(terms, clips) if best.evidence == "speech" else _shown(terms, clips)
+    return found
+
+
+def _said(terms: Terms, clips: Sequence[Clip]) -> list[Occurrence]:
+    """Each phrase (phrase_ends_after) that says every content word of `terms`, once per run of them: a run
+    starts at a word of the first content word and takes the rest in the same phrase."""
+    words = distinct_words(clips)
+    wanted = terms.content_words
+    found: list[Occurrence] = []
+    first = 0
+    for i in range(len(words)):
+        if not phrase_ends_after(words, i):
+            continue
+        phrase = words[first : i + 1]
+        first = i + 1
+        hits = [(w, {terms.match(t) for t in tokens(w.text)}) for w in phrase]
+        starts = [n for n, (_, said) in enumerate(hits) if wanted[0] in said]
+        for n, start in enumerate(starts):
+            end = starts[n + 1] if n + 1 < len(starts) else len(hits)
+            run = hits[start:end]
+            if set(wanted) <= set().union(*(said for _, said in run)):
+                last = max(k for k, (_, said) in enumerate(run) if said & set(wanted))
+                found.append(_said_at(run[0][0], run[last][0], phrase, clips))
+    return found
+
+
+def _said_at(first: Word, last: Word, phrase: Sequence[Word], clips: Sequence[Clip]) -> Occurrence:
+    text = " ".join(w.text.strip() for w in phrase)
+    holder = next((c for c in clips if c.start_s <= first.start_s and last.end_s <= c.end_s), None)
+    holder = holder or max(clips, key=lambda c: min(c.end_s, last.end_s) - max(c.start_s, first.start_s))
+    return Occurrence("speech", first.start_s, last.end_s, text, holder)
+
+
+def _shown(terms: Terms, clips: Sequence[Clip]) -> list[Occurrence]:
+    """Each time a line with every content word of `terms` came on screen (the same line in the same place,
+    on screen without a break, is one time)."""
+    wanted = set(terms.content_words)
+    found = []
+    for line in sorted(distinct_lines(clips), key=lambda ln: ln.start_s):
+        if wanted <= {terms.match(t) for t in shown_tokens(line.text)}:
+            holder = max(clips, key=lambda c: min(c.end_s, line.end_s) - max(c.start_s, line.start_s))
+            found.append(Occurrence("ocr", line.start_s, line.end_s, line.text, holder))
+    return found
