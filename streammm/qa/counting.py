@@ -2,7 +2,7 @@
 often does the word Chicago come up?", "how many times does the timecode show 11?".
 
 The count is of what the evidence holds, not of moments: each spoken word of the question's one content word
-(each run of its words within one phrase, for several), and each time a line with its words comes on screen.
+(each run of its words within one phrase, for several), and each stretch of time its words are on screen.
 Only the retrieved moments' clips are looked at, so a question about counting asks the search for more of
 them (COUNT_K moments). Pure functions; no I/O.
 """
@@ -17,9 +17,10 @@ from streammm.qa.fitting import distinct_words, phrase_ends_after
 from streammm.qa.moments import Moment
 from streammm.qa.ocr_fit import distinct_lines
 from streammm.qa.terms import WORD_CUES, Terms, shown_tokens, tokens
-from streammm.records import Clip, Word
+from streammm.records import Clip, OcrLine, Word
 
 COUNT_K = 20  # moments a counting question asks the search for
+SHOWN_GAP_S = 1.0  # on-screen reads of the counted words this close together are one time (a sample interval)
 _NOT_COUNTED = re.compile(rf"\b(?:{'|'.join(sorted(WORD_CUES))})\b|\b(?:comes?|came)\s+up\b", re.I)
 _COUNT = re.compile(r"\bhow\s+(?:many\s+times|often)\b|\b(?:the\s+)?number\s+of\s+times\b|\bcount\s+(?:the\s+)?(?:times|occurrences|mentions)\b", re.I)
 
@@ -49,6 +50,16 @@ def counted_text(question: str) -> str:
 
 def counted_terms(question: str) -> Terms:
     return Terms.of(counted_text(question))
+
+
+def counted_words(question: str) -> str:
+    """The words counted, as the question writes them: from its first content word to its last ("how many
+    times is Keep This Configuration shown?": "Keep This Configuration")."""
+    text = counted_text(question)
+    content = set(Terms.of(text).content_words)
+    words = re.findall(r"[^\W_]+(?:['’][^\W_]+)*", text)
+    hits = [i for i, w in enumerate(words) if content & set(tokens(w))]
+    return " ".join(words[hits[0] : hits[-1] + 1]) if hits else ""
 
 
 def occurrences(question: str, moments: Sequence[Moment]) -> list[Occurrence]:
@@ -99,12 +110,20 @@ def _said_at(first: Word, last: Word, phrase: Sequence[Word], clips: Sequence[Cl
 
 
 def _shown(terms: Terms, clips: Sequence[Clip]) -> list[Occurrence]:
-    """Each time a line with every content word of `terms` came on screen (the same line in the same place,
-    on screen without a break, is one time)."""
+    """Each stretch of time a line with every content word of `terms` is on screen: the lines that have them
+    (wherever they are), their times merged where they overlap or are at most SHOWN_GAP_S apart (a line
+    misread at one sample, or the same words in two places at once, is still one time)."""
     wanted = set(terms.content_words)
+    lines = sorted((ln for ln in distinct_lines(clips) if wanted <= {terms.match_shown(t) for t in shown_tokens(ln.text)}), key=lambda ln: ln.start_s)
+    stretches: list[list[OcrLine]] = []
+    for line in lines:
+        if stretches and line.start_s <= max(ln.end_s for ln in stretches[-1]) + SHOWN_GAP_S:
+            stretches[-1].append(line)
+        else:
+            stretches.append([line])
     found = []
-    for line in sorted(distinct_lines(clips), key=lambda ln: ln.start_s):
-        if wanted <= {terms.match(t) for t in shown_tokens(line.text)}:
-            holder = max(clips, key=lambda c: min(c.end_s, line.end_s) - max(c.start_s, line.start_s))
-            found.append(Occurrence("ocr", line.start_s, line.end_s, line.text, holder))
+    for stretch in stretches:
+        start, end = stretch[0].start_s, max(ln.end_s for ln in stretch)
+        holder = max(clips, key=lambda c: (min(c.end_s, end) - max(c.start_s, start), -c.start_s))  # most of it, earliest
+        found.append(Occurrence("ocr", start, end, stretch[0].text, holder))
     return found

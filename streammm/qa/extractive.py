@@ -20,7 +20,7 @@ import numpy as np
 
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
-from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_terms, occurrences
+from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_words, occurrences
 from streammm.qa.fitting import MIN_MATCH, distinct_words, fit_speech, said_in, sentence_ends_after
 from streammm.qa.moments import Moment
 from streammm.qa.overview import asks_overview
@@ -159,7 +159,7 @@ def count_answer(question: str, counted: Sequence[Occurrence], evidence: Evidenc
     """For "how many times is X said?": how many times, then each time (up to MAX_COUNTED), cited where the
     words were said or the line was shown. `saturated`: the search returned all the moments it was asked
     for, so there may be more than the moments hold ("at least")."""
-    words = " ".join(counted_terms(question).content_words)
+    words = counted_words(question)
     verb = "said" if counted[0].kind == "speech" else "shown"
     n = len(counted)
     times = "once" if n == 1 else "twice" if n == 2 else f"{n} times"

@@ -53,7 +53,7 @@ def screen_match(terms: Terms, lines: Sequence[OcrLine]) -> float:
     if texts not in terms.shown:  # the same lines come back in every clip that shows them
         # A clock's or a timecode's empty fields ("00:00:11:00") are neither the query's words nor others.
         words = [w for text in texts for w in shown_tokens(text) if not (w.isdecimal() and int(w) == 0)]
-        found = [terms.match(w) for w in words]
+        found = [terms.match_shown(w) for w in words]
         coverage = terms.coverage(t for t in found if t is not None)
         precision = sum(1 for t in found if t is not None) / len(words) if words else 0.0
         terms.shown[texts] = coverage * (0.5 + 0.5 * precision)

@@ -44,6 +44,7 @@ CUE_WORDS = frozenset(
 # Words that name what follows as words, not as a description ("the word 'selfish'", "the name Dashwood").
 WORD_CUES = frozenset("word words phrase phrases name named term quote quoted".split())
 QUOTE = re.compile(r"(?:^|(?<=[^\w'\"“‘]))['\"“‘]([^'\"“”‘’]*)['\"”’](?![\w'])")  # a quoted stretch, not an apostrophe
+MISREAD_MIN = 6  # letters a word needs before a one-letter difference on screen is taken for a misreading
 SOFT = 0.3  # weight of a query's stopword or cue word: counts inside a run of matches, never alone
 # Words that ask what was said, which pictures cannot show. Not "says" ("the sign says STOP"), nor "talks" or
 # "speaks" (they can be seen).
@@ -119,6 +120,17 @@ class Terms:
             self._matches[token] = found
         return self._matches[token]
 
+    def match_shown(self, token: str) -> str | None:
+        """match() for a word read on screen, which OCR may have misread by a letter ("Configiration"): a query
+        word of at least MISREAD_MIN letters one edit away is that word."""
+        found = self.match(token)
+        if found is not None or len(token) < MISREAD_MIN:
+            return found
+        key = "\0" + token
+        if key not in self._matches:
+            self._matches[key] = next((t for t in self.weights if len(t) >= MISREAD_MIN and one_edit_apart(t, token)), None)
+        return self._matches[key]
+
     def coverage(self, matched: Iterable[str]) -> float:
         """The share of the query's content words among `matched` terms (0 when it has none)."""
         total = self.content
@@ -151,6 +163,18 @@ def with_number_forms(text: str) -> str:
     # A number standing alone, not a part of a time, a timecode, a version or a path ("00:00:03:12", "2.5").
     extra.update(dict.fromkeys(_DIGITS_WORDS[n] for n in _ALONE_NUMBER.findall(lower) if n in _DIGITS_WORDS))
     return f"{text} {' '.join(extra)}" if extra else text
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether `b` is `a` with one letter replaced, added, dropped, or two neighbours swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = next((i for i, (x, y) in enumerate(zip(short, long)) if x != y), len(short))
+    return short[i:] == long[i + 1 :]
 
 
 def ends_sentence(word: str) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from streammm.qa.answer import Done, Evidence
-from streammm.qa.counting import COUNT_K, asks_count, counted_text, occurrences
+from streammm.qa.counting import COUNT_K, asks_count, counted_text, counted_words, occurrences
 from streammm.qa.extractive import MAX_COUNTED, ExtractiveAnswerer, count_answer
 from streammm.qa.fitting import fit_moments
 from streammm.qa.moments import Moment
@@ -78,6 +78,23 @@ def test_a_line_is_counted_each_time_it_comes_on_screen():
     clips = [clip(t, lines=[ln for ln in lines if ln.start_s < t + 4 and ln.end_s > t]) for t in (4.0, 8.0, 20.0, 28.0)]
     found = occurrences("how many times is Mirror displays shown?", [moment(*clips, evidence="ocr")])
     assert [(o.kind, o.start_s, o.end_s) for o in found] == [("ocr", 4.0, 12.0), ("ocr", 20.0, 24.0)]
+
+
+def test_a_misread_sample_or_the_same_words_in_two_places_are_one_time_on_screen():
+    lines = [
+        OcrLine(31.0, 31.8, "Keep This Configuration", x=0.6, y=0.7), OcrLine(32.0, 32.33, "Keep This Configiration", x=0.6, y=0.7),
+        OcrLine(31.2, 32.6, "keep this configuration?", x=0.2, y=0.2), OcrLine(40.0, 41.0, "Keep This Configuration", x=0.6, y=0.7),
+    ]  # fmt: skip
+    clips = [clip(t, lines=[ln for ln in lines if ln.start_s < t + 4 and ln.end_s > t]) for t in (30.0, 32.0, 38.0)]
+    found = occurrences("how many times is Keep This Configuration shown?", [moment(*clips, evidence="ocr")])
+    assert [(o.start_s, o.end_s) for o in found] == [(31.0, 32.6), (40.0, 41.0)]
+    assert found[0].clip.start_s == 30.0  # cited in the clip that shows most of it
+
+
+def test_the_words_counted_are_said_as_asked():
+    assert counted_words("how many times is Keep This Configuration shown?") == "Keep This Configuration"
+    assert counted_words("how often does the narrator say ill disposed?") == "ill disposed"
+    assert counted_words("how many times is the word amiable said?") == "amiable" and counted_words("how many times?") == ""
 
 
 def test_pictures_are_not_counted():

@@ -10,7 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streammm.qa.fitting import fit_moments, fit_sentences, fit_speech, relevance
-from streammm.qa.terms import Terms, same_word, shown_tokens, tokens, with_number_forms
+from streammm.qa.terms import Terms, one_edit_apart, same_word, shown_tokens, tokens, with_number_forms
 from streammm.records import Clip, OcrLine, ScoredClip, Word
 
 QUERY = np.array([1.0, 0.0, 0.0], dtype=np.float32)
@@ -250,6 +250,20 @@ def test_a_timecode_read_on_screen_answers_the_number_asked_in_words():
     (moment, *_) = fit_moments("the timecode shows eleven seconds", found(clips[1], clips[0], clips[2]), QUERY)
     assert moment.evidence == "ocr" and (moment.start_s, moment.end_s) == (11.0, 11.04)
     assert not Terms.of("eleven seconds").contradicted_by("00:00:11:00") and Terms.of("eleven seconds").contradicted_by("00:00:12:00")
+
+
+def test_a_word_misread_on_screen_by_a_letter_still_matches_but_not_one_said():
+    """OCR misreads a letter ("Configiration"); speech recognition writes real words, where one letter is
+    another word ("though" is not "through")."""
+    assert one_edit_apart("configuration", "configiration") and one_edit_apart("display", "dispaly") and one_edit_apart("settings", "setings")
+    assert not one_edit_apart("abcdef", "abcdef") and not one_edit_apart("configuration", "confirmation")
+    terms = Terms.of("the Keep This Configuration button")
+    assert terms.match_shown("configiration") == "configuration" and terms.match("configiration") is None
+    assert Terms.of("the door").match_shown("dour") is None  # short words are not guessed at
+    line = OcrLine(32.0, 32.33, "Keep This Configiration", x=0.6, y=0.7)
+    (moment, *_) = fit_moments("the Keep This Configuration button", found(clip(30.0, lines=(line,), cosine=0.3)), QUERY)
+    assert moment.evidence == "ocr" and (moment.start_s, moment.end_s) == (32.0, 32.33)
+    assert fit_speech(Terms.of("walk through the door"), said("I thought though", 1.0)) is None
 
 
 def test_numbers_are_searched_in_both_forms():
