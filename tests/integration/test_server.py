@@ -138,6 +138,21 @@ def test_questions_about_the_end_and_the_whole_video_are_answered_from_there(cli
     cited_clips_are_evidence(about)
 
 
+def test_how_many_times_is_counted_over_the_websocket_with_each_time_cited(client):
+    """"Amiable" is said twice on the slideshow; asked with k=3, the count still searches for 20 moments. A
+    count of nothing said (a silent video) is the usual answer, not "said 0 times"."""
+    with client.websocket_connect("/v1/ws") as ws:
+        got = ask(ws, "c1", "how many times is the word amiable said?", k=3)
+        silent = ask(ws, "c2", "how many times does the cyclist say hello?", streams=["bikes"])
+    assert got["error"] is None and silent["error"] is None, (got["error"], silent["error"])
+    assert got["done"]["text"].startswith("“amiable” is said twice"), got["done"]["text"]
+    assert [round(c["start_s"]) for c in got["done"]["citations"]] == [17, 23], got["done"]["citations"]
+    assert len(got["moments"]) > 3  # a count is not cut to the k asked for
+    assert " is said " not in silent["done"]["text"] and "frames show" in silent["done"]["text"], silent["done"]["text"]
+    cited_clips_are_evidence(got)
+    cited_clips_are_evidence(silent)
+
+
 def test_a_question_about_a_setting_is_answered_with_its_value(client):
     """The screencast's settings dialog shows "Resolution:" and, beside it, "1024 x 768 (4:3)"."""
     with client.websocket_connect("/v1/ws") as ws:
