@@ -211,8 +211,11 @@ def candidates(moments: Sequence[Moment]) -> list[Candidate]:
     """Every spoken sentence, on-screen line and frame-tag list of the moments."""
     found: list[Candidate] = []
     for rank, moment in enumerate(moments):
-        found += _sentences(moment, rank)
-        found += _screen_lines(moment, rank)
+        mine = _sentences(moment, rank) + _screen_lines(moment, rank)
+        # What the moment's clips hold beside its fitted span ("slide 2 of 5" beside the butterfly's "slide 3
+        # of 5") is not what it found, where anything said or shown is inside it.
+        inside = [c for c in mine if c.start_s < moment.end_s and c.end_s > moment.start_s]
+        found += inside or mine
         best = moment.clips[0]
         if best.tags:
             found.append(Candidate("frames", ", ".join(best.tags[:5]), best, best.start_s, best.end_s, rank))

@@ -343,7 +343,14 @@ def _fit(
     if speech is not None and not terms.asks_for_words and speech.match < 1.0:
         speech = said_in(words, speech)
     reach = (max(lo, min(c.start_s for c in chained)), min(hi, max(c.end_s for c in chained)))
-    ocr = fit_ocr(terms, distinct_lines(clips), reach, span)
+    lines = distinct_lines(clips)
+    ocr = fit_ocr(terms, lines, reach, span)
+    if ocr is not None and ocr.match < 1.0 and query_vector is not None:
+        # The screen has only some of the query's words ("slide" of "which slide shows a butterfly?"): where the
+        # pictures single out a run, the matching lines shown with it are the ones asked for ("slide 3 of 5").
+        run = fit_frames(query_vector, distinct_frames(chained), reach, around=span)
+        if run is not None:
+            ocr = fit_ocr(terms, [ln for ln in lines if ln.start_s < run[1] and ln.end_s > run[0]], reach, span) or ocr
     best = max((f for f in (speech, ocr) if f is not None and f.match >= MIN_MATCH), key=lambda f: f.match, default=None)
     if best is None:
         grid = None

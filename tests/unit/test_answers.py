@@ -143,7 +143,7 @@ def test_the_answer_to_a_question_that_names_a_time_says_only_what_was_said_or_s
         words=(Word(6.2, 6.6, "for"), Word(6.6, 7.0, "them."), Word(7.31, 7.6, "He"), Word(7.6, 8.0, "was"), Word(8.0, 8.4, "not")),
         ocr_lines=(OcrLine(5.0, 7.0, "slide 2 of 5"), OcrLine(7.0, 10.0, "slide 3 of 5")),
     )
-    moments = [Moment("slides", 7.0, 10.0, 1.0, (spoken,))]
+    moments = [Moment("slides", 5.0, 10.0, 1.0, (spoken,))]
     _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=5), "which slide is shown at 0:09?", moments)
     assert "slide 3 of 5" in done.text and "slide 2 of 5" not in done.text and "for them" not in done.text
     assert done.citations and all(c.end_s > 7.0 and c.start_s < 11.0 for c in done.citations)
@@ -247,6 +247,17 @@ def test_words_cited_from_a_sentence_over_two_clips_are_cited_in_the_clip_that_h
     _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=1), "Diane introduces herself", moments)
     (citation,) = done.citations
     assert (citation.clip_id, citation.start_s, citation.end_s) == (early.clip_id, 12.7, 14.0)  # "This is Diane in Jersey,"
+
+
+def test_what_a_moments_clips_hold_beside_its_fitted_span_is_not_said():
+    """The butterfly's moment is 10-15 s ("slide 3 of 5"); its clips also show "slide 2 of 5" and "slide 4
+    of 5", which are other slides' counters: the answer had said "slide 2 of 5" first."""
+    lines = tuple(OcrLine(5.0 * n, 5.0 * n + 5, f"slide {n + 1} of 5", x=0.5, y=0.9) for n in (1, 2, 3))
+    clips = tuple(clip("slides", t, t + 4, ocr_lines=tuple(ln for ln in lines if ln.start_s < t + 4 and ln.end_s > t)) for t in (8.0, 12.0, 14.0))
+    moments = [Moment("slides", 10.0, 15.0, 1.0, clips, evidence="ocr", evidence_text="slide 3 of 5")]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "which slide shows a butterfly?", moments)
+    assert "slide 3 of 5" in done.text and "slide 2 of 5" not in done.text and "slide 4 of 5" not in done.text, done.text
+    assert all(10.0 <= c.start_s < 15.0 for c in done.citations)
 
 
 def test_candidates_far_weaker_than_the_best_are_not_said():

@@ -356,6 +356,18 @@ def test_a_cut_found_between_two_sampled_frames_bounds_the_run_where_the_shot_ch
     assert fit_moments("a tabby cat", found(*cut_in), QUERY)[0].start_s == 1.2
 
 
+def test_a_screen_with_some_of_the_words_is_the_one_shown_with_the_pictures_that_match():
+    """"Which slide shows a butterfly?": every slide counter has "slide", only the pictures say which slide
+    holds the butterfly (frames 10-14 s): the counter shown with them bounds the moment, not all three."""
+    butterfly = {float(t): (0.8 if 10 <= t < 15 else 0.1) for t in range(8, 20)}
+    counters = [OcrLine(5.0 * n, 5.0 * n + 5, f"slide {n + 1} of 5", x=0.5, y=0.9) for n in range(5)]
+    clips = [replace(framed(t, butterfly, cosine=0.5, shots=(10.0, 15.0)), ocr_lines=tuple(ln for ln in counters if ln.start_s < t + 4 and ln.end_s > t)) for t in (8.0, 10.0, 12.0, 14.0, 16.0)]
+    (moment, *_) = fit_moments("which slide shows a butterfly?", found(*clips), QUERY)
+    assert (moment.evidence, moment.evidence_text, moment.start_s, moment.end_s) == ("ocr", "slide 3 of 5", 10.0, 15.0)
+    flat = [replace(c, frame_vectors=None) for c in clips]  # no pictures to tell: every counter that matches
+    assert fit_moments("which slide shows a butterfly?", found(*flat), QUERY)[0].evidence_text.count("slide") > 1
+
+
 def test_pictures_that_match_as_well_elsewhere_in_the_moment_fall_back_to_the_clip_grid():
     blinking = {float(t): c for t, c in enumerate([0.1, 0.1, 0.8, 0.8, 0.1, 0.1, 0.8, 0.1, 0.1, 0.1, 0.1, 0.1])}
     clips = [framed(t, blinking, cosine=c) for t, c in [(4.0, 0.56), (2.0, 0.55), (6.0, 0.2)]]  # the cat at 2-3 s, and 6 s
