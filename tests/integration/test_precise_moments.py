@@ -71,6 +71,24 @@ def test_a_slide_counter_is_found_for_the_seconds_it_is_on_screen(service):
     assert abs(moment.start_s - 10.0) <= 1.0 and abs(moment.end_s - 15.0) <= 1.0, (moment.start_s, moment.end_s)
 
 
+def test_which_slide_shows_a_picture_is_the_counter_shown_with_it(service):
+    """Every counter says "slide"; the butterfly is on slide 3 (10-15 s). The moment had been 8-20 s, three
+    counters, and the answer "slide 2 of 5"."""
+    import asyncio
+
+    from streammm.qa.extractive import ExtractiveAnswerer
+
+    question = "which slide shows a butterfly?"
+    moments = service.moments(SearchRequest(question, streams=("narrated_slideshow",)))
+    assert (moments[0].evidence_text, moments[0].start_s, moments[0].end_s) == ("slide 3 of 5", 10.0, 15.0)
+
+    async def answer():
+        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
+
+    done = asyncio.run(answer())
+    assert done.text.startswith("At [narrated_slideshow @ 00:10") and "“slide 3 of 5”" in done.text.split(".")[0], done.text
+
+
 @pytest.mark.parametrize("text", ["the timecode shows eleven seconds", "the timecode shows 11 seconds"])
 def test_a_timecode_is_found_for_the_number_asked_in_words_or_digits(service, text):
     """The burned-in timecode reads "00:00:11:00" at 11 s. Asked in words, BM25 had not found the clip (it
