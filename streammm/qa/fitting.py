@@ -368,9 +368,15 @@ def _fit(
             return Fit("visual", *run, tags), [item for item in chain if _shows(item.clip, *run)]
         fit = Fit("visual", *(grid or _grid_span(clips, span, rel)), tags)
         return fit, [item for item in group if _shows(item.clip, fit.start_s, fit.end_s)]
-    ids = {item.clip.clip_id for item in group}
-    extra = [item for item in chain if item.clip.clip_id not in ids and _shows(item.clip, best.start_s, best.end_s)]
-    return best, [*group, *extra]
+    # The clips that hold the evidence support it; for words said, those that hold the rest of their sentence
+    # too (the answer says the whole sentence, not the piece of it the fitted clips hold).
+    held = [(best.start_s, best.end_s)]
+    if best.kind == "speech":
+        sentence = fit_sentences(words, (best.start_s, best.end_s))
+        if sentence is not None:
+            held.append((sentence.start_s, sentence.end_s))
+    support = [item for item in chain if any(_shows(item.clip, *s) for s in held)]
+    return best, support or list(group)
 
 
 def _grid_span(clips: Sequence[Clip], span: tuple[float, float], rel: Mapping[str, float]) -> tuple[float, float]:

@@ -192,6 +192,17 @@ def test_a_sentence_spoken_across_three_clips_is_one_moment_supported_by_them():
     assert moment.clips[0].start_s <= moment.start_s < moment.clips[0].end_s  # the first clip holds the start: its thumbnail
 
 
+def test_the_clips_that_hold_the_rest_of_the_sentence_support_the_words_said():
+    """"What does the narrator say about Dashwood?" is fitted to "Dashwood" (1.5 s, in the first clip); the
+    sentence goes on to 6.9 s, through clips the fit does not reach: they support the moment too, so the
+    answer can say the whole sentence (it had said "... to consider how")."""
+    words = said("And mister John Dashwood had then leisure to consider how much there might be in his power.", 0.3, step=0.4)
+    clips = [clip(t, words=words, cosine=c) for t, c in ((0.0, 0.6), (2.0, 0.45), (4.0, 0.45), (8.0, 0.4))]
+    (moment, *_) = fit_moments("what does the narrator say about Dashwood?", found(*clips), QUERY)
+    assert (moment.start_s, moment.evidence_text) == (words[3].start_s, "Dashwood")
+    assert [c.start_s for c in moment.clips] == [0.0, 2.0, 4.0]  # not the clip after the sentence
+
+
 # --- on-screen text ---------------------------------------------------------------------------------------
 
 
