@@ -167,7 +167,7 @@ def count_answer(question: str, counted: Sequence[Occurrence], evidence: Evidenc
     citations = []
     for one in counted[:MAX_COUNTED]:
         citation = evidence.cite(one.clip, one.start_s, one.end_s)
-        text = one.text.strip()
+        text = one.text.strip().rstrip(",;:")
         parts.append(f" At {citation.tag} “{text}”{'' if text[-1:] in '.?!' else '.'}")
         citations.append(citation)
     if n > MAX_COUNTED:

@@ -35,7 +35,7 @@ STOPWORDS = frozenset(
 CUE_WORDS = frozenset(
     "say says said saying tell tells told speak speaks spoke speaker narrator narrates talk talks mention mentions voice "
     "words screen shown shows show display displayed text reads read written writes label title video frame scene "
-    "someone something somebody user appears appear seen see "
+    "someone something somebody user appears appear appeared seen see mentioned spoken talked talking speaking showed showing "
     # ... or how to get there ("jump to the bit where he says selfish", "find the part with the espresso")
     "jump skip find locate looking part bit moment point section segment clip place "
     # ... or which time, or how many ("when is amiable first said?", "how many times ...")

@@ -64,6 +64,14 @@ def test_each_word_said_is_counted_once_though_clips_overlap():
     assert all(o.clip.start_s <= o.start_s and o.end_s <= o.clip.end_s for o in found)  # cited in a clip that holds it
 
 
+def test_how_it_was_said_is_not_what_is_counted():
+    """"Mentioned", "spoken", "talked about" say how, not what: "Chicago" is counted, in each turn that says it."""
+    words = said("and I'm Sheila in Texas, originally from Chicago.", 14.5) + said("Oh, I'm originally from Chicago also.", 18.1)
+    for question in ("how many times is Chicago mentioned?", "how often is Chicago spoken of?", "how many times do they talk about Chicago?"):
+        found = occurrences(question, [moment(clip(14.0, words=words, length=8.0))])
+        assert [w.start_s for o in found for w in words if w.start_s == o.start_s] == [w.start_s for w in words if w.text.startswith("Chicago")], question
+
+
 def test_several_words_are_counted_where_a_phrase_says_them_all():
     words = said("He was not an ill disposed young man.", 7.3) + said("Unless to be selfish is to be ill disposed.", 10.4) + said("Ill, said he.", 14.0)
     found = occurrences("how often does the narrator say ill disposed?", [moment(clip(6.0, words=words, length=10.0))])
