@@ -24,6 +24,7 @@ from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_words,
 from streammm.qa.fitting import MIN_MATCH, distinct_words, fit_speech, said_in, sentence_ends_after
 from streammm.qa.moments import Moment
 from streammm.qa.overview import asks_overview
+from streammm.qa.relative import relative_event, tells_the_event
 from streammm.qa.terms import STOPWORDS, Terms, ends_sentence
 from streammm.qa.vectors import remembering
 from streammm.qa.when import named_time, occurrence
@@ -31,6 +32,7 @@ from streammm.records import Clip, OcrLine, Word
 
 MAX_SENTENCE_WORDS = 30
 MAX_COUNTED = 10  # times a count answer cites
+SAME_TIME_S = 0.1  # a candidate that starts this close before its moment starts with it
 SCORE_MARGIN = 0.2  # a candidate scoring this much less than the best is not said (docs/eval.md, answers)
 MIN_PIECE_WORDS = 3  # content words a piece of a sentence needs to be said without the question's words
 SAME_ROW = 0.03  # fraction of the frame's height
@@ -121,6 +123,14 @@ class ExtractiveAnswerer:
             first = moments[0]
             ours = [c for c in found if c.moment_rank == 0]
             found = [c for c in ours if c.start_s < first.end_s and c.end_s > first.start_s] or ours or found
+        around = relative_event(question)
+        if around is not None:
+            # "What is listed after ls /usr is typed?": QueryService searched the seconds after the event. What
+            # there is the event itself (the command line, still on screen), or was there before those seconds
+            # began (a window title), is not what came; what is asked is the rest of the question.
+            found = [c for c in found if not tells_the_event(around, c.text)] or found
+            found = [c for c in found if c.start_s >= moments[c.moment_rank].start_s - SAME_TIME_S] or found
+            question = around.asked if content_words(around.asked) else question
         named = named_time(question)
         if named is not None and named.last_s is not None:
             # "What is shown at the end?": each stream's moments are its last seconds (QueryService), so its
@@ -152,6 +162,8 @@ class ExtractiveAnswerer:
                 picked.append(found[i])
             if len(picked) == self.max_sentences:
                 break
+        if around is not None:
+            picked.sort(key=lambda c: c.start_s)  # what came after (or before) it, in the order it came
         return picked
 
 

@@ -15,6 +15,7 @@ from streammm.qa.counting import COUNT_K, asks_count, counted_text
 from streammm.qa.fitting import fit_moments
 from streammm.qa.moments import MAX_MOMENT_S, Moment, over_range
 from streammm.qa.overview import asks_overview, parts
+from streammm.qa.relative import Relative, relative_event, window
 from streammm.qa.retrieval import retrieve, retrieve_many
 from streammm.qa.terms import STOPWORDS
 from streammm.qa.when import named_time, occurrence
@@ -40,6 +41,7 @@ class SearchRequest:
     named_time: bool = False  # the range is the time the question's words name (qa/when.py)
     last_s: float | None = None  # named: each stream's last this many seconds (resolved per stream by QueryService)
     overview: bool = False  # the question asks what a whole video holds (qa/overview.py)
+    around: Relative | None = None  # the question asks what came just after (or before) an event (qa/relative.py)
 
     @property
     def where(self) -> ClipFilter | None:
@@ -71,8 +73,12 @@ def understood(query: SearchRequest) -> SearchRequest:
     query = with_named_time(query)
     if asks_count(query.text) and query.k < COUNT_K:
         query = replace(query, k=COUNT_K)
-    if not query.named_time and query.start_s is None and query.end_s is None and asks_overview(query.text):
-        return replace(query, overview=True)
+    if not query.named_time and query.start_s is None and query.end_s is None:
+        if asks_overview(query.text):
+            return replace(query, overview=True)
+        around = relative_event(query.text)
+        if around is not None:
+            return replace(query, around=around)
     return query
 
 
@@ -120,6 +126,8 @@ class QueryService:
             return self._at_stream_ends(query, vector)
         if query.overview:
             return self._overview(query, vector)
+        if query.around is not None:
+            return self._around_event(query, vector)
         found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH, where=query.where)
         return self.fitted(query, found, vector)
 
@@ -155,7 +163,7 @@ class QueryService:
                     yield i, exc
         groups: dict[tuple[str, int], list[int]] = {}
         for i in encoded:
-            if queries[i].last_s is not None or queries[i].overview:  # searches per stream: _at_stream_ends, _overview
+            if queries[i].last_s is not None or queries[i].overview or queries[i].around is not None:  # several searches
                 yield i, self._alone(queries[i], encoded[i])
                 continue
             groups.setdefault((queries[i].strategy, queries[i].k), []).append(i)
@@ -195,6 +203,19 @@ class QueryService:
                 part = replace(query, streams=(stream.stream_id,), start_s=start_s, end_s=end_s, overview=False, named_time=True)
                 moments += self.moments(part, vector)[:1]
         return moments
+
+    def _around_event(self, query: SearchRequest, vector: np.ndarray) -> list[Moment]:
+        """moments() for a question about what came just after (or before) an event ("what is listed after ls
+        /usr is typed?"): the event's best moment, searched for on its own words, then the question asked of
+        that stream over the seconds after (before) it (relative.window), as a question naming a time is. No
+        moments where the event is not found."""
+        around = query.around
+        assert around is not None
+        events = self.moments(replace(query, text=around.event, around=None, k=1))
+        if not events:
+            return []
+        start_s, end_s = window(around, events[0])
+        return self.moments(replace(query, streams=(events[0].stream_id,), start_s=start_s, end_s=end_s, named_time=True, around=None), vector)
 
     def _streams_for(self, query: SearchRequest, vector: np.ndarray, most: int) -> list[StreamInfo]:
         """At most `most` of the streams a question about whole streams may be asked of (those it is limited

@@ -205,6 +205,31 @@ def test_how_many_times_a_word_is_said_is_counted_and_each_time_cited(service, s
     assert [round(c.start_s) for c in done.citations] == [17, 23] and all(c.end_s - c.start_s < 1.0 for c in done.citations)
 
 
+def test_what_came_after_an_event_is_answered_from_the_seconds_after_it(service):
+    """"ls /usr" is typed at 3.7-5.3 s and the listing comes at 5.23 s; the settings window closes at ~35 s and
+    the empty desktop follows (35.67-37.13 s). The question's own words ("what is listed", "an empty blue
+    desktop") matched nothing there before: the first was answered with the command itself, the second got a
+    moment at 1.9 s."""
+    import asyncio
+
+    from streammm.qa.extractive import ExtractiveAnswerer
+
+    question = "what is listed after ls /usr is typed?"
+    moments = service.moments(SearchRequest(question))
+    assert [m.stream_id for m in moments] == ["movie-hello"] and 3.5 <= moments[0].start_s <= 5.3, moments
+
+    async def answer():
+        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
+
+    done = asyncio.run(answer())
+    listed = {"bin", "include", "lib", "lib64", "local", "share", "games", "libexec", "sbin", "src"}
+    said = [part.split("“")[1].split("”")[0] for part in done.text.split("At [")[1:]]
+    assert said and all(set(text.split()) <= listed for text in said), done.text  # entries of the listing, not "ls /usr"
+    desktop = service.moments(SearchRequest("an empty blue desktop after the settings window has been closed"))[0]
+    assert desktop.stream_id == "display-dual-monitors" and 34.0 <= desktop.start_s < 35.67 < desktop.end_s, desktop
+    assert service.moments(SearchRequest("what is said after the quantum chromodynamics lecture ends")) == []  # no such event
+
+
 def test_a_question_about_whole_streams_fails_alone_when_the_stream_list_fails(service):
     """The bad day of the per-stream searches: the store cannot list its streams (injected; the real one
     does not fail here). The questions that need the list fail, each with the store's error; the one
@@ -259,6 +284,7 @@ def test_queries_asked_together_get_the_moments_each_gets_alone(service, media, 
     requests += [SearchRequest("quantum chromodynamics lecture", strategy=strategy), SearchRequest("kestrel", streams=(), strategy=strategy)]
     requests += [SearchRequest("what is on screen at 0:12?", strategy=strategy), SearchRequest("what is said after 0:20", strategy=strategy)]
     requests += [SearchRequest("how many times is amiable said?", strategy=strategy), SearchRequest("how often is the slide counter shown?", strategy=strategy)]
+    requests += [SearchRequest("what is listed after ls /usr is typed?", strategy=strategy), SearchRequest("what is said before the dialog appears?", strategy=strategy)]
     together = service.moments_many(requests)
     alone = [service.moments(r) for r in requests]
     key = lambda moments: [(m.stream_id, m.start_s, m.end_s, [c.clip_id for c in m.clips]) for m in moments]  # noqa: E731

@@ -1,0 +1,52 @@
+"""Questions about what came just after or before something (streammm.qa.relative)."""
+
+from __future__ import annotations
+
+import pytest
+
+from streammm.qa.moments import Moment
+from streammm.qa.relative import RELATIVE_S, Relative, relative_event, tells_the_event, window
+
+
+@pytest.mark.parametrize(
+    "question, after, event, asked",
+    [
+        ("what is listed after ls /usr is typed?", True, "ls /usr is typed", "what is listed"),
+        ("what happens right after the settings window is closed?", True, "the settings window is closed", "what happens"),
+        ("what is said before the dialog appears?", False, "the dialog appears", "what is said"),
+        ("After the dialog appears, what is shown?", True, "the dialog appears", "what is shown?"),
+        ("an empty blue desktop after the settings window has been closed", True, "the settings window has been closed", "an empty blue desktop"),
+    ],
+)
+def test_an_event_is_read_with_what_is_asked_about_its_time(question, after, event, asked):
+    assert relative_event(question) == Relative(after, event, asked)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["what is shown after 2 minutes?", "what is said before 0:30", "what happens after that?", "what happens after all",
+     "the day after", "before it", "what is on screen before the end?", "who speaks first?", ""],
+)  # fmt: skip
+def test_times_and_words_that_name_no_event_are_not_events(question):
+    assert relative_event(question) is None
+
+
+def test_after_words_said_is_after_they_end_and_after_something_shown_is_from_when_it_came():
+    said = Moment("s", 10.0, 12.0, 1.0, (), evidence="speech")
+    shown = Moment("s", 10.0, 30.0, 1.0, (), evidence="ocr")  # a typed command stays on screen
+    after, before = Relative(True, "x", ""), Relative(False, "x", "")
+    assert window(after, said) == (12.0, 12.0 + RELATIVE_S) and window(after, shown) == (10.0, 10.0 + RELATIVE_S)
+    assert window(before, said) == (10.0 - RELATIVE_S, 10.0) and window(before, Moment("s", 4.0, 5.0, 1.0, ())) == (0.0, 4.0)
+
+
+def test_the_event_itself_is_told_apart_from_what_came_after_it():
+    around = Relative(True, "the settings window is closed", "what happens")
+    assert tells_the_event(around, "Close Window") and not tells_the_event(around, "Wed 18:39")
+    before = Relative(False, "the slide counter says 3 of 5", "what is shown")
+    assert not tells_the_event(before, "slide 1 of 5")  # half the event's words: another slide's counter
+
+
+def test_hostile_questions_are_read_in_one_pass():
+    assert relative_event("what " * 100_000) is None
+    long = relative_event("what " * 50_000 + "after " + "the window closes " * 20_000)
+    assert long is not None and long.after and long.event.startswith("the window closes")
