@@ -150,18 +150,27 @@ def phrase_ends_after(words: Sequence[Word], i: int) -> bool:
     return i == len(words) - 1 or words[i + 1].start_s - words[i].end_s >= PAUSE_S or words[i].text.strip()[-1:] in ".?!;:"
 
 
-def _snap_to_phrase(words: Sequence[Word], first: int, last: int) -> tuple[int, int]:
-    head = first
+def _phrase_of(words: Sequence[Word], first: int, last: int) -> tuple[int, int]:
+    """(head, tail): the first and last word of the phrase (or phrases) that hold words[first..last]."""
+    head, tail = first, last
     while head > 0 and not phrase_ends_after(words, head - 1):
         head -= 1
-    if first - head <= SNAP_WORDS:
-        first = head
-    tail = last
     while not phrase_ends_after(words, tail):
         tail += 1
-    if tail - last <= SNAP_WORDS:
-        last = tail
-    return first, last
+    return head, tail
+
+
+def _snap_to_phrase(words: Sequence[Word], first: int, last: int) -> tuple[int, int]:
+    """words[first..last] widened to an edge of their phrase where at most SNAP_WORDS are left out there."""
+    head, tail = _phrase_of(words, first, last)
+    return (head if first - head <= SNAP_WORDS else first), (tail if tail - last <= SNAP_WORDS else last)
+
+
+def described(terms: Terms, words: Sequence[Word], fit: Fit) -> Fit:
+    """`fit` (a run of `words`) as the query asks for it: where the query describes what was said (some of its
+    words are not said, and it neither quotes words nor asks for "the word ..."), the phrase it was said in
+    (said_in); else the run."""
+    return fit if terms.asks_for_words or fit.match >= 1.0 else said_in(words, fit)
 
 
 def said_in(words: Sequence[Word], fit: Fit, max_s: float = MAX_MOMENT_S) -> Fit:
@@ -172,11 +181,7 @@ def said_in(words: Sequence[Word], fit: Fit, max_s: float = MAX_MOMENT_S) -> Fit
     inside = [i for i, w in enumerate(words) if w.start_s >= fit.start_s and w.end_s <= fit.end_s]
     if not inside:
         return fit
-    first, last = inside[0], inside[-1]
-    while first > 0 and not phrase_ends_after(words, first - 1):
-        first -= 1
-    while not phrase_ends_after(words, last):
-        last += 1
+    first, last = _phrase_of(words, inside[0], inside[-1])
     if words[last].end_s - words[first].start_s > max_s:
         return fit
     text = " ".join(w.text.strip() for w in words[first : last + 1])
@@ -340,8 +345,7 @@ def _fit(
     words = [w for w in distinct_words(chained) if w.start_s >= lo and w.end_s <= hi]
     # The chain's best run may be another group's (the same words said earlier): then the group's own.
     speech = _near(fit_speech(terms, words), span) or _near(fit_speech(terms, [w for w in distinct_words(clips) if w.start_s >= lo and w.end_s <= hi]), span)
-    if speech is not None and not terms.asks_for_words and speech.match < 1.0:
-        speech = said_in(words, speech)
+    speech = described(terms, words, speech) if speech is not None else None
     reach = (max(lo, min(c.start_s for c in chained)), min(hi, max(c.end_s for c in chained)))
     lines = distinct_lines(clips)
     ocr = fit_ocr(terms, lines, reach, span)
