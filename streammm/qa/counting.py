@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from streammm.qa.fitting import distinct_words, phrase_ends_after
-from streammm.qa.moments import Moment
+from streammm.qa.moments import Moment, covering
 from streammm.qa.ocr_fit import distinct_lines
 from streammm.qa.terms import WORD_CUES, Terms, shown_tokens, tokens
 from streammm.records import Clip, OcrLine, Word
@@ -104,9 +104,7 @@ def _said(terms: Terms, clips: Sequence[Clip]) -> list[Occurrence]:
 
 def _said_at(first: Word, last: Word, phrase: Sequence[Word], clips: Sequence[Clip]) -> Occurrence:
     text = " ".join(w.text.strip() for w in phrase)
-    holder = next((c for c in clips if c.start_s <= first.start_s and last.end_s <= c.end_s), None)
-    holder = holder or max(clips, key=lambda c: min(c.end_s, last.end_s) - max(c.start_s, first.start_s))
-    return Occurrence("speech", first.start_s, last.end_s, text, holder)
+    return Occurrence("speech", first.start_s, last.end_s, text, covering(clips, first.start_s, last.end_s))
 
 
 def _shown(terms: Terms, clips: Sequence[Clip]) -> list[Occurrence]:
@@ -124,6 +122,5 @@ def _shown(terms: Terms, clips: Sequence[Clip]) -> list[Occurrence]:
     found = []
     for stretch in stretches:
         start, end = stretch[0].start_s, max(ln.end_s for ln in stretch)
-        holder = max(clips, key=lambda c: (min(c.end_s, end) - max(c.start_s, start), -c.start_s))  # most of it, earliest
-        found.append(Occurrence("ocr", start, end, stretch[0].text, holder))
+        found.append(Occurrence("ocr", start, end, stretch[0].text, covering(sorted(clips, key=lambda c: c.start_s), start, end)))
     return found

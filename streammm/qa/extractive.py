@@ -21,8 +21,8 @@ import numpy as np
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
 from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_words, occurrences
-from streammm.qa.fitting import MIN_MATCH, distinct_words, fit_speech, said_in, sentence_ends_after
-from streammm.qa.moments import Moment
+from streammm.qa.fitting import MIN_MATCH, described, distinct_words, fit_speech, sentence_ends_after
+from streammm.qa.moments import Moment, covering
 from streammm.qa.overview import asks_overview
 from streammm.qa.relative import relative_event, tells_the_event
 from streammm.qa.terms import STOPWORDS, Terms, ends_sentence
@@ -102,7 +102,7 @@ class ExtractiveAnswerer:
             start_s, end_s = said_when(candidate, terms)
             clip = candidate.clip
             if not clip.start_s <= start_s <= end_s <= clip.end_s:  # the words cited are in another clip of its sentence
-                clip = _clip_covering(moments[candidate.moment_rank], start_s, end_s)
+                clip = covering(moments[candidate.moment_rank].clips, start_s, end_s)
             citation = evidence.cite(clip, start_s, end_s)
             sentence = say(candidate, citation)
             text = sentence if not parts else " " + sentence
@@ -258,8 +258,7 @@ def said_when(candidate: Candidate, terms: Terms) -> tuple[float, float]:
     run = fit_speech(terms, candidate.words) if candidate.kind == "speech" and candidate.words else None
     if run is None or run.match < MIN_MATCH:
         return candidate.start_s, candidate.end_s
-    if not terms.asks_for_words and run.match < 1.0:
-        run = said_in(candidate.words, run)
+    run = described(terms, candidate.words, run)
     return max(run.start_s, candidate.start_s), min(run.end_s, candidate.end_s)
 
 
@@ -298,7 +297,7 @@ def _sentences(moment: Moment, rank: int) -> list[Candidate]:
                 # first word in lower case (or a word's hyphenated rest) where they begin (the recogniser
                 # capitalises a sentence's start).
                 partial = (last and not ends_sentence(word.text)) or (not found and (text[:1].islower() or text[:1] in "-–—,"))
-                found.append(Candidate("speech", text, _clip_covering(moment, start, end), start, end, rank, partial=partial, words=tuple(current)))
+                found.append(Candidate("speech", text, covering(moment.clips, start, end), start, end, rank, partial=partial, words=tuple(current)))
             current = []
     return found
 
@@ -382,11 +381,3 @@ def _already_shown(added: str, line: OcrLine, lines: Sequence[OcrLine], since_s:
     ]
     earlier = {word for o in same_row if not line.text.startswith(o.text) for word in o.text.split()}
     return all(word in earlier for word in added.split())
-
-
-def _clip_covering(moment: Moment, start_s: float, end_s: float) -> Clip:
-    """The moment's clip that overlaps [start_s, end_s] most (the better-ranked one on a tie)."""
-    def overlap(clip: Clip) -> float:
-        return min(end_s, clip.end_s) - max(start_s, clip.start_s)
-
-    return max(moment.clips, key=overlap)

@@ -55,6 +55,12 @@ class Moment:
         return "\n".join(lines) or "\n".join(dict.fromkeys(c.ocr_text for c in self.clips if c.ocr_text))
 
 
+def covering(clips: Sequence[Clip], start_s: float, end_s: float) -> Clip:
+    """The clip of `clips` that overlaps [start_s, end_s] most (the first of them on a tie): the one a citation
+    of that span is made in."""
+    return max(clips, key=lambda clip: min(end_s, clip.end_s) - max(start_s, clip.start_s))
+
+
 def merge_into_moments(found: Sequence[ScoredClip], *, max_moment_s: float = MAX_MOMENT_S) -> list[Moment]:
     """Clips of one stream that overlap or touch become one moment (while it spans at most `max_moment_s`).
 
