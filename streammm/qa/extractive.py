@@ -84,7 +84,7 @@ class ExtractiveAnswerer:
 
     async def answer(self, question: str, moments: Sequence[Moment]) -> AsyncIterator[AnswerEvent]:
         evidence = Evidence.of(moments)
-        counted = occurrences(question, moments) if asks_count(question) else []
+        counted = await self._run(occurrences, question, moments) if asks_count(question) else []
         if counted:
             text, citations = count_answer(question, counted, evidence, saturated=len(moments) >= COUNT_K)
             yield Delta(text)

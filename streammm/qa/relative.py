@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from streammm.qa.moments import Moment
-from streammm.qa.terms import Terms
+from streammm.qa.terms import Terms, tokens
 from streammm.qa.when import named_time
 
 EVENT_SHARE = 0.5  # a sentence or line with more than this share of the event's words tells the event itself
@@ -31,6 +32,10 @@ class Relative:
     after: bool
     event: str
     asked: str  # the rest of the question: what it asks about that time ("what is listed")
+
+    @cached_property
+    def event_terms(self) -> Terms:
+        return Terms.of(self.event)
 
 
 def relative_event(question: str) -> Relative | None:
@@ -59,6 +64,6 @@ def window(relative: Relative, event: Moment) -> tuple[float, float]:
 def tells_the_event(relative: Relative, text: str) -> bool:
     """Whether `text` (a sentence or a line of the answer's evidence) is the event itself, not what came
     after or before it: it has most of the event's words."""
-    terms = Terms.of(relative.event)
-    said = {terms.match(t) for t in Terms.of(text).weights}
+    terms = relative.event_terms
+    said = {terms.match(t) for t in tokens(text)}
     return terms.coverage(t for t in said if t is not None) > EVENT_SHARE

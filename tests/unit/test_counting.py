@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from streammm.qa.answer import Done, Evidence
-from streammm.qa.counting import COUNT_K, asks_count, counted_text, counted_words, occurrences
+from streammm.qa.counting import asks_count, counted_text, counted_words, occurrences
 from streammm.qa.extractive import MAX_COUNTED, ExtractiveAnswerer, count_answer
 from streammm.qa.fitting import fit_moments
 from streammm.qa.moments import Moment
@@ -132,7 +132,7 @@ class NoEncoder:
         raise AssertionError(f"encoded {texts!r}")
 
 
-def run(answerer, question, moments) -> Done:
+def run_answer(answerer, question, moments) -> Done:
     async def go():
         return [event async for event in answerer.answer(question, moments)]
 
@@ -143,9 +143,23 @@ def test_the_answer_says_how_many_times_and_cites_each():
     words = said("Had he married a more amiable woman.", 15.6) + said("He might even have been made amiable himself.", 20.0)
     clips = [clip(t, words=words) for t in (14.0, 18.0, 20.0)]
     moments = [moment(clips[0]), moment(clips[2])]
-    done = run(ExtractiveAnswerer(NoEncoder()), "how many times is the word amiable said?", moments)
+    done = run_answer(ExtractiveAnswerer(NoEncoder()), "how many times is the word amiable said?", moments)
     assert done.text.startswith("“amiable” is said twice in what was found: At [s @ 00:17–00:18] “Had he married a more amiable woman.” At [s @ 00:21")
     assert [(c.start_s, c.end_s) for c in done.citations] == [(w.start_s, w.end_s) for w in words if w.text == "amiable"]
+
+
+def test_counting_runs_where_the_answerer_runs_blocking_work_not_on_the_event_loop():
+    """The server hands the answerer its query threads (`run`); counting walks every word of up to 20 moments'
+    clips, so it goes there too, as picking sentences does."""
+    words = said("Had he married a more amiable woman.", 15.6)
+    ran: list[str] = []
+
+    async def run(fn, *args):
+        ran.append(fn.__name__)
+        return fn(*args)
+
+    done = run_answer(ExtractiveAnswerer(NoEncoder(), run=run), "how many times is amiable said?", [moment(clip(14.0, words=words))])
+    assert ran == ["occurrences"] and done.text.startswith("“amiable” is said once")
 
 
 def test_a_count_that_filled_the_search_says_at_least_and_lists_at_most_max_counted():
@@ -154,7 +168,7 @@ def test_a_count_that_filled_the_search_says_at_least_and_lists_at_most_max_coun
     counted = occurrences("how many times does she say yes?", [moment(c) for c in clips])
     text, citations = count_answer("how many times does she say yes?", counted, Evidence.of([moment(*clips)]), saturated=True)
     assert text.startswith("“yes” is said at least 30 times") and text.endswith(f"And {30 - MAX_COUNTED} more.")
-    assert len(citations) == MAX_COUNTED and COUNT_K >= 10
+    assert len(citations) == MAX_COUNTED
 
 
 def test_hostile_count_questions_are_read_in_one_pass():
