@@ -58,6 +58,7 @@ class Terms:
     weights: Mapping[str, float]
     quoted: bool = False  # the query quotes words ("the narrator says 'ill disposed'")
     _matches: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)  # match()'s answers
+    _misread: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)  # match_shown()'s
     shown: dict[tuple[str, ...], float] = field(default_factory=dict, compare=False, repr=False)  # ocr_fit.screen_match's
 
     @classmethod
@@ -126,10 +127,9 @@ class Terms:
         found = self.match(token)
         if found is not None or len(token) < MISREAD_MIN:
             return found
-        key = "\0" + token
-        if key not in self._matches:
-            self._matches[key] = next((t for t in self.weights if len(t) >= MISREAD_MIN and one_edit_apart(t, token)), None)
-        return self._matches[key]
+        if token not in self._misread:
+            self._misread[token] = next((t for t in self.weights if len(t) >= MISREAD_MIN and one_edit_apart(t, token)), None)
+        return self._misread[token]
 
     def coverage(self, matched: Iterable[str]) -> float:
         """The share of the query's content words among `matched` terms (0 when it has none)."""

@@ -284,6 +284,9 @@ def test_numbers_are_searched_in_both_forms():
     # a number inside a time, a timecode, a version or a name is not a number word
     assert with_number_forms("00:00:03:12 at 2.5 s on cam-2") == "00:00:03:12 at 2.5 s on cam-2"
     assert with_number_forms("the one with a red car") == "the one with a red car" and with_number_forms("") == ""
+    hostile = "4:" * 100_000 + " eleven" * 50_000  # 450,000 characters: one pass, each form added once
+    assert with_number_forms(hostile) == hostile + " 11"
+    assert Terms.of("configuration").match_shown("x" * 100_000) is None  # a long token is compared once, in one pass
 
 
 def test_a_sentence_that_says_the_query_in_other_words_bounds_the_moment():
