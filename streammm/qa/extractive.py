@@ -24,6 +24,7 @@ from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_words,
 from streammm.qa.fitting import MIN_MATCH, described, distinct_words, fit_speech, sentence_ends_after
 from streammm.qa.moments import Moment, covering
 from streammm.qa.overview import asks_overview
+from streammm.qa.placement import Place
 from streammm.qa.relative import relative_event, tells_the_event
 from streammm.qa.terms import STOPWORDS, Terms, ends_sentence
 from streammm.qa.vectors import remembering
@@ -49,6 +50,7 @@ CUES = {
 CUE_BONUS = 0.4  # a cue names the kind of answer wanted: a strong prior
 WORD_BONUS = 0.25
 RANK_BONUS = 0.1
+PLACE_BONUS = 0.5  # times a line's nearness (0-1) to the edges of the place on screen asked about
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Candidate:
     line: str = ""  # typed: the whole on-screen line the text was typed into
     partial: bool = False  # speech: a sentence the moment's clips cut off ("He was", its rest in a clip not retrieved)
     words: tuple[Word, ...] = ()  # speech: the sentence's words
+    at: OcrLine | None = None  # screen, typed: the line, where it was on screen
 
 
 class ExtractiveAnswerer:
@@ -104,7 +107,7 @@ class ExtractiveAnswerer:
             if not clip.start_s <= start_s <= end_s <= clip.end_s:  # the words cited are in another clip of its sentence
                 clip = covering(moments[candidate.moment_rank].clips, start_s, end_s)
             citation = evidence.cite(clip, start_s, end_s)
-            sentence = say(candidate, citation)
+            sentence = say(candidate, citation, place=terms.place)
             text = sentence if not parts else " " + sentence
             parts.append(text)
             citations.append(citation)
@@ -115,6 +118,10 @@ class ExtractiveAnswerer:
         """The best candidates for `question`, best first, at most one per (kind, text, stream), and only those
         scoring within SCORE_MARGIN of the best; for an overview, one per moment in time order (overview_of)."""
         found = _telling(candidates(moments), content_words(question))
+        place = Terms.of(question).place
+        if place is not None:
+            # "What does the caption at the bottom say?": the lines shown there answer it, where the moments have any.
+            found = [c for c in found if c.at is not None and place.holds(c.at.x, c.at.y)] or found
         if asks_overview(question):
             return overview_of(found, len(moments))
         if occurrence(question) is not None:
@@ -149,7 +156,7 @@ class ExtractiveAnswerer:
         if not found:
             return []
         vectors = self.encoder.encode([question, *(c.text for c in found)])
-        scores = score_candidates(question, vectors[0], vectors[1:], found)
+        scores = score_candidates(question, vectors[0], vectors[1:], found, place=place)
         order = sorted(range(len(found)), key=lambda i: -scores[i])
         picked: list[Candidate] = []
         seen: set[tuple[str, str, str]] = set()
@@ -203,9 +210,12 @@ def overview_of(found: Sequence[Candidate], moments: int) -> list[Candidate]:
     return sorted(picked, key=lambda c: (c.clip.stream_id, c.start_s))
 
 
-def score_candidates(question: str, question_vector: np.ndarray, vectors: np.ndarray, found: Sequence[Candidate]) -> list[float]:
-    """Cosine with the question, plus bonuses for shared content words, a cue for the candidate's kind and
-    the rank of its moment."""
+def score_candidates(
+    question: str, question_vector: np.ndarray, vectors: np.ndarray, found: Sequence[Candidate], *, place: Place | None = None
+) -> list[float]:
+    """Cosine with the question, plus bonuses for shared content words, a cue for the candidate's kind, the
+    rank of its moment and, where the question names a place on screen, a line's nearness to its edges (the
+    bottommost line for "the text at the bottom")."""
     asked = content_words(question)
     cued = {kind for kind, words in CUES.items() if asked & words}
     cosines = vectors @ question_vector
@@ -215,6 +225,8 @@ def score_candidates(question: str, question_vector: np.ndarray, vectors: np.nda
         score = float(cosine) + WORD_BONUS * shared + RANK_BONUS / (1 + candidate.moment_rank)
         if candidate.kind in cued:
             score += CUE_BONUS
+        if place is not None and candidate.at is not None:
+            score += PLACE_BONUS * place.nearness(candidate.at.x, candidate.at.y)
         scores.append(score)
     return scores
 
@@ -262,13 +274,15 @@ def said_when(candidate: Candidate, terms: Terms) -> tuple[float, float]:
     return max(run.start_s, candidate.start_s), min(run.end_s, candidate.end_s)
 
 
-def say(candidate: Candidate, citation: Citation) -> str:
-    """One plain sentence for a candidate, ending with its citation tag."""
+def say(candidate: Candidate, citation: Citation, *, place: Place | None = None) -> str:
+    """One plain sentence for a candidate, ending with its citation tag (a line shown at the place on screen
+    asked about says where: "the bottom of the screen shows")."""
     text = candidate.text.strip()
     if candidate.kind == "speech":
         return f"At {citation.tag} the speaker says: “{text}”"
     if candidate.kind == "screen":
-        return f"At {citation.tag} the screen shows: “{text}”."
+        there = place is not None and candidate.at is not None and min(candidate.at.x, candidate.at.y) >= 0 and place.holds(candidate.at.x, candidate.at.y)
+        return f"At {citation.tag} {place.name + ' of the screen' if there and place else 'the screen'} shows: “{text}”."
     if candidate.kind == "typed":
         return f"At {citation.tag} “{text}” is typed on screen (the line reads “{candidate.line.strip()}”)."
     return f"At {citation.tag} the frames show: {text}."
@@ -319,15 +333,15 @@ def _screen_lines(moment: Moment, rank: int) -> list[Candidate]:
     for line, clip in shown:
         values = _values_of(line, lines)
         if not values:
-            found.append(Candidate("screen", line.text.strip(), clip, max(line.start_s, clip.start_s), min(line.end_s, clip.end_s), rank))
+            found.append(Candidate("screen", line.text.strip(), clip, max(line.start_s, clip.start_s), min(line.end_s, clip.end_s), rank, at=line))
         for value in values:  # "Resolution:" is said with what it labels: "Resolution: 1024 x 768 (4:3)"
             start_s, end_s = max(line.start_s, value.start_s, clip.start_s), min(line.end_s, value.end_s, clip.end_s)
-            found.append(Candidate("screen", f"{line.text.strip()} {value.text.strip()}", clip, start_s, max(start_s, end_s), rank))
+            found.append(Candidate("screen", f"{line.text.strip()} {value.text.strip()}", clip, start_s, max(start_s, end_s), rank, at=line))
     for line, clip in shown:
         typed = _typed_into(line, [other for other, _ in shown])
         if typed is not None:
             text, started = typed
-            found.append(Candidate("typed", text, clip, max(started, clip.start_s), min(line.end_s, clip.end_s), rank, line=line.text))
+            found.append(Candidate("typed", text, clip, max(started, clip.start_s), min(line.end_s, clip.end_s), rank, line=line.text, at=line))
     return found
 
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from streammm.qa.moments import MAX_MOMENT_S, Fit, Moment
 from streammm.qa.ocr_fit import distinct_lines, fit_ocr, screens
+from streammm.qa.placement import shown_there
 from streammm.qa.terms import REVERSED_COST, STOPWORDS, Terms, ends_sentence, tokens
 from streammm.qa.visual_fit import distinct_frames, fit_frames, fit_grid
 from streammm.records import Clip, ScoredClip, Word
@@ -230,7 +231,7 @@ def fit_sentences(words: Sequence[Word], span: tuple[float, float], max_s: float
 def lexical_match(terms: Terms, clip: Clip) -> float:
     """The clip's best lexical evidence: its best spoken run's or best line's share of the query's words."""
     speech = fit_speech(terms, clip.words)
-    shown = max((score for score, _ in screens(terms, clip.ocr_lines)), default=0.0)
+    shown = max((score for score, _ in screens(terms, shown_there(terms.place, clip.ocr_lines))), default=0.0)
     return max(speech.match if speech else 0.0, shown)
 
 
@@ -347,7 +348,7 @@ def _fit(
     speech = _near(fit_speech(terms, words), span) or _near(fit_speech(terms, [w for w in distinct_words(clips) if w.start_s >= lo and w.end_s <= hi]), span)
     speech = described(terms, words, speech) if speech is not None else None
     reach = (max(lo, min(c.start_s for c in chained)), min(hi, max(c.end_s for c in chained)))
-    lines = distinct_lines(clips)
+    lines = shown_there(terms.place, distinct_lines(clips))  # where the query names a place on screen, the lines there
     ocr = fit_ocr(terms, lines, reach, span)
     if ocr is not None and ocr.match < 1.0 and query_vector is not None:
         # The screen has only some of the query's words ("slide" of "which slide shows a butterfly?"): where the

@@ -13,6 +13,8 @@ from functools import cached_property, lru_cache
 
 import snowballstemmer
 
+from streammm.qa.placement import Place, asked_place
+
 TOKEN = re.compile(r"([^\W_]+)(\.\.\.|…)?")  # a word, and the ellipsis that cut it short, if any
 CUT = "…"  # ends a word of on-screen text cut short ("display-2monitors.pag..."): see shown_tokens
 SPELLED = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay"}
@@ -57,16 +59,21 @@ class Terms:
 
     weights: Mapping[str, float]
     quoted: bool = False  # the query quotes words ("the narrator says 'ill disposed'")
+    place: Place | None = None  # the place on screen it asks about ("the caption at the bottom"): qa/placement.py
     _matches: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)  # match()'s answers
     _misread: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)  # match_shown()'s
     shown: dict[tuple[str, ...], float] = field(default_factory=dict, compare=False, repr=False)  # ocr_fit.screen_match's
 
     @classmethod
     def of(cls, text: str) -> Terms:
+        """The words of `text`, less those that name a place on screen ("at the bottom": the place, not words
+        to find)."""
+        asked = asked_place(text)
         weights: dict[str, float] = {}
-        for token in tokens(text):
+        for token in tokens(asked.rest if asked else text):
             weights[token] = SOFT if token in STOPWORDS or token in CUE_WORDS else 1.0
-        return cls(weights, quoted=any(any(c.isalnum() for c in m.group(1)) for m in QUOTE.finditer(text)))
+        quoted = any(any(c.isalnum() for c in m.group(1)) for m in QUOTE.finditer(text))
+        return cls(weights, quoted=quoted, place=asked.place if asked else None)
 
     @cached_property
     def numbers(self) -> frozenset[int]:

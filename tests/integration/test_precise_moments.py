@@ -89,6 +89,31 @@ def test_which_slide_shows_a_picture_is_the_counter_shown_with_it(service):
     assert done.text.startswith("At [narrated_slideshow @ 00:10") and "“slide 3 of 5”" in done.text.split(".")[0], done.text
 
 
+@pytest.mark.parametrize(
+    ("stream", "question", "said"),
+    [
+        # the counter at the bottom, shown with the butterfly (10-15 s); the title at the top is there too
+        ("narrated_slideshow", "what does the text at the bottom of the screen say when the butterfly is shown?", "“slide 3 of 5”"),
+        ("narrated_slideshow", "what is the title at the top of the slides?", "“Sense and Sensibility, chapter one”"),
+        # the clock in the screencast's top bar (the answer had been the "Date and Time" launcher in the middle)
+        ("display-dual-monitors", "what does the clock in the top bar say?", "“Wed 18:3"),
+        ("display-dual-monitors", "what is written in the top left corner?", "“Activities”"),
+    ],
+)
+def test_a_question_about_a_place_on_screen_is_answered_with_the_line_shown_there(service, stream, question, said):
+    import asyncio
+
+    from streammm.qa.extractive import ExtractiveAnswerer
+
+    moments = service.moments(SearchRequest(question, streams=(stream,)))
+
+    async def answer():
+        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
+
+    first = asyncio.run(answer()).text.split("”.")[0] + "”"
+    assert " of the screen shows: " in first and said in first, first
+
+
 @pytest.mark.parametrize("text", ["the timecode shows eleven seconds", "the timecode shows 11 seconds"])
 def test_a_timecode_is_found_for_the_number_asked_in_words_or_digits(service, text):
     """The burned-in timecode reads "00:00:11:00" at 11 s. Asked in words, BM25 had not found the clip (it

@@ -1,0 +1,136 @@
+"""Where on screen a question asks about (qa/placement.py): the place is read from the question, its words
+are not words to find, moments are fitted to the lines shown there and answers say those lines."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from streammm.qa.extractive import ExtractiveAnswerer
+from streammm.qa.fitting import fit_moments
+from streammm.qa.moments import Moment
+from streammm.qa.placement import asked_place, shown_there
+from streammm.qa.terms import Terms
+from streammm.records import Clip, OcrLine, ScoredClip
+from tests.unit.test_answers import KeywordEncoder
+
+
+@pytest.mark.parametrize(
+    ("question", "name", "rest"),
+    [
+        ("what does the text at the bottom of the screen say?", "the bottom", "what does the text say?"),
+        ("what is the title at the top of the slides?", "the top", "what is the title ?"),
+        ("what is written in the top left corner?", "the top left corner", "what is written ?"),
+        ("the upper-right corner logo", "the top right corner", "the logo"),
+        ("what does the clock in the top bar say?", "the top", "what does the clock say?"),
+        ("what do the subtitles say when he enters?", "the bottom", "what do the say when he enters?"),
+        ("the name in the lower third", "the bottom", "the name"),
+        ("what is on the right-hand side of the screen?", "the right", "what is ?"),
+        ("what is in the middle of the screen?", "the middle", "what is ?"),
+        ("text in a corner of the frame", "a corner", "text in a"),
+        ("when is Displays shown at the top?", "the top", "when is Displays shown ?"),
+    ],
+)
+def test_a_place_on_screen_is_read_from_the_question_and_its_words_left_out(question, name, rest):
+    asked = asked_place(question)
+    assert asked is not None and asked.place.name == name
+    assert asked.rest == rest
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "who is the top player?",
+        "turn left at the lights",
+        "what is the right answer?",
+        "what happens in the middle of the video?",  # a time, not a place
+        "a cat in the corner of the room",
+        "he left at the top of the hour",
+        "a flag at the top of the mountain",
+        "a dent on the left side of the car",
+        "what does the caption at the top say about the bottom of the sea?",  # two places: none
+    ],
+)
+def test_words_that_do_not_say_a_place_on_screen_name_none(question):
+    assert asked_place(question) is None
+
+
+def test_the_bands_of_each_place():
+    bottom = asked_place("at the bottom").place
+    assert bottom.holds(0.5, 0.92) and not bottom.holds(0.5, 0.056)
+    corner = asked_place("the top left corner").place
+    assert corner.holds(0.04, 0.02) and not corner.holds(0.5, 0.02) and not corner.holds(0.04, 0.9)
+    anywhere_corner = asked_place("a corner of the screen").place
+    assert anywhere_corner.holds(0.95, 0.95) and not anywhere_corner.holds(0.5, 0.95)
+    assert bottom.holds(-1.0, -1.0)  # where a line was is unknown (older stores): it may be there
+    assert bottom.nearness(0.5, 0.95) > bottom.nearness(0.5, 0.7)
+    assert corner.nearness(0.02, 0.02) > corner.nearness(0.2, 0.2)
+
+
+def test_the_place_words_are_not_terms_to_match():
+    terms = Terms.of("what does the caption at the bottom say about espresso?")
+    assert terms.place is not None and terms.place.name == "the bottom"
+    assert set(terms.content_words) == {"espresso"}
+    assert Terms.of("what does the caption say about espresso?").place is not None  # captions are at the bottom
+    assert Terms.of("what is said about the top player?").place is None
+
+
+def test_hostile_questions_are_read_in_one_pass():
+    assert asked_place("at the " * 50_000) is None
+    long = asked_place("at the top " * 20_000)
+    assert long is not None and long.place.name == "the top" and long.rest == ""
+
+
+# --- fitting and answering --------------------------------------------------------------------------------
+
+QUERY = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+# A slideshow: a title at the top all along, a counter at the bottom per slide, and the word "Displays" at the
+# top of a settings window from 20 s and, earlier, in the middle of an application grid.
+TITLE = OcrLine(0.0, 30.0, "Sense and Sensibility, chapter one", x=0.5, y=0.056)
+COUNTERS = [OcrLine(t, t + 5.0, f"slide {i} of 3", x=0.5, y=0.92) for i, t in enumerate((0.0, 5.0, 10.0), start=1)]
+GRID = OcrLine(6.0, 8.0, "Displays", x=0.49, y=0.60)
+WINDOW = OcrLine(20.0, 30.0, "Displays", x=0.50, y=0.16)
+
+
+def slide_clip(start: float) -> Clip:
+    lines = [ln for ln in (TITLE, *COUNTERS, GRID, WINDOW) if ln.start_s < start + 4 and ln.end_s > start]
+    return Clip(f"s-{start}", "s", start, start + 4.0, "p", ocr_lines=tuple(lines), vectors={"joint": np.array([0.5, 0.86, 0], np.float32)})
+
+
+def test_a_line_named_with_a_place_is_fitted_where_it_is_shown_there():
+    clips = [slide_clip(t) for t in (4.0, 6.0, 20.0, 22.0)]
+    found = [ScoredClip(c, 1.0 - i / 10) for i, c in enumerate(clips)]
+    grid, window = fit_moments("when is Displays shown at the top of the window?", found, QUERY)
+    assert (window.start_s, window.end_s) == (20.0, 26.0) and window.evidence == "ocr"
+    assert grid.evidence != "ocr" and grid.relevance < window.relevance  # hybrid search orders by relevance
+    grid, window = fit_moments("when is Displays shown?", found, QUERY)
+    assert (grid.start_s, grid.end_s) == (6.0, 8.0) and grid.evidence == "ocr"
+    assert grid.relevance == window.relevance
+
+
+def answer(question: str, moments: list[Moment]) -> str:
+    async def go():
+        return [event async for event in ExtractiveAnswerer(KeywordEncoder(), max_sentences=1).answer(question, moments)]
+
+    return asyncio.run(go())[-1].text
+
+
+def test_the_answer_says_the_line_shown_at_the_place_asked_about():
+    moment = Moment("s", 5.0, 10.0, 1.0, (slide_clip(6.0),))
+    bottom = answer("what does the text at the bottom of the screen say?", [moment])
+    assert bottom.startswith("At [s @ 00:06–00:10] the bottom of the screen shows: “slide 2 of 3”"), bottom
+    top = answer("what does the text at the top of the screen say?", [moment])
+    assert "the top of the screen shows: “Sense and Sensibility, chapter one”" in top, top
+    assert "the bottom" not in answer("what does the text say?", [moment])
+
+
+def test_lines_whose_place_is_unknown_may_be_there_and_the_rest_are_kept_where_none_is():
+    lines = [OcrLine(0.0, 4.0, "old line"), OcrLine(0.0, 4.0, "top line", x=0.5, y=0.05)]
+    bottom = asked_place("at the bottom").place
+    assert [ln.text for ln in shown_there(bottom, lines)] == ["old line"]
+    assert shown_there(None, lines) == lines
+    # nothing shown at the left: the answer says what there is
+    moment = Moment("s", 0.0, 4.0, 1.0, (Clip("c", "s", 0.0, 4.0, "p", ocr_lines=(lines[1],)),))
+    assert "“top line”" in answer("what is written on the left side of the screen?", [moment])
