@@ -134,9 +134,13 @@ class ExtractiveAnswerer:
         if around is not None:
             # "What is listed after ls /usr is typed?": QueryService searched the seconds after the event. What
             # there is the event itself (the command line, still on screen), or was there before those seconds
-            # began (a window title), is not what came; what is asked is the rest of the question.
+            # began (a window title), is not what came; what is asked is the rest of the question. ("What is
+            # said while the fruit is shown?": the event's own seconds, where what was there all along was there.)
             found = [c for c in found if not tells_the_event(around, c.text)] or found
-            found = [c for c in found if c.start_s >= moments[c.moment_rank].start_s - SAME_TIME_S] or found
+            if around.during:  # mostly inside the event's seconds, where anything is
+                found = [c for c in found if _mostly_inside(c, moments[c.moment_rank])] or found
+            else:
+                found = [c for c in found if c.start_s >= moments[c.moment_rank].start_s - SAME_TIME_S] or found
             question = around.asked if content_words(around.asked) else question
         named = named_time(question)
         if named is not None and named.last_s is not None:
@@ -169,7 +173,7 @@ class ExtractiveAnswerer:
                 picked.append(found[i])
             if len(picked) == self.max_sentences:
                 break
-        if around is not None:
+        if around is not None and not around.during:
             picked.sort(key=lambda c: c.start_s)  # what came after (or before) it, in the order it came
         return picked
 
@@ -261,6 +265,12 @@ def _telling(found: list[Candidate], asked: set[str]) -> list[Candidate]:
         return bool(said & asked or len(said) >= MIN_PIECE_WORDS) and not told_elsewhere(piece)
 
     return [c for c in found if not c.partial or tells(c)]
+
+
+def _mostly_inside(candidate: Candidate, moment: Moment) -> bool:
+    """Whether at least half of `candidate`'s seconds are inside `moment`."""
+    inside = min(candidate.end_s, moment.end_s) - max(candidate.start_s, moment.start_s)
+    return inside >= 0.5 * (candidate.end_s - candidate.start_s)
 
 
 def said_when(candidate: Candidate, terms: Terms) -> tuple[float, float]:

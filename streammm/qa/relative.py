@@ -1,11 +1,16 @@
-"""Questions about what happens just after or before something: "what is listed after ls /usr is typed?",
-"what happens after the settings window is closed?", "what is said before the dialog appears?".
+"""Questions about what happens just after, before or while something happens: "what is listed after ls /usr
+is typed?", "what is said before the dialog appears?", "what is said while the fruit is shown?", "what is on
+screen when he says ask not?".
 
 The something (the event) is searched for first; its best moment says when it happened, and the question is
-then answered from the RELATIVE_S seconds after it (or before it) in that stream, as a question that names a
-time is (qa/when.py). After words said is after they end; after something shown, from when it came (a line
-typed stays on screen while what follows it comes). A time ("after 2 minutes", "before 0:30") is not an
-event: when.named_time reads it. Pure functions; no I/O.
+then answered from the RELATIVE_S seconds after it (or before it), or from the event's own seconds, in that
+stream, as a question that names a time is (qa/when.py). After words said is after they end; after something
+shown, from when it came (a line typed stays on screen while what follows it comes). A time ("after 2
+minutes", "before 0:30") is not an event: when.named_time reads it.
+
+"While", "during" and "when" ask what else was there at the time only in a question ("what ...", "who ...",
+"which ...", "how many ..."): "the narrator says selfish when the squirrel is shown" describes one moment,
+which its words find better than the squirrel does. Pure functions; no I/O.
 """
 
 from __future__ import annotations
@@ -20,18 +25,31 @@ from streammm.qa.when import named_time
 
 EVENT_SHARE = 0.5  # a sentence or line with more than this share of the event's words tells the event itself
 RELATIVE_S = 10.0  # the seconds after (or before) an event that a question about them is answered from
-_RELATIVE = re.compile(r"[\s,]+(?:(?:right|just|shortly|immediately)\s+)?(?P<rel>after|before)\s+", re.I)
-_LEADING = re.compile(r"^\s*(?:(?:right|just|shortly|immediately)\s+)?(?P<rel>after|before)\s+(?P<event>[^,]*\w[^,]*),(?=.*\w)", re.I | re.S)  # "After X, what ...?"
-_NOT_AN_EVENT = re.compile(r"^(?:that|this|it|all|then|now|a\s+while|a\s+bit|some\s+time|long|the\s+(?:end|start|beginning))\b", re.I)
+_SOON = r"(?:(?:right|just|shortly|immediately)\s+)?"
+_REL = r"(?P<rel>after|before|while|whilst|during|when)"
+_RELATIVE = re.compile(rf"[\s,]+{_SOON}{_REL}\s+", re.I)
+_LEADING = re.compile(rf"^\s*{_SOON}{_REL}\s+(?P<event>[^,]*\w[^,]*),(?=.*\w)", re.I | re.S)  # "After X, what ...?"
+_QUESTION = re.compile(r"^\s*(?:what|who|whom|whose|which|how\s+many|how\s+much)\b", re.I)  # asks what else was there
+_DURING = frozenset(("while", "whilst", "during", "when"))
+_NOT_AN_EVENT = re.compile(
+    r"^(?:that|this|it|all|then|now|a\s+while|a\s+bit|some\s+time|long|the\s+(?:end|start|beginning)"
+    r"|(?:the|this|that)\s+(?:whole\s+|entire\s+)?(?:video|clip|film|movie|talk|stream|call|show|recording|broadcast))\b",
+    re.I,
+)  # "after that", "during the video": no event to search for
 
 
 @dataclass(frozen=True)
 class Relative:
-    """A question about the time around an event: `after` it (else before it), and the event's words."""
+    """A question about the time around an event: `when` ("after", "before" or "during") it, and the event's
+    words."""
 
-    after: bool
+    when: str
     event: str
     asked: str  # the rest of the question: what it asks about that time ("what is listed")
+
+    @property
+    def during(self) -> bool:
+        return self.when == "during"
 
     @cached_property
     def event_terms(self) -> Terms:
@@ -50,12 +68,19 @@ def relative_event(question: str) -> Relative | None:
     if _NOT_AN_EVENT.search(event) or not Terms.of(event).content_words:
         return None  # "after that", "before it", "after all": nothing to search for
     asked = question[leading.end() :] if leading else question[: found.start()]
-    return Relative(found["rel"].lower().endswith("after"), event, asked.strip())
+    relation = found["rel"].lower()
+    if relation in _DURING:
+        if not _QUESTION.search(asked):
+            return None  # a description of one moment, not a question about what else was there then
+        relation = "during"
+    return Relative(relation, event, asked.strip())
 
 
 def window(relative: Relative, event: Moment) -> tuple[float, float]:
     """The media seconds a question about the time around `event` (its best moment) is answered from."""
-    if not relative.after:
+    if relative.during:
+        return event.start_s, event.end_s
+    if relative.when == "before":
         return max(0.0, event.start_s - RELATIVE_S), event.start_s
     start = event.end_s if event.evidence == "speech" else event.start_s
     return start, start + RELATIVE_S

@@ -41,7 +41,7 @@ class SearchRequest:
     named_time: bool = False  # the range is the time the question's words name (qa/when.py)
     last_s: float | None = None  # named: each stream's last this many seconds (resolved per stream by QueryService)
     overview: bool = False  # the question asks what a whole video holds (qa/overview.py)
-    around: Relative | None = None  # the question asks what came just after (or before) an event (qa/relative.py)
+    around: Relative | None = None  # the question asks what came just after or before an event, or was there while it happened (qa/relative.py)
 
     @property
     def where(self) -> ClipFilter | None:
@@ -206,9 +206,10 @@ class QueryService:
 
     def _around_event(self, query: SearchRequest, vector: np.ndarray) -> list[Moment]:
         """moments() for a question about what came just after (or before) an event ("what is listed after ls
-        /usr is typed?"): the event's best moment, searched for on its own words, then the question asked of
-        that stream over the seconds after (before) it (relative.window), as a question naming a time is. No
-        moments where the event is not found."""
+        /usr is typed?"), or was there while it happened ("what is said when the squirrel is shown?"): the
+        event's best moment, searched for on its own words, then the question asked of that stream over the
+        seconds after (before) it or over its own (relative.window), as a question naming a time is. No moments
+        where the event is not found."""
         around = query.around
         assert around is not None
         events = self.moments(replace(query, text=around.event, around=None, k=1))

@@ -255,6 +255,35 @@ def test_what_came_after_an_event_is_answered_from_the_seconds_after_it(service)
     assert service.moments(SearchRequest("what is said after the quantum chromodynamics lecture ends")) == []  # no such event
 
 
+@pytest.mark.parametrize(
+    ("question", "kind", "said", "within"),
+    [
+        # the squirrel is on slide 4 (15-20 s), while "Had he married a more amiable woman ..." is read (15.61-21.22 s)
+        ("what is said when the squirrel is shown?", "the speaker says", "amiable woman", (15.0, 21.3)),
+        # the espresso (5-10 s): "He was not an ill disposed young man" (7.31-9.84 s)
+        ("what does the narrator say while the espresso is shown?", "the speaker says", "young man", (5.0, 10.0)),
+        # "selfish" is read at ~13 s, on slide 3 (10-15 s)
+        ("what is on screen when the narrator says selfish?", "the screen shows", "slide 3 of 5", (10.0, 15.0)),
+    ],
+)
+def test_what_else_was_there_while_something_happened_is_answered_from_its_seconds(service, question, kind, said, within):
+    """The question's own words ("what is said") matched nothing in particular: the answer had been on-screen
+    text (asked what was said) or what was said (asked what was on screen), from any slide."""
+    import asyncio
+
+    from streammm.qa.extractive import ExtractiveAnswerer
+
+    moments = service.moments(SearchRequest(question, streams=("narrated_slideshow",)))
+
+    async def answer():
+        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
+
+    done = asyncio.run(answer())
+    parts = done.text.split("At [")[1:]
+    assert parts and kind in parts[0] and any(said in part for part in parts), done.text
+    assert all(within[0] - 1.0 <= c.start_s and c.end_s <= within[1] + 1.0 for c in done.citations), done.citations
+
+
 def test_a_question_about_whole_streams_fails_alone_when_the_stream_list_fails(service):
     """The bad day of the per-stream searches: the store cannot list its streams (injected; the real one
     does not fail here). The questions that need the list fail, each with the store's error; the one

@@ -19,7 +19,7 @@ from streammm.qa.relative import RELATIVE_S, Relative, relative_event, tells_the
     ],
 )
 def test_an_event_is_read_with_what_is_asked_about_its_time(question, after, event, asked):
-    assert relative_event(question) == Relative(after, event, asked)
+    assert relative_event(question) == Relative("after" if after else "before", event, asked)
 
 
 @pytest.mark.parametrize(
@@ -31,22 +31,51 @@ def test_times_and_words_that_name_no_event_are_not_events(question):
     assert relative_event(question) is None
 
 
+@pytest.mark.parametrize(
+    "question, event, asked",
+    [
+        ("what is said while the fruit is shown?", "the fruit is shown", "what is said"),
+        ("what is on screen when he says ask not?", "he says ask not", "what is on screen"),
+        ("who is speaking during the football photo?", "the football photo", "who is speaking"),
+        ("When the rocket is shown, what does the caption say?", "the rocket is shown", "what does the caption say?"),
+    ],
+)
+def test_a_question_about_what_else_was_there_while_something_happened_is_read(question, event, asked):
+    assert relative_event(question) == Relative("during", event, asked)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "the narrator says selfish when the squirrel is shown",  # describes one moment: its words find it
+        "a cyclist waits while the lights are red",
+        "when is amiable last said?",
+        "what happens during the video?",
+        "what is said during the whole talk",
+        "what is said during the first minute?",  # a time
+    ],
+)
+def test_while_or_when_outside_a_question_about_what_else_was_there_names_no_event(question):
+    assert relative_event(question) is None
+
+
 def test_after_words_said_is_after_they_end_and_after_something_shown_is_from_when_it_came():
     said = Moment("s", 10.0, 12.0, 1.0, (), evidence="speech")
     shown = Moment("s", 10.0, 30.0, 1.0, (), evidence="ocr")  # a typed command stays on screen
-    after, before = Relative(True, "x", ""), Relative(False, "x", "")
+    after, before = Relative("after", "x", ""), Relative("before", "x", "")
     assert window(after, said) == (12.0, 12.0 + RELATIVE_S) and window(after, shown) == (10.0, 10.0 + RELATIVE_S)
+    assert window(Relative("during", "x", ""), shown) == (10.0, 30.0)  # the event's own seconds
     assert window(before, said) == (10.0 - RELATIVE_S, 10.0) and window(before, Moment("s", 4.0, 5.0, 1.0, ())) == (0.0, 4.0)
 
 
 def test_the_event_itself_is_told_apart_from_what_came_after_it():
-    around = Relative(True, "the settings window is closed", "what happens")
+    around = Relative("after", "the settings window is closed", "what happens")
     assert tells_the_event(around, "Close Window") and not tells_the_event(around, "Wed 18:39")
-    before = Relative(False, "the slide counter says 3 of 5", "what is shown")
+    before = Relative("before", "the slide counter says 3 of 5", "what is shown")
     assert not tells_the_event(before, "slide 1 of 5")  # half the event's words: another slide's counter
 
 
 def test_hostile_questions_are_read_in_one_pass():
     assert relative_event("what " * 100_000) is None
     long = relative_event("what " * 50_000 + "after " + "the window closes " * 20_000)
-    assert long is not None and long.after and long.event.startswith("the window closes")
+    assert long is not None and long.when == "after" and long.event.startswith("the window closes")
