@@ -28,7 +28,7 @@ from streammm.qa.placement import Place
 from streammm.qa.relative import relative_event, tells_the_event
 from streammm.qa.terms import STOPWORDS, Terms, ends_sentence
 from streammm.qa.vectors import remembering
-from streammm.qa.when import named_time, occurrence
+from streammm.qa.when import first_or_last_thing, named_time, occurrence
 from streammm.records import Clip, OcrLine, Word
 
 MAX_SENTENCE_WORDS = 30
@@ -124,7 +124,8 @@ class ExtractiveAnswerer:
             found = [c for c in found if c.at is not None and place.holds(c.at.x, c.at.y)] or found
         if asks_overview(question):
             return overview_of(found, len(moments))
-        if occurrence(question) is not None:
+        thing = first_or_last_thing(question)
+        if occurrence(question) is not None and thing is None:
             # "When is X first said?": QueryService put the first (or last) occurrence first; the others
             # are X too, but not the one asked for; nor is what the first moment's clips hold beside it.
             first = moments[0]
@@ -159,6 +160,10 @@ class ExtractiveAnswerer:
             found = [c for c in found if c.start_s < hi and c.end_s > lo] or found
         if not found:
             return []
+        if thing is not None:
+            # "What is the first thing the narrator says?": QueryService searched the beginning (the end); of what
+            # was said there (or shown, as asked), the earliest (latest).
+            return [first_or_last(found, moments, content_words(question), thing)]
         vectors = self.encoder.encode([question, *(c.text for c in found)])
         scores = score_candidates(question, vectors[0], vectors[1:], found, place=place)
         order = sorted(range(len(found)), key=lambda i: -scores[i])
@@ -265,6 +270,18 @@ def _telling(found: list[Candidate], asked: set[str]) -> list[Candidate]:
         return bool(said & asked or len(said) >= MIN_PIECE_WORDS) and not told_elsewhere(piece)
 
     return [c for c in found if not c.partial or tells(c)]
+
+
+def first_or_last(found: Sequence[Candidate], moments: Sequence[Moment], asked: set[str], which: str) -> Candidate:
+    """The earliest (`which` "first") or latest candidate of the kind the question's cue words ask for (said,
+    shown, typed, seen), else of what was said or shown, else of all; in the stream of the most relevant
+    moment that has one (the moments come in time order, not best first)."""
+    cued = {kind for kind, words in CUES.items() if asked & words}
+    pool = [c for c in found if c.kind in cued] or [c for c in found if c.kind != "frames"] or list(found)
+    streams = {c.clip.stream_id for c in pool}
+    best = max((m for m in moments if m.stream_id in streams), key=lambda m: m.relevance, default=None)
+    pool = [c for c in pool if best is None or c.clip.stream_id == best.stream_id]
+    return min(pool, key=lambda c: c.start_s) if which == "first" else max(pool, key=lambda c: c.end_s)
 
 
 def _mostly_inside(candidate: Candidate, moment: Moment) -> bool:

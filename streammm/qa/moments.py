@@ -56,9 +56,11 @@ class Moment:
 
 
 def covering(clips: Sequence[Clip], start_s: float, end_s: float) -> Clip:
-    """The clip of `clips` that overlaps [start_s, end_s] most (the first of them on a tie): the one a citation
-    of that span is made in."""
-    return max(clips, key=lambda clip: min(end_s, clip.end_s) - max(start_s, clip.start_s))
+    """The clip of `clips` that a citation of [start_s, end_s] is made in: of those that hold its start (a
+    player seeks there), the one that overlaps it most; where none does, the one that overlaps it most (the
+    first of them on a tie)."""
+    holding = [clip for clip in clips if clip.start_s <= start_s < clip.end_s]
+    return max(holding or clips, key=lambda clip: min(end_s, clip.end_s) - max(start_s, clip.start_s))
 
 
 def merge_into_moments(found: Sequence[ScoredClip], *, max_moment_s: float = MAX_MOMENT_S) -> list[Moment]:

@@ -7,7 +7,8 @@ match. Only a time introduced as one is taken ("at 1:30", "from 10 s to 20 s", "
 seconds in"): a time the question asks to find ("when does the clock read 10:45?", "the timecode reads
 00:00:07:00") is words to search for, and a time of day ("at 4:30 pm") is not media time.
 
-The beginning is the first EDGE_S seconds. The end ("at the end of the video", "in the last 30 seconds",
+The beginning is the first EDGE_S seconds, and so is the first thing said or shown ("what is the first thing
+the narrator says?", whose answer is the earliest there; the last thing, the latest at the end). The end ("at the end of the video", "in the last 30 seconds",
 and for a live stream "right now") is counted back from each stream's own end, which the question cannot
 know: NamedTime.last_s, resolved per stream by whoever knows the streams (QueryService).
 """
@@ -53,6 +54,10 @@ _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0}
 _SEEN = r"(?:appears?|appeared|mentions?|mentioned|shows?|showed|shown|seen|says?|said|heard|spoken|comes?\s+up|came\s+up|happens?|happened)"
 _FIRST_TIME = re.compile(rf"\b(?:for\s+)?the\s+first\s+time\b|\bfirst\s+{_SEEN}\b|\bearliest\b|\binitially\b", re.I)
 _LAST_TIME = re.compile(rf"\b(?:for\s+)?the\s+last\s+time\b|\blast\s+{_SEEN}\b|\bfinal\s+time\b", re.I)
+# "What is the first thing the narrator says?", "the last words spoken", "the very first line shown"
+_THING = rf"(?:thing|things|words?|sentence|phrase|question)\b(?!\s+of\s+(?!{NAMED_MEDIA}))"  # "of the talk", not "of the title"
+_FIRST_THING = re.compile(rf"\bthe\s+(?:very\s+)?first\s+{_THING}", re.I)
+_LAST_THING = re.compile(rf"\bthe\s+(?:very\s+)?(?:last|final)\s+{_THING}", re.I)
 
 
 @dataclass(frozen=True)
@@ -107,9 +112,9 @@ def _named(question: str) -> NamedTime | None:
     if found:
         t = float(found["minute"]) * 60 if found["minute"] else seconds(found["t"] or found["u"])
         return NamedTime(max(0.0, t - AROUND_S), t + AROUND_S)
-    if _START.search(question):
+    if _START.search(question) or _FIRST_THING.search(question):
         return NamedTime(0.0, EDGE_S)
-    if _END.search(question):
+    if _END.search(question) or _LAST_THING.search(question):
         return NamedTime(None, None, last_s=EDGE_S)
     return None
 
@@ -129,8 +134,19 @@ def _stretch_s(found: re.Match[str]) -> float:
 def occurrence(question: str) -> str | None:
     """Which of several moments that answer `question` it asks for: "first" ("when is the harbour first
     mentioned?", "the first time the logo appears"), "last" ("when is she last seen?"), or None (the best)."""
-    if _FIRST_TIME.search(question):
+    if _FIRST_TIME.search(question) or _FIRST_THING.search(question):
         return "first"
-    if _LAST_TIME.search(question):
+    if _LAST_TIME.search(question) or _LAST_THING.search(question):
+        return "last"
+    return None
+
+
+def first_or_last_thing(question: str) -> str | None:
+    """"first" for a question about the first thing said or shown ("what is the first thing the narrator
+    says?": the beginning, and the earliest sentence there), "last" for the last ("the last words spoken"),
+    else None."""
+    if _FIRST_THING.search(question):
+        return "first"
+    if _LAST_THING.search(question):
         return "last"
     return None

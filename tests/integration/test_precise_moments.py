@@ -284,6 +284,31 @@ def test_what_else_was_there_while_something_happened_is_answered_from_its_secon
     assert all(within[0] - 1.0 <= c.start_s and c.end_s <= within[1] + 1.0 for c in done.citations), done.citations
 
 
+@pytest.mark.parametrize(
+    ("question", "said", "start_s"),
+    [
+        # the slideshow's first sentence is read from 0.20 s; its last from 21.65 s
+        ("what is the first thing the narrator says?", "John Dashwood had then leisure", 0.2),
+        ("what is the last thing said in the slideshow?", "He might even have been made amiable himself.", 21.65),
+    ],
+)
+def test_the_first_or_last_thing_said_is_the_first_or_last_sentence(service, question, said, start_s):
+    """These had been answered with three sentences from anywhere (the last thing: "Had he married ..." first),
+    and the first sentence was cited from 0:02, in the clip that held most of it."""
+    import asyncio
+
+    from streammm.qa.extractive import ExtractiveAnswerer
+
+    moments = service.moments(SearchRequest(question))
+
+    async def answer():
+        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
+
+    done = asyncio.run(answer())
+    assert said in done.text and len(done.citations) == 1, done.text
+    assert done.citations[0].stream_id == "narrated_slideshow" and abs(done.citations[0].start_s - start_s) <= 0.5, done.citations
+
+
 def test_a_question_about_whole_streams_fails_alone_when_the_stream_list_fails(service):
     """The bad day of the per-stream searches: the store cannot list its streams (injected; the real one
     does not fail here). The questions that need the list fail, each with the store's error; the one

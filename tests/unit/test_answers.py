@@ -249,6 +249,32 @@ def test_words_cited_from_a_sentence_over_two_clips_are_cited_in_the_clip_that_h
     assert (citation.clip_id, citation.start_s, citation.end_s) == (early.clip_id, 12.7, 14.0)  # "This is Diane in Jersey,"
 
 
+def test_a_sentence_over_three_clips_is_cited_from_where_it_starts():
+    """The dev slideshow's first sentence, 0.2-6.8 s, over clips 0-4, 2-6 and 4-8: it had been cited in the
+    clip overlapping it most (2-6 s), so the player sought to 0:02, two seconds into it."""
+    words = tuple(Word(0.2 + 0.5 * i, 0.6 + 0.5 * i, w) for i, w in enumerate("And Mister John Dashwood had then leisure to consider how much there might be done.".split()))
+    clips = tuple(clip("slides", t, t + 4, words=tuple(w for w in words if t <= w.start_s < t + 4)) for t in (2.0, 0.0, 4.0))
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=1), "what does the narrator read?", [Moment("slides", 0.2, 6.8, 1.0, clips)])
+    (citation,) = done.citations
+    assert (citation.clip_id, citation.start_s) == ("slides-0", 0.2), citation
+
+
+def test_the_first_or_last_thing_said_is_the_earliest_or_latest_sentence_of_the_best_stream():
+    said = clip(
+        "talk", 0.0, 10.0, transcript="Welcome everyone. Today we look at boats. Thanks for coming.",
+        words=tuple(Word(t, t + 0.4, w) for t, w in ((1.0, "Welcome"), (1.5, "everyone."), (4.0, "Today"), (4.5, "we"), (5.0, "look"), (5.5, "at"), (6.0, "boats."), (8.0, "Thanks"), (8.5, "for"), (9.0, "coming."))),
+        ocr_lines=(OcrLine(0.0, 10.0, "Boat show 2026", x=0.5, y=0.1),),
+    )
+    silent = clip("cams", 0.0, 10.0, ocr_lines=(OcrLine(0.0, 2.0, "CAM 1", x=0.1, y=0.1),), tags=("boat",))
+    moments = [Moment("cams", 0.0, 10.0, 1.0, (silent,), relevance=0.9), Moment("talk", 0.0, 10.0, 1.0, (said,), relevance=0.5)]
+    _, first = run(ExtractiveAnswerer(KeywordEncoder()), "what is the first thing the speaker says?", moments)
+    assert first.text == "At [talk @ 00:01–00:02] the speaker says: “Welcome everyone.”", first.text
+    _, last = run(ExtractiveAnswerer(KeywordEncoder()), "what are the last words said?", moments)
+    assert "“Thanks for coming.”" in last.text and len(last.citations) == 1, last.text
+    _, shown = run(ExtractiveAnswerer(KeywordEncoder()), "what is the first thing shown on screen?", moments)
+    assert "“CAM 1”" in shown.text and len(shown.citations) == 1, shown.text  # the most relevant stream that shows any
+
+
 def test_what_a_moments_clips_hold_beside_its_fitted_span_is_not_said():
     """The butterfly's moment is 10-15 s ("slide 3 of 5"); its clips also show "slide 2 of 5" and "slide 4
     of 5", which are other slides' counters: the answer had said "slide 2 of 5" first."""

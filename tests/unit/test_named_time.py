@@ -9,7 +9,7 @@ import pytest
 
 from streammm.qa.moments import Moment, over_range
 from streammm.qa.service import QueryService, SearchRequest, in_order_asked, with_named_time
-from streammm.qa.when import NamedTime, named_time, occurrence, seconds
+from streammm.qa.when import EDGE_S, NamedTime, first_or_last_thing, named_time, occurrence, seconds
 from streammm.records import Clip, OcrLine, ScoredClip
 
 
@@ -153,6 +153,28 @@ def test_over_range_stays_where_the_streams_clips_are():
 )
 def test_a_question_may_ask_for_the_first_or_last_time_something_happens(question: str, which):
     assert occurrence(question) == which
+
+
+@pytest.mark.parametrize(
+    ("question", "which"),
+    [
+        ("what is the first thing the narrator says?", "first"),
+        ("what are the very first words spoken?", "first"),
+        ("what is the last thing said in the slideshow?", "last"),
+        ("the final sentence of the talk", "last"),
+        ("what is the first word of the title?", None),  # a word of the title, not of the media's time
+        ("the first slide", None),
+        ("who is the first person on stage?", None),
+    ],
+)
+def test_the_first_or_last_thing_said_is_the_beginning_or_the_end(question: str, which):
+    assert first_or_last_thing(question) == which
+    if which == "first":
+        assert named_time(question) == NamedTime(0.0, EDGE_S) and occurrence(question) == "first"
+    elif which == "last":
+        assert named_time(question) == NamedTime(None, None, last_s=EDGE_S) and occurrence(question) == "last"
+    else:
+        assert named_time(question) is None
 
 
 def test_the_first_or_last_occurrence_comes_first_however_the_sentences_around_it_score():
