@@ -196,3 +196,8 @@ def test_the_first_or_last_occurrence_comes_first_however_the_sentences_around_i
     ]
     assert [m.start_s for m in in_order_asked("the first time a red car appears", seen)] == [4.0, 10.0, 1.0]
     assert in_order_asked("the first time a red car appears", []) == []
+
+
+def test_hostile_first_or_last_thing_questions_are_read_in_one_pass():
+    assert first_or_last_thing("the first " * 50_000) is None
+    assert first_or_last_thing("the first thing of the " * 20_000 + "the last words") == "last"
