@@ -119,8 +119,8 @@ class ExtractiveAnswerer:
         scoring within SCORE_MARGIN of the best; for an overview, one per moment in time order (overview_of)."""
         found = _telling(candidates(moments), content_words(question))
         place = Terms.of(question).place
-        if place is not None:
-            # "What does the caption at the bottom say?": the lines shown there answer it, where the moments have any.
+        if place is not None and not place.soft:
+            # "What does the text at the bottom say?": the lines shown there answer it, where the moments have any.
             found = [c for c in found if c.at is not None and place.holds(c.at.x, c.at.y)] or found
         if asks_overview(question):
             return overview_of(found, len(moments))

@@ -3,7 +3,9 @@
 On-screen lines keep where they were seen (OcrLine.x and .y: the centre of the line, as fractions of the
 frame's width and height). A question that names a place on screen is fitted to the lines shown there and
 answered with them (the bottommost line for "at the bottom", the one nearest the corner for "in the top left
-corner"); the words that name the place are not words to find. Pure functions; no I/O.
+corner"); the words that name the place are not words to find. Subtitles and captions are where they
+usually are, at the bottom, as a preference: the lines there come first, but lines elsewhere still answer.
+Pure functions; no I/O.
 
 Only a place said as a place counts: "at the top", "on the left", "the top right corner", "the bottom of the
 screen", "the top bar", "the lower third", "the subtitles", "a corner of the frame". "The top player", "turn
@@ -59,6 +61,7 @@ class Place:
     rows: tuple[float, float] = (0.0, 1.0)
     cols: tuple[float, float] = (0.0, 1.0)
     corner: bool = False  # any corner ("in the corner"): near a vertical and a horizontal edge
+    soft: bool = False  # only where such text usually is ("the subtitles": at the bottom), not said outright
 
     def holds(self, x: float, y: float) -> bool:
         """Whether a line centred at (`x`, `y`) is there. A line whose place is unknown (x or y < 0: stores
@@ -100,6 +103,7 @@ def asked_place(question: str) -> Asked | None:
     vertical: set[str] = set()
     horizontal: set[str] = set()
     corner = middle = False
+    subtitles_only = True  # every place said is "the subtitles" or "the captions"
     spans: list[tuple[int, int]] = []
     for found in _PLACE.finditer(question):
         groups = {k: v.lower() for k, v in found.groupdict().items() if v}
@@ -119,8 +123,10 @@ def asked_place(question: str) -> Asked | None:
         corner |= "corner" in groups or "corner" in found.group(0).lower()
         middle |= "mid" in groups
         spans.append(found.span())
+        subtitles_only &= "sub" in groups
     if not spans or len(vertical) > 1 or len(horizontal) > 1 or (middle and (vertical or horizontal)):
         return None
+    soft = subtitles_only and not horizontal and not corner
     if corner and not vertical and not horizontal:
         place = Place("a corner", corner=True)
     elif middle:
@@ -132,7 +138,7 @@ def asked_place(question: str) -> Asked | None:
         rows = (0.0, CORNER if corner else SIDE) if v == "top" else (1 - (CORNER if corner else SIDE), 1.0) if v == "bottom" else (0.0, 1.0)
         cols = (0.0, CORNER if corner else SIDE) if h == "left" else (1 - (CORNER if corner else SIDE), 1.0) if h == "right" else (0.0, 1.0)
         name = "the " + " ".join(w for w in (v, h) if w) + (" corner" if corner else "")
-        place = Place(name, rows=rows, cols=cols)
+        place = Place(name, rows=rows, cols=cols, soft=soft)
     rest, last = [], 0
     for start, end in spans:
         rest.append(question[last:start])
@@ -142,5 +148,8 @@ def asked_place(question: str) -> Asked | None:
 
 
 def shown_there(place: Place | None, lines: list[OcrLine] | tuple[OcrLine, ...]) -> list[OcrLine]:
-    """The lines at `place` (all of them where there is none)."""
-    return list(lines) if place is None else [line for line in lines if place.holds(line.x, line.y)]
+    """The lines at `place` (all of them where there is none, or it is only where such text usually is:
+    subtitles at the top of some video are still its subtitles)."""
+    if place is None or place.soft:
+        return list(lines)
+    return [line for line in lines if place.holds(line.x, line.y)]

@@ -134,3 +134,18 @@ def test_lines_whose_place_is_unknown_may_be_there_and_the_rest_are_kept_where_n
     # nothing shown at the left: the answer says what there is
     moment = Moment("s", 0.0, 4.0, 1.0, (Clip("c", "s", 0.0, 4.0, "p", ocr_lines=(lines[1],)),))
     assert "“top line”" in answer("what is written on the left side of the screen?", [moment])
+
+
+def test_subtitles_are_at_the_bottom_by_preference_and_still_found_elsewhere():
+    """Captions are usually at the bottom, but a video may put them at the top: they still answer."""
+    assert asked_place("what do the subtitles say?").place.soft
+    assert not asked_place("what do the subtitles at the bottom say?").place.soft
+    top = OcrLine(6.0, 10.0, "Launch pad 39A", x=0.5, y=0.1)
+    caption = Clip("c", "s", 6.0, 10.0, "p", ocr_lines=(top,), vectors={"joint": np.array([0.5, 0.86, 0], np.float32)})
+    (moment,) = fit_moments("the caption says launch pad 39A", [ScoredClip(caption, 1.0)], QUERY)
+    assert moment.evidence == "ocr" and moment.evidence_text == "Launch pad 39A"
+    (moment,) = fit_moments("the text at the bottom says launch pad 39A", [ScoredClip(caption, 1.0)], QUERY)
+    assert moment.evidence != "ocr"  # said outright: the line at the top is not it
+    low = OcrLine(6.0, 10.0, "unicef", x=0.5, y=0.95)
+    both = Moment("s", 6.0, 10.0, 1.0, (Clip("c", "s", 6.0, 10.0, "p", ocr_lines=(top, low)),))
+    assert "“unicef”" in answer("what does the caption say?", [both])  # the bottom one first
