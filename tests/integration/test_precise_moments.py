@@ -284,6 +284,10 @@ def test_what_else_was_there_while_something_happened_is_answered_from_its_secon
     assert all(within[0] - 1.0 <= c.start_s and c.end_s <= within[1] + 1.0 for c in done.citations), done.citations
 
 
+def test_what_was_there_while_something_that_never_happened_happened_gets_no_moments(service):
+    assert service.moments(SearchRequest("what is said while the quantum chromodynamics lecture is shown?")) == []
+
+
 @pytest.mark.parametrize(
     ("question", "said", "start_s"),
     [

@@ -149,3 +149,21 @@ def test_subtitles_are_at_the_bottom_by_preference_and_still_found_elsewhere():
     low = OcrLine(6.0, 10.0, "unicef", x=0.5, y=0.95)
     both = Moment("s", 6.0, 10.0, 1.0, (Clip("c", "s", 6.0, 10.0, "p", ocr_lines=(top, low)),))
     assert "“unicef”" in answer("what does the caption say?", [both])  # the bottom one first
+
+
+def test_a_screen_full_of_text_is_answered_from_the_line_nearest_the_edge_asked_about():
+    """A text-heavy frame (a terminal listing, a spreadsheet): 300 lines over the screen, in no order."""
+    import random
+
+    rng = random.Random(7)
+    spots = [(rng.uniform(0.05, 0.95), rng.uniform(0.05, 0.95)) for _ in range(300)]
+    lines = tuple(OcrLine(0.0, 4.0, f"entry {i}", x=x, y=y) for i, (x, y) in enumerate(spots))
+    moment = Moment("s", 0.0, 4.0, 1.0, (Clip("c", "s", 0.0, 4.0, "p", ocr_lines=lines),))
+
+    def said(question: str) -> tuple[float, float]:
+        text = answer(question, [moment])
+        return spots[int(text.split("“entry ")[1].split("”")[0])]
+
+    assert said("what does the bottom line say?")[1] >= 0.9  # of the 300, near the bottom edge
+    x, y = said("what is written in the top left corner?")
+    assert x <= 0.25 and y <= 0.25
