@@ -164,11 +164,15 @@ _ALONE_NUMBER = re.compile(r"(?<![\w:./-])([1-9]\d?)(?![\w:./-])")
 def with_number_forms(text: str) -> str:
     """`text` followed by the other form of each number it names ("eleven" → "11", "4" → "four"), for a
     full-text search: speech recognition and on-screen text write numbers either way, and BM25 matches
-    words as written ("the timecode shows eleven seconds" finds "00:00:11:00")."""
+    words as written ("the timecode shows eleven seconds" finds "00:00:11:00"; a digit also with the zero a
+    clock or a timecode writes it with: "7 seconds" finds "00:00:07:00")."""
     lower = text.lower()
     extra = dict.fromkeys(NUMBER_WORDS[w] for w in re.findall(r"[^\W_]+", lower) if w in NUMBER_WORDS)
     # A number standing alone, not a part of a time, a timecode, a version or a path ("00:00:03:12", "2.5").
-    extra.update(dict.fromkeys(_DIGITS_WORDS[n] for n in _ALONE_NUMBER.findall(lower) if n in _DIGITS_WORDS))
+    alone = _ALONE_NUMBER.findall(lower)
+    extra.update(dict.fromkeys(_DIGITS_WORDS[n] for n in alone if n in _DIGITS_WORDS))
+    # A digit as clocks and timecodes write it: "7 seconds" finds "00:00:07:00".
+    extra.update(dict.fromkeys(f"0{n}" for n in [*extra, *alone] if len(n) == 1 and n.isdigit()))
     return f"{text} {' '.join(extra)}" if extra else text
 
 
@@ -192,7 +196,8 @@ def ends_sentence(word: str) -> bool:
 
 @lru_cache(maxsize=65536)  # the same words and lines come back in every query's clips
 def tokens(text: str) -> tuple[str, ...]:
-    """Lower-case words and numbers; single letters (OCR crumbs, "a") are dropped, digits kept."""
+    """Lower-case words and numbers; single letters (OCR crumbs, "a") are dropped, digits kept; number words
+    are digits ("eleven": "11") and a number's leading zeros are dropped ("07": "7")."""
     return tuple(word for word, _ in _words(text))
 
 
@@ -209,6 +214,8 @@ def _words(text: str) -> list[tuple[str, bool]]:
     for raw, ellipsis in TOKEN.findall(text.lower()):
         if len(raw) == 1 and not raw.isdigit():
             continue
+        if raw[:1] == "0" and len(raw) > 1 and raw.isdecimal():
+            raw = raw.lstrip("0") or "0"  # "07" of a clock or a timecode is 7
         out.append((SPELLED.get(raw) or NUMBER_WORDS.get(raw, raw), bool(ellipsis)))
     return out
 

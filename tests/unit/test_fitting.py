@@ -263,6 +263,16 @@ def test_a_timecode_read_on_screen_answers_the_number_asked_in_words():
     assert not Terms.of("eleven seconds").contradicted_by("00:00:11:00") and Terms.of("eleven seconds").contradicted_by("00:00:12:00")
 
 
+def test_a_digit_written_with_a_leading_zero_on_screen_is_that_digit():
+    """A timecode or a clock writes 7 as "07": "the timecode shows 7 seconds" had matched no line."""
+    lines = [OcrLine(float(t), t + 0.04, f"00:00:{t:02d}:00", x=0.5, y=0.9) for t in range(4, 12)]
+    clips = [clip(t, lines=[ln for ln in lines if t <= ln.start_s < t + 4], cosine=0.3) for t in (4.0, 6.0, 8.0)]
+    for question in ("the timecode shows 7 seconds", "seven seconds on the timecode"):
+        (moment, *_) = fit_moments(question, found(clips[1], clips[0], clips[2]), QUERY)
+        assert moment.evidence == "ocr" and (moment.start_s, moment.end_s) == (7.0, 7.04), question
+    assert tokens("00:00:07:00") == ("0", "0", "7", "0") and tokens("007") == ("7",)
+
+
 def test_a_word_misread_on_screen_by_a_letter_still_matches_but_not_one_said():
     """OCR misreads a letter ("Configiration"); speech recognition writes real words, where one letter is
     another word ("though" is not "through")."""
@@ -280,7 +290,8 @@ def test_a_word_misread_on_screen_by_a_letter_still_matches_but_not_one_said():
 def test_numbers_are_searched_in_both_forms():
     """BM25 matches words as written; speech and screens write numbers either way."""
     assert with_number_forms("the timecode shows eleven seconds") == "the timecode shows eleven seconds 11"
-    assert with_number_forms("4 queen of clubs") == "4 queen of clubs four"
+    assert with_number_forms("4 queen of clubs") == "4 queen of clubs four 04"
+    assert with_number_forms("the clock shows seven") == "the clock shows seven 7 07"  # as a clock writes it: "07:30"
     # a number inside a time, a timecode, a version or a name is not a number word
     assert with_number_forms("00:00:03:12 at 2.5 s on cam-2") == "00:00:03:12 at 2.5 s on cam-2"
     assert with_number_forms("the one with a red car") == "the one with a red car" and with_number_forms("") == ""
