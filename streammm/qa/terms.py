@@ -158,6 +158,8 @@ class Terms:
 
 
 _DIGITS_WORDS = {digits: word for word, digits in NUMBER_WORDS.items()}
+_SIZE = re.compile(r"(\d+)[x×](\d+)")  # a size written as one word: "1920x1080"
+_SIZE_WORD = re.compile(r"(?<![\w.])(\d+)[x×](\d+)(?![\w.])")
 _ALONE_NUMBER = re.compile(r"(?<![\w:./-])([1-9]\d?)(?![\w:./-])")
 
 
@@ -173,6 +175,8 @@ def with_number_forms(text: str) -> str:
     extra.update(dict.fromkeys(_DIGITS_WORDS[n] for n in alone if n in _DIGITS_WORDS))
     # A digit as clocks and timecodes write it: "7 seconds" finds "00:00:07:00".
     extra.update(dict.fromkeys(f"0{n}" for n in [*extra, *alone] if len(n) == 1 and n.isdigit()))
+    # A size written as one word, as screens write it with spaces: "1024x768" finds "1024 x 768".
+    extra.update(dict.fromkeys(f"{a} {b}" for a, b in _SIZE_WORD.findall(lower)))
     return f"{text} {' '.join(extra)}" if extra else text
 
 
@@ -216,6 +220,10 @@ def _words(text: str) -> list[tuple[str, bool]]:
             continue
         if raw[:1] == "0" and len(raw) > 1 and raw.isdecimal():
             raw = raw.lstrip("0") or "0"  # "07" of a clock or a timecode is 7
+        size = _SIZE.fullmatch(raw)
+        if size:  # "1024x768" is the "1024 x 768" a settings screen shows
+            out += [(size[1], False), (size[2], False)]
+            continue
         out.append((SPELLED.get(raw) or NUMBER_WORDS.get(raw, raw), bool(ellipsis)))
     return out
 

@@ -273,6 +273,16 @@ def test_a_digit_written_with_a_leading_zero_on_screen_is_that_digit():
     assert tokens("00:00:07:00") == ("0", "0", "7", "0") and tokens("007") == ("7",)
 
 
+def test_a_size_written_as_one_word_matches_the_size_shown_with_spaces():
+    """Settings screens write "1024 x 768"; people type "1024x768"."""
+    assert tokens("1024x768") == tokens("1024 x 768") == ("1024", "768") and tokens("mp4 h264") == ("mp4", "h264")
+    assert with_number_forms("set to 1920×1080?") == "set to 1920×1080? 1920 1080"
+    lines = [OcrLine(4.0, 5.7, "1024 x 768 (4:3)", x=0.3, y=0.6), OcrLine(5.7, 11.3, "1280 x 1024 (5:4)", x=0.3, y=0.6)]
+    clips = [clip(t, lines=[ln for ln in lines if ln.start_s < t + 4 and ln.end_s > t], cosine=0.3) for t in (4.0, 6.0, 8.0)]
+    (moment, *_) = fit_moments("the resolution is 1280x1024", found(clips[1], clips[0], clips[2]), QUERY)
+    assert moment.evidence == "ocr" and moment.evidence_text == "1280 x 1024 (5:4)"
+
+
 def test_a_word_misread_on_screen_by_a_letter_still_matches_but_not_one_said():
     """OCR misreads a letter ("Configiration"); speech recognition writes real words, where one letter is
     another word ("though" is not "through")."""
