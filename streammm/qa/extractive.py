@@ -42,9 +42,9 @@ NOTHING_FOUND = "No moment matched well: I found nothing in the indexed streams 
 
 # Words in a question that point at one kind of evidence.
 CUES = {
-    "speech": frozenset("say says said saying tell tells told speak speaks spoke speaker narrator narrates talk talks mention mentions mentioned voice words".split()),
+    "speech": frozenset("say says said saying tell tells told speak speaks spoke speaking spoken speaker narrator narrates talk talks talking mention mentions mentioned voice words".split()),
     "typed": frozenset("type types typed typing enter enters entered command commands input search searches searched".split()),
-    "screen": frozenset("write writes written screen shown shows display displays displayed text label title reads button menu dialog".split()),
+    "screen": frozenset("write writes written screen shown shows display displays displayed text label title reads button menu dialog subtitle subtitles caption captions".split()),
     "frames": frozenset("see seen look looks appear appears picture image scene person people wearing color colour".split()),
 }
 CUE_BONUS = 0.4  # a cue names the kind of answer wanted: a strong prior
@@ -118,7 +118,10 @@ class ExtractiveAnswerer:
         """The best candidates for `question`, best first, at most one per (kind, text, stream), and only those
         scoring within SCORE_MARGIN of the best; for an overview, one per moment in time order (overview_of)."""
         found = _telling(candidates(moments), content_words(question))
-        place = Terms.of(question).place
+        around = relative_event(question)
+        # The place on screen the question asks about; in "what is said when the lower third shows X?", the
+        # place is the event's, not the answer's.
+        place = Terms.of(around.asked if around is not None else question).place
         if place is not None and not place.soft:
             # "What does the text at the bottom say?": the lines shown there answer it, where the moments have any.
             found = [c for c in found if c.at is not None and place.holds(c.at.x, c.at.y)] or found
@@ -131,13 +134,12 @@ class ExtractiveAnswerer:
             first = moments[0]
             ours = [c for c in found if c.moment_rank == 0]
             found = [c for c in ours if c.start_s < first.end_s and c.end_s > first.start_s] or ours or found
-        around = relative_event(question)
         if around is not None:
             # "What is listed after ls /usr is typed?": QueryService searched the seconds after the event. What
             # there is the event itself (the command line, still on screen), or was there before those seconds
             # began (a window title), is not what came; what is asked is the rest of the question. ("What is
             # said while the fruit is shown?": the event's own seconds, where what was there all along was there.)
-            found = [c for c in found if not tells_the_event(around, c.text)] or found
+            found = [c for c in found if not tells_the_event(around, c.text, said=c.kind == "speech")] or found
             if around.during:  # mostly inside the event's seconds, where anything is
                 found = [c for c in found if _mostly_inside(c, moments[c.moment_rank])] or found
             else:
@@ -163,7 +165,7 @@ class ExtractiveAnswerer:
         if thing is not None:
             # "What is the first thing the narrator says?": QueryService searched the beginning (the end); of what
             # was said there (or shown, as asked), the earliest (latest).
-            return [first_or_last(found, moments, content_words(question), thing)]
+            return [first_or_last(found, moments, content_words(question), thing, place)]
         vectors = self.encoder.encode([question, *(c.text for c in found)])
         scores = score_candidates(question, vectors[0], vectors[1:], found, place=place)
         order = sorted(range(len(found)), key=lambda i: -scores[i])
@@ -272,16 +274,27 @@ def _telling(found: list[Candidate], asked: set[str]) -> list[Candidate]:
     return [c for c in found if not c.partial or tells(c)]
 
 
-def first_or_last(found: Sequence[Candidate], moments: Sequence[Moment], asked: set[str], which: str) -> Candidate:
+def first_or_last(
+    found: Sequence[Candidate], moments: Sequence[Moment], asked: set[str], which: str, place: Place | None = None
+) -> Candidate:
     """The earliest (`which` "first") or latest candidate of the kind the question's cue words ask for (said,
-    shown, typed, seen), else of what was said or shown, else of all; in the stream of the most relevant
-    moment that has one (the moments come in time order, not best first)."""
+    shown, typed, seen), else of what was said or shown, else of all; shown at `place`, where it names one
+    and any is ("the last subtitle"); in the stream of the most relevant moment that has one (the moments
+    come in time order, not best first). Of lines shown until the same time, the latest is the one that came
+    last."""
     cued = {kind for kind, words in CUES.items() if asked & words}
     pool = [c for c in found if c.kind in cued] or [c for c in found if c.kind != "frames"] or list(found)
+    if place is not None:
+        pool = [c for c in pool if c.at is not None and place.holds(c.at.x, c.at.y)] or pool
     streams = {c.clip.stream_id for c in pool}
     best = max((m for m in moments if m.stream_id in streams), key=lambda m: m.relevance, default=None)
     pool = [c for c in pool if best is None or c.clip.stream_id == best.stream_id]
-    return min(pool, key=lambda c: c.start_s) if which == "first" else max(pool, key=lambda c: c.end_s)
+    def nearness(c: Candidate) -> float:  # of two lines that came together, the one nearer the place asked about
+        return place.nearness(c.at.x, c.at.y) if place is not None and c.at is not None else 0.0
+
+    if which == "first":
+        return min(pool, key=lambda c: (c.start_s, -nearness(c)))
+    return max(pool, key=lambda c: (c.end_s, c.start_s, nearness(c)))
 
 
 def _mostly_inside(candidate: Candidate, moment: Moment) -> bool:

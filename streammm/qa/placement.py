@@ -22,6 +22,7 @@ from streammm.records import OcrLine
 SIDE = 0.4  # a side of the screen: the 40 % of its height (or width) nearest that edge
 CORNER = 0.25  # a corner: within this share of both edges
 MIDDLE = (0.3, 0.7)
+LOWER_THIRD = (0.6, 0.87)  # a name caption's band: above where subtitles run
 
 _SCREEN = r"(?:screen|frame|picture|image|slide|page|display|window|video|shot|view)s?"
 _STILL_SCREEN = r"(?:screen|frame|picture|image|slide|page|display|window)s?"  # not "video": its middle is a time
@@ -32,6 +33,7 @@ _PLACE = re.compile(
     # "the top left corner", "upper-right", "in the bottom right-hand side"
     r"(?P<v>top|bottom|upper|lower)[\s-]*(?P<h>left|right)(?:[\s-]*hand)?(?:\s+(?:corner|side|edge|part|half|area))?"
     # "the top line", "in the bottom banner", "the top bar", "the lower third"
+    r"|(?P<third>lower[\s-]+thirds?)"
     r"|(?P<row>top|bottom|upper|lower|uppermost|topmost|bottommost|lowest)\s+"
     r"(?:line|lines|row|text|caption|captions|banner|bar|title|heading|strip|ticker|third|edge)"
     # "the bottom of the screen", "at the left side of the frame", "the top of the slides"
@@ -102,7 +104,7 @@ def asked_place(question: str) -> Asked | None:
     """The place on screen `question` asks about, if it names one (and no two that contradict each other)."""
     vertical: set[str] = set()
     horizontal: set[str] = set()
-    corner = middle = False
+    corner = middle = third = False
     subtitles_only = True  # every place said is "the subtitles" or "the captions"
     spans: list[tuple[int, int]] = []
     for found in _PLACE.finditer(question):
@@ -122,8 +124,11 @@ def asked_place(question: str) -> Asked | None:
             vertical.add("bottom")
         corner |= "corner" in groups or "corner" in found.group(0).lower()
         middle |= "mid" in groups
+        third |= "third" in groups
         spans.append(found.span())
         subtitles_only &= "sub" in groups
+    if third and not vertical and not horizontal and not middle and not corner:
+        return Asked(Place("the lower third", rows=LOWER_THIRD), _without(question, spans))
     if not spans or len(vertical) > 1 or len(horizontal) > 1 or (middle and (vertical or horizontal)):
         return None
     soft = subtitles_only and not horizontal and not corner
@@ -139,12 +144,16 @@ def asked_place(question: str) -> Asked | None:
         cols = (0.0, CORNER if corner else SIDE) if h == "left" else (1 - (CORNER if corner else SIDE), 1.0) if h == "right" else (0.0, 1.0)
         name = "the " + " ".join(w for w in (v, h) if w) + (" corner" if corner else "")
         place = Place(name, rows=rows, cols=cols, soft=soft)
+    return Asked(place, _without(question, spans))
+
+
+def _without(question: str, spans: list[tuple[int, int]]) -> str:
     rest, last = [], 0
     for start, end in spans:
         rest.append(question[last:start])
         last = end
     rest.append(question[last:])
-    return Asked(place, re.sub(r"\s+", " ", " ".join(rest)).strip())
+    return re.sub(r"\s+", " ", " ".join(rest)).strip()
 
 
 def shown_there(place: Place | None, lines: list[OcrLine] | tuple[OcrLine, ...]) -> list[OcrLine]:

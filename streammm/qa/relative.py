@@ -31,6 +31,8 @@ _RELATIVE = re.compile(rf"[\s,]+{_SOON}{_REL}\s+", re.I)
 _LEADING = re.compile(rf"^\s*{_SOON}{_REL}\s+(?P<event>[^,]*\w[^,]*),(?=.*\w)", re.I | re.S)  # "After X, what ...?"
 _QUESTION = re.compile(r"^\s*(?:what|who|whom|whose|which|how\s+many|how\s+much)\b", re.I)  # asks what else was there
 _DURING = frozenset(("while", "whilst", "during", "when"))
+_SAID = frozenset("say says said saying mention mentions mentioned speak speaks spoke talk talks asks asked".split())
+_SHOWN = frozenset("show shows shown showing appear appears appeared displayed display reads typed written pops".split())
 _NOT_AN_EVENT = re.compile(
     r"^(?:that|this|it|all|then|now|a\s+while|a\s+bit|some\s+time|long|the\s+(?:end|start|beginning)"
     r"|(?:the|this|that)\s+(?:whole\s+|entire\s+)?(?:video|clip|film|movie|talk|stream|call|show|recording|broadcast))\b",
@@ -50,6 +52,17 @@ class Relative:
     @property
     def during(self) -> bool:
         return self.when == "during"
+
+    @cached_property
+    def said(self) -> bool | None:
+        """True where the event is something said ("he says ask not"), False where something shown ("the
+        lower third shows Sheila", "the dialog appears"), None where it does not say."""
+        words = set(tokens(self.event))
+        if words & _SAID:
+            return True
+        if words & _SHOWN:
+            return False
+        return None
 
     @cached_property
     def event_terms(self) -> Terms:
@@ -86,9 +99,13 @@ def window(relative: Relative, event: Moment) -> tuple[float, float]:
     return start, start + RELATIVE_S
 
 
-def tells_the_event(relative: Relative, text: str) -> bool:
-    """Whether `text` (a sentence or a line of the answer's evidence) is the event itself, not what came
-    after or before it: it has most of the event's words."""
+def tells_the_event(relative: Relative, text: str, said: bool | None = None) -> bool:
+    """Whether `text` (a sentence or a line of the answer's evidence; `said`: a sentence said, else shown,
+    None: unknown) is the event itself, not what came after or before it: it has most of the event's
+    words, and is of the event's kind where the event says ("the lower third shows Sheila" is not a sentence
+    that names her)."""
+    if said is not None and relative.said is not None and said != relative.said:
+        return False
     terms = relative.event_terms
     said = {terms.match(t) for t in tokens(text)}
     return terms.coverage(t for t in said if t is not None) > EVENT_SHARE

@@ -55,7 +55,7 @@ _SEEN = r"(?:appears?|appeared|mentions?|mentioned|shows?|showed|shown|seen|says
 _FIRST_TIME = re.compile(rf"\b(?:for\s+)?the\s+first\s+time\b|\bfirst\s+{_SEEN}\b|\bearliest\b|\binitially\b", re.I)
 _LAST_TIME = re.compile(rf"\b(?:for\s+)?the\s+last\s+time\b|\blast\s+{_SEEN}\b|\bfinal\s+time\b", re.I)
 # "What is the first thing the narrator says?", "the last words spoken", "the very first line shown"
-_THING = rf"(?:thing|things|words?|sentence|phrase|question)\b(?!\s+of\s+(?!{NAMED_MEDIA}))"  # "of the talk", not "of the title"
+_THING = rf"(?:thing|things|words?|sentence|phrase|question|subtitles?|captions?)\b(?!\s+of\s+(?!{NAMED_MEDIA}))"  # "of the talk", not "of the title"
 _FIRST_THING = re.compile(rf"\bthe\s+(?:very\s+)?first\s+{_THING}", re.I)
 _LAST_THING = re.compile(rf"\bthe\s+(?:very\s+)?(?:last|final)\s+{_THING}", re.I)
 

@@ -26,7 +26,7 @@ from tests.unit.test_answers import KeywordEncoder
         ("the upper-right corner logo", "the top right corner", "the logo"),
         ("what does the clock in the top bar say?", "the top", "what does the clock say?"),
         ("what do the subtitles say when he enters?", "the bottom", "what do the say when he enters?"),
-        ("the name in the lower third", "the bottom", "the name"),
+        ("the name in the lower third", "the lower third", "the name"),
         ("what is on the right-hand side of the screen?", "the right", "what is ?"),
         ("what is in the middle of the screen?", "the middle", "what is ?"),
         ("text in a corner of the frame", "a corner", "text in a"),

@@ -75,6 +75,17 @@ def test_the_event_itself_is_told_apart_from_what_came_after_it():
     assert not tells_the_event(before, "slide 1 of 5")  # half the event's words: another slide's counter
 
 
+def test_the_event_is_told_only_by_evidence_of_its_kind():
+    """"The lower third shows SHEILA" is on screen: a sentence that says "Sheila" is not the event, the line is."""
+    shown = relative_event("what is said when the lower third shows SHEILA?")
+    assert shown is not None and shown.said is False
+    assert tells_the_event(shown, "SHEILA Texas", said=False) and not tells_the_event(shown, "and I'm Sheila in Texas", said=True)
+    spoken = relative_event("what is on screen when he says ask not?")
+    assert spoken is not None and spoken.said is True and not tells_the_event(spoken, "ask not", said=False)
+    assert relative_event("what happens after the fire?").said is None  # either kind may tell it
+    assert tells_the_event(relative_event("what happens after the fire?"), "the fire", said=True)
+
+
 def test_hostile_questions_are_read_in_one_pass():
     assert relative_event("what " * 100_000) is None
     long = relative_event("what " * 50_000 + "after " + "the window closes " * 20_000)

@@ -1,0 +1,141 @@
+"""Questions about text placed on screen, on a news-style video indexed by the real pipeline: subtitles at the
+bottom, a lower third naming who speaks, a logo in the top left corner and a clock in the top right.
+
+We have no such third-party video, so the test makes one with PyAV and Pillow from the shared media: the
+pyannote two-speaker call (audio/pyannote/sample.wav) with its human transcript (sample.stm) burned in as
+subtitles, turn by turn, over three photos from images/."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from streammm.config import load_settings
+from streammm.models.registry import create_question_encoder
+from streammm.qa.extractive import ExtractiveAnswerer
+from streammm.qa.service import QueryService, SearchRequest
+from streammm.store.factory import open_existing_store
+from tests.conftest import streammm_env
+
+pytestmark = pytest.mark.integration
+WIDTH, HEIGHT, FPS = 1280, 720, 25
+NAMES = {"Diane": "DIANE  New Jersey", "Sheila": "SHEILA  Texas"}  # the lower third while each speaks
+
+
+def _font(size: int):
+    try:
+        return ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
+def write_news(media: Path, path: Path) -> Path:
+    """30 s, 1280x720 H.264 + AAC: the call, its turns as subtitles (y ≈ 0.89), the speaker's name in a lower
+    third (y ≈ 0.76), "NEWS 24" top left, "LIVE 18:05" top right, a photo behind every 10 s."""
+    turns = []
+    for line in (media / "audio" / "pyannote" / "sample.stm").read_text().splitlines():
+        _, _, speaker, start, end, text = line.split(maxsplit=5)
+        turns.append((speaker, float(start), float(end), text))
+    backs = [Image.open(media / "images" / p).convert("RGB").resize((WIDTH, HEIGHT)) for p in ("skimage/coffee.png", "opencv/building.jpg", "skimage/rocket.jpg")]
+    small, large = _font(28), _font(36)
+    drawn: dict[tuple[int, object], np.ndarray] = {}
+
+    def picture(t: float) -> np.ndarray:
+        back = min(int(t // 10), len(backs) - 1)
+        turn = next((turn for turn in turns if turn[1] <= t < turn[2]), None)
+        if (back, turn) not in drawn:
+            image = backs[back].copy()
+            draw = ImageDraw.Draw(image)
+            draw.rectangle((20, 15, 200, 60), fill=(180, 0, 0))
+            draw.text((30, 20), "NEWS 24", fill="white", font=small)
+            draw.text((WIDTH - 200, 20), "LIVE 18:05", fill="white", font=small)
+            if turn is not None:
+                draw.rectangle((40, 520, 480, 570), fill=(0, 0, 90))
+                draw.text((50, 525), NAMES[turn[0]], fill="white", font=small)
+                width = draw.textlength(turn[3], font=large)
+                draw.rectangle(((WIDTH - width) / 2 - 10, 630, (WIDTH + width) / 2 + 10, 680), fill=(0, 0, 0))
+                draw.text(((WIDTH - width) / 2, 635), turn[3], fill="white", font=large)
+            drawn[(back, turn)] = np.asarray(image)
+        return drawn[(back, turn)]
+
+    with wave.open(str(media / "audio" / "pyannote" / "sample.wav")) as audio:
+        rate, channels, count = audio.getframerate(), audio.getnchannels(), audio.getnframes()
+        samples = np.frombuffer(audio.readframes(count), dtype=np.int16).reshape(-1, channels)[:, 0].copy()
+    duration_s = min(30.0, count / rate)
+    samples = samples[: int(duration_s * rate)]
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=FPS)
+        video.width, video.height, video.pix_fmt, video.options = WIDTH, HEIGHT, "yuv420p", {"g": "50"}
+        sound = out.add_stream("aac", rate=rate)
+        sound.layout = "mono"
+        for i in range(int(duration_s * FPS)):
+            out.mux(video.encode(av.VideoFrame.from_ndarray(picture(i / FPS), format="rgb24")))
+        out.mux(video.encode())
+        for i in range(0, len(samples), 1024):
+            frame = av.AudioFrame.from_ndarray(samples[i : i + 1024].reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate, frame.pts = rate, i
+            out.mux(sound.encode(frame))
+        out.mux(sound.encode())
+    return path
+
+
+@pytest.fixture(scope="module")
+def service(media: Path, tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("news")
+    video = write_news(media, folder / "news.mp4")
+    data_dir = folder / "data"
+    command = [sys.executable, "-m", "streammm", "up", "--once", "--data-dir", str(data_dir), "--ingest", str(video)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=streammm_env())
+    assert result.returncode == 0, result.stderr[-4000:]
+    settings = load_settings(env={}, overrides={"store.data_dir": str(data_dir)})
+    encoder = create_question_encoder(settings.models)
+    store = open_existing_store(settings, encoder.dim)
+    yield QueryService(store, encoder, min_relevance=settings.qa.min_relevance)
+    store.close()
+
+
+def answer(service: QueryService, question: str) -> str:
+    moments = service.moments(SearchRequest(question))
+
+    async def run():
+        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
+
+    return asyncio.run(run()).text
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("what does the text in the top left corner say?", "the top left corner of the screen shows: “NEWS 24”"),
+        ("what does the clock in the top right say?", "the top right of the screen shows: “LIVE 18:05”"),
+        # 14.4-17.8 s is Sheila's turn; the subtitle below the lower third is not a name caption
+        ("who is named in the lower third at 0:15?", "the lower third of the screen shows: “SHEILA Texas”"),
+        ("what is the last subtitle?", "the bottom of the screen shows: “Oh, I don't hear that in New Jersey now.”"),
+    ],
+)
+def test_a_question_about_a_place_on_screen_is_answered_with_the_line_there(service, question, said):
+    text = answer(service, question)
+    first = text.split("”.")[0] + "”"
+    assert first.startswith("At [news @ ") and first.endswith(said), text
+
+
+def test_what_is_said_while_a_caption_shows_a_name_is_what_was_said(service):
+    """The event ("the lower third shows SHEILA") is on screen: sentences that say "Sheila" are not the event
+    itself, and the place (the lower third) is the event's, not the answer's. The answer had been the logo
+    and the clock."""
+    text = answer(service, "what is said when the lower third shows SHEILA?")
+    assert text.startswith("At [news @ 00:1") and "the speaker says" in text.split(". At")[0] and "Sheila" in text, text
+
+
+def test_words_said_and_shown_as_subtitles_are_counted_once_each_time(service):
+    """"New Jersey" is said three times (12.5, 20.2, 28.4 s), and each time the subtitle shows it too."""
+    text = answer(service, "how many times is New Jersey mentioned?")
+    assert text.startswith("“New Jersey” is said 3 times"), text
