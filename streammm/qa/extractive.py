@@ -160,6 +160,8 @@ class ExtractiveAnswerer:
             # any (a client's time_range, which the search took instead, may hold none).
             lo, hi = named.start_s or 0.0, math.inf if named.end_s is None else named.end_s
             found = [c for c in found if c.start_s < hi and c.end_s > lo] or found
+            if named.at_s is not None:  # "at 0:22": what was said or shown at that second, where anything was
+                found = [c for c in found if c.start_s <= named.at_s <= c.end_s] or found
         if not found:
             return []
         if thing is not None:

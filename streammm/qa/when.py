@@ -67,6 +67,7 @@ class NamedTime:
     start_s: float | None
     end_s: float | None
     last_s: float | None = None  # instead of start_s and end_s: each stream's last this many seconds
+    at_s: float | None = None  # a point in time ("at 1:30"): the range is the seconds around it
 
 
 def seconds(text: str) -> float:
@@ -86,7 +87,7 @@ def seconds(text: str) -> float:
 def named_time(question: str) -> NamedTime | None:
     """The media time range `question` names, or None (see the module docstring)."""
     named = _named(question)
-    if named is None or any(t is not None and not 0 <= t <= LONGEST_S for t in (named.start_s, named.end_s, named.last_s)):
+    if named is None or any(t is not None and not 0 <= t <= LONGEST_S for t in (named.start_s, named.end_s, named.last_s, named.at_s)):
         return None
     return named
 
@@ -111,7 +112,7 @@ def _named(question: str) -> NamedTime | None:
     found = _POINT.search(question)
     if found:
         t = float(found["minute"]) * 60 if found["minute"] else seconds(found["t"] or found["u"])
-        return NamedTime(max(0.0, t - AROUND_S), t + AROUND_S)
+        return NamedTime(max(0.0, t - AROUND_S), t + AROUND_S, at_s=t)
     if _START.search(question) or _FIRST_THING.search(question):
         return NamedTime(0.0, EDGE_S)
     if _END.search(question) or _LAST_THING.search(question):

@@ -119,6 +119,8 @@ def answer(service: QueryService, question: str) -> str:
         # 14.4-17.8 s is Sheila's turn; the subtitle below the lower third is not a name caption
         ("who is named in the lower third at 0:15?", "the lower third of the screen shows: “SHEILA Texas”"),
         ("what is the last subtitle?", "the bottom of the screen shows: “Oh, I don't hear that in New Jersey now.”"),
+        # 21.9-24.0 s; the one before ends at 20.1 s, inside the seconds around 0:22 (it had been said first)
+        ("what does the subtitle say at 0:22?", "the bottom of the screen shows: “Well, there isn't that much difference.”"),
     ],
 )
 def test_a_question_about_a_place_on_screen_is_answered_with_the_line_there(service, question, said):

@@ -152,6 +152,10 @@ def test_the_answer_to_a_question_that_names_a_time_says_only_what_was_said_or_s
     # The moments hold nothing then (a client's time_range took the search elsewhere): they are still said.
     _, elsewhere = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=5), "which slide is shown at 0:40?", moments)
     assert "slide" in elsewhere.text and elsewhere.citations
+    # At a point in time, what was on screen at that second: "slide 2 of 5" ends a second before 0:08 and
+    # is inside the seconds around it, but it had been said first.
+    _, point = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=5), "which slide is shown at 0:08?", moments)
+    assert "slide 3 of 5" in point.text and "slide 2 of 5" not in point.text, point.text
 
 
 def test_the_answer_about_the_end_says_what_each_stream_showed_in_its_last_seconds():
