@@ -13,12 +13,12 @@ import sys
 import wave
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from streammm.config import load_settings
+from streammm.media.compose import font, write_picture_sound_mp4
 from streammm.models.registry import create_question_encoder
 from streammm.qa.extractive import ExtractiveAnswerer
 from streammm.qa.service import QueryService, SearchRequest
@@ -26,15 +26,8 @@ from streammm.store.factory import open_existing_store
 from tests.conftest import streammm_env
 
 pytestmark = pytest.mark.integration
-WIDTH, HEIGHT, FPS = 1280, 720, 25
+WIDTH, HEIGHT = 1280, 720
 NAMES = {"Diane": "DIANE  New Jersey", "Sheila": "SHEILA  Texas"}  # the lower third while each speaks
-
-
-def _font(size: int):
-    try:
-        return ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", size)
-    except OSError:
-        return ImageFont.load_default(size=size)
 
 
 def write_news(media: Path, path: Path) -> Path:
@@ -45,7 +38,7 @@ def write_news(media: Path, path: Path) -> Path:
         _, _, speaker, start, end, text = line.split(maxsplit=5)
         turns.append((speaker, float(start), float(end), text))
     backs = [Image.open(media / "images" / p).convert("RGB").resize((WIDTH, HEIGHT)) for p in ("skimage/coffee.png", "opencv/building.jpg", "skimage/rocket.jpg")]
-    small, large = _font(28), _font(36)
+    small, large = font(28), font(36)
     drawn: dict[tuple[int, object], np.ndarray] = {}
 
     def picture(t: float) -> np.ndarray:
@@ -70,21 +63,7 @@ def write_news(media: Path, path: Path) -> Path:
         rate, channels, count = audio.getframerate(), audio.getnchannels(), audio.getnframes()
         samples = np.frombuffer(audio.readframes(count), dtype=np.int16).reshape(-1, channels)[:, 0].copy()
     duration_s = min(30.0, count / rate)
-    samples = samples[: int(duration_s * rate)]
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=FPS)
-        video.width, video.height, video.pix_fmt, video.options = WIDTH, HEIGHT, "yuv420p", {"g": "50"}
-        sound = out.add_stream("aac", rate=rate)
-        sound.layout = "mono"
-        for i in range(int(duration_s * FPS)):
-            out.mux(video.encode(av.VideoFrame.from_ndarray(picture(i / FPS), format="rgb24")))
-        out.mux(video.encode())
-        for i in range(0, len(samples), 1024):
-            frame = av.AudioFrame.from_ndarray(samples[i : i + 1024].reshape(1, -1), format="s16", layout="mono")
-            frame.sample_rate, frame.pts = rate, i
-            out.mux(sound.encode(frame))
-        out.mux(sound.encode())
-    return path
+    return write_picture_sound_mp4(path, picture, samples[: int(duration_s * rate)], rate, duration_s)
 
 
 @pytest.fixture(scope="module")

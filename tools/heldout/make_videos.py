@@ -24,7 +24,9 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from streammm.media.compose import font, write_picture_sound_mp4
 
 SLIDES = [
     ("skimage/astronaut.png", 0.0, 6.0, "Crew portrait, 1998"),
@@ -33,25 +35,25 @@ SLIDES = [
     ("opencv/fruits.jpg", 18.0, 24.0, "Market prices today"),
     ("opencv/home.jpg", 24.0, 30.5, "Old town hall"),
 ]
-WIDTH, HEIGHT, FPS = 1280, 720, 25
+WIDTH, HEIGHT = 1280, 720
 
 
 def call_slides(media: Path, out_dir: Path) -> Path:
-    font = _font(40)
+    face = font(40)
     pictures = []
     for path, start, end, caption in SLIDES:
         photo = Image.open(media / "images" / path).convert("RGB")
         photo.thumbnail((WIDTH, HEIGHT - 120))
         canvas = Image.new("RGB", (WIDTH, HEIGHT), (20, 20, 30))
         canvas.paste(photo, ((WIDTH - photo.width) // 2, 10))
-        ImageDraw.Draw(canvas).text((40, HEIGHT - 90), caption, fill=(255, 255, 255), font=font)
+        ImageDraw.Draw(canvas).text((40, HEIGHT - 90), caption, fill=(255, 255, 255), font=face)
         pictures.append((start, end, np.asarray(canvas)))
     with wave.open(str(media / "audio" / "pyannote" / "sample.wav")) as audio:
         rate, channels, count = audio.getframerate(), audio.getnchannels(), audio.getnframes()
         pcm = np.frombuffer(audio.readframes(count), dtype=np.int16).reshape(-1, channels)[:, 0].copy()
     duration = min(SLIDES[-1][2], count / rate)
     shown = lambda t: next(p for start, end, p in pictures if start <= t < end)  # noqa: E731
-    return _write(out_dir / "call_slides.mp4", shown, pcm[: int(duration * rate)], rate, duration)
+    return write_picture_sound_mp4(out_dir / "call_slides.mp4", shown, pcm[: int(duration * rate)], rate, duration)
 
 
 def speeches(media: Path, out_dir: Path) -> Path:
@@ -61,44 +63,18 @@ def speeches(media: Path, out_dir: Path) -> Path:
     gap = np.zeros(rate, np.int16)  # a second of silence after each
     samples = np.concatenate([piece for part in parts for piece in (part, gap)])
     switch_s = len(parts[0]) / rate + 0.5  # the card photo comes half a second after JFK stops
-    font = _font(48)
+    face = font(48)
 
     def slide(caption: str, photo: str) -> np.ndarray:
         canvas = Image.new("RGB", (WIDTH, HEIGHT), (240, 240, 235))
         picture = Image.open(media / "images" / photo).convert("RGB")
         picture.thumbnail((800, 520))
         canvas.paste(picture, ((WIDTH - picture.width) // 2, 20))
-        ImageDraw.Draw(canvas).text((60, 600), caption, fill=(10, 10, 10), font=font)
+        ImageDraw.Draw(canvas).text((60, 600), caption, fill=(10, 10, 10), font=face)
         return np.asarray(canvas)
 
     first, second = slide("Inaugural address, 1961", "skimage/camera.png"), slide("Card game night", "opencv/stuff.jpg")
-    return _write(out_dir / "speeches.mp4", lambda t: first if t < switch_s else second, samples, rate, len(samples) / rate)
-
-
-def _write(path: Path, shown, samples: np.ndarray, rate: int, duration_s: float) -> Path:  # type: ignore[no-untyped-def]
-    """H.264 (`shown(t)`: the picture at t, 25 fps) and AAC mono (`samples` at `rate`) in an MP4."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=FPS)
-        video.width, video.height, video.pix_fmt, video.options = WIDTH, HEIGHT, "yuv420p", {"g": "50"}
-        sound = out.add_stream("aac", rate=rate)
-        sound.layout = "mono"
-        for i in range(int(duration_s * FPS)):
-            out.mux(video.encode(av.VideoFrame.from_ndarray(shown(i / FPS), format="rgb24")))
-        out.mux(video.encode())
-        for i in range(0, len(samples), 1024):
-            frame = av.AudioFrame.from_ndarray(samples[i : i + 1024].reshape(1, -1), format="s16", layout="mono")
-            frame.sample_rate, frame.pts = rate, i
-            out.mux(sound.encode(frame))
-        out.mux(sound.encode())
-    return path
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    try:
-        return ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", size)
-    except OSError:
-        return ImageFont.load_default(size=size)
+    return write_picture_sound_mp4(out_dir / "speeches.mp4", lambda t: first if t < switch_s else second, samples, rate, len(samples) / rate)
 
 
 def _mono(path: Path, rate: int) -> np.ndarray:
