@@ -17,8 +17,8 @@ from streammm.qa.moments import MAX_MOMENT_S, Moment, over_range
 from streammm.qa.overview import asks_overview, parts
 from streammm.qa.relative import Relative, relative_event, window
 from streammm.qa.retrieval import retrieve, retrieve_many
-from streammm.qa.terms import STOPWORDS
-from streammm.qa.when import named_time, occurrence
+from streammm.qa.terms import STOPWORDS, stem
+from streammm.qa.when import MEDIA_WORDS, named_time, occurrence
 from streammm.records import ClipFilter, ScoredClip, StreamInfo
 from streammm.store.base import ClipStore
 from streammm.store.fusion import FusionSearch
@@ -61,10 +61,28 @@ def with_named_time(query: SearchRequest) -> SearchRequest:
     return replace(query, start_s=named.start_s, end_s=named.end_s, last_s=named.last_s, named_time=True)
 
 
+_CALLED = re.compile(rf"\b(?:the|this|that)\s+(?P<name>(?:[\w-]+\s+){{1,3}}?){MEDIA_WORDS}s?\b", re.I)  # "the bikes video"
+
+
 def _name_words(stream_id: str) -> set[str]:
     """The words of a stream's name a question may call it by: `city-bikes_2` → {"city", "bikes"} (no
     numbers, short words or stop words: "cam-1" is not named by "the last 1 minute")."""
     return {w for w in re.findall(r"[a-z0-9]+", stream_id.lower()) if len(w) > 2 and not w.isdigit() and w not in STOPWORDS}
+
+
+def called(text: str) -> set[str]:
+    """The stems of the words a question calls a video by: "in the bikes video" → {"bike"}, "the display
+    settings screencast" → {"display", "set"}; none for "this video"."""
+    return {stem(w) for found in _CALLED.finditer(text) for w in re.findall(r"[a-z0-9]+", found["name"].lower()) if w not in STOPWORDS}
+
+
+def named_in(stream_ids: Sequence[str], text: str) -> tuple[str, ...]:
+    """The streams of `stream_ids` a question calls by name ("what is shown at 0:05 in the timecode video?":
+    `moviepy_timecode_example`), in order; none where it names none of them."""
+    words = called(text)
+    if not words:
+        return ()
+    return tuple(s for s in stream_ids if words & {stem(w) for w in _name_words(s)})
 
 
 def understood(query: SearchRequest) -> SearchRequest:
@@ -120,7 +138,7 @@ class QueryService:
         """The best `query.k` moments, best first, each at least `min_relevance` relevant (none: NO_MATCH)."""
         if query.streams == ():
             return []
-        query = understood(query)
+        query = understood(self._in_streams_called(query))
         vector = self.encode(query.text) if vector is None else vector
         if query.last_s is not None:
             return self._at_stream_ends(query, vector)
@@ -149,13 +167,22 @@ class QueryService:
         Each question is encoded on its own, as moments() does: a batched encode moves a vector by ~4e-8,
         which is enough to swap two clips that nearly tie, and a question's moments must not depend on what
         else was asked at the same time. (Batching the encode saved ~10% of its time, ~1 ms a question.)"""
-        queries = [understood(q) for q in queries]
+        failed: set[int] = set()
+        prepared: list[SearchRequest] = []
         for i, query in enumerate(queries):
-            if query.streams == ():
+            try:
+                prepared.append(understood(self._in_streams_called(query)))
+            except Exception as exc:  # the stream list a question that calls a video by name needs
+                failed.add(i)
+                prepared.append(query)
+                yield i, exc
+        queries = prepared
+        for i, query in enumerate(queries):
+            if query.streams == () and i not in failed:
                 yield i, []
         encoded: dict[int, np.ndarray] = {}
         for i, query in enumerate(queries):
-            if query.streams != ():
+            if query.streams != () and i not in failed:
                 try:
                     given = vectors[i] if vectors is not None else None
                     encoded[i] = self.encode(query.text) if given is None else given
@@ -180,6 +207,15 @@ class QueryService:
                     yield i, self.fitted(queries[i], found[position], encoded[i])
                 except Exception as exc:
                     yield i, exc
+
+    def _in_streams_called(self, query: SearchRequest) -> SearchRequest:
+        """`query` limited to the streams it calls by name ("cars in the bikes video"), of those it may search;
+        as it was where it calls none by name (a stream list is read only where it calls one something)."""
+        if not called(query.text):
+            return query
+        pool = query.streams if query.streams is not None else [s.stream_id for s in self.streams()]
+        named = named_in(pool, query.text)
+        return replace(query, streams=named) if named else query
 
     def _at_stream_ends(self, query: SearchRequest, vector: np.ndarray) -> list[Moment]:
         """moments() for a question about the end of its streams ("what is shown at the end?", "in the last

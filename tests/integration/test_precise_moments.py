@@ -334,12 +334,30 @@ def test_a_question_about_whole_streams_fails_alone_when_the_stream_list_fails(s
             raise StoreError("listing streams failed: injected", retriable=True)
 
     broken = QueryService(CannotList(service.store), service.encoder, min_relevance=service.min_relevance)
-    asked = [SearchRequest("what is this video about?"), SearchRequest("he was not an ill disposed young man"), SearchRequest("what is shown at the end?")]
+    asked = [
+        SearchRequest("what is this video about?"), SearchRequest("he was not an ill disposed young man"), SearchRequest("what is shown at the end?"),
+        SearchRequest("cars in the bikes video"),  # which stream is "the bikes video" needs the list too
+    ]
     results = broken.moments_many(asked)
-    assert isinstance(results[0], StoreError) and isinstance(results[2], StoreError)
+    assert isinstance(results[0], StoreError) and isinstance(results[2], StoreError) and isinstance(results[3], StoreError)
     assert [(m.start_s, m.end_s) for m in results[1]] == [(m.start_s, m.end_s) for m in service.moments(asked[1])]
     assert service.moments(SearchRequest("what is shown at the end?", streams=("deleted-stream",))) == []
     assert service.moments(SearchRequest("summarize it", streams=("deleted-stream",))) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "stream"),
+    [
+        ("a man in a suit in the bikes video", "bikes"),  # had been the slideshow's motorcycle and narration first
+        ("in the timecode video, what is shown at 0:05?", "moviepy_timecode_example"),  # had been every stream's 3-7 s
+        ("when is mirror displays ticked in the displays screencast?", "display-dual-monitors"),
+    ],
+)
+def test_a_question_that_calls_a_video_by_name_is_asked_of_that_video(service, question, stream):
+    moments = service.moments(SearchRequest(question))
+    assert moments and {m.stream_id for m in moments} == {stream}, [(m.stream_id, m.start_s) for m in moments]
+    # a client's own list of streams still holds: a video it may not search is not searched
+    assert all(m.stream_id == "narrated_slideshow" for m in service.moments(SearchRequest(question, streams=("narrated_slideshow",))))
 
 
 def test_a_query_that_matches_nothing_well_gets_no_moments(service):

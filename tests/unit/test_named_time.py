@@ -201,3 +201,26 @@ def test_the_first_or_last_occurrence_comes_first_however_the_sentences_around_i
 def test_hostile_first_or_last_thing_questions_are_read_in_one_pass():
     assert first_or_last_thing("the first " * 50_000) is None
     assert first_or_last_thing("the first thing of the " * 20_000 + "the last words") == "last"
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("a man in a suit in the bikes video", ("city-bikes_2",)),
+        ("in the timecode video, what is shown at 0:05?", ("moviepy_timecode_example",)),
+        ("when is mirror ticked in the displays screencast?", ("display-dual-monitors",)),  # "displays": "display"
+        ("what is this video about?", ()),  # no name
+        ("what happens in the first video?", ()),  # a word that names no stream
+        ("the news stream", ()),
+    ],
+)
+def test_a_question_may_call_a_stream_by_the_words_of_its_name(question, named):
+    from streammm.qa.service import named_in
+
+    assert named_in(["city-bikes_2", "moviepy_timecode_example", "display-dual-monitors", "cam-1"], question) == named
+
+
+def test_hostile_names_are_read_in_one_pass():
+    from streammm.qa.service import called
+
+    assert called("the " + "very " * 50_000 + "video") == set()
