@@ -18,7 +18,7 @@ from streammm.qa.overview import asks_overview, parts
 from streammm.qa.relative import Relative, relative_event, window
 from streammm.qa.retrieval import retrieve, retrieve_many
 from streammm.qa.terms import STOPWORDS, stem
-from streammm.qa.when import MEDIA_WORDS, named_time, occurrence
+from streammm.qa.when import named_time, occurrence
 from streammm.records import ClipFilter, ScoredClip, StreamInfo
 from streammm.store.base import ClipStore
 from streammm.store.fusion import FusionSearch
@@ -61,7 +61,11 @@ def with_named_time(query: SearchRequest) -> SearchRequest:
     return replace(query, start_s=named.start_s, end_s=named.end_s, last_s=named.last_s, named_time=True)
 
 
-_CALLED = re.compile(rf"\b(?:the|this|that)\s+(?P<name>(?:[\w-]+\s+){{1,3}}?){MEDIA_WORDS}s?\b", re.I)  # "the bikes video"
+# What a question calls a video: "the bikes video", "the displays screencast", "the slideshow". Not the words
+# that are verbs as often ("the narrator calls", "the clock shows", "he talks").
+_KINDS = "video|stream|clip|recording|film|movie|broadcast|episode|presentation|lecture|footage|programme|program|slideshow|interview|podcast|webinar|screencast"
+_CALLED = re.compile(rf"\b(?:the|this|that)\s+(?P<name>(?:[\w-]+\s+){{0,3}}?)(?P<kind>{_KINDS})\b", re.I)
+_ANY_MEDIA = frozenset("video stream clip recording film movie footage programme program episode broadcast".split())  # name nothing
 
 
 def _name_words(stream_id: str) -> set[str]:
@@ -72,8 +76,14 @@ def _name_words(stream_id: str) -> set[str]:
 
 def called(text: str) -> set[str]:
     """The stems of the words a question calls a video by: "in the bikes video" → {"bike"}, "the display
-    settings screencast" → {"display", "set"}; none for "this video"."""
-    return {stem(w) for found in _CALLED.finditer(text) for w in re.findall(r"[a-z0-9]+", found["name"].lower()) if w not in STOPWORDS}
+    settings screencast" → {"display", "set", "screencast"}, "the slideshow" → {"slideshow"}; none for "this
+    video"."""
+    words: set[str] = set()
+    for found in _CALLED.finditer(text):
+        words.update(w for w in re.findall(r"[a-z0-9]+", found["name"].lower()) if w not in STOPWORDS)
+        if found["kind"].lower() not in _ANY_MEDIA:  # a kind of media that may be a stream's name: "call_slides"
+            words.add(found["kind"].lower())
+    return {stem(w) for w in words}
 
 
 def named_in(stream_ids: Sequence[str], text: str) -> tuple[str, ...]:

@@ -212,12 +212,15 @@ def test_hostile_first_or_last_thing_questions_are_read_in_one_pass():
         ("what is this video about?", ()),  # no name
         ("what happens in the first video?", ()),  # a word that names no stream
         ("the news stream", ()),
+        ("what is the last thing said in the slideshow?", ("narrated_slideshow",)),  # the kind of media is its name
+        ("when does the narrator call someone young?", ()),  # verbs, not videos
+        ("the top bar clock shows 18:39", ()),
     ],
 )
 def test_a_question_may_call_a_stream_by_the_words_of_its_name(question, named):
     from streammm.qa.service import named_in
 
-    assert named_in(["city-bikes_2", "moviepy_timecode_example", "display-dual-monitors", "cam-1"], question) == named
+    assert named_in(["city-bikes_2", "moviepy_timecode_example", "display-dual-monitors", "cam-1", "narrated_slideshow"], question) == named
 
 
 def test_hostile_names_are_read_in_one_pass():
