@@ -25,7 +25,7 @@ from streammm.qa.fitting import MIN_MATCH, described, distinct_words, fit_speech
 from streammm.qa.moments import Moment, covering
 from streammm.qa.overview import asks_overview
 from streammm.qa.placement import Place
-from streammm.qa.relative import relative_event, tells_the_event
+from streammm.qa.relative import Relative, relative_event, tells_the_event
 from streammm.qa.terms import STOPWORDS, Terms, ends_sentence
 from streammm.qa.vectors import remembering
 from streammm.qa.when import first_or_last_thing, named_time, occurrence
@@ -101,13 +101,14 @@ class ExtractiveAnswerer:
         parts: list[str] = []
         citations: list[Citation] = []
         terms = Terms.of(question)
+        place = place_asked(question)
         for candidate in picked:
             start_s, end_s = said_when(candidate, terms)
             clip = candidate.clip
             if not clip.start_s <= start_s <= end_s <= clip.end_s:  # the words cited are in another clip of its sentence
                 clip = covering(moments[candidate.moment_rank].clips, start_s, end_s)
             citation = evidence.cite(clip, start_s, end_s)
-            sentence = say(candidate, citation, place=terms.place)
+            sentence = say(candidate, citation, place=place)
             text = sentence if not parts else " " + sentence
             parts.append(text)
             citations.append(citation)
@@ -119,9 +120,7 @@ class ExtractiveAnswerer:
         scoring within SCORE_MARGIN of the best; for an overview, one per moment in time order (overview_of)."""
         found = _telling(candidates(moments), content_words(question))
         around = relative_event(question)
-        # The place on screen the question asks about; in "what is said when the lower third shows X?", the
-        # place is the event's, not the answer's.
-        place = Terms.of(around.asked if around is not None else question).place
+        place = place_asked(question, around)
         if place is not None and not place.soft:
             # "What does the text at the bottom say?": the lines shown there answer it, where the moments have any.
             found = [c for c in found if c.at is not None and place.holds(c.at.x, c.at.y)] or found
@@ -276,6 +275,13 @@ def _telling(found: list[Candidate], asked: set[str]) -> list[Candidate]:
     return [c for c in found if not c.partial or tells(c)]
 
 
+def place_asked(question: str, around: Relative | None = None) -> Place | None:
+    """The place on screen the answer is asked for. In "what is said when the lower third shows X?" the place
+    is the event's, not the answer's (`around`: the question's relative_event, where already read)."""
+    around = around if around is not None else relative_event(question)
+    return Terms.of(around.asked if around is not None else question).place
+
+
 def first_or_last(
     found: Sequence[Candidate], moments: Sequence[Moment], asked: set[str], which: str, place: Place | None = None
 ) -> Candidate:
@@ -291,6 +297,7 @@ def first_or_last(
     streams = {c.clip.stream_id for c in pool}
     best = max((m for m in moments if m.stream_id in streams), key=lambda m: m.relevance, default=None)
     pool = [c for c in pool if best is None or c.clip.stream_id == best.stream_id]
+
     def nearness(c: Candidate) -> float:  # of two lines that came together, the one nearer the place asked about
         return place.nearness(c.at.x, c.at.y) if place is not None and c.at is not None else 0.0
 
@@ -323,8 +330,11 @@ def say(candidate: Candidate, citation: Citation, *, place: Place | None = None)
     if candidate.kind == "speech":
         return f"At {citation.tag} the speaker says: “{text}”"
     if candidate.kind == "screen":
-        there = place is not None and candidate.at is not None and min(candidate.at.x, candidate.at.y) >= 0 and place.holds(candidate.at.x, candidate.at.y)
-        return f"At {citation.tag} {place.name + ' of the screen' if there and place else 'the screen'} shows: “{text}”."
+        at = candidate.at
+        where = "the screen"
+        if place is not None and at is not None and min(at.x, at.y) >= 0 and place.holds(at.x, at.y):  # known to be there
+            where = f"{place.name} of the screen"
+        return f"At {citation.tag} {where} shows: “{text}”."
     if candidate.kind == "typed":
         return f"At {citation.tag} “{text}” is typed on screen (the line reads “{candidate.line.strip()}”)."
     return f"At {citation.tag} the frames show: {text}."

@@ -9,12 +9,14 @@ Pure functions; no I/O.
 
 Only a place said as a place counts: "at the top", "on the left", "the top right corner", "the bottom of the
 screen", "the top bar", "the lower third", "the subtitles", "a corner of the frame". "The top player", "turn
-left", "the right answer", "in the corner of the room", "at the top of the hour" and "in the middle of the video" (a time) name none.
+left", "the right answer", "in the corner of the room", "at the top of the hour" and "in the middle of the
+video" (a time) name none.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from streammm.records import OcrLine
@@ -31,7 +33,7 @@ _AT = r"(?:at|in|on|along|across|near)\s+the\s+(?:very\s+)?"
 _PLACE = re.compile(
     rf"\b(?:{_AT})?(?:"
     # "the top left corner", "upper-right", "in the bottom right-hand side"
-    r"(?P<v>top|bottom|upper|lower)[\s-]*(?P<h>left|right)(?:[\s-]*hand)?(?:\s+(?:corner|side|edge|part|half|area))?"
+    rf"(?P<v>top|bottom|upper|lower)[\s-]*(?P<h>left|right){_SIDE_WORDS}"
     # "the top line", "in the bottom banner", "the top bar", "the lower third"
     r"|(?P<third>lower[\s-]+thirds?)"
     r"|(?P<row>top|bottom|upper|lower|uppermost|topmost|bottommost|lowest)\s+"
@@ -56,8 +58,8 @@ _VERTICAL = {"top": "top", "upper": "top", "uppermost": "top", "topmost": "top",
 
 @dataclass(frozen=True)
 class Place:
-    """A place on screen: each of `rows` and `cols` is a band of fractions of the frame (0: top or left edge),
-    with the edge it leans to (its `anchor`, None for no edge) for nearness()."""
+    """A place on screen: `rows` and `cols` are bands of fractions of the frame's height and width (0: the top
+    or left edge). A band that reaches one edge leans to it (nearness())."""
 
     name: str  # "the bottom", "the top left corner"
     rows: tuple[float, float] = (0.0, 1.0)
@@ -156,9 +158,9 @@ def _without(question: str, spans: list[tuple[int, int]]) -> str:
     return re.sub(r"\s+", " ", " ".join(rest)).strip()
 
 
-def shown_there(place: Place | None, lines: list[OcrLine] | tuple[OcrLine, ...]) -> list[OcrLine]:
-    """The lines at `place` (all of them where there is none, or it is only where such text usually is:
-    subtitles at the top of some video are still its subtitles)."""
+def shown_there(place: Place | None, lines: Sequence[OcrLine]) -> Sequence[OcrLine]:
+    """The lines at `place` (`lines` themselves where there is none, or it is only where such text usually
+    is: subtitles at the top of some video are still its subtitles)."""
     if place is None or place.soft:
-        return list(lines)
+        return lines
     return [line for line in lines if place.holds(line.x, line.y)]

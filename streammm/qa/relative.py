@@ -21,7 +21,7 @@ from functools import cached_property
 
 from streammm.qa.moments import Moment
 from streammm.qa.terms import Terms, tokens
-from streammm.qa.when import named_time
+from streammm.qa.when import MEDIA_WORDS, named_time
 
 EVENT_SHARE = 0.5  # a sentence or line with more than this share of the event's words tells the event itself
 RELATIVE_S = 10.0  # the seconds after (or before) an event that a question about them is answered from
@@ -35,7 +35,7 @@ _SAID = frozenset("say says said saying mention mentions mentioned speak speaks 
 _SHOWN = frozenset("show shows shown showing appear appears appeared displayed display reads typed written pops".split())
 _NOT_AN_EVENT = re.compile(
     r"^(?:that|this|it|all|then|now|a\s+while|a\s+bit|some\s+time|long|the\s+(?:end|start|beginning)"
-    r"|(?:the|this|that)\s+(?:whole\s+|entire\s+)?(?:video|clip|film|movie|talk|stream|call|show|recording|broadcast))\b",
+    rf"|(?:the|this|that)\s+(?:whole\s+|entire\s+)?{MEDIA_WORDS})\b",
     re.I,
 )  # "after that", "during the video": no event to search for
 
@@ -107,5 +107,5 @@ def tells_the_event(relative: Relative, text: str, said: bool | None = None) -> 
     if said is not None and relative.said is not None and said != relative.said:
         return False
     terms = relative.event_terms
-    said = {terms.match(t) for t in tokens(text)}
-    return terms.coverage(t for t in said if t is not None) > EVENT_SHARE
+    matched = {terms.match(t) for t in tokens(text)}
+    return terms.coverage(t for t in matched if t is not None) > EVENT_SHARE

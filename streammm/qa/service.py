@@ -18,7 +18,7 @@ from streammm.qa.overview import asks_overview, parts
 from streammm.qa.relative import Relative, relative_event, window
 from streammm.qa.retrieval import retrieve, retrieve_many
 from streammm.qa.terms import STOPWORDS, stem
-from streammm.qa.when import named_time, occurrence
+from streammm.qa.when import MEDIA_KINDS, named_time, occurrence
 from streammm.records import ClipFilter, ScoredClip, StreamInfo
 from streammm.store.base import ClipStore
 from streammm.store.fusion import FusionSearch
@@ -63,7 +63,7 @@ def with_named_time(query: SearchRequest) -> SearchRequest:
 
 # What a question calls a video: "the bikes video", "the displays screencast", "the slideshow". Not the words
 # that are verbs as often ("the narrator calls", "the clock shows", "he talks").
-_KINDS = "video|stream|clip|recording|film|movie|broadcast|episode|presentation|lecture|footage|programme|program|slideshow|interview|podcast|webinar|screencast"
+_KINDS = "|".join(k for k in MEDIA_KINDS if k not in ("show", "call", "talk", "meeting", "feed"))
 _CALLED = re.compile(rf"\b(?:the|this|that)\s+(?P<name>(?:[\w-]+\s+){{0,3}}?)(?P<kind>{_KINDS})\b", re.I)
 _ANY_MEDIA = frozenset("video stream clip recording film movie footage programme program episode broadcast".split())  # name nothing
 
@@ -86,12 +86,9 @@ def called(text: str) -> set[str]:
     return {stem(w) for w in words}
 
 
-def named_in(stream_ids: Sequence[str], text: str) -> tuple[str, ...]:
-    """The streams of `stream_ids` a question calls by name ("what is shown at 0:05 in the timecode video?":
-    `moviepy_timecode_example`), in order; none where it names none of them."""
-    words = called(text)
-    if not words:
-        return ()
+def named_in(stream_ids: Sequence[str], words: set[str]) -> tuple[str, ...]:
+    """The streams of `stream_ids` whose names have `words` (called(): "what is shown at 0:05 in the timecode
+    video?" calls `moviepy_timecode_example`), in order; none where none has them."""
     return tuple(s for s in stream_ids if words & {stem(w) for w in _name_words(s)})
 
 
@@ -177,54 +174,50 @@ class QueryService:
         Each question is encoded on its own, as moments() does: a batched encode moves a vector by ~4e-8,
         which is enough to swap two clips that nearly tie, and a question's moments must not depend on what
         else was asked at the same time. (Batching the encode saved ~10% of its time, ~1 ms a question.)"""
-        failed: set[int] = set()
-        prepared: list[SearchRequest] = []
+        prepared: dict[int, SearchRequest] = {}
         for i, query in enumerate(queries):
             try:
-                prepared.append(understood(self._in_streams_called(query)))
+                prepared[i] = understood(self._in_streams_called(query))
             except Exception as exc:  # the stream list a question that calls a video by name needs
-                failed.add(i)
-                prepared.append(query)
                 yield i, exc
-        queries = prepared
-        for i, query in enumerate(queries):
-            if query.streams == () and i not in failed:
-                yield i, []
         encoded: dict[int, np.ndarray] = {}
-        for i, query in enumerate(queries):
-            if query.streams != () and i not in failed:
-                try:
-                    given = vectors[i] if vectors is not None else None
-                    encoded[i] = self.encode(query.text) if given is None else given
-                except Exception as exc:
-                    yield i, exc
+        for i, query in prepared.items():
+            if query.streams == ():
+                yield i, []
+                continue
+            try:
+                given = vectors[i] if vectors is not None else None
+                encoded[i] = self.encode(query.text) if given is None else given
+            except Exception as exc:
+                yield i, exc
         groups: dict[tuple[str, int], list[int]] = {}
         for i in encoded:
-            if queries[i].last_s is not None or queries[i].overview or queries[i].around is not None:  # several searches
-                yield i, self._alone(queries[i], encoded[i])
+            if prepared[i].last_s is not None or prepared[i].overview or prepared[i].around is not None:  # several searches
+                yield i, self._alone(prepared[i], encoded[i])
                 continue
-            groups.setdefault((queries[i].strategy, queries[i].k), []).append(i)
+            groups.setdefault((prepared[i].strategy, prepared[i].k), []).append(i)
         for (strategy, k), group in groups.items():
-            searches = [FusionSearch(queries[i].text, encoded[i], queries[i].where) for i in group]
+            searches = [FusionSearch(prepared[i].text, encoded[i], prepared[i].where) for i in group]
             try:
                 found = retrieve_many(self.store, searches, strategy=strategy, k=k * OVERFETCH)
             except Exception:
                 for i in group:
-                    yield i, self._alone(queries[i], encoded[i])
+                    yield i, self._alone(prepared[i], encoded[i])
                 continue
             for position, i in enumerate(group):
                 try:
-                    yield i, self.fitted(queries[i], found[position], encoded[i])
+                    yield i, self.fitted(prepared[i], found[position], encoded[i])
                 except Exception as exc:
                     yield i, exc
 
     def _in_streams_called(self, query: SearchRequest) -> SearchRequest:
         """`query` limited to the streams it calls by name ("cars in the bikes video"), of those it may search;
         as it was where it calls none by name (a stream list is read only where it calls one something)."""
-        if not called(query.text):
+        words = called(query.text)
+        if not words:
             return query
         pool = query.streams if query.streams is not None else [s.stream_id for s in self.streams()]
-        named = named_in(pool, query.text)
+        named = named_in(pool, words)
         return replace(query, streams=named) if named else query
 
     def _at_stream_ends(self, query: SearchRequest, vector: np.ndarray) -> list[Moment]:

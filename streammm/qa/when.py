@@ -35,7 +35,11 @@ _RANGE = re.compile(rf"\b(?:between|from)\s+(?:the\s+)?(?P<a>{_TIME})\s*(?:and|t
 _SPAN = re.compile(rf"(?P<a>{_CLOCK})\s*(?:-|–|to)\s*(?P<b>{_CLOCK})", re.I)
 _FIRST = re.compile(rf"\b(?:in\s+|during\s+|within\s+)?the\s+first\s+(?:(?P<n>{_NUM}|few)\s+)?(?P<unit>seconds?|minutes?|hours?|moments)\b", re.I)
 _LAST = re.compile(rf"\b(?:in\s+|during\s+|within\s+)?the\s+(?:last|final|closing)\s+(?:(?P<n>{_NUM}|few)\s+)?(?P<unit>seconds?|minutes?|hours?|moments)\b", re.I)
-MEDIA_WORDS = r"(?:video|stream|clip|recording|film|movie|show|broadcast|talk|episode|meeting|call|presentation|lecture|feed|footage|programme|program|slideshow|interview|podcast|webinar|screencast)"
+MEDIA_KINDS = (
+    "video stream clip recording film movie show broadcast talk episode meeting call presentation lecture feed footage programme "
+    "program slideshow interview podcast webinar screencast"
+).split()  # what a question calls a media file or stream
+MEDIA_WORDS = rf"(?:{'|'.join(MEDIA_KINDS)})"
 NAMED_MEDIA = rf"(?:the|this|that|each|every)\s+(?:[\w-]+\s+){{0,3}}?{MEDIA_WORDS}s?\b"  # "the video", "the bikes video"
 # "The end" of the media: said alone (the clause ends, or a question word follows) or "of the video"; not
 # "the end of the tunnel", "the start line" or "the opening credits", which are words to search for.

@@ -218,9 +218,9 @@ def test_hostile_first_or_last_thing_questions_are_read_in_one_pass():
     ],
 )
 def test_a_question_may_call_a_stream_by_the_words_of_its_name(question, named):
-    from streammm.qa.service import named_in
+    from streammm.qa.service import called, named_in
 
-    assert named_in(["city-bikes_2", "moviepy_timecode_example", "display-dual-monitors", "cam-1", "narrated_slideshow"], question) == named
+    assert named_in(["city-bikes_2", "moviepy_timecode_example", "display-dual-monitors", "cam-1", "narrated_slideshow"], called(question)) == named
 
 
 def test_hostile_names_are_read_in_one_pass():
