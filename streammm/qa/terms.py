@@ -159,7 +159,7 @@ class Terms:
 
 _DIGITS_WORDS = {digits: word for word, digits in NUMBER_WORDS.items()}
 _SIZE = re.compile(r"(\d+)[x×](\d+)")  # a size written as one word: "1920x1080"
-_SIZE_WORD = re.compile(r"(?<![\w.])(\d+)[x×](\d+)(?![\w.])")
+_SIZE_WORD = re.compile(rf"(?<![\w.]){_SIZE.pattern}(?![\w.])")  # one standing alone in a text
 _ALONE_NUMBER = re.compile(r"(?<![\w:./-])([1-9]\d?)(?![\w:./-])")
 
 

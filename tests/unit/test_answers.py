@@ -275,6 +275,8 @@ def test_the_first_or_last_thing_said_is_the_earliest_or_latest_sentence_of_the_
     assert first.text == "At [talk @ 00:01–00:02] the speaker says: “Welcome everyone.”", first.text
     _, last = run(ExtractiveAnswerer(KeywordEncoder()), "what are the last words said?", moments)
     assert "“Thanks for coming.”" in last.text and len(last.citations) == 1, last.text
+    _, silent = run(ExtractiveAnswerer(KeywordEncoder()), "what is the first thing said?", moments[:1])
+    assert "“CAM 1”" in silent.text  # nothing said there: what was shown, not nothing
     _, shown = run(ExtractiveAnswerer(KeywordEncoder()), "what is the first thing shown on screen?", moments)
     assert "“CAM 1”" in shown.text and len(shown.citations) == 1, shown.text  # the most relevant stream that shows any
 

@@ -89,4 +89,5 @@ def test_the_event_is_told_only_by_evidence_of_its_kind():
 def test_hostile_questions_are_read_in_one_pass():
     assert relative_event("what " * 100_000) is None
     long = relative_event("what " * 50_000 + "after " + "the window closes " * 20_000)
+    assert relative_event("what is said when the window closes " * 20_000).when == "during"  # read in one pass
     assert long is not None and long.when == "after" and long.event.startswith("the window closes")
