@@ -234,7 +234,8 @@ async def _warm_up(base: str, questions: Sequence[str], asks: int) -> None:
 def _breakdown(store: Any, encoder: Any, settings: Settings, questions: Sequence[str], n: int) -> dict[str, Any]:
     """One question at a time, no server: each step of an ask timed on its own (median ms over `n` questions)."""
     from streammm.qa.answer import keep_cited_evidence
-    from streammm.qa.extractive import ExtractiveAnswerer, candidates
+    from streammm.qa.candidates import candidates
+    from streammm.qa.extractive import ExtractiveAnswerer
     from streammm.qa.retrieval import fusion_depth, retrieve
     from streammm.qa.service import OVERFETCH, QueryService, SearchRequest
     from streammm.qa.vectors import remembering

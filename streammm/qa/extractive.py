@@ -11,33 +11,28 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
+from streammm.qa.candidates import Candidate, candidates, content_words
 from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_words, occurrences
-from streammm.qa.fitting import MIN_MATCH, described, distinct_words, fit_speech, sentence_ends_after
+from streammm.qa.fitting import MIN_MATCH, described, fit_speech
 from streammm.qa.moments import Moment, covering
 from streammm.qa.overview import asks_overview
 from streammm.qa.placement import Place
 from streammm.qa.relative import Relative, relative_event, tells_the_event
-from streammm.qa.terms import STOPWORDS, Terms, ends_sentence
+from streammm.qa.terms import Terms
 from streammm.qa.vectors import remembering
-from streammm.qa.when import first_or_last_thing, named_time, occurrence
-from streammm.records import Clip, OcrLine, Word
+from streammm.qa.when import EDGE_S, first_or_last_thing, named_time, occurrence
 
-MAX_SENTENCE_WORDS = 30
 MAX_COUNTED = 10  # times a count answer cites
 SAME_TIME_S = 0.1  # a candidate that starts this close before its moment starts with it
 SCORE_MARGIN = 0.2  # a candidate scoring this much less than the best is not said (docs/eval.md, answers)
 MIN_PIECE_WORDS = 3  # content words a piece of a sentence needs to be said without the question's words
-SAME_ROW = 0.03  # fraction of the frame's height
-MAX_LABEL_GAP = 0.5  # how far right of a label (fraction of the frame's width) what it labels may be
 NOTHING_FOUND = "No moment matched well: I found nothing in the indexed streams that answers this."
 
 # Words in a question that point at one kind of evidence.
@@ -51,20 +46,7 @@ CUE_BONUS = 0.4  # a cue names the kind of answer wanted: a strong prior
 WORD_BONUS = 0.25
 RANK_BONUS = 0.1
 PLACE_BONUS = 0.5  # times a line's nearness (0-1) to the edges of the place on screen asked about
-
-
-@dataclass(frozen=True)
-class Candidate:
-    kind: str  # speech | screen | typed | frames
-    text: str
-    clip: Clip
-    start_s: float
-    end_s: float
-    moment_rank: int  # 0 = the best moment
-    line: str = ""  # typed: the whole on-screen line the text was typed into
-    partial: bool = False  # speech: a sentence the moment's clips cut off ("He was", its rest in a clip not retrieved)
-    words: tuple[Word, ...] = ()  # speech: the sentence's words
-    at: OcrLine | None = None  # screen, typed: the line, where it was on screen
+EDGE_BONUS = 0.5  # times a candidate's nearness (0-1) to the beginning (end) asked about: "what is shown at the end?"
 
 
 class ExtractiveAnswerer:
@@ -168,7 +150,8 @@ class ExtractiveAnswerer:
             # was said there (or shown, as asked), the earliest (latest).
             return [first_or_last(found, moments, content_words(question), thing, place)]
         vectors = self.encoder.encode([question, *(c.text for c in found)])
-        scores = score_candidates(question, vectors[0], vectors[1:], found, place=place)
+        near = edge_nearness(named.edge, moments) if named is not None and named.edge is not None else None
+        scores = score_candidates(question, vectors[0], vectors[1:], found, place=place, near_edge=near)
         order = sorted(range(len(found)), key=lambda i: -scores[i])
         picked: list[Candidate] = []
         seen: set[tuple[str, str, str]] = set()
@@ -223,11 +206,18 @@ def overview_of(found: Sequence[Candidate], moments: int) -> list[Candidate]:
 
 
 def score_candidates(
-    question: str, question_vector: np.ndarray, vectors: np.ndarray, found: Sequence[Candidate], *, place: Place | None = None
+    question: str,
+    question_vector: np.ndarray,
+    vectors: np.ndarray,
+    found: Sequence[Candidate],
+    *,
+    place: Place | None = None,
+    near_edge: Callable[[Candidate], float] | None = None,
 ) -> list[float]:
     """Cosine with the question, plus bonuses for shared content words, a cue for the candidate's kind, the
-    rank of its moment and, where the question names a place on screen, a line's nearness to its edges (the
-    bottommost line for "the text at the bottom")."""
+    rank of its moment, where the question names a place on screen, a line's nearness to its edges (the
+    bottommost line for "the text at the bottom"), and where it asks about the beginning or the end, a
+    candidate's nearness to it (`near_edge`: the last timecode for "what timecode is shown at the end?")."""
     asked = content_words(question)
     cued = {kind for kind, words in CUES.items() if asked & words}
     cosines = vectors @ question_vector
@@ -239,23 +229,27 @@ def score_candidates(
             score += CUE_BONUS
         if place is not None and candidate.at is not None:
             score += PLACE_BONUS * place.nearness(candidate.at.x, candidate.at.y)
+        if near_edge is not None:
+            score += EDGE_BONUS * near_edge(candidate)
         scores.append(score)
     return scores
 
 
-def candidates(moments: Sequence[Moment]) -> list[Candidate]:
-    """Every spoken sentence, on-screen line and frame-tag list of the moments."""
-    found: list[Candidate] = []
-    for rank, moment in enumerate(moments):
-        mine = _sentences(moment, rank) + _screen_lines(moment, rank)
-        # What the moment's clips hold beside its fitted span ("slide 2 of 5" beside the butterfly's "slide 3
-        # of 5") is not what it found, where anything said or shown is inside it.
-        inside = [c for c in mine if c.start_s < moment.end_s and c.end_s > moment.start_s]
-        found += inside or mine
-        best = moment.clips[0]
-        if best.tags:
-            found.append(Candidate("frames", ", ".join(best.tags[:5]), best, best.start_s, best.end_s, rank))
-    return found
+def edge_nearness(edge: str, moments: Sequence[Moment]) -> Callable[[Candidate], float]:
+    """How near a candidate is to its stream's beginning (`edge` "start") or end ("end"): 1 at it, 0 EDGE_S
+    or more from it. A stream's beginning (end) is where its earliest (latest) clip among the moments starts
+    (ends): QueryService searched each stream's first (last) seconds."""
+    bounds: dict[str, tuple[float, float]] = {}
+    for clip in (c for m in moments for c in m.clips):
+        lo, hi = bounds.get(clip.stream_id, (clip.start_s, clip.end_s))
+        bounds[clip.stream_id] = (min(lo, clip.start_s), max(hi, clip.end_s))
+
+    def nearness(candidate: Candidate) -> float:
+        lo, hi = bounds.get(candidate.clip.stream_id, (candidate.start_s, candidate.end_s))
+        away = candidate.start_s - lo if edge == "start" else hi - candidate.end_s
+        return max(0.0, 1.0 - max(0.0, away) / EDGE_S)
+
+    return nearness
 
 
 def _telling(found: list[Candidate], asked: set[str]) -> list[Candidate]:
@@ -338,112 +332,3 @@ def say(candidate: Candidate, citation: Citation, *, place: Place | None = None)
     if candidate.kind == "typed":
         return f"At {citation.tag} “{text}” is typed on screen (the line reads “{candidate.line.strip()}”)."
     return f"At {citation.tag} the frames show: {text}."
-
-
-def content_words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS and len(w) > 1}
-
-
-def _sentences(moment: Moment, rank: int) -> list[Candidate]:
-    """The moment's spoken sentences (ended as moment fitting ends them: sentence_ends_after), at most
-    MAX_SENTENCE_WORDS words each."""
-    words = distinct_words(moment.clips)
-    if not words:
-        return [Candidate("speech", c.transcript, c, c.start_s, c.end_s, rank) for c in moment.clips if c.transcript.strip()]
-    found = []
-    current: list[Word] = []
-    for i, word in enumerate(words):
-        current.append(word)
-        last = i == len(words) - 1
-        if last or sentence_ends_after(words, i) or len(current) >= MAX_SENTENCE_WORDS:
-            start, end = current[0].start_s, current[-1].end_s
-            text = " ".join(w.text.strip() for w in current).strip()
-            if text:
-                # Cut off by the moment's clips: its last words unpunctuated where the words run out, or its
-                # first word in lower case (or a word's hyphenated rest) where they begin (the recogniser
-                # capitalises a sentence's start).
-                partial = (last and not ends_sentence(word.text)) or (not found and (text[:1].islower() or text[:1] in "-–—,"))
-                found.append(Candidate("speech", text, covering(moment.clips, start, end), start, end, rank, partial=partial, words=tuple(current)))
-            current = []
-    return found
-
-
-def _screen_lines(moment: Moment, rank: int) -> list[Candidate]:
-    """On-screen lines, each cited in the best clip that shows it (a label, "Resolution:", with the value
-    beside it: _values_of); a line that grew in place from an earlier line (text being typed) also gives a
-    `typed` candidate for what was added."""
-    shown: list[tuple[OcrLine, Clip]] = []
-    seen: set[str] = set()
-    for clip in moment.clips:  # best first
-        lines = list(clip.ocr_lines) or [OcrLine(clip.start_s, clip.end_s, t) for t in clip.ocr_text.splitlines()]
-        for line in lines:
-            if line.text.strip() and line.text not in seen:
-                seen.add(line.text)
-                shown.append((line, clip))
-    lines = [line for line, _ in shown]
-    found = []
-    for line, clip in shown:
-        values = _values_of(line, lines)
-        if not values:
-            found.append(Candidate("screen", line.text.strip(), clip, max(line.start_s, clip.start_s), min(line.end_s, clip.end_s), rank, at=line))
-        for value in values:  # "Resolution:" is said with what it labels: "Resolution: 1024 x 768 (4:3)"
-            start_s, end_s = max(line.start_s, value.start_s, clip.start_s), min(line.end_s, value.end_s, clip.end_s)
-            found.append(Candidate("screen", f"{line.text.strip()} {value.text.strip()}", clip, start_s, max(start_s, end_s), rank, at=line))
-    for line, clip in shown:
-        typed = _typed_into(line, [other for other, _ in shown])
-        if typed is not None:
-            text, started = typed
-            found.append(Candidate("typed", text, clip, max(started, clip.start_s), min(line.end_s, clip.end_s), rank, line=line.text, at=line))
-    return found
-
-
-def _values_of(label: OcrLine, lines: Sequence[OcrLine]) -> list[OcrLine]:
-    """What a label ("Resolution:", "Score:") labels: the nearest lines to its right on its row while it
-    shows (one per value it showed over time; a form's field, a setting, a scoreboard). None for a line that
-    is not a label or whose place is unknown."""
-    if not label.text.rstrip().endswith(":") or min(label.x, label.y) < 0:
-        return []
-    beside = [
-        o for o in lines
-        if o is not label and o.x > label.x and o.x - label.x <= MAX_LABEL_GAP and abs(o.y - label.y) <= SAME_ROW
-        and o.start_s < label.end_s and o.end_s > label.start_s and not o.text.rstrip().endswith(":")
-    ]
-    if not beside:
-        return []
-    nearest = min(o.x for o in beside)
-    return sorted((o for o in beside if o.x - nearest <= SAME_ROW), key=lambda o: o.start_s)
-
-
-def _typed_into(line: OcrLine, lines: Sequence[OcrLine]) -> tuple[str, float] | None:
-    """(what was typed, when typing began) when `line` is the last state of text growing in place:
-    earlier lines on the same row are prefixes of it and no line extends it further."""
-    def extends(longer: OcrLine, shorter: OcrLine) -> bool:
-        return (
-            longer.text != shorter.text
-            and longer.text.startswith(shorter.text)
-            and len(shorter.text.strip()) >= 2
-            and shorter.start_s < longer.start_s
-            and (min(longer.y, shorter.y) < 0 or abs(longer.y - shorter.y) <= SAME_ROW)
-        )
-
-    if any(extends(other, line) for other in lines):
-        return None
-    prefixes = sorted((other for other in lines if extends(line, other)), key=lambda other: len(other.text))
-    if not prefixes:
-        return None
-    typed = line.text[len(prefixes[0].text):].strip()
-    started = min([p.start_s for p in prefixes[1:]] + [line.start_s])
-    if not typed or _already_shown(typed, line, lines, prefixes[0].start_s):
-        return None
-    return typed, started
-
-
-def _already_shown(added: str, line: OcrLine, lines: Sequence[OcrLine], since_s: float) -> bool:
-    """Whether every word `added` to `line` was on its row while it grew (from `since_s`): a menu bar
-    that OCR read in pieces and then whole, not text being typed."""
-    same_row = [
-        o for o in lines
-        if o is not line and o.end_s > since_s and o.start_s < line.start_s and (min(o.y, line.y) < 0 or abs(o.y - line.y) <= SAME_ROW)
-    ]
-    earlier = {word for o in same_row if not line.text.startswith(o.text) for word in o.text.split()}
-    return all(word in earlier for word in added.split())

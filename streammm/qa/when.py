@@ -7,10 +7,16 @@ match. Only a time introduced as one is taken ("at 1:30", "from 10 s to 20 s", "
 seconds in"): a time the question asks to find ("when does the clock read 10:45?", "the timecode reads
 00:00:07:00") is words to search for, and a time of day ("at 4:30 pm") is not media time.
 
-The beginning is the first EDGE_S seconds, and so is the first thing said or shown ("what is the first thing
-the narrator says?", whose answer is the earliest there; the last thing, the latest at the end). The end ("at the end of the video", "in the last 30 seconds",
-and for a live stream "right now") is counted back from each stream's own end, which the question cannot
-know: NamedTime.last_s, resolved per stream by whoever knows the streams (QueryService).
+The beginning is the first EDGE_S seconds, and so is the first thing said or shown ("what is the first
+thing the narrator says?", whose answer is the earliest there; the last thing, the latest at the end). The
+end ("at the end of the video", "in the last 30 seconds", and for a live stream "right now") is counted
+back from each stream's own end, which the question cannot know: NamedTime.last_s, resolved per stream by
+whoever knows the streams (QueryService). "At the beginning" and "at the end" ask for what is there at the
+edge itself, so what is nearest it answers first (NamedTime.edge); "in the last 30 seconds" asks for all
+of that stretch.
+
+The first (last) time something happens is not a time the question names ("when is she last seen?", "what
+is the last slide shown?": occurrence): the moments that show it come in time order instead.
 """
 
 from __future__ import annotations
@@ -56,8 +62,11 @@ _POINT = re.compile(rf"(?:\b(?:at|around|near|about|approximately|roughly)\s+(?:
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0}
 
 _SEEN = r"(?:appears?|appeared|mentions?|mentioned|shows?|showed|shown|seen|says?|said|heard|spoken|comes?\s+up|came\s+up|happens?|happened)"
-_FIRST_TIME = re.compile(rf"\b(?:for\s+)?the\s+first\s+time\b|\bfirst\s+{_SEEN}\b|\bearliest\b|\binitially\b", re.I)
-_LAST_TIME = re.compile(rf"\b(?:for\s+)?the\s+last\s+time\b|\blast\s+{_SEEN}\b|\bfinal\s+time\b", re.I)
+_NOUN = r"(?:[a-z][\w'-]*\s+){1,2}?"  # "the last [slide] shown", "the first [red car] seen"
+_FIRST_TIME = re.compile(rf"\b(?:for\s+)?the\s+first\s+time\b|\bfirst\s+{_SEEN}\b|\bearliest\b|\binitially\b|\bthe\s+(?:very\s+)?first\s+{_NOUN}{_SEEN}\b", re.I)
+_LAST_TIME = re.compile(
+    rf"\b(?:for\s+)?the\s+last\s+time\b|\blast\s+{_SEEN}\b|\bfinal\s+time\b|\bthe\s+(?:very\s+)?(?:last|final)\s+{_NOUN}{_SEEN}\b", re.I
+)
 # "What is the first thing the narrator says?", "the last words spoken", "the very first line shown"
 _THING = rf"(?:thing|things|words?|sentence|phrase|question|subtitles?|captions?)\b(?!\s+of\s+(?!{NAMED_MEDIA}))"  # "of the talk", not "of the title"
 _FIRST_THING = re.compile(rf"\bthe\s+(?:very\s+)?first\s+{_THING}", re.I)
@@ -72,6 +81,7 @@ class NamedTime:
     end_s: float | None
     last_s: float | None = None  # instead of start_s and end_s: each stream's last this many seconds
     at_s: float | None = None  # a point in time ("at 1:30"): the range is the seconds around it
+    edge: str | None = None  # "start" or "end": the question asks what is there at the beginning (end) itself
 
 
 def seconds(text: str) -> float:
@@ -117,9 +127,13 @@ def _named(question: str) -> NamedTime | None:
     if found:
         t = float(found["minute"]) * 60 if found["minute"] else seconds(found["t"] or found["u"])
         return NamedTime(max(0.0, t - AROUND_S), t + AROUND_S, at_s=t)
-    if _START.search(question) or _FIRST_THING.search(question):
+    if _START.search(question):
+        return NamedTime(0.0, EDGE_S, edge="start")
+    if _FIRST_THING.search(question):
         return NamedTime(0.0, EDGE_S)
-    if _END.search(question) or _LAST_THING.search(question):
+    if _END.search(question):
+        return NamedTime(None, None, last_s=EDGE_S, edge="end")
+    if _LAST_THING.search(question):
         return NamedTime(None, None, last_s=EDGE_S)
     return None
 

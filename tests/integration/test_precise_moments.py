@@ -317,6 +317,35 @@ def test_the_first_or_last_thing_said_is_the_first_or_last_sentence(service, que
     assert done.citations[0].stream_id == "narrated_slideshow" and abs(done.citations[0].start_s - start_s) <= 0.5, done.citations
 
 
+@pytest.mark.parametrize(
+    ("question", "said", "start_s"),
+    [
+        # the timecode video is 16 s long, and its burned-in timecode equals media time
+        ("what timecode is shown at the end of the timecode video?", "00:00:15:00", 15.0),
+        ("what is the timecode at the beginning of the timecode video?", "00:00:00:00", 0.0),
+        # the slides are 5 s each; the last (slide 5 of 5) from 20 s: the last one shown, not the last 10 s
+        ("what is the last slide shown?", "slide 5 of 5", 20.0),
+        ("which slide is shown first?", "slide 1 of 5", 0.0),
+    ],
+)
+def test_what_is_there_at_the_beginning_or_the_end_or_shown_last_comes_first(service, question, said, start_s):
+    """The first three had been answered with 00:00:09:00, 00:00:09:00 and "slide 4 of 5" first: at the
+    beginning (end) every line of the first (last) 10 s scored alike, and the last slide shown was the best
+    matching one. ("Which slide is shown first?" was answered right and must stay so.)"""
+    import asyncio
+
+    from streammm.qa.extractive import ExtractiveAnswerer
+
+    moments = service.moments(SearchRequest(question))
+
+    async def answer():
+        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
+
+    done = asyncio.run(answer())
+    assert f"“{said}”" in done.text.split(" At [")[0], done.text  # the first sentence says it
+    assert abs(done.citations[0].start_s - start_s) <= 0.5, done.citations
+
+
 def test_a_question_about_whole_streams_fails_alone_when_the_stream_list_fails(service):
     """The bad day of the per-stream searches: the store cannot list its streams (injected; the real one
     does not fail here). The questions that need the list fail, each with the store's error; the one

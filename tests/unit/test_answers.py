@@ -14,7 +14,8 @@ import pytest
 
 from streammm.config import LlmConfig
 from streammm.qa.answer import Citation, Delta, Done, Evidence, clock, keep_cited_evidence
-from streammm.qa.extractive import ExtractiveAnswerer, _typed_into, candidates
+from streammm.qa.candidates import candidates, typed_into
+from streammm.qa.extractive import ExtractiveAnswerer
 from streammm.qa.llm import CitationRewriter, LlmAnswerer, label_evidence
 from streammm.qa.moments import Moment
 from streammm.records import Clip, OcrLine, Word
@@ -88,9 +89,9 @@ def test_citations_not_pointing_at_moments_are_removed_and_counted():
 
 def test_text_typed_in_place_is_found_with_when_typing_began():
     lines = list(TERMINAL.ocr_lines)
-    assert _typed_into(lines[2], lines) == ("ls /usr", 4.0)
-    assert _typed_into(lines[1], lines) is None, "an intermediate state is not the typed text"
-    assert _typed_into(lines[3], lines) is None
+    assert typed_into(lines[2], lines) == ("ls /usr", 4.0)
+    assert typed_into(lines[1], lines) is None, "an intermediate state is not the typed text"
+    assert typed_into(lines[3], lines) is None
 
 
 def test_a_menu_bar_read_in_pieces_and_then_whole_is_not_typing():
@@ -108,8 +109,8 @@ def test_a_menu_bar_read_in_pieces_and_then_whole_is_not_typing():
         OcrLine(4.0, 5.0, "user@host:~$ ls /", x=0.12, y=below),
         OcrLine(5.0, 9.0, "user@host:~$ ls /usr", x=0.13, y=below),
     ]
-    assert _typed_into(lines[5], lines) is None
-    assert _typed_into(lines[8], lines) == ("ls /usr", 4.0)
+    assert typed_into(lines[5], lines) is None
+    assert typed_into(lines[8], lines) == ("ls /usr", 4.0)
 
 
 def test_a_label_on_screen_is_said_with_the_value_beside_it_while_both_show():
@@ -279,6 +280,24 @@ def test_the_first_or_last_thing_said_is_the_earliest_or_latest_sentence_of_the_
     assert "“CAM 1”" in silent.text  # nothing said there: what was shown, not nothing
     _, shown = run(ExtractiveAnswerer(KeywordEncoder()), "what is the first thing shown on screen?", moments)
     assert "“CAM 1”" in shown.text and len(shown.citations) == 1, shown.text  # the most relevant stream that shows any
+
+
+def test_at_the_beginning_or_the_end_is_what_is_nearest_it():
+    """"What timecode is shown at the end?" of a 16 s video with a timecode burned in (the stand-in encoder
+    scores every line alike): QueryService searched its
+    last 10 s, where every line is a timecode scoring alike; the answer had said 00:00:09:00 first. Now the
+    lines nearest the end come first, and at the beginning the earliest."""
+    lines = tuple(OcrLine(float(t), t + 1.0, f"00:00:{t:02d}:00", x=0.5, y=0.9) for t in range(16))
+    clips = tuple(clip("tc", t, t + 4.0, ocr_lines=tuple(ln for ln in lines if t <= ln.start_s < t + 4)) for t in (0.0, 4.0, 8.0, 12.0))
+    late = [Moment("tc", 8.0, 12.0, 1.0, clips[2:3], relevance=0.5), Moment("tc", 12.0, 16.0, 0.9, clips[3:], relevance=0.4)]
+    _, end = run(ExtractiveAnswerer(KeywordEncoder()), "what timecode is shown at the end?", late)
+    assert end.text.startswith("At [tc @ 00:15–00:16] the screen shows: “00:00:15:00”."), end.text
+    assert [c.start_s for c in end.citations] == [15.0, 14.0, 13.0]
+    early = [Moment("tc", 4.0, 8.0, 1.0, clips[1:2], relevance=0.5), Moment("tc", 0.0, 4.0, 0.9, clips[:1], relevance=0.4)]
+    _, start = run(ExtractiveAnswerer(KeywordEncoder()), "what timecode is shown at the beginning?", early)
+    assert [c.start_s for c in start.citations] == [0.0, 1.0, 2.0], start.text
+    _, anywhere = run(ExtractiveAnswerer(KeywordEncoder()), "what timecode is shown in the last 10 seconds?", late)
+    assert [c.start_s for c in anywhere.citations] != [15.0, 14.0, 13.0]  # a stretch, not its edge: all of it answers
 
 
 def test_what_a_moments_clips_hold_beside_its_fitted_span_is_not_said():

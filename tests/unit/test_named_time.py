@@ -64,7 +64,18 @@ def test_a_time_the_question_names_is_the_range_searched(question: str, span):
     ],
 )
 def test_the_end_is_counted_back_from_each_streams_end(question: str, last_s: float):
-    assert named_time(question) == NamedTime(None, None, last_s=last_s)
+    found = named_time(question)
+    assert found is not None and (found.start_s, found.end_s, found.last_s) == (None, None, last_s)
+    # "At the end" asks for what is there at the end itself (the answer prefers what is nearest it); "in the
+    # last 30 seconds" for all of that stretch.
+    assert found.edge == (None if "last" in question or "final" in question or "closing" in question else "end")
+
+
+def test_the_beginning_is_an_edge_and_the_first_minute_a_stretch():
+    assert named_time("what timecode is shown at the beginning?") == NamedTime(0.0, EDGE_S, edge="start")
+    assert named_time("how does the video start?") == NamedTime(0.0, EDGE_S, edge="start")
+    assert named_time("what happens in the first minute?") == NamedTime(0.0, 60.0)
+    assert named_time("what is the first thing said?") == NamedTime(0.0, EDGE_S)  # the earliest sentence: first_or_last_thing
 
 
 @pytest.mark.parametrize(
@@ -145,10 +156,16 @@ def test_over_range_stays_where_the_streams_clips_are():
         ("the earliest moment a car appears", "first"),
         ("when is she last seen?", "last"),
         ("when does the narrator say Dashwood for the last time", "last"),
+        ("what is the last slide shown?", "last"),  # the last of the slides shown, not the video's last seconds
+        ("what does the final slide show", "last"),
+        ("who is the first red car seen with?", "first"),
+        ("when is the very first goal shown", "first"),
         ("the first slide", None),
         ("the last slide", None),
         ("what happened last night", None),
         ("the first person on stage", None),
+        ("what is shown in the last 30 seconds", None),  # a stretch of time: when.named_time
+        ("the last one of those three shown", None),  # more than a noun's two words between
     ],
 )
 def test_a_question_may_ask_for_the_first_or_last_time_something_happens(question: str, which):
@@ -200,6 +217,7 @@ def test_the_first_or_last_occurrence_comes_first_however_the_sentences_around_i
 
 def test_hostile_first_or_last_thing_questions_are_read_in_one_pass():
     assert first_or_last_thing("the first " * 50_000) is None
+    assert occurrence("the first slide " * 30_000) is None and occurrence("the last a b " * 30_000 + "the last slide shown") == "last"
     assert first_or_last_thing("the first thing of the " * 20_000 + "the last words") == "last"
 
 

@@ -1,0 +1,159 @@
+"""The pieces of evidence an answer is made of: each retrieved moment's spoken sentences (with their word
+times), on-screen lines (with the span they were visible and where they were; a label said with its value),
+text typed on screen (a line that grew in place), and its frames' tags.
+
+Pure functions of the moments; which pieces answer a question is the answerer's (qa/extractive.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from streammm.qa.fitting import distinct_words, sentence_ends_after
+from streammm.qa.moments import Moment, covering
+from streammm.qa.terms import STOPWORDS, ends_sentence
+from streammm.records import Clip, OcrLine, Word
+
+MAX_SENTENCE_WORDS = 30
+SAME_ROW = 0.03  # fraction of the frame's height
+MAX_LABEL_GAP = 0.5  # how far right of a label (fraction of the frame's width) what it labels may be
+
+
+@dataclass(frozen=True)
+class Candidate:
+    kind: str  # speech | screen | typed | frames
+    text: str
+    clip: Clip
+    start_s: float
+    end_s: float
+    moment_rank: int  # 0 = the best moment
+    line: str = ""  # typed: the whole on-screen line the text was typed into
+    partial: bool = False  # speech: a sentence the moment's clips cut off ("He was", its rest in a clip not retrieved)
+    words: tuple[Word, ...] = ()  # speech: the sentence's words
+    at: OcrLine | None = None  # screen, typed: the line, where it was on screen
+
+
+def candidates(moments: Sequence[Moment]) -> list[Candidate]:
+    """Every spoken sentence, on-screen line and frame-tag list of the moments."""
+    found: list[Candidate] = []
+    for rank, moment in enumerate(moments):
+        mine = _sentences(moment, rank) + _screen_lines(moment, rank)
+        # What the moment's clips hold beside its fitted span ("slide 2 of 5" beside the butterfly's "slide 3
+        # of 5") is not what it found, where anything said or shown is inside it.
+        inside = [c for c in mine if c.start_s < moment.end_s and c.end_s > moment.start_s]
+        found += inside or mine
+        best = moment.clips[0]
+        if best.tags:
+            found.append(Candidate("frames", ", ".join(best.tags[:5]), best, best.start_s, best.end_s, rank))
+    return found
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS and len(w) > 1}
+
+
+def _sentences(moment: Moment, rank: int) -> list[Candidate]:
+    """The moment's spoken sentences (ended as moment fitting ends them: sentence_ends_after), at most
+    MAX_SENTENCE_WORDS words each."""
+    words = distinct_words(moment.clips)
+    if not words:
+        return [Candidate("speech", c.transcript, c, c.start_s, c.end_s, rank) for c in moment.clips if c.transcript.strip()]
+    found = []
+    current: list[Word] = []
+    for i, word in enumerate(words):
+        current.append(word)
+        last = i == len(words) - 1
+        if last or sentence_ends_after(words, i) or len(current) >= MAX_SENTENCE_WORDS:
+            start, end = current[0].start_s, current[-1].end_s
+            text = " ".join(w.text.strip() for w in current).strip()
+            if text:
+                # Cut off by the moment's clips: its last words unpunctuated where the words run out, or its
+                # first word in lower case (or a word's hyphenated rest) where they begin (the recogniser
+                # capitalises a sentence's start).
+                partial = (last and not ends_sentence(word.text)) or (not found and (text[:1].islower() or text[:1] in "-–—,"))
+                found.append(Candidate("speech", text, covering(moment.clips, start, end), start, end, rank, partial=partial, words=tuple(current)))
+            current = []
+    return found
+
+
+def _screen_lines(moment: Moment, rank: int) -> list[Candidate]:
+    """On-screen lines, each cited in the best clip that shows it (a label, "Resolution:", with the value
+    beside it: _values_of); a line that grew in place from an earlier line (text being typed) also gives a
+    `typed` candidate for what was added."""
+    shown: list[tuple[OcrLine, Clip]] = []
+    seen: set[str] = set()
+    for clip in moment.clips:  # best first
+        lines = list(clip.ocr_lines) or [OcrLine(clip.start_s, clip.end_s, t) for t in clip.ocr_text.splitlines()]
+        for line in lines:
+            if line.text.strip() and line.text not in seen:
+                seen.add(line.text)
+                shown.append((line, clip))
+    lines = [line for line, _ in shown]
+    found = []
+    for line, clip in shown:
+        values = _values_of(line, lines)
+        if not values:
+            found.append(Candidate("screen", line.text.strip(), clip, max(line.start_s, clip.start_s), min(line.end_s, clip.end_s), rank, at=line))
+        for value in values:  # "Resolution:" is said with what it labels: "Resolution: 1024 x 768 (4:3)"
+            start_s, end_s = max(line.start_s, value.start_s, clip.start_s), min(line.end_s, value.end_s, clip.end_s)
+            found.append(Candidate("screen", f"{line.text.strip()} {value.text.strip()}", clip, start_s, max(start_s, end_s), rank, at=line))
+    for line, clip in shown:
+        typed = typed_into(line, [other for other, _ in shown])
+        if typed is not None:
+            text, started = typed
+            found.append(Candidate("typed", text, clip, max(started, clip.start_s), min(line.end_s, clip.end_s), rank, line=line.text, at=line))
+    return found
+
+
+def _values_of(label: OcrLine, lines: Sequence[OcrLine]) -> list[OcrLine]:
+    """What a label ("Resolution:", "Score:") labels: the nearest lines to its right on its row while it
+    shows (one per value it showed over time; a form's field, a setting, a scoreboard). None for a line that
+    is not a label or whose place is unknown."""
+    if not label.text.rstrip().endswith(":") or min(label.x, label.y) < 0:
+        return []
+    beside = [
+        o for o in lines
+        if o is not label and o.x > label.x and o.x - label.x <= MAX_LABEL_GAP and abs(o.y - label.y) <= SAME_ROW
+        and o.start_s < label.end_s and o.end_s > label.start_s and not o.text.rstrip().endswith(":")
+    ]
+    if not beside:
+        return []
+    nearest = min(o.x for o in beside)
+    return sorted((o for o in beside if o.x - nearest <= SAME_ROW), key=lambda o: o.start_s)
+
+
+def typed_into(line: OcrLine, lines: Sequence[OcrLine]) -> tuple[str, float] | None:
+    """(what was typed, when typing began) when `line` is the last state of text growing in place:
+    earlier lines on the same row are prefixes of it and no line extends it further."""
+    def extends(longer: OcrLine, shorter: OcrLine) -> bool:
+        return (
+            longer.text != shorter.text
+            and longer.text.startswith(shorter.text)
+            and len(shorter.text.strip()) >= 2
+            and shorter.start_s < longer.start_s
+            and (min(longer.y, shorter.y) < 0 or abs(longer.y - shorter.y) <= SAME_ROW)
+        )
+
+    if any(extends(other, line) for other in lines):
+        return None
+    prefixes = sorted((other for other in lines if extends(line, other)), key=lambda other: len(other.text))
+    if not prefixes:
+        return None
+    typed = line.text[len(prefixes[0].text):].strip()
+    started = min([p.start_s for p in prefixes[1:]] + [line.start_s])
+    if not typed or _already_shown(typed, line, lines, prefixes[0].start_s):
+        return None
+    return typed, started
+
+
+def _already_shown(added: str, line: OcrLine, lines: Sequence[OcrLine], since_s: float) -> bool:
+    """Whether every word `added` to `line` was on its row while it grew (from `since_s`): a menu bar
+    that OCR read in pieces and then whole, not text being typed."""
+    same_row = [
+        o for o in lines
+        if o is not line and o.end_s > since_s and o.start_s < line.start_s and (min(o.y, line.y) < 0 or abs(o.y - line.y) <= SAME_ROW)
+    ]
+    earlier = {word for o in same_row if not line.text.startswith(o.text) for word in o.text.split()}
+    return all(word in earlier for word in added.split())
