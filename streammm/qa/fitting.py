@@ -38,6 +38,7 @@ from streammm.records import Clip, ScoredClip, Word
 
 PAUSE_S = 0.3  # a silence this long (or sentence punctuation) ends a phrase
 SENTENCE_PAUSE_S = 1.0  # a silence this long ends a sentence even without punctuation
+PAUSE_CROSS = 1.0  # what a matched run pays to go on past such a silence (a query word's weight): _crossing_costs
 SNAP_WORDS = 2  # a matched run is widened to its phrase's edge when at most this many words are left out
 MISS = 0.6  # cost of a spoken word the query does not have (half for a stopword)
 KEEP_RATIO = 0.85  # a neighbouring clip joins a moment while its relevance is at least this share of the best
@@ -97,35 +98,50 @@ def _best_run(terms: Terms, words: Sequence[Word], values: Sequence[float], matc
     """(first, last) of the best run (fit_speech; `matched`: each word's (term, clause)): the maximum-sum run
     within one sentence, unless its words came in another order across clauses; then every run from a
     matched word to a matched word of one sentence is scored with that cost (the earliest of equals). None
-    where no run gains anything."""
+    where no run gains anything. A run goes on past a long silence only at a cost (_crossing_costs)."""
+    crossing = _crossing_costs(words)
     best, best_span, total, start = 0.0, None, 0.0, 0
     for i, value in enumerate(values):
-        if total <= 0 or (i > 0 and sentence_ends_after(words, i - 1)):  # a run never crosses a sentence end
+        total -= crossing[i]
+        if total <= 0:  # a run never crosses a sentence's end, nor a silence that costs more than it has
             total, start = 0.0, i
         total += value
         if total > best:
             best, best_span = total, (start, i)
     if best_span is None or not terms.reversed_share([m for found in matched[best_span[0] : best_span[1] + 1] for m in found]):
         return best_span  # no run scores more than the largest sum, at no cost
-    sentence, sentences = [], 0
-    for i in range(len(words)):
-        sentence.append(sentences)
-        sentences += sentence_ends_after(words, i)
-    sums = [0.0]
-    for value in values:
+    sums, costs = [0.0], [0.0]
+    for value, cost in zip(values, crossing):
         sums.append(sums[-1] + value)
+        costs.append(costs[-1] + (0.0 if math.isinf(cost) else cost))
     hits = [i for i, found in enumerate(matched) if found]
     best, best_span = 0.0, None
     for n, first in enumerate(hits):
         said: list[tuple[str, int]] = []
         for last in hits[n:]:
-            if sentence[last] != sentence[first]:
+            if any(math.isinf(c) for c in crossing[first + 1 : last + 1]):
                 break
             said += matched[last]
-            score = (sums[last + 1] - sums[first]) * (1.0 - REVERSED_COST * terms.reversed_share(said))
+            gain = sums[last + 1] - sums[first] - (costs[last + 1] - costs[first + 1])
+            score = gain * (1.0 - REVERSED_COST * terms.reversed_share(said))
             if score > best + 1e-9:
                 best, best_span = score, (first, last)
     return best_span
+
+
+def _crossing_costs(words: Sequence[Word]) -> list[float]:
+    """What a run of matched words pays to go on from words[i - 1] to words[i]: nothing within a sentence,
+    everything (inf) past punctuation that ends one, and PAUSE_CROSS past a silence of SENTENCE_PAUSE_S
+    with no punctuation: a speaker's pause inside a sentence ("ask not ... what your country can do for
+    you") is worth crossing for more of the query's words, a pause between two utterances ("ten of clubs
+    ... four queen of clubs") is not for one."""
+    costs = [0.0]
+    for i in range(1, len(words)):
+        if ends_sentence(words[i - 1].text):
+            costs.append(math.inf)
+        else:
+            costs.append(PAUSE_CROSS if words[i].start_s - words[i - 1].end_s >= SENTENCE_PAUSE_S else 0.0)
+    return costs
 
 
 def _clauses(words: Sequence[Word]) -> list[int]:

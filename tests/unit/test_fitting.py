@@ -159,6 +159,22 @@ def test_a_run_of_matching_words_never_crosses_a_sentence_end():
     assert fit is not None and fit.text == "Had he married a more amiable woman"
 
 
+def test_a_run_crosses_a_speakers_pause_for_more_of_the_query_but_not_into_the_next_utterance():
+    """The held-out JFK clip, as the recogniser timed it: "ask not" then a 1.03 s silence (no punctuation), then
+    "what your country can do for you ask what you can do for your country." The silence had ended a sentence,
+    so "ask not what your country can do for you" was fitted to 6.4-10.5 s, past its first words. Cards read
+    one by one ("ten of clubs", 1.3 s, "four queen of clubs") are not one run for "ten of clubs"."""
+    jfk = said("ask not", 3.3, step=0.5) + said("what your country can do for you ask what you can do for your country.", 5.41)
+    fit = fit_speech(Terms.of("ask not what your country can do for you"), jfk)
+    assert fit is not None and fit.start_s == 3.3 and fit.text.startswith("ask not what your country"), fit
+    cards = said("ten of clubs", 12.2) + said("four queen of clubs", 14.3)
+    ten = fit_speech(Terms.of("ten of clubs"), cards)
+    assert ten is not None and ten.text == "ten of clubs", ten
+    punctuated = said("ask not.", 3.3, step=0.5) + said("What your country can do for you", 5.41)
+    fit = fit_speech(Terms.of("ask not what your country can do for you"), punctuated)
+    assert fit is not None and fit.start_s == 5.41  # a sentence the recogniser ended is never crossed
+
+
 def test_the_words_asked_said_in_another_order_across_a_comma_are_two_things_said():
     """A held-out card-reading clip: "Seven of clubs." and, later, "four of clubs, seven of hearts." The
     later run holds both words too ("clubs, seven"), and more of the query's stopwords, but in the other
