@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -109,12 +109,17 @@ class ExtractiveAnswerer:
         if asks_overview(question):
             return overview_of(found, len(moments))
         thing = first_or_last_thing(question)
-        if occurrence(question) is not None and thing is None:
+        which = occurrence(question)
+        near: Callable[[Candidate], float] | None = None
+        if which is not None and thing is None:
             # "When is X first said?": QueryService put the first (or last) occurrence first; the others
-            # are X too, but not the one asked for; nor is what the first moment's clips hold beside it.
+            # are X too, but not the one asked for; nor is what the first moment's clips hold beside it. Of
+            # what that moment holds, the earlier (later) is nearer what was asked ("who speaks first?").
             first = moments[0]
             ours = [c for c in found if c.moment_rank == 0]
             found = [c for c in ours if c.start_s < first.end_s and c.end_s > first.start_s] or ours or found
+            edge = "start" if which == "first" else "end"
+            near = nearness_to(edge, {first.stream_id: first.start_s if edge == "start" else first.end_s})
         if around is not None:
             # "What is listed after ls /usr is typed?": QueryService searched the seconds after the event. What
             # there is the event itself (the command line, still on screen), or was there before those seconds
@@ -150,7 +155,8 @@ class ExtractiveAnswerer:
             # was said there (or shown, as asked), the earliest (latest).
             return [first_or_last(found, moments, content_words(question), thing, place)]
         vectors = self.encoder.encode([question, *(c.text for c in found)])
-        near = edge_nearness(named.edge, moments) if named is not None and named.edge is not None else None
+        if named is not None and named.edge is not None:
+            near = nearness_to(named.edge, stream_edges(named.edge, moments))
         scores = score_candidates(question, vectors[0], vectors[1:], found, place=place, near_edge=near)
         order = sorted(range(len(found)), key=lambda i: -scores[i])
         picked: list[Candidate] = []
@@ -235,18 +241,26 @@ def score_candidates(
     return scores
 
 
-def edge_nearness(edge: str, moments: Sequence[Moment]) -> Callable[[Candidate], float]:
-    """How near a candidate is to its stream's beginning (`edge` "start") or end ("end"): 1 at it, 0 EDGE_S
-    or more from it. A stream's beginning (end) is where its earliest (latest) clip among the moments starts
-    (ends): QueryService searched each stream's first (last) seconds."""
-    bounds: dict[str, tuple[float, float]] = {}
+def stream_edges(edge: str, moments: Sequence[Moment]) -> dict[str, float]:
+    """Each stream's beginning (`edge` "start") or end ("end"): where its earliest (latest) clip among the
+    moments starts (ends). For "what is shown at the end?" QueryService searched each stream's last seconds."""
+    edges: dict[str, float] = {}
     for clip in (c for m in moments for c in m.clips):
-        lo, hi = bounds.get(clip.stream_id, (clip.start_s, clip.end_s))
-        bounds[clip.stream_id] = (min(lo, clip.start_s), max(hi, clip.end_s))
+        t = clip.start_s if edge == "start" else clip.end_s
+        was = edges.get(clip.stream_id, t)
+        edges[clip.stream_id] = min(was, t) if edge == "start" else max(was, t)
+    return edges
+
+
+def nearness_to(edge: str, at: Mapping[str, float]) -> Callable[[Candidate], float]:
+    """How near a candidate is to the time `at` its stream (where it has one) begins (`edge` "start") or ends
+    ("end") what is asked: 1 from it (to it), 0 EDGE_S or more away."""
 
     def nearness(candidate: Candidate) -> float:
-        lo, hi = bounds.get(candidate.clip.stream_id, (candidate.start_s, candidate.end_s))
-        away = candidate.start_s - lo if edge == "start" else hi - candidate.end_s
+        t = at.get(candidate.clip.stream_id)
+        if t is None:
+            return 0.0
+        away = candidate.start_s - t if edge == "start" else t - candidate.end_s
         return max(0.0, 1.0 - max(0.0, away) / EDGE_S)
 
     return nearness

@@ -61,11 +61,17 @@ _POINT = re.compile(rf"(?:\b(?:at|around|near|about|approximately|roughly)\s+(?:
 
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0}
 
-_SEEN = r"(?:appears?|appeared|mentions?|mentioned|shows?|showed|shown|seen|says?|said|heard|spoken|comes?\s+up|came\s+up|happens?|happened)"
+_SEEN = (
+    r"(?:appears?|appeared|mentions?|mentioned|shows?|showed|shown|seen|says?|said|heard|spoken|speaks?|spoke|talks?|talked"
+    r"|comes?\s+up|came\s+up|happens?|happened)"
+)
+_CLAUSE_END = r"(?=\s*(?:[?.!,;:]|$))"
 _NOUN = r"(?:[a-z][\w'-]*\s+){1,2}?"  # "the last [slide] shown", "the first [red car] seen"
-_FIRST_TIME = re.compile(rf"\b(?:for\s+)?the\s+first\s+time\b|\bfirst\s+{_SEEN}\b|\bearliest\b|\binitially\b|\bthe\s+(?:very\s+)?first\s+{_NOUN}{_SEEN}\b", re.I)
+_FIRST_TIME = re.compile(rf"\b(?:for\s+)?the\s+first\s+time\b|\bfirst\s+{_SEEN}\b|\bearliest\b|\binitially\b|\bthe\s+(?:very\s+)?first\s+{_NOUN}{_SEEN}\b"
+    rf"|\b{_SEEN}\s+first{_CLAUSE_END}", re.I)
 _LAST_TIME = re.compile(
-    rf"\b(?:for\s+)?the\s+last\s+time\b|\blast\s+{_SEEN}\b|\bfinal\s+time\b|\bthe\s+(?:very\s+)?(?:last|final)\s+{_NOUN}{_SEEN}\b", re.I
+    rf"\b(?:for\s+)?the\s+last\s+time\b|\blast\s+{_SEEN}\b|\bfinal\s+time\b|\bthe\s+(?:very\s+)?(?:last|final)\s+{_NOUN}{_SEEN}\b"
+    rf"|\b{_SEEN}\s+last{_CLAUSE_END}", re.I
 )
 # "What is the first thing the narrator says?", "the last words spoken", "the very first line shown"
 _THING = rf"(?:thing|things|words?|sentence|phrase|question|subtitles?|captions?)\b(?!\s+of\s+(?!{NAMED_MEDIA}))"  # "of the talk", not "of the title"

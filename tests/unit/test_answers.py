@@ -300,6 +300,18 @@ def test_at_the_beginning_or_the_end_is_what_is_nearest_it():
     assert [c.start_s for c in anywhere.citations] != [15.0, 14.0, 13.0]  # a stretch, not its edge: all of it answers
 
 
+def test_the_first_or_last_thing_a_moment_holds_comes_first_where_the_first_or_last_is_asked():
+    """"Who speaks first?" on a news call: the first moment (0-10 s) holds "Hello?" at 6.75 s and "Hello." at
+    8.0 s, which score alike; the answer had said "Hello." first."""
+    words = (Word(6.75, 6.94, "Hello?"), Word(8.0, 8.22, "Hello."), Word(8.35, 8.6, "Oh,"), Word(8.6, 8.84, "hello."))
+    call = clip("news", 6.0, 10.0, words=words, transcript="Hello? Hello. Oh, hello.")
+    moments = [Moment("news", 6.0, 10.0, 1.0, (call,), relevance=0.2)]
+    _, first = run(ExtractiveAnswerer(KeywordEncoder()), "who speaks first?", moments)
+    assert first.text.startswith("At [news @ 00:06–00:07] the speaker says: “Hello?”"), first.text
+    _, last = run(ExtractiveAnswerer(KeywordEncoder()), "what is said last?", moments)
+    assert last.text.startswith("At [news @ 00:08–00:09] the speaker says: “Oh, hello.”"), last.text
+
+
 def test_what_a_moments_clips_hold_beside_its_fitted_span_is_not_said():
     """The butterfly's moment is 10-15 s ("slide 3 of 5"); its clips also show "slide 2 of 5" and "slide 4
     of 5", which are other slides' counters: the answer had said "slide 2 of 5" first."""

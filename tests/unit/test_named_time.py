@@ -160,6 +160,11 @@ def test_over_range_stays_where_the_streams_clips_are():
         ("what does the final slide show", "last"),
         ("who is the first red car seen with?", "first"),
         ("when is the very first goal shown", "first"),
+        ("who speaks first?", "first"),
+        ("which slide is shown last?", "last"),
+        ("what is said last, and by whom", "last"),
+        ("what was shown last night", None),  # a time of day, not the last of what was shown
+        ("who spoke first about the budget?", None),  # "first about ...": words to search for, not an order asked
         ("the first slide", None),
         ("the last slide", None),
         ("what happened last night", None),
