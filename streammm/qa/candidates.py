@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from streammm.qa.fitting import distinct_words, sentence_ends_after
 from streammm.qa.moments import Moment, covering
@@ -38,8 +38,13 @@ class Candidate:
 def candidates(moments: Sequence[Moment]) -> list[Candidate]:
     """Every spoken sentence, on-screen line and frame-tag list of the moments."""
     found: list[Candidate] = []
+    # Text typed is read from every moment's lines of its stream: one moment's clips may end while "ls /" is on
+    # the line, another's begin after it, and the text typed is "ls /usr" in both.
+    lines: dict[str, list[OcrLine]] = {}
+    for clip in (c for m in moments for c in m.clips):
+        lines[clip.stream_id] = _seen_once(lines.get(clip.stream_id, []), _lines_of(clip))
     for rank, moment in enumerate(moments):
-        mine = _sentences(moment, rank) + _screen_lines(moment, rank)
+        mine = _sentences(moment, rank) + _screen_lines(moment, rank, lines[moment.stream_id])
         # What the moment's clips hold beside its fitted span ("slide 2 of 5" beside the butterfly's "slide 3
         # of 5") is not what it found, where anything said or shown is inside it.
         inside = [c for c in mine if c.start_s < moment.end_s and c.end_s > moment.start_s]
@@ -78,15 +83,32 @@ def _sentences(moment: Moment, rank: int) -> list[Candidate]:
     return found
 
 
-def _screen_lines(moment: Moment, rank: int) -> list[Candidate]:
+def _seen_once(lines: list[OcrLine], more: Sequence[OcrLine]) -> list[OcrLine]:
+    """`lines` and `more`, a line that overlapping clips both saw (the same text over overlapping seconds: each
+    clip knows its span as far as it saw) once, over the seconds either saw it."""
+    for line in more:
+        same = next((i for i, o in enumerate(lines) if o.text == line.text and o.start_s <= line.end_s and line.start_s <= o.end_s), None)
+        if same is None:
+            lines.append(line)
+        else:
+            was = lines[same]
+            lines[same] = replace(was, start_s=min(was.start_s, line.start_s), end_s=max(was.end_s, line.end_s))
+    return lines
+
+
+def _lines_of(clip: Clip) -> list[OcrLine]:
+    """The clip's on-screen lines (a store made before lines kept their spans: its text, over the clip)."""
+    return list(clip.ocr_lines) or [OcrLine(clip.start_s, clip.end_s, t) for t in clip.ocr_text.splitlines()]
+
+
+def _screen_lines(moment: Moment, rank: int, stream_lines: Sequence[OcrLine]) -> list[Candidate]:
     """On-screen lines, each cited in the best clip that shows it (a label, "Resolution:", with the value
-    beside it: _values_of); a line that grew in place from an earlier line (text being typed) also gives a
-    `typed` candidate for what was added."""
+    beside it: _values_of); a line that grew in place from an earlier line (text being typed, read from
+    `stream_lines`: every moment's lines of the stream) also gives a `typed` candidate for what was added."""
     shown: list[tuple[OcrLine, Clip]] = []
     seen: set[str] = set()
     for clip in moment.clips:  # best first
-        lines = list(clip.ocr_lines) or [OcrLine(clip.start_s, clip.end_s, t) for t in clip.ocr_text.splitlines()]
-        for line in lines:
+        for line in _lines_of(clip):
             if line.text.strip() and line.text not in seen:
                 seen.add(line.text)
                 shown.append((line, clip))
@@ -100,9 +122,10 @@ def _screen_lines(moment: Moment, rank: int) -> list[Candidate]:
             start_s, end_s = max(line.start_s, value.start_s, clip.start_s), min(line.end_s, value.end_s, clip.end_s)
             found.append(Candidate("screen", f"{line.text.strip()} {value.text.strip()}", clip, start_s, max(start_s, end_s), rank, at=line))
     for line, clip in shown:
-        typed = typed_into(line, [other for other, _ in shown])
+        typed = typed_into(line, stream_lines)
         if typed is not None:
             text, started = typed
+            clip = covering([c for c in moment.clips if line in _lines_of(c)] or [clip], started, line.end_s)  # seek to the typing
             found.append(Candidate("typed", text, clip, max(started, clip.start_s), min(line.end_s, clip.end_s), rank, line=line.text, at=line))
     return found
 

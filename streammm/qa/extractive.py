@@ -164,7 +164,10 @@ class ExtractiveAnswerer:
         for i in order:
             if picked and scores[i] < scores[order[0]] - SCORE_MARGIN:
                 break  # the rest answer far worse than the best: saying them only adds wrong citations
-            key = (found[i].kind, found[i].text.lower(), found[i].clip.stream_id)
+            # Text typed into one line is said once, however much of its typing a moment's clips saw ("ls /usr",
+            # and "usr" where a later moment saw only the path's end typed).
+            said = found[i].line if found[i].kind == "typed" else found[i].text
+            key = (found[i].kind, said.lower(), found[i].clip.stream_id)
             if key not in seen:
                 seen.add(key)
                 picked.append(found[i])

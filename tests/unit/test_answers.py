@@ -189,6 +189,30 @@ def test_candidates_are_sentences_with_word_times_and_screen_lines():
     assert [(c.text, c.start_s, c.end_s) for c in typed] == [("ls /usr", 4.0, 8.0)]
 
 
+def test_text_typed_is_said_once_however_much_of_its_typing_each_moment_saw():
+    """The dev terminal: one moment's clips end while "ls /" is on the prompt's line, another's saw "ls /usr"
+    typed after "ls /" without the prompt alone (so "usr" was added). The answer to "what was typed?" had been
+    "ls /" and "usr" (or "ls /usr"). A command typed at the next prompt, a row down, is another."""
+    prompt = OcrLine(0.0, 3.9, "user@host:~$", x=0.40, y=0.20)
+    partial = OcrLine(3.9, 4.3, "user@host:~$ ls /", x=0.43, y=0.20)
+    whole = OcrLine(4.7, 8.0, "user@host:~$ ls /usr", x=0.44, y=0.20)
+    below = OcrLine(9.0, 9.5, "user@host:~$", x=0.40, y=0.30)
+    again = OcrLine(9.5, 12.0, "user@host:~$ ls /usr/share", x=0.45, y=0.30)
+    moments = [
+        Moment("t", 2.0, 4.3, 1.0, (clip("t", 0.0, 4.3, ocr_lines=(prompt, partial)),)),
+        Moment("t", 4.0, 8.0, 0.9, (clip("t", 4.0, 8.0, ocr_lines=(partial, whole)),)),
+        Moment("t", 6.0, 8.0, 0.8, (clip("t", 4.0, 8.0, ocr_lines=(partial, OcrLine(4.7, 7.0, "user@host:~$ ls /usr", x=0.44, y=0.20))),)),
+        Moment("t", 9.0, 12.0, 0.7, (clip("t", 8.0, 12.0, ocr_lines=(below, again)),)),
+    ]
+    typed = [(c.text, c.line) for c in candidates(moments) if c.kind == "typed"]
+    assert ("ls /", "user@host:~$ ls /") not in typed  # seen typed further in the next moment
+    assert ("ls /usr/share", "user@host:~$ ls /usr/share") in typed  # the next prompt's command
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "what was typed?", moments)
+    assert sum(c.stream_id == "t" for c in done.citations) == len(done.citations)
+    said = re.findall(r"“([^”]*)” is typed", done.text)
+    assert "ls /usr" in said and "ls /" not in said and "usr" not in said, done.text
+
+
 def test_extractive_answer_streams_sentences_whose_citations_are_evidence():
     deltas, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=2), "what command is typed?", MOMENTS)
     assert "".join(deltas) == done.text and done.answerer == "extractive"
