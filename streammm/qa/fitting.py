@@ -205,13 +205,13 @@ def said_in(words: Sequence[Word], fit: Fit, max_s: float = MAX_MOMENT_S) -> Fit
     return Fit("speech", words[first].start_s, words[last].end_s, text, fit.match)
 
 
-def spoken_meaning(query_vector: np.ndarray | None, clip: Clip) -> bool:
+def spoken_meaning(query_vector: np.ndarray | None, clip: Clip, lead: float = SPOKEN_LEAD) -> bool:
     """Whether what was said in `clip` is what matches the query (in other words than the query's): its
-    speech vector is closer to the query than its pictures' and its on-screen text's, by SPOKEN_LEAD."""
+    speech vector is closer to the query than its pictures' and its on-screen text's, by `lead`."""
     speech = _cosine(query_vector, clip.vectors.get("speech"))
     if speech is None or not clip.words:
         return False
-    return all(other is None or speech >= other + SPOKEN_LEAD for other in (_cosine(query_vector, clip.vectors.get(m)) for m in ("visual", "ocr")))
+    return all(other is None or speech >= other + lead for other in (_cosine(query_vector, clip.vectors.get(m)) for m in ("visual", "ocr")))
 
 
 def fit_sentences(words: Sequence[Word], span: tuple[float, float], max_s: float = MAX_MOMENT_S) -> Fit | None:
@@ -306,7 +306,10 @@ def fit_moments(
         taken.update(item.clip.clip_id for item in group if _shows(item.clip, fit.start_s, fit.end_s))
         clips = tuple(item.clip for item in sorted(support, key=lambda item: order[item.clip.clip_id]))
         # A question about what was said, where nothing was said, is not answered by what was seen or shown.
-        unsaid = terms.asks_what_was_said and not any(c.words for c in clips)
+        # Nor by words said that neither match its words nor mean what it asks (the moment was fitted to what
+        # was seen or shown): "does the narrator mention a dog?" of a narration over a squirrel's picture. (In
+        # a time range, what was said there answers however it matches: "the first thing the narrator says".)
+        unsaid = terms.asks_what_was_said and (not any(c.words for c in clips) or (fit.kind != "speech" and bounds == (None, None)))
         moment = Moment(
             seed.clip.stream_id, fit.start_s, fit.end_s, seed.score, _best_first(clips, fit), relevance=0.0 if unsaid else rel[seed.clip.clip_id],
             evidence=fit.kind, evidence_text=fit.text,
@@ -375,7 +378,9 @@ def _fit(
     best = max((f for f in (speech, ocr) if f is not None and f.match >= MIN_MATCH), key=lambda f: f.match, default=None)
     if best is None:
         grid = None
-        if spoken_meaning(query_vector, clips[0]):
+        # A question about what was said ("does the narrator mention marriage?") asks of the speech alone: what
+        # was said in one of the group's clips answers it where it is closer to it than the rest, by any lead.
+        if spoken_meaning(query_vector, clips[0]) or (terms.asks_what_was_said and any(spoken_meaning(query_vector, c, lead=0.0) for c in clips)):
             # What was said means what the query asks, in other words: the sentences said there.
             grid = _grid_span(clips, span, rel)
             said = fit_sentences(words, grid)

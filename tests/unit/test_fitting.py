@@ -464,6 +464,26 @@ def test_a_question_about_what_the_narrator_said_is_not_answered_where_nothing_w
     assert fit_moments("the sign says stop", found(silent), QUERY)[0].relevance > 0.5
 
 
+def test_a_question_about_what_was_said_is_answered_by_speech_not_by_what_was_seen():
+    """"Does the narrator mention a dog?" of a narration ("Had he married a more amiable woman.") over a
+    squirrel's picture: the pictures match it (the moment was fitted to them), the words do not: relevance 0,
+    where it had been 0.35 and the answer read out unrelated sentences. Where the clip's speech vector is the
+    closest to it, by any lead, what was said there answers ("does the narrator mention marriage?", whose
+    on-screen book title came within SPOKEN_LEAD): the sentence."""
+    words = said("Had he married a more amiable woman.", 1.0)
+
+    def ask(question: str, speech: float, visual: float, ocr: float):
+        vectors = {"joint": vector(0.6), "speech": vector(speech), "visual": vector(visual), "ocr": vector(ocr)}
+        return fit_moments(question, found(replace(clip(0.0, words=words, cosine=0.6), vectors=vectors)), QUERY)[0]
+
+    dog = ask("does the narrator mention a dog?", speech=0.2, visual=0.35, ocr=0.3)
+    assert dog.evidence == "visual" and dog.relevance == 0.0
+    marriage = ask("does the narrator mention marriage?", speech=0.40, visual=0.13, ocr=0.33)
+    assert marriage.evidence == "speech" and marriage.evidence_text == "Had he married a more amiable woman." and marriage.relevance > 0.5
+    squirrel = ask("a squirrel on a branch", speech=0.2, visual=0.35, ocr=0.3)  # asks nothing of speech
+    assert squirrel.evidence == "visual" and squirrel.relevance > 0.5
+
+
 def test_other_streams_never_merge():
     a, b = clip(0.0, cosine=0.6, stream="a"), clip(2.0, cosine=0.6, stream="b")
     assert [m.stream_id for m in fit_moments("x", found(a, b), QUERY)] == ["a", "b"]
