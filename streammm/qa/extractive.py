@@ -22,6 +22,7 @@ from streammm.qa.candidates import Candidate, candidates, content_words
 from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_words, occurrences
 from streammm.qa.fitting import MIN_MATCH, described, fit_speech
 from streammm.qa.moments import Moment, covering
+from streammm.qa.naming import called, named_in, without_names
 from streammm.qa.overview import asks_overview
 from streammm.qa.placement import Place
 from streammm.qa.relative import Relative, relative_event, tells_the_event
@@ -154,6 +155,8 @@ class ExtractiveAnswerer:
             # "What is the first thing the narrator says?": QueryService searched the beginning (the end); of what
             # was said there (or shown, as asked), the earliest (latest).
             return [first_or_last(found, moments, content_words(question), thing, place)]
+        if named_in(sorted({m.stream_id for m in moments}), called(question)):
+            question = without_names(question)  # "is there a dog in the slideshow?": "slide 4 of 5" says nothing of it
         vectors = self.encoder.encode([question, *(c.text for c in found)])
         if named is not None and named.edge is not None:
             near = nearness_to(named.edge, stream_edges(named.edge, moments))

@@ -4,7 +4,8 @@ On-screen lines keep where they were seen (OcrLine.x and .y: the centre of the l
 frame's width and height). A question that names a place on screen is fitted to the lines shown there and
 answered with them (the bottommost line for "at the bottom", the one nearest the corner for "in the top left
 corner"); the words that name the place are not words to find. Subtitles and captions are where they
-usually are, at the bottom, as a preference: the lines there come first, but lines elsewhere still answer.
+usually are, at the bottom, and a title or a heading at the top, as a preference: the lines there come first,
+but lines elsewhere still answer.
 Pure functions; no I/O.
 
 Only a place said as a place counts: "at the top", "on the left", "the top right corner", "the bottom of the
@@ -49,7 +50,8 @@ _PLACE = re.compile(
     # ("at the top of the hour", "at the bottom of the sea": not of the screen)
     rf"|\b{_AT}(?P<s>top|bottom|left|right)(?!{_SIDE_WORDS}\s+of\b){_SIDE_WORDS}\b"
     r"|\b(?P<bar>title|menu|status|task)[\s-]*bar\b"
-    r"|\b(?P<sub>(?:closed[\s-]+)?(?:subtitles?|captions?|subtitled|captioned))\b",
+    r"|\b(?P<sub>(?:closed[\s-]+)?(?:subtitles?|captions?|subtitled|captioned))\b"
+    r"|\b(?P<title>titles?|headings?|headlines?)\b(?![\s-]*bar)",
     re.I,
 )
 _VERTICAL = {"top": "top", "upper": "top", "uppermost": "top", "topmost": "top", "title": "top", "menu": "top",
@@ -106,8 +108,8 @@ def asked_place(question: str) -> Asked | None:
     """The place on screen `question` asks about, if it names one (and no two that contradict each other)."""
     vertical: set[str] = set()
     horizontal: set[str] = set()
-    corner = middle = third = False
-    subtitles_only = True  # every place said is "the subtitles" or "the captions"
+    corner = middle = third = titled = False
+    usual_only = True  # every place said is where such text usually is: "the subtitles", "the captions", "the title"
     spans: list[tuple[int, int]] = []
     for found in _PLACE.finditer(question):
         groups = {k: v.lower() for k, v in found.groupdict().items() if v}
@@ -127,13 +129,17 @@ def asked_place(question: str) -> Asked | None:
         corner |= "corner" in groups or "corner" in found.group(0).lower()
         middle |= "mid" in groups
         third |= "third" in groups
-        spans.append(found.span())
-        subtitles_only &= "sub" in groups
+        titled |= "title" in groups
+        if "title" not in groups:  # "the title" stays a word of the question (a cue word: it weighs little)
+            spans.append(found.span())
+        usual_only &= "sub" in groups or "title" in groups
+    if titled and not (vertical or horizontal or middle or corner or third):
+        vertical.add("top")  # a title where titles usually are; where a place is said outright, there
     if third and not vertical and not horizontal and not middle and not corner:
         return Asked(Place("the lower third", rows=LOWER_THIRD), _without(question, spans))
-    if not spans or len(vertical) > 1 or len(horizontal) > 1 or (middle and (vertical or horizontal)):
+    if not (spans or titled) or len(vertical) > 1 or len(horizontal) > 1 or (middle and (vertical or horizontal)):
         return None
-    soft = subtitles_only and not horizontal and not corner
+    soft = usual_only and not horizontal and not corner
     if corner and not vertical and not horizontal:
         place = Place("a corner", corner=True)
     elif middle:

@@ -14,11 +14,11 @@ from streammm.models.base import TextEncoder
 from streammm.qa.counting import COUNT_K, asks_count, counted_text
 from streammm.qa.fitting import fit_moments
 from streammm.qa.moments import MAX_MOMENT_S, Moment, over_range
+from streammm.qa.naming import called, name_words, named_in, without_names
 from streammm.qa.overview import asks_overview, parts
 from streammm.qa.relative import Relative, relative_event, window
 from streammm.qa.retrieval import retrieve, retrieve_many
-from streammm.qa.terms import STOPWORDS, stem
-from streammm.qa.when import MEDIA_KINDS, named_time, occurrence
+from streammm.qa.when import named_time, occurrence
 from streammm.records import ClipFilter, ScoredClip, StreamInfo
 from streammm.store.base import ClipStore
 from streammm.store.fusion import FusionSearch
@@ -60,42 +60,6 @@ def with_named_time(query: SearchRequest) -> SearchRequest:
     if named is None:
         return query
     return replace(query, start_s=named.start_s, end_s=named.end_s, last_s=named.last_s, named_time=True)
-
-
-# What a question calls a video: "the bikes video", "the displays screencast", "the slideshow". Not the words
-# that are verbs as often ("the narrator calls", "the clock shows", "he talks").
-_KINDS = "|".join(k for k in MEDIA_KINDS if k not in ("show", "call", "talk", "meeting", "feed"))
-_CALLED = re.compile(rf"\b(?:the|this|that)\s+(?P<name>(?:[\w-]+\s+){{0,3}}?)(?P<kind>{_KINDS})\b", re.I)
-_ANY_MEDIA = frozenset("video stream clip recording film movie footage programme program episode broadcast".split())  # name nothing
-
-
-def _name_words(stream_id: str) -> set[str]:
-    """The words of a stream's name a question may call it by: `city-bikes_2` → {"city", "bikes"} (no
-    numbers, short words or stop words: "cam-1" is not named by "the last 1 minute")."""
-    return {w for w in re.findall(r"[a-z0-9]+", stream_id.lower()) if len(w) > 2 and not w.isdigit() and w not in STOPWORDS}
-
-
-def called(text: str) -> set[str]:
-    """The stems of the words a question calls a video by: "in the bikes video" → {"bike"}, "the display
-    settings screencast" → {"display", "set", "screencast"}, "the slideshow" → {"slideshow"}; none for "this
-    video"."""
-    words: set[str] = set()
-    for found in _CALLED.finditer(text):
-        words.update(w for w in re.findall(r"[a-z0-9]+", found["name"].lower()) if w not in STOPWORDS)
-        if found["kind"].lower() not in _ANY_MEDIA:  # a kind of media that may be a stream's name: "call_slides"
-            words.add(found["kind"].lower())
-    return {stem(w) for w in words}
-
-
-def without_names(text: str) -> str:
-    """`text` less the words that call a video by name ("in the bikes video" → "in")."""
-    return _CALLED.sub(" ", text)
-
-
-def named_in(stream_ids: Sequence[str], words: set[str]) -> tuple[str, ...]:
-    """The streams of `stream_ids` whose names have `words` (called(): "what is shown at 0:05 in the timecode
-    video?" calls `moviepy_timecode_example`), in order; none where none has them."""
-    return tuple(s for s in stream_ids if words & {stem(w) for w in _name_words(s)})
 
 
 def understood(query: SearchRequest) -> SearchRequest:
@@ -271,7 +235,7 @@ class QueryService:
         known = {s.stream_id: s for s in self.streams()}
         pool = [known[s] for s in dict.fromkeys(query.streams) if s in known] if query.streams is not None else list(known.values())
         asked = set(re.findall(r"[a-z0-9]+", query.text.lower()))
-        named = [info for info in pool if _name_words(info.stream_id) & asked]
+        named = [info for info in pool if name_words(info.stream_id) & asked]
         if named or len(pool) <= most:
             return (named or pool)[:most]
         where = ClipFilter(stream_ids=query.streams) if query.streams is not None else None

@@ -409,6 +409,23 @@ def test_whether_something_is_mentioned_is_answered_from_what_was_said(service):
     assert married and married[0].evidence == "speech" and abs(married[0].start_s - 15.61) <= 0.5, [(m.start_s, m.evidence) for m in married]
 
 
+def test_the_words_that_call_a_video_are_not_what_the_answer_is_about(service):
+    """"Is there a dog in the slideshow?" had been answered with the slide counters ("slide 4 of 5": the
+    encoder finds "slide" near "slideshow"); the frames' tags are what says whether there is one."""
+    import asyncio
+
+    from streammm.qa.extractive import ExtractiveAnswerer
+
+    question = "is there a dog in the slideshow?"
+    moments = service.moments(SearchRequest(question))
+
+    async def answer():
+        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
+
+    done = asyncio.run(answer())
+    assert moments and "“slide " not in done.text.split(" At [")[0], done.text
+
+
 def test_a_question_about_what_was_said_gets_no_moments_from_a_silent_video(service):
     """The screencast has no audio track; its pictures and text are still what matches best."""
     question = "the narrator explains how to plug in an HDMI cable"

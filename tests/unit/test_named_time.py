@@ -241,13 +241,13 @@ def test_hostile_first_or_last_thing_questions_are_read_in_one_pass():
     ],
 )
 def test_a_question_may_call_a_stream_by_the_words_of_its_name(question, named):
-    from streammm.qa.service import called, named_in
+    from streammm.qa.naming import called, named_in
 
     assert named_in(["city-bikes_2", "moviepy_timecode_example", "display-dual-monitors", "cam-1", "narrated_slideshow"], called(question)) == named
 
 
 def test_hostile_names_are_read_in_one_pass_and_many_streams_in_one_look_each():
-    from streammm.qa.service import called, named_in
+    from streammm.qa.naming import called, named_in
 
     assert called("the " + "very " * 50_000 + "video") == set()
     streams = [f"cam-{i}-lobby" for i in range(10_000)] + ["harbour-cam"]

@@ -9,7 +9,8 @@ import pytest
 from streammm.qa.extractive import ExtractiveAnswerer
 from streammm.qa.moments import Moment
 from streammm.qa.overview import MIN_PART_S, asks_overview, parts
-from streammm.qa.service import SearchRequest, _name_words, understood
+from streammm.qa.naming import name_words
+from streammm.qa.service import SearchRequest, understood
 from streammm.records import OcrLine, Word
 
 from test_answers import KeywordEncoder, clip, run
@@ -88,5 +89,5 @@ def test_the_overview_answer_says_one_thing_from_each_moment_in_time_order():
 
 
 def test_a_stream_is_named_by_the_words_of_its_id():
-    assert _name_words("city-bikes_2") == {"city", "bikes"}
-    assert _name_words("cam-1") == {"cam"} and _name_words("the-1-2") == set()
+    assert name_words("city-bikes_2") == {"city", "bikes"}
+    assert name_words("cam-1") == {"cam"} and name_words("the-1-2") == set()

@@ -151,6 +151,23 @@ def test_subtitles_are_at_the_bottom_by_preference_and_still_found_elsewhere():
     assert "“unicef”" in answer("what does the caption say?", [both])  # the bottom one first
 
 
+def test_a_title_is_at_the_top_by_preference():
+    """"What is the title of the slideshow?" had been answered "slide 5 of 5": every line scored alike. A
+    title, a heading or a headline is where it usually is, at the top, as a preference (a title card in the
+    middle of an empty screen still answers); "the title bar" is a bar, and the word stays a word to find."""
+    asked = asked_place("what is the title of the slideshow?")
+    assert asked is not None and asked.place.name == "the top" and asked.place.soft and "title" in asked.rest
+    assert asked_place("what does the headline say?").place.soft
+    assert not asked_place("what does the title bar say?").place.soft
+    assert asked_place("what does the subtitle say?").place.name == "the bottom"  # not a title
+    assert asked_place("the title at the bottom of the slide").place.name == "the bottom"  # said outright
+    moment = Moment("s", 5.0, 10.0, 1.0, (slide_clip(6.0),))
+    assert "the top of the screen shows: “Sense and Sensibility, chapter one”" in answer("what is the title?", [moment])
+    card = OcrLine(0.0, 4.0, "Chapter One", x=0.5, y=0.5)
+    alone = Moment("s", 0.0, 4.0, 1.0, (Clip("c", "s", 0.0, 4.0, "p", ocr_lines=(card,)),))
+    assert "“Chapter One”" in answer("what is the title?", [alone])
+
+
 def test_a_screen_full_of_text_is_answered_from_the_line_nearest_the_edge_asked_about():
     """A text-heavy frame (a terminal listing, a spreadsheet): 300 lines over the screen, in no order."""
     import random
