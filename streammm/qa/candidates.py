@@ -7,6 +7,7 @@ Pure functions of the moments; which pieces answer a question is the answerer's 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -18,6 +19,8 @@ from streammm.records import Clip, OcrLine, Word
 
 MAX_SENTENCE_WORDS = 30
 SAME_ROW = 0.03  # fraction of the frame's height
+TYPING_STATE_S = 1.0  # a line shown this long before more was typed into it was there before typing began
+PROMPT_ENDS = "$>#:%»›"  # how a prompt ends: text typed after it is what was typed
 MAX_LABEL_GAP = 0.5  # how far right of a label (fraction of the frame's width) what it labels may be
 
 
@@ -41,10 +44,12 @@ def candidates(moments: Sequence[Moment]) -> list[Candidate]:
     # Text typed is read from every moment's lines of its stream: one moment's clips may end while "ls /" is on
     # the line, another's begin after it, and the text typed is "ls /usr" in both.
     lines: dict[str, list[OcrLine]] = {}
+    places: dict[str, dict[str, list[int]]] = {}
     for clip in (c for m in moments for c in m.clips):
-        lines[clip.stream_id] = _seen_once(lines.get(clip.stream_id, []), _lines_of(clip))
+        lines[clip.stream_id] = _seen_once(lines.get(clip.stream_id, []), _lines_of(clip), places.setdefault(clip.stream_id, {}))
+    typing = {stream: _Typing(seen) for stream, seen in lines.items()}
     for rank, moment in enumerate(moments):
-        mine = _sentences(moment, rank) + _screen_lines(moment, rank, lines[moment.stream_id])
+        mine = _sentences(moment, rank) + _screen_lines(moment, rank, typing[moment.stream_id])
         # What the moment's clips hold beside its fitted span ("slide 2 of 5" beside the butterfly's "slide 3
         # of 5") is not what it found, where anything said or shown is inside it.
         inside = [c for c in mine if c.start_s < moment.end_s and c.end_s > moment.start_s]
@@ -83,12 +88,15 @@ def _sentences(moment: Moment, rank: int) -> list[Candidate]:
     return found
 
 
-def _seen_once(lines: list[OcrLine], more: Sequence[OcrLine]) -> list[OcrLine]:
+def _seen_once(lines: list[OcrLine], more: Sequence[OcrLine], index: dict[str, list[int]]) -> list[OcrLine]:
     """`lines` and `more`, a line that overlapping clips both saw (the same text over overlapping seconds: each
-    clip knows its span as far as it saw) once, over the seconds either saw it."""
+    clip knows its span as far as it saw) once, over the seconds either saw it. `index`: each text's places in
+    `lines`, kept up to date."""
     for line in more:
-        same = next((i for i, o in enumerate(lines) if o.text == line.text and o.start_s <= line.end_s and line.start_s <= o.end_s), None)
+        places = index.setdefault(line.text, [])
+        same = next((i for i in places if lines[i].start_s <= line.end_s and line.start_s <= lines[i].end_s), None)
         if same is None:
+            places.append(len(lines))
             lines.append(line)
         else:
             was = lines[same]
@@ -96,15 +104,41 @@ def _seen_once(lines: list[OcrLine], more: Sequence[OcrLine]) -> list[OcrLine]:
     return lines
 
 
+class _Typing:
+    """A stream's lines by where text typed into a line may be: a line's earlier and later states start with
+    the same two characters and are on its row (a screen full of text has hundreds of lines; a line is
+    compared with those few)."""
+
+    def __init__(self, lines: Sequence[OcrLine]) -> None:
+        self._rows: dict[tuple[str, int | None], list[OcrLine]] = {}
+        self._any_row: dict[str, list[OcrLine]] = {}
+        for line in lines:
+            self._rows.setdefault((line.text[:2], _row(line)), []).append(line)
+            self._any_row.setdefault(line.text[:2], []).append(line)
+
+    def near(self, line: OcrLine) -> list[OcrLine]:
+        """The lines that may be `line` earlier or later: of its first two characters, on its row or the rows
+        next to it, or where a place is unknown (older stores), anywhere."""
+        start, row = line.text[:2], _row(line)
+        if row is None:
+            return self._any_row.get(start, [])
+        return [ln for r in (row - 1, row, row + 1, None) for ln in self._rows.get((start, r), ())]
+
+
+def _row(line: OcrLine) -> int | None:
+    """The band of SAME_ROW the line's centre is in (None: its place is unknown)."""
+    return None if min(line.x, line.y) < 0 else math.floor(line.y / SAME_ROW)
+
+
 def _lines_of(clip: Clip) -> list[OcrLine]:
     """The clip's on-screen lines (a store made before lines kept their spans: its text, over the clip)."""
     return list(clip.ocr_lines) or [OcrLine(clip.start_s, clip.end_s, t) for t in clip.ocr_text.splitlines()]
 
 
-def _screen_lines(moment: Moment, rank: int, stream_lines: Sequence[OcrLine]) -> list[Candidate]:
+def _screen_lines(moment: Moment, rank: int, typing: _Typing) -> list[Candidate]:
     """On-screen lines, each cited in the best clip that shows it (a label, "Resolution:", with the value
     beside it: _values_of); a line that grew in place from an earlier line (text being typed, read from
-    `stream_lines`: every moment's lines of the stream) also gives a `typed` candidate for what was added."""
+    `typing`: every moment's lines of the stream) also gives a `typed` candidate for what was added."""
     shown: list[tuple[OcrLine, Clip]] = []
     seen: set[str] = set()
     for clip in moment.clips:  # best first
@@ -122,7 +156,7 @@ def _screen_lines(moment: Moment, rank: int, stream_lines: Sequence[OcrLine]) ->
             start_s, end_s = max(line.start_s, value.start_s, clip.start_s), min(line.end_s, value.end_s, clip.end_s)
             found.append(Candidate("screen", f"{line.text.strip()} {value.text.strip()}", clip, start_s, max(start_s, end_s), rank, at=line))
     for line, clip in shown:
-        typed = typed_into(line, stream_lines)
+        typed = typed_into(line, typing.near(line), row=lines)
         if typed is not None:
             text, started = typed
             clip = covering([c for c in moment.clips if line in _lines_of(c)] or [clip], started, line.end_s)  # seek to the typing
@@ -147,9 +181,10 @@ def _values_of(label: OcrLine, lines: Sequence[OcrLine]) -> list[OcrLine]:
     return sorted((o for o in beside if o.x - nearest <= SAME_ROW), key=lambda o: o.start_s)
 
 
-def typed_into(line: OcrLine, lines: Sequence[OcrLine]) -> tuple[str, float] | None:
+def typed_into(line: OcrLine, lines: Sequence[OcrLine], row: Sequence[OcrLine] | None = None) -> tuple[str, float] | None:
     """(what was typed, when typing began) when `line` is the last state of text growing in place:
-    earlier lines on the same row are prefixes of it and no line extends it further."""
+    earlier lines of `lines` on the same row are prefixes of it and none extends it further; nor was every
+    word added on its row already (of `row`, default `lines`: a menu bar read in pieces)."""
     def extends(longer: OcrLine, shorter: OcrLine) -> bool:
         return (
             longer.text != shorter.text
@@ -164,11 +199,15 @@ def typed_into(line: OcrLine, lines: Sequence[OcrLine]) -> tuple[str, float] | N
     prefixes = sorted((other for other in lines if extends(line, other)), key=lambda other: len(other.text))
     if not prefixes:
         return None
-    typed = line.text[len(prefixes[0].text):].strip()
-    started = min([p.start_s for p in prefixes[1:]] + [line.start_s])
-    if not typed or _already_shown(typed, line, lines, prefixes[0].start_s):
+    added = line.text[len(prefixes[0].text):].strip()
+    if not added or _already_shown(added, line, lines if row is None else row, prefixes[0].start_s):
         return None
-    return typed, started
+    # What was there before typing began is a prompt ("user@host:~$", ">>>", "Search:") or stood on screen; a
+    # state of the typing did neither (it is typed too: "dis" for 0.3 s, then "displays", in an empty field).
+    standing = next((p for p in prefixes if p.end_s - p.start_s >= TYPING_STATE_S or p.text.rstrip()[-1:] in PROMPT_ENDS), None)
+    typed = line.text[len(standing.text):].strip() if standing is not None else line.text.strip()
+    states = [p for p in prefixes if standing is None or len(p.text) > len(standing.text)]
+    return typed, min([p.start_s for p in states] + [line.start_s])
 
 
 def _already_shown(added: str, line: OcrLine, lines: Sequence[OcrLine], since_s: float) -> bool:

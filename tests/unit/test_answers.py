@@ -94,6 +94,19 @@ def test_text_typed_in_place_is_found_with_when_typing_began():
     assert typed_into(lines[3], lines) is None
 
 
+def test_text_typed_into_an_empty_field_is_all_of_it_and_a_prompt_is_not_typed():
+    """The dev screencast's search field: "dis" for 0.27 s, then "displayl" (OCR's "displays"). "dis" was a state
+    of the typing, not text there before it: all of "displayl" was typed (it had been "playl"). A prompt
+    ("user@host:~$") is not typed, however briefly it stood before the command; text that stood a second
+    before more was typed was there before."""
+    field = [OcrLine(1.933, 2.2, "dis", x=0.73, y=0.087), OcrLine(2.6, 3.067, "displayl", x=0.75, y=0.093)]
+    assert typed_into(field[1], field) == ("displayl", 1.933)
+    quick = [OcrLine(9.0, 9.4, "user@host:~$", x=0.40, y=0.3), OcrLine(9.5, 12.0, "user@host:~$ ls", x=0.42, y=0.3)]
+    assert typed_into(quick[1], quick) == ("ls", 9.5)
+    paused = [OcrLine(0.0, 3.0, "Hello", x=0.4, y=0.5), OcrLine(3.1, 5.0, "Hello world", x=0.45, y=0.5)]
+    assert typed_into(paused[1], paused) == ("world", 3.1)
+
+
 def test_a_menu_bar_read_in_pieces_and_then_whole_is_not_typing():
     """movie-hello's menu bar: OCR reads it as words, as a part, then whole; the words it "gains" were on
     that row all along, so nothing was typed. The command typed below it was."""
