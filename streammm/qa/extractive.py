@@ -160,6 +160,8 @@ class ExtractiveAnswerer:
         vectors = self.encoder.encode([question, *(c.text for c in found)])
         if named is not None and named.edge is not None:
             near = nearness_to(named.edge, stream_edges(named.edge, moments))
+        elif named is not None and named.at_s is not None:
+            near = began_near(named.at_s)  # "what happens at 0:20?": not the channel's logo, there all along
         scores = score_candidates(question, vectors[0], vectors[1:], found, place=place, near_edge=near)
         order = sorted(range(len(found)), key=lambda i: -scores[i])
         picked: list[Candidate] = []
@@ -256,6 +258,17 @@ def stream_edges(edge: str, moments: Sequence[Moment]) -> dict[str, float]:
         was = edges.get(clip.stream_id, t)
         edges[clip.stream_id] = min(was, t) if edge == "start" else max(was, t)
     return edges
+
+
+def began_near(at_s: float) -> Callable[[Candidate], float]:
+    """How near when a candidate began is to `at_s`: 1 then, 0 EDGE_S or more away. What happens at a time is
+    what begins about then, more than what stood on screen all along."""
+
+    def nearness(candidate: Candidate) -> float:
+        began = candidate.at.start_s if candidate.at is not None else candidate.start_s  # a line: when it came, not its clip
+        return max(0.0, 1.0 - abs(began - at_s) / EDGE_S)
+
+    return nearness
 
 
 def nearness_to(edge: str, at: Mapping[str, float]) -> Callable[[Candidate], float]:

@@ -116,6 +116,14 @@ def test_what_is_said_while_a_caption_shows_a_name_is_what_was_said(service):
     assert text.startswith("At [news @ 00:1") and "the speaker says" in text.split(". At")[0] and "Sheila" in text, text
 
 
+def test_what_happens_at_a_time_is_what_began_about_then_not_what_stood_all_along(service):
+    """"What happens at 0:20?" had been answered with the clock and the logo, on screen the whole 30 s. Sheila's
+    "Oh, I'm originally from Chicago also." is said (and subtitled) from 17.8 s."""
+    text = answer(service, "what happens at 0:20?")
+    first = text.split(" At [")[0]
+    assert "LIVE 18:05" not in first and "NEWS 24" not in first and "Chicago also" in first, text
+
+
 def test_words_said_and_shown_as_subtitles_are_counted_once_each_time(service):
     """"New Jersey" is said three times (12.5, 20.2, 28.4 s), and each time the subtitle shows it too."""
     text = answer(service, "how many times is New Jersey mentioned?")
