@@ -1,5 +1,6 @@
-"""Questions that ask how many times something is said or shown: "how many times is amiable said?", "how
-often does the word Chicago come up?", "how many times does the timecode show 11?".
+"""Questions that ask how many times something is said or shown, or for each time: "how many times is amiable
+said?", "how often does the word Chicago come up?", "how many times does the timecode show 11?", "at what times
+is amiable said?", "every time the narrator says rather".
 
 The count is of what the evidence holds, not of moments: each spoken word of the question's one content word
 (each run of its words within one phrase, for several), and each stretch of time its words are on screen.
@@ -22,7 +23,14 @@ from streammm.records import Clip, OcrLine, Word
 COUNT_K = 20  # moments a counting question asks the search for
 SHOWN_GAP_S = 1.0  # on-screen reads of the counted words this close together are one time (a sample interval)
 _NOT_COUNTED = re.compile(rf"\b(?:{'|'.join(sorted(WORD_CUES))})\b|\b(?:comes?|came)\s+up\b", re.I)
-_COUNT = re.compile(r"\bhow\s+(?:many\s+times|often)\b|\b(?:the\s+)?number\s+of\s+times\b|\bcount\s+(?:the\s+)?(?:times|occurrences|mentions)\b", re.I)
+_COUNT = re.compile(
+    r"\bhow\s+(?:many\s+times|often)\b|\b(?:the\s+)?number\s+of\s+times\b|\bcount\s+(?:the\s+)?(?:times|occurrences|mentions)\b"
+    # each time, asked for: "every time the narrator says rather", "at what times is amiable said?", "give me the
+    # timestamps where the word amiable appears" (not "the times table")
+    r"|\b(?:every|each)\s+time\b|\b(?:at\s+)?what\s+(?:times|timestamps|moments)\b|\btimestamps?\s+(?:of|for|when|where)\b"
+    r"|\b(?:(?:give|show|tell)\s+me\s+|list\s+)?(?:all\s+)?(?:of\s+)?the\s+(?:times|timestamps|moments)\s+(?:when|where|that|at\s+which)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class Occurrence:
 
 
 def asks_count(question: str) -> bool:
-    """Whether `question` asks how many times something happens."""
+    """Whether `question` asks how many times something happens, or for each time it does."""
     return bool(_COUNT.search(question))
 
 

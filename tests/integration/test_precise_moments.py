@@ -213,15 +213,22 @@ def test_the_first_and_last_time_a_word_is_said(service):
     assert last.start_s == pytest.approx(22.9, abs=0.5) and last.end_s < 24.5  # the words, not their sentence
 
 
-@pytest.mark.parametrize("stream", ["narrated_slideshow", None])
-def test_how_many_times_a_word_is_said_is_counted_and_each_time_cited(service, stream):
+@pytest.mark.parametrize(
+    ("stream", "question"),
+    [
+        ("narrated_slideshow", "how many times is the word amiable said?"),
+        (None, "how many times is the word amiable said?"),
+        (None, "at what times is amiable said?"),  # had been answered with the second time only
+        (None, "give me the timestamps where the word amiable appears"),  # had been the frames' tags ("appears")
+    ],
+)
+def test_how_many_times_a_word_is_said_is_counted_and_each_time_cited(service, stream, question):
     """"Amiable" is said twice, at 16.96 s and at ~23 s: in one group of equally good clips, the second time
     had been lost (one moment, fitted to the first), and the answer said one sentence and no count."""
     import asyncio
 
     from streammm.qa.extractive import ExtractiveAnswerer
 
-    question = "how many times is the word amiable said?"
     moments = service.moments(SearchRequest(question, streams=(stream,) if stream else None))
     speech = sorted(m.start_s for m in moments if m.evidence == "speech" and m.evidence_text.lower().startswith("amiable"))
     assert len(speech) == 2 and speech[0] == pytest.approx(16.96, abs=0.5) and speech[1] > 22.0
