@@ -102,6 +102,8 @@ class ExtractiveAnswerer:
         """The best candidates for `question`, best first, at most one per (kind, text, stream), and only those
         scoring within SCORE_MARGIN of the best; for an overview, one per moment in time order (overview_of)."""
         found = _telling(candidates(moments), content_words(question))
+        if Terms.of(question).asks_for_words:  # "when does the word amiable appear?": words said or shown, not the frames' tags
+            found = [c for c in found if c.kind != "frames"] or found
         around = relative_event(question)
         place = place_asked(question, around)
         if place is not None and not place.soft:

@@ -349,6 +349,18 @@ def test_the_first_or_last_thing_a_moment_holds_comes_first_where_the_first_or_l
     assert last.text.startswith("At [news @ 00:08–00:09] the speaker says: “Oh, hello.”"), last.text
 
 
+def test_a_question_about_words_is_not_answered_with_the_frames_tags():
+    """"When does the word amiable appear?": "appear" cues pictures, but a word is said or shown, and the frames'
+    tags (the cat's slide, a moment of its own) had been the answer's first sentence."""
+    spoken = clip("slides", 22.0, 26.0, words=(Word(23.2, 23.8, "amiable"), Word(23.8, 24.3, "himself.")), transcript="amiable himself.")
+    cat = clip("slides", 2.0, 6.0, tags=("tabby", "Egyptian cat"))
+    moments = [Moment("slides", 2.0, 6.0, 1.0, (cat,), relevance=0.7, evidence="visual"), Moment("slides", 23.2, 24.3, 0.9, (spoken,), relevance=0.6)]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "when does the word amiable appear?", moments)
+    assert "the frames show" not in done.text and "amiable himself." in done.text, done.text
+    _, seen = run(ExtractiveAnswerer(KeywordEncoder()), "when does a cat appear?", moments)
+    assert seen.text.startswith("At [slides @ 00:02–00:06] the frames show: tabby, Egyptian cat."), seen.text
+
+
 def test_what_a_moments_clips_hold_beside_its_fitted_span_is_not_said():
     """The butterfly's moment is 10-15 s ("slide 3 of 5"); its clips also show "slide 2 of 5" and "slide 4
     of 5", which are other slides' counters: the answer had said "slide 2 of 5" first."""
