@@ -21,12 +21,13 @@ from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
 from streammm.qa.candidates import Candidate, candidates, content_words
 from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_words, occurrences
 from streammm.qa.fitting import MIN_MATCH, described, fit_speech
+from streammm.qa.listing import LISTED, asks_list, listed_text
 from streammm.qa.moments import Moment, covering
 from streammm.qa.naming import called, named_in, without_names
 from streammm.qa.overview import asks_overview
 from streammm.qa.placement import Place
 from streammm.qa.relative import Relative, relative_event, tells_the_event
-from streammm.qa.terms import Terms
+from streammm.qa.terms import Terms, tokens
 from streammm.qa.vectors import remembering
 from streammm.qa.when import EDGE_S, first_or_last_thing, named_time, occurrence
 
@@ -159,6 +160,9 @@ class ExtractiveAnswerer:
             return [first_or_last(found, moments, content_words(question), thing, place)]
         if named_in(sorted({m.stream_id for m in moments}), called(question)):
             question = without_names(question)  # "is there a dog in the slideshow?": "slide 4 of 5" says nothing of it
+        listing = asks_list(question)
+        if listing:
+            question = listed_text(question)  # "list all the slides": "All Settings" is not one
         vectors = self.encoder.encode([question, *(c.text for c in found)])
         if named is not None and named.edge is not None:
             near = nearness_to(named.edge, stream_edges(named.edge, moments))
@@ -166,11 +170,15 @@ class ExtractiveAnswerer:
             near = began_near(named.at_s)  # "what happens at 0:20?": not the channel's logo, there all along
         scores = score_candidates(question, vectors[0], vectors[1:], found, place=place, near_edge=near)
         order = sorted(range(len(found)), key=lambda i: -scores[i])
+        most = max(self.max_sentences, LISTED) if listing else self.max_sentences
         picked: list[Candidate] = []
         seen: set[tuple[str, str, str]] = set()
+        like = listed_like(Terms.of(question), found[order[0]]) if listing and order else None
         for i in order:
             if picked and scores[i] < scores[order[0]] - SCORE_MARGIN:
                 break  # the rest answer far worse than the best: saying them only adds wrong citations
+            if like is not None and not like(found[i]):
+                continue  # a list is of like things
             # Text typed into one line is said once, however much of its typing a moment's clips saw ("ls /usr",
             # and "usr" where a later moment saw only the path's end typed).
             said = found[i].line if found[i].kind == "typed" else found[i].text
@@ -178,9 +186,12 @@ class ExtractiveAnswerer:
             if key not in seen:
                 seen.add(key)
                 picked.append(found[i])
-            if len(picked) == self.max_sentences:
+            if len(picked) == most:
                 break
-        if around is not None and not around.during:
+        if listing and picked:  # in the order it came, the best one's stream first
+            best = picked[0].clip.stream_id
+            picked.sort(key=lambda c: (c.clip.stream_id != best, c.clip.stream_id, c.start_s))
+        elif around is not None and not around.during:
             picked.sort(key=lambda c: c.start_s)  # what came after (or before) it, in the order it came
         return picked
 
@@ -260,6 +271,18 @@ def stream_edges(edge: str, moments: Sequence[Moment]) -> dict[str, float]:
         was = edges.get(clip.stream_id, t)
         edges[clip.stream_id] = min(was, t) if edge == "start" else max(was, t)
     return edges
+
+
+def listed_like(terms: Terms, best: Candidate) -> Callable[[Candidate], bool]:
+    """What a list answer says beside its `best` candidate: the same kind of evidence (lines shown, sentences
+    said, text typed), and where the best has some of the question's words ("slide 1 of 5" for "list all the
+    slides"), those that have some too (not "All Settings", a line of another video that scored about as well)."""
+
+    def words(candidate: Candidate) -> bool:
+        return any(term is not None and terms.weights[term] >= 1.0 for term in map(terms.match, tokens(candidate.text)))
+
+    lexical = words(best)
+    return lambda candidate: candidate.kind == best.kind and (not lexical or words(candidate))
 
 
 def began_near(at_s: float) -> Callable[[Candidate], float]:

@@ -13,6 +13,7 @@ import numpy as np
 from streammm.models.base import TextEncoder
 from streammm.qa.counting import COUNT_K, asks_count, counted_text
 from streammm.qa.fitting import fit_moments
+from streammm.qa.listing import LIST_K, asks_list, listed_text
 from streammm.qa.moments import MAX_MOMENT_S, Moment, over_range
 from streammm.qa.naming import called, name_words, named_in, without_names
 from streammm.qa.overview import asks_overview, parts
@@ -64,10 +65,12 @@ def with_named_time(query: SearchRequest) -> SearchRequest:
 
 def understood(query: SearchRequest) -> SearchRequest:
     """`query` with what its words ask for: a time they name (with_named_time), else an overview; a count asks
-    for at least COUNT_K moments (every time it happens, not the best few)."""
+    for at least COUNT_K moments (every time it happens, not the best few), a list for LIST_K."""
     query = with_named_time(query)
     if asks_count(query.text) and query.k < COUNT_K:
         query = replace(query, k=COUNT_K)
+    elif asks_list(query.text) and query.k < LIST_K:
+        query = replace(query, k=LIST_K)
     if not query.named_time and query.start_s is None and query.end_s is None:
         if asks_overview(query.text):
             return replace(query, overview=True)
@@ -253,7 +256,7 @@ class QueryService:
         """The moments of `query` from its retrieved clips (`found`, best first) and its vector: fitted to
         their evidence, ordered, and cut to `query.k` at least `min_relevance` relevant (all of them where the
         question named the time: what is there answers it)."""
-        asked = counted_text(query.text) if asks_count(query.text) else query.text  # the words to fit to
+        asked = counted_text(query.text) if asks_count(query.text) else listed_text(query.text)  # the words to fit to
         if query.by_name:  # "a red motorcycle in the narrated slideshow": not a question about what was narrated
             asked = without_names(asked)
         moments = fit_moments(asked, found, vector, bounds=(query.start_s, query.end_s))
