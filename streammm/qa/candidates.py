@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from streammm.qa.fitting import distinct_words, sentence_ends_after
+from streammm.qa.speech_fit import distinct_words, sentence_ends_after
 from streammm.qa.moments import Moment, covering
 from streammm.qa.terms import STOPWORDS, ends_sentence
 from streammm.records import Clip, OcrLine, Word

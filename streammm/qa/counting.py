@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from streammm.qa.fitting import distinct_words, phrase_ends_after
+from streammm.qa.speech_fit import distinct_words, phrase_ends_after
 from streammm.qa.moments import Moment, covering
 from streammm.qa.ocr_fit import distinct_lines
 from streammm.qa.terms import WORD_CUES, Terms, shown_tokens, tokens

@@ -20,7 +20,8 @@ from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
 from streammm.qa.candidates import Candidate, candidates, content_words
 from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_words, occurrences
-from streammm.qa.fitting import MIN_MATCH, described, fit_speech
+from streammm.qa.fitting import MIN_MATCH
+from streammm.qa.speech_fit import described, fit_speech
 from streammm.qa.listing import LISTED, asks_list, listed_text
 from streammm.qa.moments import Moment, covering
 from streammm.qa.naming import called, named_in, without_names

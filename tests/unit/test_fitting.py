@@ -9,7 +9,8 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from streammm.qa.fitting import fit_moments, fit_sentences, fit_speech, relevance
+from streammm.qa.fitting import fit_moments, relevance
+from streammm.qa.speech_fit import fit_sentences, fit_speech
 from streammm.qa.terms import Terms, one_edit_apart, same_word, shown_tokens, tokens, with_number_forms
 from streammm.records import Clip, OcrLine, ScoredClip, Word
 
