@@ -44,3 +44,9 @@ def test_a_list_answer_says_every_like_piece_in_the_order_it_came():
     assert "All Settings" not in done.text
     _, best = run(ExtractiveAnswerer(KeywordEncoder()), "which slides are shown?", moments)
     assert len(best.citations) <= 3  # not a list: the best few
+
+
+def test_hostile_list_questions_are_read_in_one_pass():
+    assert asks_list("list " * 50_000 + "the slides")
+    assert not asks_list("what are all " * 30_000)
+    assert listed_text("show me all the " * 20_000).strip() == ""
