@@ -80,16 +80,17 @@ def _best_run(terms: Terms, words: Sequence[Word], values: Sequence[float], matc
             best, best_span = total, (start, i)
     if best_span is None or not terms.reversed_share([m for found in matched[best_span[0] : best_span[1] + 1] for m in found]):
         return best_span  # no run scores more than the largest sum, at no cost
-    sums, costs = [0.0], [0.0]
+    sums, costs, sentence = [0.0], [0.0], []  # sentence: each word's sentence, ended by punctuation
     for value, cost in zip(values, crossing):
         sums.append(sums[-1] + value)
         costs.append(costs[-1] + (0.0 if math.isinf(cost) else cost))
+        sentence.append((sentence[-1] if sentence else 0) + math.isinf(cost))
     hits = [i for i, found in enumerate(matched) if found]
     best, best_span = 0.0, None
     for n, first in enumerate(hits):
         said: list[tuple[str, int]] = []
         for last in hits[n:]:
-            if any(math.isinf(c) for c in crossing[first + 1 : last + 1]):
+            if sentence[last] != sentence[first]:
                 break
             said += matched[last]
             gain = sums[last + 1] - sums[first] - (costs[last + 1] - costs[first + 1])
