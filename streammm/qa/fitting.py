@@ -33,7 +33,7 @@ from streammm.qa.moments import MAX_MOMENT_S, Fit, Moment
 from streammm.qa.ocr_fit import distinct_lines, fit_ocr, screens
 from streammm.qa.placement import shown_there
 from streammm.qa.speech_fit import described, distinct_words, fit_sentences, fit_speech
-from streammm.qa.terms import Terms
+from streammm.qa.terms import Terms, tokens
 from streammm.qa.visual_fit import distinct_frames, fit_frames, fit_grid
 from streammm.records import Clip, ScoredClip
 
@@ -127,7 +127,11 @@ def fit_moments(
         # Nor by words said that neither match its words nor mean what it asks (the moment was fitted to what
         # was seen or shown): "does the narrator mention a dog?" of a narration over a squirrel's picture. (In
         # a time range, what was said there answers however it matches: "the first thing the narrator says".)
-        unsaid = terms.asks_what_was_said and (not any(c.words for c in clips) or (fit.kind != "speech" and bounds == (None, None)))
+        # And a name asked about must be said: "does anyone mention Boston?" is not answered by a sentence that
+        # means something like it ("I'm originally from Chicago also").
+        unsaid = terms.asks_what_was_said and (
+            not any(c.words for c in clips) or (bounds == (None, None) and (fit.kind != "speech" or not _says_names(terms, fit.text)))
+        )
         moment = Moment(
             seed.clip.stream_id, fit.start_s, fit.end_s, seed.score, _best_first(clips, fit), relevance=0.0 if unsaid else rel[seed.clip.clip_id],
             evidence=fit.kind, evidence_text=fit.text,
@@ -138,6 +142,12 @@ def fit_moments(
         else:
             moments[same] = _absorb(moments[same], moment)
     return moments
+
+
+def _says_names(terms: Terms, text: str) -> bool:
+    """Whether `text` has every name the query writes (all the words of each)."""
+    said = {terms.match(t) for t in tokens(text)}
+    return all(name <= said for name in terms.names)
 
 
 def _grow(seed: ScoredClip, found: Sequence[ScoredClip], rel: Mapping[str, float], taken: set[str], max_moment_s: float) -> list[ScoredClip]:

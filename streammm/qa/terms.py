@@ -63,6 +63,7 @@ class Terms:
     _matches: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)  # match()'s answers
     _misread: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)  # match_shown()'s
     shown: dict[tuple[str, ...], float] = field(default_factory=dict, compare=False, repr=False)  # ocr_fit.screen_match's
+    names: tuple[frozenset[str], ...] = ()  # the names it writes ("New York", "Boston"): a name's words count only together
 
     @classmethod
     def of(cls, text: str) -> Terms:
@@ -73,7 +74,7 @@ class Terms:
         for token in tokens(asked.rest if asked else text):
             weights[token] = SOFT if token in STOPWORDS or token in CUE_WORDS else 1.0
         quoted = any(any(c.isalnum() for c in m.group(1)) for m in QUOTE.finditer(text))
-        return cls(weights, quoted=quoted, place=asked.place if asked else None)
+        return cls(weights, quoted=quoted, place=asked.place if asked else None, names=_names(asked.rest if asked else text, weights))
 
     @cached_property
     def numbers(self) -> frozenset[int]:
@@ -139,9 +140,14 @@ class Terms:
         return self._misread[token]
 
     def coverage(self, matched: Iterable[str]) -> float:
-        """The share of the query's content words among `matched` terms (0 when it has none)."""
+        """The share of the query's content words among `matched` terms (0 when it has none). A word of a name
+        of several words counts only with the rest of it: "New" of "New Jersey" is no part of "New York"."""
         total = self.content
-        return sum(self.weights[t] for t in set(matched) if self.weights[t] >= 1.0) / total if total else 0.0
+        found = set(matched)
+        for name in self.names:
+            if len(name) > 1 and not name <= found:
+                found -= name
+        return sum(self.weights[t] for t in found if self.weights[t] >= 1.0) / total if total else 0.0
 
     def reversed_share(self, matched: Sequence[tuple[str, int]]) -> float:
         """Of the query's content words that follow one another in the query (stopwords aside), with both in
@@ -155,6 +161,20 @@ class Terms:
             first.setdefault(term, (i, clause))
         pairs = [(first[a], first[b]) for a, b in zip(content, content[1:], strict=False) if a in first and b in first]
         return sum(1 for a, b in pairs if a[0] > b[0] and a[1] != b[1]) / len(pairs) if pairs else 0.0
+
+
+_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")  # capitalised words, not a sentence's first
+
+
+def _names(text: str, weights: Mapping[str, float]) -> tuple[frozenset[str], ...]:
+    """The names the query writes, each its content words ("does anyone mention New York?": {"new", "york"};
+    "Boston"; "the Keep This Configuration button"); a sentence's first word is not taken for a name's."""
+    names = []
+    for found in _NAME.finditer(text.strip()):
+        words = frozenset(t for t in tokens(found.group(0)) if weights.get(t, 0.0) >= 1.0)
+        if words:
+            names.append(words)
+    return tuple(names)
 
 
 _DIGITS_WORDS = {digits: word for word, digits in NUMBER_WORDS.items()}

@@ -412,6 +412,9 @@ def test_whether_something_is_mentioned_is_answered_from_what_was_said(service):
     their pictures match), and its answer read out unrelated sentences. Marriage is mentioned ("Had he married
     a more amiable woman", 15.61-21.22 s) in other words: its sentence answers."""
     assert service.moments(SearchRequest("does the narrator mention a dog?")) == []
+    assert service.moments(SearchRequest("does the narrator mention London?")) == []  # had been the Dashwood sentence
+    (dashwood, *_) = service.moments(SearchRequest("does the narrator mention Dashwood?"))
+    assert dashwood.evidence == "speech" and abs(dashwood.start_s - 0.86) <= 0.5
     married = service.moments(SearchRequest("does the narrator mention marriage?"))
     assert married and married[0].evidence == "speech" and abs(married[0].start_s - 15.61) <= 0.5, [(m.start_s, m.evidence) for m in married]
 

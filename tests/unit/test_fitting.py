@@ -485,6 +485,26 @@ def test_a_question_about_what_was_said_is_answered_by_speech_not_by_what_was_se
     assert squirrel.evidence == "visual" and squirrel.relevance > 0.5
 
 
+def test_a_name_asked_about_counts_whole_and_must_be_said():
+    """"Does anyone mention Boston?" of a call where "I'm originally from Chicago also." is said: the sentence's
+    speech vector is the closest to it (a city), and it had been the answer. A name asked about must be said;
+    a name of several words counts only whole ("New" of "New Jersey" is no part of "New York")."""
+    terms = Terms.of("does anyone mention New York?")
+    assert terms.names == (frozenset({"new", "york"}),) and terms.coverage(["new"]) == 0.0 and terms.coverage(["new", "york"]) > 0.6
+    assert Terms.of("New York is mentioned").names == (frozenset({"york"}),)  # a sentence's first word is not taken for a name's
+    assert Terms.of("what does Sheila say about Texas?").names == (frozenset({"sheila"}), frozenset({"texas"}))
+    words = said("Oh, I'm originally from Chicago also.", 18.0)
+
+    def ask(question: str):
+        vectors = {"joint": vector(0.6), "speech": vector(0.5), "visual": vector(0.1), "ocr": vector(0.1)}
+        return fit_moments(question, found(replace(clip(16.0, words=words, cosine=0.6), vectors=vectors)), QUERY)[0]
+
+    assert ask("does anyone mention Boston?").relevance == 0.0
+    chicago = ask("does anyone mention Chicago?")
+    assert chicago.evidence == "speech" and chicago.relevance > 0.5
+    assert ask("does anyone mention where they grew up?").relevance > 0.5  # no name: what was said in other words answers
+
+
 def test_other_streams_never_merge():
     a, b = clip(0.0, cosine=0.6, stream="a"), clip(2.0, cosine=0.6, stream="b")
     assert [m.stream_id for m in fit_moments("x", found(a, b), QUERY)] == ["a", "b"]
