@@ -169,6 +169,9 @@ _NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")  # c
 def _names(text: str, weights: Mapping[str, float]) -> tuple[frozenset[str], ...]:
     """The names the query writes, each its content words ("does anyone mention New York?": {"new", "york"};
     "Boston"; "the Keep This Configuration button"); a sentence's first word is not taken for a name's."""
+    written = re.findall(r"[^\W\d_][\w'-]*", text)
+    if sum(w[0].isupper() for w in written) * 2 > len(written):
+        return ()  # written in capitals or in title case: a capital says nothing of a name
     names = []
     for found in _NAME.finditer(text.strip()):
         words = frozenset(t for t in tokens(found.group(0)) if weights.get(t, 0.0) >= 1.0)

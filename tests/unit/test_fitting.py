@@ -493,6 +493,7 @@ def test_a_name_asked_about_counts_whole_and_must_be_said():
     assert terms.names == (frozenset({"new", "york"}),) and terms.coverage(["new"]) == 0.0 and terms.coverage(["new", "york"]) > 0.6
     assert Terms.of("New York is mentioned").names == (frozenset({"york"}),)  # a sentence's first word is not taken for a name's
     assert Terms.of("what does Sheila say about Texas?").names == (frozenset({"sheila"}), frozenset({"texas"}))
+    assert Terms.of("DOES THE NARRATOR MENTION MARRIAGE?").names == Terms.of("Does The Narrator Mention Marriage?").names == ()
     words = said("Oh, I'm originally from Chicago also.", 18.0)
 
     def ask(question: str):
