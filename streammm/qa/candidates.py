@@ -43,11 +43,7 @@ def candidates(moments: Sequence[Moment]) -> list[Candidate]:
     found: list[Candidate] = []
     # Text typed is read from every moment's lines of its stream: one moment's clips may end while "ls /" is on
     # the line, another's begin after it, and the text typed is "ls /usr" in both.
-    lines: dict[str, list[OcrLine]] = {}
-    places: dict[str, dict[str, list[int]]] = {}
-    for clip in (c for m in moments for c in m.clips):
-        lines[clip.stream_id] = _seen_once(lines.get(clip.stream_id, []), _lines_of(clip), places.setdefault(clip.stream_id, {}))
-    typing = {stream: _Typing(seen) for stream, seen in lines.items()}
+    typing = {stream: _Typing(lines) for stream, lines in _stream_lines(moments).items()}
     for rank, moment in enumerate(moments):
         mine = _sentences(moment, rank) + _screen_lines(moment, rank, typing[moment.stream_id])
         # What the moment's clips hold beside its fitted span ("slide 2 of 5" beside the butterfly's "slide 3
@@ -88,19 +84,21 @@ def _sentences(moment: Moment, rank: int) -> list[Candidate]:
     return found
 
 
-def _seen_once(lines: list[OcrLine], more: Sequence[OcrLine], index: dict[str, list[int]]) -> list[OcrLine]:
-    """`lines` and `more`, a line that overlapping clips both saw (the same text over overlapping seconds: each
-    clip knows its span as far as it saw) once, over the seconds either saw it. `index`: each text's places in
-    `lines`, kept up to date."""
-    for line in more:
-        places = index.setdefault(line.text, [])
-        same = next((i for i in places if lines[i].start_s <= line.end_s and line.start_s <= lines[i].end_s), None)
-        if same is None:
-            places.append(len(lines))
-            lines.append(line)
-        else:
-            was = lines[same]
-            lines[same] = replace(was, start_s=min(was.start_s, line.start_s), end_s=max(was.end_s, line.end_s))
+def _stream_lines(moments: Sequence[Moment]) -> dict[str, list[OcrLine]]:
+    """Each stream's on-screen lines over every moment's clips; a line that overlapping clips both saw (the same
+    text over overlapping seconds: each clip knows its span as far as it saw) once, over the seconds either saw."""
+    seen: dict[tuple[str, str], list[OcrLine]] = {}  # (stream, text): each time that text was on screen
+    for clip in (c for m in moments for c in m.clips):
+        for line in _lines_of(clip):
+            times = seen.setdefault((clip.stream_id, line.text), [])
+            same = next((i for i, o in enumerate(times) if o.start_s <= line.end_s and line.start_s <= o.end_s), None)
+            if same is None:
+                times.append(line)
+            else:
+                times[same] = replace(times[same], start_s=min(times[same].start_s, line.start_s), end_s=max(times[same].end_s, line.end_s))
+    lines: dict[str, list[OcrLine]] = {m.stream_id: [] for m in moments}
+    for (stream, _), times in seen.items():
+        lines[stream].extend(times)
     return lines
 
 
@@ -156,10 +154,10 @@ def _screen_lines(moment: Moment, rank: int, typing: _Typing) -> list[Candidate]
             start_s, end_s = max(line.start_s, value.start_s, clip.start_s), min(line.end_s, value.end_s, clip.end_s)
             found.append(Candidate("screen", f"{line.text.strip()} {value.text.strip()}", clip, start_s, max(start_s, end_s), rank, at=line))
     for line, clip in shown:
-        typed = typed_into(line, typing.near(line), row=lines)
+        typed = typed_into(line, typing.near(line), shown_with=lines)
         if typed is not None:
             text, started = typed
-            clip = covering([c for c in moment.clips if line in _lines_of(c)] or [clip], started, line.end_s)  # seek to the typing
+            clip = covering(moment.clips, started, line.end_s)  # cited from where the typing began: the player seeks there
             found.append(Candidate("typed", text, clip, max(started, clip.start_s), min(line.end_s, clip.end_s), rank, line=line.text, at=line))
     return found
 
@@ -181,10 +179,10 @@ def _values_of(label: OcrLine, lines: Sequence[OcrLine]) -> list[OcrLine]:
     return sorted((o for o in beside if o.x - nearest <= SAME_ROW), key=lambda o: o.start_s)
 
 
-def typed_into(line: OcrLine, lines: Sequence[OcrLine], row: Sequence[OcrLine] | None = None) -> tuple[str, float] | None:
+def typed_into(line: OcrLine, lines: Sequence[OcrLine], shown_with: Sequence[OcrLine] | None = None) -> tuple[str, float] | None:
     """(what was typed, when typing began) when `line` is the last state of text growing in place:
     earlier lines of `lines` on the same row are prefixes of it and none extends it further; nor was every
-    word added on its row already (of `row`, default `lines`: a menu bar read in pieces)."""
+    word added on its row already (among `shown_with`, default `lines`: a menu bar read in pieces)."""
     def extends(longer: OcrLine, shorter: OcrLine) -> bool:
         return (
             longer.text != shorter.text
@@ -200,7 +198,7 @@ def typed_into(line: OcrLine, lines: Sequence[OcrLine], row: Sequence[OcrLine] |
     if not prefixes:
         return None
     added = line.text[len(prefixes[0].text):].strip()
-    if not added or _already_shown(added, line, lines if row is None else row, prefixes[0].start_s):
+    if not added or _already_shown(added, line, lines if shown_with is None else shown_with, prefixes[0].start_s):
         return None
     # What was there before typing began is a prompt ("user@host:~$", ">>>", "Search:") or stood on screen; a
     # state of the typing did neither (it is typed too: "dis" for 0.3 s, then "displays", in an empty field).

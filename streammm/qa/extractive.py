@@ -24,7 +24,7 @@ from streammm.qa.fitting import MIN_MATCH
 from streammm.qa.speech_fit import described, fit_speech
 from streammm.qa.listing import LISTED, asks_list, listed_text
 from streammm.qa.moments import Moment, covering
-from streammm.qa.naming import called, named_in, without_names
+from streammm.qa.naming import without_names
 from streammm.qa.overview import asks_overview
 from streammm.qa.placement import Place
 from streammm.qa.relative import Relative, relative_event, tells_the_event
@@ -78,7 +78,7 @@ class ExtractiveAnswerer:
             yield Delta(text)
             yield Done(text, citations, self.name)
             return
-        picked = await self._run(self.pick, question, moments)
+        picked, place = await self._run(self.pick, question, moments)
         if not picked:
             yield Delta(NOTHING_FOUND)
             yield Done(NOTHING_FOUND, (), self.name)
@@ -86,7 +86,6 @@ class ExtractiveAnswerer:
         parts: list[str] = []
         citations: list[Citation] = []
         terms = Terms.of(question)
-        place = place_asked(question)
         for candidate in picked:
             start_s, end_s = said_when(candidate, terms)
             clip = candidate.clip
@@ -100,9 +99,10 @@ class ExtractiveAnswerer:
             yield Delta(text)
         yield Done("".join(parts), tuple(citations), self.name)
 
-    def pick(self, question: str, moments: Sequence[Moment]) -> list[Candidate]:
+    def pick(self, question: str, moments: Sequence[Moment]) -> tuple[list[Candidate], Place | None]:
         """The best candidates for `question`, best first, at most one per (kind, text, stream), and only those
-        scoring within SCORE_MARGIN of the best; for an overview, one per moment in time order (overview_of)."""
+        scoring within SCORE_MARGIN of the best; for an overview, one per moment in time order (overview_of).
+        And the place on screen the answer is asked for (place_asked), which the answer's sentences say."""
         found = _telling(candidates(moments), content_words(question))
         if Terms.of(question).asks_for_words:  # "when does the word amiable appear?": words said or shown, not the frames' tags
             found = [c for c in found if c.kind != "frames"] or found
@@ -112,7 +112,7 @@ class ExtractiveAnswerer:
             # "What does the text at the bottom say?": the lines shown there answer it, where the moments have any.
             found = [c for c in found if c.at is not None and place.holds(c.at.x, c.at.y)] or found
         if asks_overview(question):
-            return overview_of(found, len(moments))
+            return overview_of(found, len(moments)), place
         thing = first_or_last_thing(question)
         which = occurrence(question)
         near: Callable[[Candidate], float] | None = None
@@ -154,13 +154,12 @@ class ExtractiveAnswerer:
             if named.at_s is not None:  # "at 0:22": what was said or shown at that second, where anything was
                 found = [c for c in found if c.start_s <= named.at_s <= c.end_s] or found
         if not found:
-            return []
+            return [], place
         if thing is not None:
             # "What is the first thing the narrator says?": QueryService searched the beginning (the end); of what
             # was said there (or shown, as asked), the earliest (latest).
-            return [first_or_last(found, moments, content_words(question), thing, place)]
-        if named_in(sorted({m.stream_id for m in moments}), called(question)):
-            question = without_names(question)  # "is there a dog in the slideshow?": "slide 4 of 5" says nothing of it
+            return [first_or_last(found, moments, content_words(question), thing, place)], place
+        question = without_names(question, {m.stream_id for m in moments})  # "is there a dog in the slideshow?": not "slide 4 of 5"
         listing = asks_list(question)
         if listing:
             question = listed_text(question)  # "list all the slides": "All Settings" is not one
@@ -180,10 +179,7 @@ class ExtractiveAnswerer:
                 break  # the rest answer far worse than the best: saying them only adds wrong citations
             if like is not None and not like(found[i]):
                 continue  # a list is of like things
-            # Text typed into one line is said once, however much of its typing a moment's clips saw ("ls /usr",
-            # and "usr" where a later moment saw only the path's end typed).
-            said = found[i].line if found[i].kind == "typed" else found[i].text
-            key = (found[i].kind, said.lower(), found[i].clip.stream_id)
+            key = (found[i].kind, found[i].text.lower(), found[i].clip.stream_id)
             if key not in seen:
                 seen.add(key)
                 picked.append(found[i])
@@ -194,7 +190,7 @@ class ExtractiveAnswerer:
             picked.sort(key=lambda c: (c.clip.stream_id != best, c.clip.stream_id, c.start_s))
         elif around is not None and not around.during:
             picked.sort(key=lambda c: c.start_s)  # what came after (or before) it, in the order it came
-        return picked
+        return picked, place
 
 
 def count_answer(question: str, counted: Sequence[Occurrence], evidence: Evidence, *, saturated: bool) -> tuple[str, tuple[Citation, ...]]:
@@ -328,10 +324,9 @@ def _telling(found: list[Candidate], asked: set[str]) -> list[Candidate]:
     return [c for c in found if not c.partial or tells(c)]
 
 
-def place_asked(question: str, around: Relative | None = None) -> Place | None:
+def place_asked(question: str, around: Relative | None) -> Place | None:
     """The place on screen the answer is asked for. In "what is said when the lower third shows X?" the place
-    is the event's, not the answer's (`around`: the question's relative_event, where already read)."""
-    around = around if around is not None else relative_event(question)
+    is the event's, not the answer's (`around`: the question's relative_event)."""
     return Terms.of(around.asked if around is not None else question).place
 
 

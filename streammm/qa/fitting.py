@@ -123,15 +123,7 @@ def fit_moments(
         taken.add(seed.clip.clip_id)
         taken.update(item.clip.clip_id for item in group if _shows(item.clip, fit.start_s, fit.end_s))
         clips = tuple(item.clip for item in sorted(support, key=lambda item: order[item.clip.clip_id]))
-        # A question about what was said, where nothing was said, is not answered by what was seen or shown.
-        # Nor by words said that neither match its words nor mean what it asks (the moment was fitted to what
-        # was seen or shown): "does the narrator mention a dog?" of a narration over a squirrel's picture. (In
-        # a time range, what was said there answers however it matches: "the first thing the narrator says".)
-        # And a name asked about must be said: "does anyone mention Boston?" is not answered by a sentence that
-        # means something like it ("I'm originally from Chicago also").
-        unsaid = terms.asks_what_was_said and (
-            not any(c.words for c in clips) or (bounds == (None, None) and (fit.kind != "speech" or not _says_names(terms, fit.text)))
-        )
+        unsaid = terms.asks_what_was_said and not _said_there(terms, clips, fit, in_range=bounds != (None, None))
         moment = Moment(
             seed.clip.stream_id, fit.start_s, fit.end_s, seed.score, _best_first(clips, fit), relevance=0.0 if unsaid else rel[seed.clip.clip_id],
             evidence=fit.kind, evidence_text=fit.text,
@@ -144,10 +136,19 @@ def fit_moments(
     return moments
 
 
-def _says_names(terms: Terms, text: str) -> bool:
-    """Whether `text` has every name the query writes (all the words of each)."""
-    said = {terms.match(t) for t in tokens(text)}
-    return all(name <= said for name in terms.names)
+def _said_there(terms: Terms, clips: Sequence[Clip], fit: Fit, *, in_range: bool) -> bool:
+    """Whether a moment answers a question about what was said: something was said in its clips, and (outside a
+    time range the question names, where what was said there answers however it matches: "the first thing
+    the narrator says") its evidence is what was said, not what was seen or shown ("does the narrator mention
+    a dog?" of a narration over a squirrel's picture), with every name the question writes, all of it ("does
+    anyone mention Boston?" is not answered by "I'm originally from Chicago also.", which means something
+    like it)."""
+    if not any(c.words for c in clips):
+        return False
+    if in_range:
+        return True
+    said = {terms.match(t) for t in tokens(fit.text)}
+    return fit.kind == "speech" and all(name <= said for name in terms.names)
 
 
 def _grow(seed: ScoredClip, found: Sequence[ScoredClip], rel: Mapping[str, float], taken: set[str], max_moment_s: float) -> list[ScoredClip]:

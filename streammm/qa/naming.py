@@ -7,7 +7,7 @@ of narration). Pure functions of the question's words and stream ids.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from streammm.qa.terms import STOPWORDS, stem
 from streammm.qa.when import MEDIA_KINDS
@@ -37,9 +37,10 @@ def called(text: str) -> set[str]:
     return {stem(w) for w in words}
 
 
-def without_names(text: str) -> str:
-    """`text` less the words that call a video by name ("in the bikes video" → "in")."""
-    return _CALLED.sub(" ", text)
+def without_names(text: str, stream_ids: Iterable[str]) -> str:
+    """`text` less the words that call one of `stream_ids` by name ("a man in the bikes video" → "a man in"),
+    which are no evidence of what is asked; `text` itself where it calls none of them by name."""
+    return _CALLED.sub(" ", text) if named_in(sorted(stream_ids), called(text)) else text
 
 
 def named_in(stream_ids: Sequence[str], words: set[str]) -> tuple[str, ...]:

@@ -43,7 +43,6 @@ class SearchRequest:
     last_s: float | None = None  # named: each stream's last this many seconds (resolved per stream by QueryService)
     overview: bool = False  # the question asks what a whole video holds (qa/overview.py)
     around: Relative | None = None  # the question asks what came just after or before an event, or was there while it happened (qa/relative.py)
-    by_name: bool = False  # the streams are those the question calls by name ("in the bikes video"): those words are no evidence
 
     @property
     def where(self) -> ClipFilter | None:
@@ -191,7 +190,7 @@ class QueryService:
             return query
         pool = query.streams if query.streams is not None else [s.stream_id for s in self.streams()]
         named = named_in(pool, words)
-        return replace(query, streams=named, by_name=True) if named else query
+        return replace(query, streams=named) if named else query
 
     def _at_stream_ends(self, query: SearchRequest, vector: np.ndarray) -> list[Moment]:
         """moments() for a question about the end of its streams ("what is shown at the end?", "in the last
@@ -257,8 +256,7 @@ class QueryService:
         their evidence, ordered, and cut to `query.k` at least `min_relevance` relevant (all of them where the
         question named the time: what is there answers it)."""
         asked = counted_text(query.text) if asks_count(query.text) else listed_text(query.text)  # the words to fit to
-        if query.by_name:  # "a red motorcycle in the narrated slideshow": not a question about what was narrated
-            asked = without_names(asked)
+        asked = without_names(asked, query.streams or ())  # "a red motorcycle in the narrated slideshow": not about narration
         moments = fit_moments(asked, found, vector, bounds=(query.start_s, query.end_s))
         if query.strategy == "hybrid":
             # Fusion found the candidates; their calibrated relevance (the query's words in the clip as well

@@ -49,11 +49,12 @@ MEDIA_WORDS = rf"(?:{'|'.join(MEDIA_KINDS)})"
 NAMED_MEDIA = rf"(?:the|this|that|each|every)\s+(?:[\w-]+\s+){{0,3}}?{MEDIA_WORDS}s?\b"  # "the video", "the bikes video"
 # "The end" of the media: said alone (the clause ends, or a question word follows) or "of the video"; not
 # "the end of the tunnel", "the start line" or "the opening credits", which are words to search for.
-_WHOLE = rf"(?=\s*(?:[?.!,;:]|$)|\s+of\s+{NAMED_MEDIA}|\s+(?:and|or|then|when|what|who|which|where|how|is|are|was|were|does|do|did)\b)"
+_CLAUSE_END = r"(?=\s*(?:[?.!,;:]|$))"  # where a clause ends
+_WHOLE = rf"(?:{_CLAUSE_END}|(?=\s+of\s+{NAMED_MEDIA}|\s+(?:and|or|then|when|what|who|which|where|how|is|are|was|were|does|do|did)\b))"
 _IT = rf"(?:it|{NAMED_MEDIA})"
 _START = re.compile(rf"\b(?:at|in|near|towards?|from|during)\s+the\s+(?:very\s+)?(?:beginning|start|outset|opening)\b{_WHOLE}|\bhow\s+does\s+{_IT}\s+(?:start|begin|open)\b", re.I)
 _END = re.compile(rf"\b(?:at|in|near|towards?|by|during)\s+the\s+(?:very\s+)?(?:end|ending|close|finish)\b{_WHOLE}|\bhow\s+does\s+{_IT}\s+(?:end|finish|close)\b"
-    r"|\b(?:right|just)\s+now\b|\bat\s+the\s+moment(?=\s*(?:[?.!,;:]|$))", re.I)
+    rf"|\b(?:right|just)\s+now\b|\bat\s+the\s+moment{_CLAUSE_END}", re.I)
 _AFTER = re.compile(rf"\b(?:after|past|since)\s+(?:the\s+)?(?P<t>{_TIME}){_MARK}", re.I)
 _BEFORE = re.compile(rf"\b(?:before|until|till|by)\s+(?:the\s+)?(?P<t>{_TIME}){_MARK}", re.I)
 _POINT = re.compile(rf"(?:\b(?:at|around|near|about|approximately|roughly)\s+(?:the\s+)?|@\s*)(?P<t>{_TIME}){_MARK}|(?P<u>{_TIME})\s+in(?:to\s+(?:the\s+)?(?:video|stream|clip|recording))?\b"
@@ -65,14 +66,21 @@ _SEEN = (
     r"(?:appears?|appeared|mentions?|mentioned|shows?|showed|shown|seen|says?|said|heard|spoken|speaks?|spoke|talks?|talked"
     r"|comes?\s+up|came\s+up|happens?|happened)"
 )
-_CLAUSE_END = r"(?=\s*(?:[?.!,;:]|$))"
 _NOUN = r"(?:[a-z][\w'-]*\s+){1,2}?"  # "the last [slide] shown", "the first [red car] seen"
-_FIRST_TIME = re.compile(rf"\b(?:for\s+)?the\s+first\s+time\b|\bfirst\s+{_SEEN}\b|\bearliest\b|\binitially\b|\bthe\s+(?:very\s+)?first\s+{_NOUN}{_SEEN}\b"
-    rf"|\b{_SEEN}\s+first{_CLAUSE_END}", re.I)
-_LAST_TIME = re.compile(
-    rf"\b(?:for\s+)?the\s+last\s+time\b|\blast\s+{_SEEN}\b|\bfinal\s+time\b|\bthe\s+(?:very\s+)?(?:last|final)\s+{_NOUN}{_SEEN}\b"
-    rf"|\b{_SEEN}\s+last{_CLAUSE_END}", re.I
-)
+
+
+def _order_asked(word: str, after_the: str, also: str) -> re.Pattern[str]:
+    """An order asked of what happens: "the first time", "first seen", "the first slide shown", "shown first"
+    (`word` "first"; `after_the`: the words "the ... slide shown" may say it with; `also`: other ways)."""
+    return re.compile(
+        rf"\b(?:for\s+)?the\s+{word}\s+time\b|\b{word}\s+{_SEEN}\b|\bthe\s+(?:very\s+)?{after_the}\s+{_NOUN}{_SEEN}\b"
+        rf"|\b{_SEEN}\s+{word}{_CLAUSE_END}|{also}",
+        re.I,
+    )
+
+
+_FIRST_TIME = _order_asked("first", "first", r"\bearliest\b|\binitially\b")
+_LAST_TIME = _order_asked("last", "(?:last|final)", r"\bfinal\s+time\b")
 # "What is the first thing the narrator says?", "the last words spoken", "the very first line shown"
 _THING = rf"(?:thing|things|words?|sentence|phrase|question|subtitles?|captions?)\b(?!\s+of\s+(?!{NAMED_MEDIA}))"  # "of the talk", not "of the title"
 _FIRST_THING = re.compile(rf"\bthe\s+(?:very\s+)?first\s+{_THING}", re.I)
