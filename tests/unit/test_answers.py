@@ -4,6 +4,7 @@ citation rewriting (the chat endpoint is replaced by httpx's MockTransport: no L
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import json
 import re
 import zlib
@@ -105,6 +106,29 @@ def test_text_typed_into_an_empty_field_is_all_of_it_and_a_prompt_is_not_typed()
     assert typed_into(quick[1], quick) == ("ls", 9.5)
     paused = [OcrLine(0.0, 3.0, "Hello", x=0.4, y=0.5), OcrLine(3.1, 5.0, "Hello world", x=0.45, y=0.5)]
     assert typed_into(paused[1], paused) == ("world", 3.1)
+
+
+def test_typing_is_found_on_a_screen_full_of_text_and_in_a_store_that_kept_no_places():
+    """The load case of reading typing across moments: a terminal of 1,200 lines over 5 moments of 4 clips (a
+    listing that scrolls; many lines start alike, "drwxr-xr-x ..."), among them a command typed at the prompt.
+    The command is found once (it had been "ls -la /etc" and "-la /etc"), the listing is not typing, and so in a
+    store made before lines kept their place (x and y unknown: -1), where any row may be the prompt's."""
+    import random
+
+    rng = random.Random(5)
+    listing = [OcrLine(t := rng.uniform(0.0, 40.0), t + rng.uniform(0.5, 8.0), f"drwxr-xr-x 2 root root {rng.randint(1, 9999)} dir{i}", x=0.4, y=rng.randint(5, 95) / 100)
+               for i in range(1_200)]
+    # typed across two moments' clips: the second moment's clips (16-26 s) see "ls" typed, not the prompt alone
+    typing = [OcrLine(10.0, 16.0, "user@host:~$", x=0.1, y=0.02), OcrLine(16.1, 16.4, "user@host:~$ ls", x=0.12, y=0.02),
+              OcrLine(16.5, 30.0, "user@host:~$ ls -la /etc", x=0.15, y=0.02)]
+
+    def moments(lines: list[OcrLine]) -> list[Moment]:
+        clips = [clip("term", t, t + 4.0, ocr_lines=tuple(ln for ln in lines if ln.start_s < t + 4.0 and ln.end_s > t)) for t in range(0, 40, 2)]
+        return [Moment("term", float(8 * m), float(8 * m + 8), 1.0 - m / 10, tuple(clips[4 * m : 4 * m + 4])) for m in range(5)]
+
+    for lines in (listing + typing, [replace(ln, x=-1.0, y=-1.0) for ln in listing + typing]):
+        typed = {(c.text, c.line) for c in candidates(moments(lines)) if c.kind == "typed"}
+        assert typed == {("ls -la /etc", "user@host:~$ ls -la /etc")}, sorted(typed)[:5]
 
 
 def test_a_menu_bar_read_in_pieces_and_then_whole_is_not_typing():

@@ -181,3 +181,5 @@ def test_a_count_that_filled_the_search_says_at_least_and_lists_at_most_max_coun
 def test_hostile_count_questions_are_read_in_one_pass():
     question = "how many times " * 20_000 + "x " * 50_000  # 400,000 characters: no pattern backtracks on it
     assert asks_count(question) and counted_text(question).split() == ["x"] * 50_000
+    each = "give me all of the " * 20_000 + "every " * 20_000 + "timestamps"  # each time, asked for, in the same pass
+    assert not asks_count(each) and asks_count(each + " where it is said")

@@ -494,6 +494,8 @@ def test_a_name_asked_about_counts_whole_and_must_be_said():
     assert Terms.of("New York is mentioned").names == (frozenset({"york"}),)  # a sentence's first word is not taken for a name's
     assert Terms.of("what does Sheila say about Texas?").names == (frozenset({"sheila"}), frozenset({"texas"}))
     assert Terms.of("DOES THE NARRATOR MENTION MARRIAGE?").names == Terms.of("Does The Narrator Mention Marriage?").names == ()
+    hostile = Terms.of("was " + "New " * 50_000 + "York " + "a " * 150_000)  # one pass, whatever the capitals
+    assert hostile.names == (frozenset({"new", "york"}),)
     words = said("Oh, I'm originally from Chicago also.", 18.0)
 
     def ask(question: str):

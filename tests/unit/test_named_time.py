@@ -246,6 +246,15 @@ def test_a_question_may_call_a_stream_by_the_words_of_its_name(question, named):
     assert named_in(["city-bikes_2", "moviepy_timecode_example", "display-dual-monitors", "cam-1", "narrated_slideshow"], called(question)) == named
 
 
+def test_the_words_that_call_a_searched_video_are_left_out_of_what_is_asked():
+    from streammm.qa.naming import without_names
+
+    assert without_names("a red motorcycle in the narrated slideshow", ["narrated_slideshow"]).split() == ["a", "red", "motorcycle", "in"]
+    # a video the question calls but that is not searched (or not stored): its words are words to find
+    assert without_names("a red motorcycle in the narrated slideshow", ["bikes"]) == "a red motorcycle in the narrated slideshow"
+    assert without_names("what is this video about?", ["bikes"]) == "what is this video about?"
+
+
 def test_hostile_names_are_read_in_one_pass_and_many_streams_in_one_look_each():
     from streammm.qa.naming import called, named_in
 
