@@ -49,11 +49,27 @@ def candidates(moments: Sequence[Moment]) -> list[Candidate]:
         # What the moment's clips hold beside its fitted span ("slide 2 of 5" beside the butterfly's "slide 3
         # of 5") is not what it found, where anything said or shown is inside it.
         inside = [c for c in mine if c.start_s < moment.end_s and c.end_s > moment.start_s]
-        found += inside or mine
+        found += (inside + _typed_beside(mine, inside)) if inside else mine
         best = moment.clips[0]
         if best.tags:
             found.append(Candidate("frames", ", ".join(best.tags[:5]), best, best.start_s, best.end_s, rank))
     return found
+
+
+def _typed_beside(mine: Sequence[Candidate], inside: Sequence[Candidate]) -> list[Candidate]:
+    """Of a moment's candidates outside its fitted span, the text typed on the row of a line inside it: the
+    line that matched is the field typed into ("Type to search...", a prompt), and what was typed there is
+    what it found ("what does the user type in the search?": "displays", typed just after the placeholder
+    went)."""
+    rows = [c.at for c in inside if c.at is not None]
+    return [
+        c for c in mine
+        if c.kind == "typed" and c not in inside and c.at is not None and any(_same_row(c.at, line) for line in rows)
+    ]
+
+
+def _same_row(a: OcrLine, b: OcrLine) -> bool:
+    return min(a.x, a.y, b.x, b.y) >= 0 and abs(a.y - b.y) <= SAME_ROW
 
 
 def content_words(text: str) -> set[str]:

@@ -244,6 +244,9 @@ def score_candidates(
     candidate's nearness to it (`near_edge`: the last timecode for "what timecode is shown at the end?")."""
     asked = content_words(question)
     cued = {kind for kind, words in CUES.items() if asked & words}
+    # A cue word names the kind of answer, not what it says: "Type to search..." shares no word of "what does
+    # the user type in the search?" that the text typed there does not.
+    asked -= {word for kind in cued for word in CUES[kind]}
     cosines = vectors @ question_vector
     scores = []
     for candidate, cosine in zip(found, cosines):

@@ -7,6 +7,7 @@ filled from the dev videos, with the real MiniLM encoder and the real extractive
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,17 @@ def test_command_question_cites_the_typing_and_says_the_command(client):
     done = got["done"]
     assert "ls /usr" in done["text"], done["text"]
     assert any(c["stream_id"] == "movie-hello" and overlaps(c, 3.7, 5.3) for c in done["citations"]), done["citations"]
+    cited_clips_are_evidence(got)
+
+
+def test_what_is_typed_into_the_search_field_is_the_answer_not_its_placeholder(client):
+    """The screencast's search field matches the question by its placeholder, "Type to search..."; what was typed
+    there after it went ("dis", then "displayl": OCR's "displays") is the answer, cited from when typing began."""
+    with client.websocket_connect("/v1/ws") as ws:
+        got = ask(ws, "q3", "what does the user type in the search?")
+    done = got["done"]
+    assert re.match(r"At \[display-dual-monitors @ [^\]]*\] “displ\w*” is typed", done["text"]), done["text"]
+    assert overlaps(done["citations"][0], 1.9, 3.0), done["citations"]
     cited_clips_are_evidence(got)
 
 

@@ -16,7 +16,7 @@ import pytest
 from streammm.config import LlmConfig
 from streammm.qa.answer import Citation, Delta, Done, Evidence, clock, keep_cited_evidence
 from streammm.qa.candidates import candidates, typed_into
-from streammm.qa.extractive import ExtractiveAnswerer
+from streammm.qa.extractive import RANK_BONUS, ExtractiveAnswerer, score_candidates
 from streammm.qa.llm import CitationRewriter, LlmAnswerer, label_evidence
 from streammm.qa.moments import Moment
 from streammm.records import Clip, OcrLine, Word
@@ -248,6 +248,34 @@ def test_text_typed_is_said_once_however_much_of_its_typing_each_moment_saw():
     assert sum(c.stream_id == "t" for c in done.citations) == len(done.citations)
     said = re.findall(r"“([^”]*)” is typed", done.text)
     assert "ls /usr" in said and "ls /" not in said and "usr" not in said, done.text
+
+
+def test_what_was_typed_into_a_field_is_the_answer_where_the_field_matched_the_question():
+    """The dev screencast's search field: "Type to search..." (1.0-1.67 s) matches "what does the user type in the
+    search?", so the moment is fitted to it; then "dis", then "displayl" (OCR's "displays") were typed on its row
+    after it went. The answer had been the placeholder alone: the typing was outside the fitted span. What was
+    typed on the row of a line the moment was fitted to is its evidence, and the words that ask for typing
+    ("type", "search") are no words the placeholder shares with the question. Text typed on another row, and
+    lines shown outside the span, stay out."""
+    field = (
+        OcrLine(0.0, 37.0, "Activities", x=0.04, y=0.02),
+        OcrLine(1.0, 1.667, "Type to search...", x=0.78, y=0.09),
+        OcrLine(1.933, 2.2, "dis", x=0.73, y=0.087),
+        OcrLine(2.6, 3.067, "displayl", x=0.75, y=0.093),
+        OcrLine(2.47, 3.27, "RECENT ITEMS", x=0.18, y=0.44),
+        OcrLine(2.4, 2.6, "no", x=0.5, y=0.7),
+        OcrLine(2.7, 3.5, "notes", x=0.5, y=0.7),
+    )
+    moment = Moment("screencast", 1.0, 1.667, 0.9, (clip("screencast", 0.0, 4.0, ocr_lines=field),))
+    kept = {(c.kind, c.text) for c in candidates([moment])}
+    assert ("typed", "displayl") in kept
+    assert ("typed", "notes") not in kept and ("screen", "RECENT ITEMS") not in kept
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "what does the user type in the search?", [moment])
+    assert done.text.startswith("At [screencast @ 00:01–00:04] “displayl” is typed"), done.text
+    placeholder = next(c for c in candidates([moment]) if c.text == "Type to search...")
+    unlike = np.zeros((1, 4), np.float32)  # cosine 0: what is left is the bonuses
+    scores = score_candidates("what does the user type in the search?", np.ones(4, np.float32), unlike, [placeholder])
+    assert scores == [pytest.approx(RANK_BONUS)], "the placeholder shares only the words that ask for typing"
 
 
 def test_extractive_answer_streams_sentences_whose_citations_are_evidence():
