@@ -11,7 +11,8 @@ Pure functions; no I/O.
 Only a place said as a place counts: "at the top", "on the left", "the top right corner", "the bottom of the
 screen", "the top bar", "the lower third", "the subtitles", "a corner of the frame". "The top player", "turn
 left", "the right answer", "in the corner of the room", "at the top of the hour" and "in the middle of the
-video" (a time) name none.
+video" (a time) name none; nor does "the bottom line" where nothing asks what the screen shows ("what is the
+speaker's bottom line?").
 """
 
 from __future__ import annotations
@@ -113,6 +114,8 @@ def asked_place(question: str) -> Asked | None:
     spans: list[tuple[int, int]] = []
     for found in _PLACE.finditer(question):
         groups = {k: v.lower() for k, v in found.groupdict().items() if v}
+        if _bottom_line_idiom(question, found):
+            continue
         for key in ("v", "row", "bar"):
             if key in groups:
                 vertical.add(_VERTICAL[groups[key]])
@@ -153,6 +156,20 @@ def asked_place(question: str) -> Asked | None:
         name = "the " + " ".join(w for w in (v, h) if w) + (" corner" if corner else "")
         place = Place(name, rows=rows, cols=cols, soft=soft)
     return Asked(place, _without(question, spans))
+
+
+_BOTTOM_LINE = re.compile(r"bottom\s+line$", re.I)
+_SHOWN_CUES = re.compile(r"\b(?:says?|read|reads|shows?|shown|written|writes|text|screen|frame|slides?|captions?|subtitles?)\b", re.I)
+
+
+def _bottom_line_idiom(question: str, found: re.Match[str]) -> bool:
+    """Whether "the bottom line" is the idiom ("what is the speaker's bottom line?", "the bottom line is that..."):
+    not said as a place ("on the bottom line"), and nothing in the question asks what is on screen ("what does the
+    bottom line say?", "the bottom line of text on the slide")."""
+    said = found.group(0)
+    if not _BOTTOM_LINE.fullmatch(said.strip()):
+        return False
+    return not _SHOWN_CUES.search(question)
 
 
 def _without(question: str, spans: list[tuple[int, int]]) -> str:

@@ -31,6 +31,8 @@ from tests.unit.test_answers import KeywordEncoder
         ("what is in the middle of the screen?", "the middle", "what is ?"),
         ("text in a corner of the frame", "a corner", "text in a"),
         ("when is Displays shown at the top?", "the top", "when is Displays shown ?"),
+        ("what does the bottom line say?", "the bottom", "what does the say?"),
+        ("what is on the bottom line?", "the bottom", "what is ?"),
     ],
 )
 def test_a_place_on_screen_is_read_from_the_question_and_its_words_left_out(question, name, rest):
@@ -51,6 +53,9 @@ def test_a_place_on_screen_is_read_from_the_question_and_its_words_left_out(ques
         "a flag at the top of the mountain",
         "a dent on the left side of the car",
         "what does the caption at the top say about the bottom of the sea?",  # two places: none
+        "what is the speaker's bottom line?",  # the idiom: nothing asks what the screen shows
+        "the bottom line is that we need more money",
+        "what is the bottom line of the speech?",
     ],
 )
 def test_words_that_do_not_say_a_place_on_screen_name_none(question):
