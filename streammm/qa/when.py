@@ -64,6 +64,7 @@ _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0}
 
 _SEEN = (
     r"(?:appears?|appeared|mentions?|mentioned|shows?|showed|shown|seen|says?|said|heard|spoken|speaks?|spoke|talks?|talked"
+    r"|reads?(?:\s+out)?|displayed|written|typed|played|called(?:\s+out)?"
     r"|comes?\s+up|came\s+up|happens?|happened)"
 )
 _NOUN = r"(?:[a-z][\w'-]*\s+){1,2}?"  # "the last [slide] shown", "the first [red car] seen"

@@ -401,6 +401,21 @@ def test_the_first_or_last_thing_a_moment_holds_comes_first_where_the_first_or_l
     assert last.text.startswith("At [news @ 00:08–00:09] the speaker says: “Oh, hello.”"), last.text
 
 
+def test_the_last_card_read_is_the_latest_read_in_its_moment_not_the_title_card(settings):
+    """The held-out card game: a title card "Card game night" (11.5-12 s), then cards read out one by one. "What is
+    the last card read?" had been answered with the title card (it shares "card"): "read" was no verb of an
+    order asked. The bundled question encoder scores them (the stand-in's hashed words would decide it)."""
+    from streammm.models.registry import create_question_encoder
+
+    said = [("ten", 12.2), ("of", 12.6), ("clubs", 12.8), ("Eight", 22.6), ("of", 22.9), ("spades.", 23.1), ("Seven", 24.8), ("of", 25.0), ("hearts.", 25.2)]
+    words = tuple(Word(t, t + 0.2, w) for w, t in said)
+    game = clip("cards", 11.5, 26.0, words=words, transcript=" ".join(w for w, _ in said),
+                ocr_lines=(OcrLine(11.5, 12.0, "Card game night", x=0.5, y=0.5),))
+    moments = [Moment("cards", 11.5, 26.0, 1.0, (game,), relevance=0.8, evidence="visual")]
+    _, last = run(ExtractiveAnswerer(create_question_encoder(settings.models)), "what is the last card read?", moments)
+    assert last.text.startswith("At [cards @ 00:24–00:26] the speaker says: “Seven of hearts.”"), last.text
+
+
 def test_a_question_about_words_is_not_answered_with_the_frames_tags():
     """"When does the word amiable appear?": "appear" cues pictures, but a word is said or shown, and the frames'
     tags (the cat's slide, a moment of its own) had been the answer's first sentence."""

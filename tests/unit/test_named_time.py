@@ -163,6 +163,12 @@ def test_over_range_stays_where_the_streams_clips_are():
         ("who speaks first?", "first"),
         ("which slide is shown last?", "last"),
         ("what is said last, and by whom", "last"),
+        ("what is the last card read?", "last"),  # read out, typed, played, called: what happens in order too
+        ("what is the last card read out?", "last"),
+        ("the first command typed", "first"),
+        ("when is the first song played?", "first"),
+        ("the clock reads 10:45", None),
+        ("when does the narrator read the last line of the poem?", None),  # the poem's last line: words to find
         ("what was shown last night", None),  # a time of day, not the last of what was shown
         ("who spoke first about the budget?", None),  # "first about ...": words to search for, not an order asked
         ("the first slide", None),
