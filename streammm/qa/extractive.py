@@ -22,7 +22,7 @@ from streammm.qa.candidates import Candidate, candidates, content_words
 from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_words, occurrences
 from streammm.qa.fitting import MIN_MATCH
 from streammm.qa.speech_fit import described, fit_speech
-from streammm.qa.listing import LISTED, asks_list, listed_text
+from streammm.qa.listing import LISTED, asks_list, listed_kind, listed_text
 from streammm.qa.moments import Moment, covering
 from streammm.qa.naming import without_names
 from streammm.qa.overview import asks_overview
@@ -173,9 +173,14 @@ class ExtractiveAnswerer:
         most = max(self.max_sentences, LISTED) if listing else self.max_sentences
         picked: list[Candidate] = []
         seen: set[tuple[str, str, str]] = set()
-        like = listed_like(Terms.of(question), found[order[0]]) if listing and order else None
+        lead = order[0]
+        like = None
+        if listing:
+            kind = listed_kind(question)  # "name the cards read": the best card read out leads, not the title card
+            lead = next((i for i in order if found[i].kind == kind), lead)
+            like = listed_like(Terms.of(question), found[lead])
         for i in order:
-            if picked and scores[i] < scores[order[0]] - SCORE_MARGIN:
+            if picked and scores[i] < scores[lead] - SCORE_MARGIN:
                 break  # the rest answer far worse than the best: saying them only adds wrong citations
             if like is not None and not like(found[i]):
                 continue  # a list is of like things
