@@ -13,7 +13,8 @@ end ("at the end of the video", "in the last 30 seconds", and for a live stream 
 back from each stream's own end, which the question cannot know: NamedTime.last_s, resolved per stream by
 whoever knows the streams (QueryService). "At the beginning" and "at the end" ask for what is there at the
 edge itself, so what is nearest it answers first (NamedTime.edge); "in the last 30 seconds" asks for all
-of that stretch.
+of that stretch. So do the first and the last of the parts a video comes in, asked about ("what is the title
+of the first slide?", "what does the last page say?").
 
 The first (last) time something happens is not a time the question names ("when is she last seen?", "what
 is the last slide shown?": occurrence): the moments that show it come in time order instead.
@@ -55,6 +56,13 @@ _IT = rf"(?:it|{NAMED_MEDIA})"
 _START = re.compile(rf"\b(?:at|in|near|towards?|from|during)\s+the\s+(?:very\s+)?(?:beginning|start|outset|opening)\b{_WHOLE}|\bhow\s+does\s+{_IT}\s+(?:start|begin|open)\b", re.I)
 _END = re.compile(rf"\b(?:at|in|near|towards?|by|during)\s+the\s+(?:very\s+)?(?:end|ending|close|finish)\b{_WHOLE}|\bhow\s+does\s+{_IT}\s+(?:end|finish|close)\b"
     rf"|\b(?:right|just)\s+now\b|\bat\s+the\s+moment{_CLAUSE_END}", re.I)
+# A part of a media file that comes in order: asked about, the first (last) slide is at its beginning (end):
+# "what is the title of the first slide?", "what does the last page say?". In a description ("the first slide")
+# it may be words to find.
+_PART = r"(?:slides?|cards?|pages?|chapters?|scenes?|shots?|sections?)\b"
+_ASKING = r"^\s*(?:what|which|who|where|how|is|are|does|do|did|was|were|can|could|tell|show|read|describe)\b"
+_FIRST_PART = re.compile(rf"{_ASKING}.*?\bthe\s+(?:very\s+)?(?:first|opening)\s+{_PART}", re.I)
+_LAST_PART = re.compile(rf"{_ASKING}.*?\bthe\s+(?:very\s+)?(?:last|final|closing)\s+{_PART}", re.I)
 _AFTER = re.compile(rf"\b(?:after|past|since)\s+(?:the\s+)?(?P<t>{_TIME}){_MARK}", re.I)
 _BEFORE = re.compile(rf"\b(?:before|until|till|by)\s+(?:the\s+)?(?P<t>{_TIME}){_MARK}", re.I)
 _POINT = re.compile(rf"(?:\b(?:at|around|near|about|approximately|roughly)\s+(?:the\s+)?|@\s*)(?P<t>{_TIME}){_MARK}|(?P<u>{_TIME})\s+in(?:to\s+(?:the\s+)?(?:video|stream|clip|recording))?\b"
@@ -142,11 +150,11 @@ def _named(question: str) -> NamedTime | None:
     if found:
         t = float(found["minute"]) * 60 if found["minute"] else seconds(found["t"] or found["u"])
         return NamedTime(max(0.0, t - AROUND_S), t + AROUND_S, at_s=t)
-    if _START.search(question):
+    if _START.search(question) or _FIRST_PART.search(question):
         return NamedTime(0.0, EDGE_S, edge="start")
     if _FIRST_THING.search(question):
         return NamedTime(0.0, EDGE_S)
-    if _END.search(question):
+    if _END.search(question) or _LAST_PART.search(question):
         return NamedTime(None, None, last_s=EDGE_S, edge="end")
     if _LAST_THING.search(question):
         return NamedTime(None, None, last_s=EDGE_S)

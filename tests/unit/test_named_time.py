@@ -79,6 +79,27 @@ def test_the_beginning_is_an_edge_and_the_first_minute_a_stretch():
 
 
 @pytest.mark.parametrize(
+    ("question", "edge"),
+    [
+        ("what is the title of the first slide?", "start"),
+        ("what does the opening scene show?", "start"),
+        ("what is on the last page?", "end"),
+        ("describe the final scene", "end"),
+        ("what is the last slide shown?", "end"),  # and its occurrence: the latest of the slides there
+        ("the first slide", None),  # a description: words to find
+        ("who is the first person on stage?", None),  # a person is no part of the video
+        ("when is the first card read?", None),  # when: the first occurrence, wherever it is
+    ],
+)
+def test_the_first_or_last_part_of_a_video_asked_about_is_at_its_edge(question: str, edge):
+    """The held-out slides carry no counter: "what is the title of the first slide?" had been answered with the
+    second slide's caption (the moments that match "slide" in time order), "what is on the last slide?" with
+    speech from the middle. The first (last) of the parts a video comes in is at its beginning (end)."""
+    found = named_time(question)
+    assert (found.edge if found is not None else None) == edge
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "at the end of the tunnel a light shines",  # the end of something in the picture, not of the video
