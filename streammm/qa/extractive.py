@@ -21,13 +21,15 @@ from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
 from streammm.qa.candidates import Candidate, candidates, content_words
 from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_words, occurrences
 from streammm.qa.fitting import MIN_MATCH
-from streammm.qa.speech_fit import described, fit_speech
 from streammm.qa.listing import LISTED, asks_list, listed_kind, listed_text
 from streammm.qa.moments import Moment, covering
 from streammm.qa.naming import without_names
+from streammm.qa.ocr_fit import distinct_lines
 from streammm.qa.overview import asks_overview
 from streammm.qa.placement import Place
 from streammm.qa.relative import Relative, relative_event, tells_the_event
+from streammm.qa.speakers import asks_who, named_while
+from streammm.qa.speech_fit import described, fit_speech
 from streammm.qa.terms import Terms, tokens
 from streammm.qa.vectors import remembering
 from streammm.qa.when import EDGE_S, first_or_last_thing, named_time, occurrence
@@ -86,6 +88,7 @@ class ExtractiveAnswerer:
         parts: list[str] = []
         citations: list[Citation] = []
         terms = Terms.of(question)
+        who = asks_who(question)
         for candidate in picked:
             start_s, end_s = said_when(candidate, terms)
             clip = candidate.clip
@@ -93,6 +96,8 @@ class ExtractiveAnswerer:
                 clip = covering(moments[candidate.moment_rank].clips, start_s, end_s)
             citation = evidence.cite(clip, start_s, end_s)
             sentence = say(candidate, citation, place=place)
+            if who and candidate.kind in ("speech", "screen"):  # "who says ...?": the name the lower third shows as it is said
+                sentence += _named_then(candidate, moments, start_s, end_s)
             text = sentence if not parts else " " + sentence
             parts.append(text)
             citations.append(citation)
@@ -360,6 +365,17 @@ def first_or_last(
     if which == "first":
         return min(pool, key=lambda c: (c.start_s, -nearness(c)))
     return max(pool, key=lambda c: (c.end_s, c.start_s, nearness(c)))
+
+
+def _named_then(candidate: Candidate, moments: Sequence[Moment], start_s: float, end_s: float) -> str:
+    """" The lower third then reads: “DIANE New Jersey”." where a name caption is shown over most of what a
+    candidate says (speakers.named_while; not the candidate's own line); else nothing."""
+    stream = candidate.clip.stream_id
+    lines = distinct_lines(c for m in moments for c in m.clips if c.stream_id == stream)
+    name = named_while(start_s, end_s, lines, said=candidate.text)
+    if name is None or (candidate.at is not None and candidate.at.text == name.text):
+        return ""
+    return f" The lower third then reads: “{name.text.strip()}”."
 
 
 def _mostly_inside(candidate: Candidate, moment: Moment) -> bool:

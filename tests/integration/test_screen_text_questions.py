@@ -8,6 +8,7 @@ subtitles, turn by turn, over three photos from images/."""
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import wave
@@ -128,3 +129,18 @@ def test_words_said_and_shown_as_subtitles_are_counted_once_each_time(service):
     """"New Jersey" is said three times (12.5, 20.2, 28.4 s), and each time the subtitle shows it too."""
     text = answer(service, "how many times is New Jersey mentioned?")
     assert text.startswith("“New Jersey” is said 3 times"), text
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("who says there isn't much difference?", "SHEILA"),  # 21.9-24.0 s, Sheila's turn
+        ("who says they heard a beep?", "DIANE"),  # 10.8-12.5 s, Diane's turn
+    ],
+)
+def test_who_said_it_is_the_name_the_lower_third_shows_as_it_is_said(service, question, name):
+    """No speaker recognition runs here; the lower third names whoever speaks. The answer had said what was said
+    and no one's name."""
+    text = answer(service, question)
+    first = text.split(" At [")[0]
+    assert re.search(rf"The lower third then reads: “{name}\s+\w", first), text
