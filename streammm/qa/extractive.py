@@ -32,7 +32,7 @@ from streammm.qa.speakers import asks_who, named_while
 from streammm.qa.speech_fit import described, fit_speech
 from streammm.qa.terms import Terms, tokens
 from streammm.qa.vectors import remembering
-from streammm.qa.when import EDGE_S, first_or_last_thing, named_time, occurrence
+from streammm.qa.when import EDGE_S, first_or_last_thing, named_time, occurrence, without_part
 
 MAX_COUNTED = 10  # times a count answer cites
 SAME_TIME_S = 0.1  # a candidate that starts this close before its moment starts with it
@@ -165,6 +165,7 @@ class ExtractiveAnswerer:
             # was said there (or shown, as asked), the earliest (latest).
             return [first_or_last(found, moments, content_words(question), thing, place)], place
         question = without_names(question, {m.stream_id for m in moments})  # "is there a dog in the slideshow?": not "slide 4 of 5"
+        question = without_part(question)  # "what animal is on the first slide?": not "slide 1 of 5"
         listing = asks_list(question)
         if listing:
             question = listed_text(question)  # "list all the slides": "All Settings" is not one

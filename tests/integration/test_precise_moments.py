@@ -353,6 +353,24 @@ def test_what_is_there_at_the_beginning_or_the_end_or_shown_last_comes_first(ser
     assert abs(done.citations[0].start_s - start_s) <= 0.5, done.citations
 
 
+def test_what_is_on_the_first_slide_is_asked_of_the_beginning_and_answered_with_the_picture(service):
+    """"What animal is on the first slide?": the first slide is at the beginning (the cat, 0-5 s), and its words
+    ("the first slide") are no words of the answer: it had been the counter "slide 1 of 5", which shares them."""
+    import asyncio
+
+    from streammm.qa.extractive import ExtractiveAnswerer
+
+    question = "what animal is on the first slide?"
+    moments = service.moments(SearchRequest(question))
+
+    async def answer():
+        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
+
+    done = asyncio.run(answer())
+    first = done.text.split(" At [")[0]
+    assert first.startswith("At [narrated_slideshow @ 00:0") and "cat" in first, done.text
+
+
 def test_a_question_about_whole_streams_fails_alone_when_the_stream_list_fails(service):
     """The bad day of the per-stream searches: the store cannot list its streams (injected; the real one
     does not fail here). The questions that need the list fail, each with the store's error; the one

@@ -9,7 +9,7 @@ import pytest
 
 from streammm.qa.moments import Moment, over_range
 from streammm.qa.service import QueryService, SearchRequest, in_order_asked, with_named_time
-from streammm.qa.when import EDGE_S, NamedTime, first_or_last_thing, named_time, occurrence, seconds
+from streammm.qa.when import EDGE_S, NamedTime, first_or_last_thing, named_time, occurrence, seconds, without_part
 from streammm.records import Clip, OcrLine, ScoredClip
 
 
@@ -97,6 +97,20 @@ def test_the_first_or_last_part_of_a_video_asked_about_is_at_its_edge(question: 
     speech from the middle. The first (last) of the parts a video comes in is at its beginning (end)."""
     found = named_time(question)
     assert (found.edge if found is not None else None) == edge
+
+
+@pytest.mark.parametrize(
+    ("question", "rest"),
+    [
+        ("what animal is on the first slide?", "what animal is ?"),
+        ("who speaks in the final scene?", "who speaks ?"),
+        ("what is on the first slide?", "what is on the first slide?"),  # nothing else says what is asked
+        ("the first slide", "the first slide"),  # a description: words to find
+    ],
+)
+def test_the_words_that_name_the_part_asked_about_are_no_words_of_the_answer(question: str, rest: str):
+    """"What animal is on the first slide?" had been answered "slide 1 of 5": the counter shares "slide"."""
+    assert without_part(question) == rest
 
 
 @pytest.mark.parametrize(
