@@ -30,7 +30,7 @@ from streammm.qa.placement import Place
 from streammm.qa.relative import Relative, relative_event, tells_the_event
 from streammm.qa.speakers import asks_who, named_while
 from streammm.qa.speech_fit import described, fit_speech
-from streammm.qa.terms import Terms, tokens
+from streammm.qa.terms import Terms, stem, tokens
 from streammm.qa.vectors import remembering
 from streammm.qa.when import EDGE_S, first_or_last_thing, named_time, occurrence, without_part
 
@@ -258,10 +258,12 @@ def score_candidates(
     # A cue word names the kind of answer, not what it says: "Type to search..." shares no word of "what does
     # the user type in the search?" that the text typed there does not.
     asked -= {word for kind in cued for word in CUES[kind]}
+    # Shared by stem: "Apply" is a word of "which button applies the settings?", "Displays" of "display settings".
+    asked_stems = {stem(word) for word in asked}
     cosines = vectors @ question_vector
     scores = []
     for candidate, cosine in zip(found, cosines):
-        shared = len(asked & content_words(candidate.text)) / len(asked) if asked else 0.0
+        shared = len(asked_stems & {stem(word) for word in content_words(candidate.text)}) / len(asked_stems) if asked_stems else 0.0
         score = float(cosine) + WORD_BONUS * shared + RANK_BONUS / (1 + candidate.moment_rank)
         if candidate.kind in cued:
             score += CUE_BONUS

@@ -15,8 +15,8 @@ import pytest
 
 from streammm.config import LlmConfig
 from streammm.qa.answer import Citation, Delta, Done, Evidence, clock, keep_cited_evidence
-from streammm.qa.candidates import candidates, typed_into
-from streammm.qa.extractive import RANK_BONUS, ExtractiveAnswerer, score_candidates
+from streammm.qa.candidates import Candidate, candidates, typed_into
+from streammm.qa.extractive import RANK_BONUS, WORD_BONUS, ExtractiveAnswerer, score_candidates
 from streammm.qa.llm import CitationRewriter, LlmAnswerer, label_evidence
 from streammm.qa.moments import Moment
 from streammm.records import Clip, OcrLine, Word
@@ -276,6 +276,15 @@ def test_what_was_typed_into_a_field_is_the_answer_where_the_field_matched_the_q
     unlike = np.zeros((1, 4), np.float32)  # cosine 0: what is left is the bonuses
     scores = score_candidates("what does the user type in the search?", np.ones(4, np.float32), unlike, [placeholder])
     assert scores == [pytest.approx(RANK_BONUS)], "the placeholder shares only the words that ask for typing"
+
+
+def test_a_line_shares_the_questions_words_by_stem():
+    """"Apply" is a word of "which button applies the settings?" (Snowball: both "appli"); it had shared none."""
+    apply = Candidate("screen", "Apply", clip("s", 0.0, 4.0), 0.0, 4.0, 0)
+    other = Candidate("screen", "Cancel", clip("s", 0.0, 4.0), 0.0, 4.0, 0)
+    unlike = np.zeros((2, 4), np.float32)
+    scores = score_candidates("which button applies the settings?", np.ones(4, np.float32), unlike, [apply, other])
+    assert scores[0] - scores[1] == pytest.approx(WORD_BONUS / 2)  # "applies" of "applies" and "settings" ("button" is a cue)
 
 
 def test_extractive_answer_streams_sentences_whose_citations_are_evidence():
