@@ -28,6 +28,7 @@ from streammm.qa.ocr_fit import distinct_lines
 from streammm.qa.overview import asks_overview
 from streammm.qa.placement import Place
 from streammm.qa.relative import Relative, relative_event, tells_the_event
+from streammm.qa.slides import reads_screen, shown_with
 from streammm.qa.speakers import asks_who, named_while
 from streammm.qa.speech_fit import described, fit_speech
 from streammm.qa.terms import Terms, stem, tokens
@@ -109,6 +110,7 @@ class ExtractiveAnswerer:
         scoring within SCORE_MARGIN of the best; for an overview, one per moment in time order (overview_of).
         And the place on screen the answer is asked for (place_asked), which the answer's sentences say."""
         found = _telling(candidates(moments), content_words(question))
+        reading = reads_screen(question)
         if Terms.of(question).asks_for_words:  # "when does the word amiable appear?": words said or shown, not the frames' tags
             found = [c for c in found if c.kind != "frames"] or found
         around = relative_event(question)
@@ -176,6 +178,9 @@ class ExtractiveAnswerer:
             near = began_near(named.at_s)  # "what happens at 0:20?": not the channel's logo, there all along
         scores = score_candidates(question, vectors[0], vectors[1:], found, place=place, near_edge=near)
         order = sorted(range(len(found)), key=lambda i: -scores[i])
+        lead_line = next((i for i in order if found[i].kind == "screen"), None) if reading else None
+        if lead_line is not None:  # "what does the slide about batteries say?": every line of the slide its title finds
+            return shown_with(found[lead_line], found), place
         most = max(self.max_sentences, LISTED) if listing else self.max_sentences
         picked: list[Candidate] = []
         seen: set[tuple[str, str, str]] = set()
