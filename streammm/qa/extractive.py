@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -48,6 +49,15 @@ CUES = {
     "screen": frozenset("write writes written screen shown shows display displays displayed text label title reads button menu dialog subtitle subtitles caption captions".split()),
     "frames": frozenset("see seen look looks appear appears picture image scene person people wearing color colour".split()),
 }
+QUANTITY_BONUS = 0.2  # a question that asks how much, how many or what year is answered with a number
+# "how much", "how many people", "what percentage", "what year": not "how many times" (a count: qa/counting.py)
+_QUANTITY = re.compile(
+    r"\bhow\s+(?:much|many(?!\s+times)|long|far|old|big|large|fast|high|tall|heavy|deep|wide)\b"
+    r"|\bwhat\s+(?:percentage|percent|share|fraction|number|year|date|price|cost|score|amount|temperature|speed|size|age)\b"
+    r"|\b(?:which|what)\s+year\b",
+    re.I,
+)
+_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|half|dozen)\b", re.I)
 CUE_BONUS = 0.4  # a cue names the kind of answer wanted: a strong prior
 WORD_BONUS = 0.25
 RANK_BONUS = 0.1
@@ -265,11 +275,14 @@ def score_candidates(
     asked -= {word for kind in cued for word in CUES[kind]}
     # Shared by stem: "Apply" is a word of "which button applies the settings?", "Displays" of "display settings".
     asked_stems = {stem(word) for word in asked}
+    quantity = bool(_QUANTITY.search(question))
     cosines = vectors @ question_vector
     scores = []
     for candidate, cosine in zip(found, cosines):
         shared = len(asked_stems & {stem(word) for word in content_words(candidate.text)}) / len(asked_stems) if asked_stems else 0.0
         score = float(cosine) + WORD_BONUS * shared + RANK_BONUS / (1 + candidate.moment_rank)
+        if quantity and candidate.kind != "frames" and _NUMBER.search(candidate.text):
+            score += QUANTITY_BONUS  # "how much did costs fall?": "Costs fell 90% since 2010", not the slide's title
         if candidate.kind in cued:
             score += CUE_BONUS
         if place is not None and candidate.at is not None:
