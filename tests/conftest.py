@@ -8,8 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,6 +137,41 @@ def streammm_env(**settings: object) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update({f"STREAMMM_{key.upper()}": str(value) for key, value in settings.items()})
     return env
+
+
+@contextmanager
+def indexed(video: Path, data_dir: Path) -> Iterator[Any]:
+    """A QueryService over a store that `streammm up --once` indexed `video` into (the real pipeline), with the
+    bundled question encoder; the store is closed after."""
+    from streammm.models.registry import create_question_encoder
+    from streammm.qa.service import QueryService
+    from streammm.store.factory import open_existing_store
+
+    command = [sys.executable, "-m", "streammm", "up", "--once", "--data-dir", str(data_dir), "--ingest", str(video)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=streammm_env())
+    assert result.returncode == 0, result.stderr[-4000:]
+    settings = load_settings(env={}, overrides={"store.data_dir": str(data_dir)})
+    encoder = create_question_encoder(settings.models)
+    store = open_existing_store(settings, encoder.dim)
+    try:
+        yield QueryService(store, encoder, min_relevance=settings.qa.min_relevance)
+    finally:
+        store.close()
+
+
+def extractive_answer(service: Any, question: str) -> str:
+    """The extractive answer's text to `question`, from the moments `service` finds for it (as an ask does)."""
+    import asyncio
+
+    from streammm.qa.extractive import ExtractiveAnswerer
+    from streammm.qa.service import SearchRequest
+
+    moments = service.moments(SearchRequest(question))
+
+    async def run():
+        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
+
+    return asyncio.run(run()).text
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,7 @@ subtitles, turn by turn, over three photos from images/."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import subprocess
-import sys
 import wave
 from pathlib import Path
 
@@ -18,13 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from streammm.config import load_settings
 from streammm.media.compose import font, write_picture_sound_mp4
-from streammm.models.registry import create_question_encoder
-from streammm.qa.extractive import ExtractiveAnswerer
-from streammm.qa.service import QueryService, SearchRequest
-from streammm.store.factory import open_existing_store
-from tests.conftest import streammm_env
+from streammm.qa.service import QueryService
+from tests.conftest import extractive_answer, indexed
 
 pytestmark = pytest.mark.integration
 WIDTH, HEIGHT = 1280, 720
@@ -70,25 +63,12 @@ def write_news(media: Path, path: Path) -> Path:
 @pytest.fixture(scope="module")
 def service(media: Path, tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("news")
-    video = write_news(media, folder / "news.mp4")
-    data_dir = folder / "data"
-    command = [sys.executable, "-m", "streammm", "up", "--once", "--data-dir", str(data_dir), "--ingest", str(video)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=streammm_env())
-    assert result.returncode == 0, result.stderr[-4000:]
-    settings = load_settings(env={}, overrides={"store.data_dir": str(data_dir)})
-    encoder = create_question_encoder(settings.models)
-    store = open_existing_store(settings, encoder.dim)
-    yield QueryService(store, encoder, min_relevance=settings.qa.min_relevance)
-    store.close()
+    with indexed(write_news(media, folder / "news.mp4"), folder / "data") as service:
+        yield service
 
 
 def answer(service: QueryService, question: str) -> str:
-    moments = service.moments(SearchRequest(question))
-
-    async def run():
-        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
-
-    return asyncio.run(run()).text
+    return extractive_answer(service, question)
 
 
 @pytest.mark.parametrize(

@@ -7,21 +7,13 @@ text-heavy` (media/synthetic.py), 9 s of three slides, 3 s each, no audio."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import subprocess
-import sys
 
 import pytest
 
-from streammm.config import load_settings
 from streammm.media.synthetic import slide_text, write_text_heavy
-from streammm.models.registry import create_question_encoder
-from streammm.qa.extractive import ExtractiveAnswerer
-from streammm.qa.service import QueryService, SearchRequest
 from streammm.stages.ocr import line_key
-from streammm.store.factory import open_existing_store
-from tests.conftest import streammm_env
+from tests.conftest import extractive_answer, indexed
 
 pytestmark = pytest.mark.integration
 
@@ -29,25 +21,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("slides")
-    video = write_text_heavy(folder / "slides.mp4", 9.0, section_s=9.0, slide_s=3.0)
-    data_dir = folder / "data"
-    command = [sys.executable, "-m", "streammm", "up", "--once", "--data-dir", str(data_dir), "--ingest", str(video)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=streammm_env())
-    assert result.returncode == 0, result.stderr[-4000:]
-    settings = load_settings(env={}, overrides={"store.data_dir": str(data_dir)})
-    encoder = create_question_encoder(settings.models)
-    store = open_existing_store(settings, encoder.dim)
-    yield QueryService(store, encoder, min_relevance=settings.qa.min_relevance)
-    store.close()
-
-
-def answer(service: QueryService, question: str) -> str:
-    moments = service.moments(SearchRequest(question))
-
-    async def run():
-        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
-
-    return asyncio.run(run()).text
+    with indexed(write_text_heavy(folder / "slides.mp4", 9.0, section_s=9.0, slide_s=3.0), folder / "data") as service:
+        yield service
 
 
 @pytest.mark.parametrize(
@@ -60,7 +35,7 @@ def answer(service: QueryService, question: str) -> str:
 )
 def test_what_a_slide_says_is_every_line_of_it_top_to_bottom(service, question, slide):
     """Each had been answered with the slide's title, or the best three lines of any slide."""
-    said = [key(text) for text in _quoted(answer(service, question))]
+    said = [key(text) for text in _quoted(extractive_answer(service, question))]
     title, bullets = slide_text(slide)
     wanted = [key(title), *(key(b) for b in bullets)]
     assert [s for s in said if s in wanted] == wanted, said  # all of it, top to bottom
