@@ -61,6 +61,7 @@ _NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|
 CUE_BONUS = 0.4  # a cue names the kind of answer wanted: a strong prior
 WORD_BONUS = 0.25
 RANK_BONUS = 0.1
+RELEVANCE_BONUS = 0.3  # times a candidate's moment's relevance over the best moment's (docs/eval.md, answers)
 PLACE_BONUS = 0.5  # times a line's nearness (0-1) to the edges of the place on screen asked about
 EDGE_BONUS = 0.5  # times a candidate's nearness (0-1) to the beginning (end) asked about: "what is shown at the end?"
 
@@ -186,7 +187,10 @@ class ExtractiveAnswerer:
             near = nearness_to(named.edge, stream_edges(named.edge, moments))
         elif named is not None and named.at_s is not None:
             near = began_near(named.at_s)  # "what happens at 0:20?": not the channel's logo, there all along
-        scores = score_candidates(question, vectors[0], vectors[1:], found, place=place, near_edge=near)
+        # The best moment's evidence answers before a far weaker one's; not where every moment answers alike: a
+        # list's things (a slide each), or what is there at a time named or around an event, however weak.
+        share = None if listing or named is not None or around is not None else relevance_shares(moments)
+        scores = score_candidates(question, vectors[0], vectors[1:], found, place=place, near_edge=near, moment_share=share)
         order = sorted(range(len(found)), key=lambda i: -scores[i])
         lead_line = next((i for i in order if found[i].kind == "screen"), None) if reading else None
         if lead_line is not None:  # "what does the slide about batteries say?": every line of the slide its title finds
@@ -263,11 +267,13 @@ def score_candidates(
     *,
     place: Place | None = None,
     near_edge: Callable[[Candidate], float] | None = None,
+    moment_share: Sequence[float] | None = None,
 ) -> list[float]:
     """Cosine with the question, plus bonuses for shared content words, a cue for the candidate's kind, the
-    rank of its moment, where the question names a place on screen, a line's nearness to its edges (the
-    bottommost line for "the text at the bottom"), and where it asks about the beginning or the end, a
-    candidate's nearness to it (`near_edge`: the last timecode for "what timecode is shown at the end?")."""
+    rank of its moment and (`moment_share`, by rank: relevance_shares) its relevance against the best moment's,
+    where the question names a place on screen, a line's nearness to its edges (the bottommost line for "the text
+    at the bottom"), and where it asks about the beginning or the end, a candidate's nearness to it (`near_edge`:
+    the last timecode for "what timecode is shown at the end?")."""
     asked = content_words(question)
     cued = {kind for kind, words in CUES.items() if asked & words}
     # A cue word names the kind of answer, not what it says: "Type to search..." shares no word of "what does
@@ -281,6 +287,8 @@ def score_candidates(
     for candidate, cosine in zip(found, cosines):
         shared = len(asked_stems & {stem(word) for word in content_words(candidate.text)}) / len(asked_stems) if asked_stems else 0.0
         score = float(cosine) + WORD_BONUS * shared + RANK_BONUS / (1 + candidate.moment_rank)
+        if moment_share is not None:
+            score += RELEVANCE_BONUS * moment_share[candidate.moment_rank]
         if quantity and candidate.kind != "frames" and _NUMBER.search(candidate.text):
             score += QUANTITY_BONUS  # "how much did costs fall?": "Costs fell 90% since 2010", not the slide's title
         if candidate.kind in cued:
@@ -291,6 +299,14 @@ def score_candidates(
             score += EDGE_BONUS * near_edge(candidate)
         scores.append(score)
     return scores
+
+
+def relevance_shares(moments: Sequence[Moment]) -> list[float] | None:
+    """Each moment's relevance as a share of the best one's (None where none has any): what a far less relevant
+    moment holds ("Summary", the title of a slide that matched a fifth as well) answers worse than what the
+    best holds ("Wind Power", the title of the slide whose counter reads 3, for "the title of the third slide")."""
+    best = max((m.relevance for m in moments), default=0.0)
+    return [m.relevance / best for m in moments] if best > 0 else None
 
 
 def stream_edges(edge: str, moments: Sequence[Moment]) -> dict[str, float]:

@@ -24,9 +24,13 @@ SENTENCE_END = re.compile(r"[.?!]['\"”’)]*$")  # a word that ends its senten
 # Not "one" ("the one who...", "no one"): it would name a number the query does not mean (Terms.numbers).
 _NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen"
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety"
-NUMBER_WORDS = {word: str(n) for n, word in enumerate(_NUMBERS.split()) if word != "one"} | {
+_CARDINALS = {word: str(n) for n, word in enumerate(_NUMBERS.split()) if word != "one"} | {
     word: str(10 * n) for n, word in enumerate(_TENS.split(), start=2)
 }
+# Ordinals from "third": "the third slide" is the one whose counter reads 3 ("3/5", "slide 3 of 5"). Not "first"
+# (an order asked: qa/when.py) nor "second" (a unit of time).
+_ORDINALS = "third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth"
+NUMBER_WORDS = _CARDINALS | {word: str(n) for n, word in enumerate(_ORDINALS.split(), start=3)}
 REVERSED_COST = 0.25  # share of a spoken run's match lost when all its query word pairs come reversed
 STOPWORDS = frozenset(
     "a an the is are was were be been do does did what when where who whom which why how that this these those of in on "
@@ -180,7 +184,7 @@ def _names(text: str, weights: Mapping[str, float]) -> tuple[frozenset[str], ...
     return tuple(names)
 
 
-_DIGITS_WORDS = {digits: word for word, digits in NUMBER_WORDS.items()}
+_DIGITS_WORDS = {digits: word for word, digits in _CARDINALS.items()}  # "3" is "three" (not "third")
 _SIZE = re.compile(r"(\d+)[x×](\d+)")  # a size written as one word: "1920x1080"
 _SIZE_WORD = re.compile(rf"(?<![\w.]){_SIZE.pattern}(?![\w.])")  # one standing alone in a text
 _ALONE_NUMBER = re.compile(r"(?<![\w:./-])([1-9]\d?)(?![\w:./-])")

@@ -16,7 +16,7 @@ import pytest
 from streammm.config import LlmConfig
 from streammm.qa.answer import Citation, Delta, Done, Evidence, clock, keep_cited_evidence
 from streammm.qa.candidates import Candidate, candidates, typed_into
-from streammm.qa.extractive import QUANTITY_BONUS, RANK_BONUS, WORD_BONUS, ExtractiveAnswerer, score_candidates
+from streammm.qa.extractive import QUANTITY_BONUS, RANK_BONUS, WORD_BONUS, ExtractiveAnswerer, relevance_shares, score_candidates
 from streammm.qa.llm import CitationRewriter, LlmAnswerer, label_evidence
 from streammm.qa.moments import Moment
 from streammm.records import Clip, OcrLine, Word
@@ -296,6 +296,23 @@ def test_a_question_that_asks_how_much_is_answered_with_a_number_first(question,
     same = np.zeros((2, 4), np.float32)
     words_score, number_score = score_candidates(question, np.ones(4, np.float32), same, [words, number])
     assert number_score - words_score == pytest.approx(QUANTITY_BONUS if number_first else 0.0)
+
+
+def test_what_a_far_weaker_moment_holds_answers_after_the_best_moments_evidence():
+    """The lecture deck: "what is the title of the third slide?" finds the slide whose counter reads 3 (relevance
+    0.17) and four weak moments (0.05-0.10). Every slide's title scores alike against the question, and "Summary",
+    a weak moment's, had been said first. A candidate's moment's relevance against the best's weighs in; not where
+    every moment answers alike (a list)."""
+    def slide(n: int, title: str, start: float, relevance: float) -> Moment:
+        lines = (OcrLine(start, start + 8, title, x=0.2, y=0.13), OcrLine(start, start + 8, f"{n}/5", x=0.9, y=0.95))
+        return Moment("deck", start, start + 8, 1.0, (clip("deck", start, start + 8, ocr_lines=lines),), relevance=relevance, evidence="ocr")
+
+    moments = [slide(3, "Wind Power", 16.0, 0.17), slide(5, "Summary", 32.0, 0.05)]
+    assert relevance_shares(moments) == pytest.approx([1.0, 0.05 / 0.17])
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "what is the title of the third slide?", moments)
+    assert done.text.startswith("At [deck @ 00:16–00:24] the top of the screen shows: “Wind Power”."), done.text
+    assert "Summary" not in done.text, done.text  # far weaker: not said
+    assert relevance_shares([replace(m, relevance=0.0) for m in moments]) is None
 
 
 def test_a_line_shares_the_questions_words_by_stem():
