@@ -322,6 +322,10 @@ def test_numbers_are_searched_in_both_forms():
     # a number inside a time, a timecode, a version or a name is not a number word
     assert with_number_forms("00:00:03:12 at 2.5 s on cam-2") == "00:00:03:12 at 2.5 s on cam-2"
     assert with_number_forms("the one with a red car") == "the one with a red car" and with_number_forms("") == ""
+    # an ordinal from "third" is its number ("the third slide" finds the counter "3/5"); "3" is still "three"
+    assert with_number_forms("the third slide") == "the third slide 3 03" and with_number_forms("slide 3") == "slide 3 three 03"
+    assert tokens("the fifth slide") == ("the", "5", "slide") and Terms.of("the tenth page").numbers == {10}
+    assert tokens("the first and second slides") == ("the", "first", "and", "second", "slides")  # an order, a unit
     hostile = "4:" * 100_000 + " eleven" * 50_000  # 450,000 characters: one pass, each form added once
     assert with_number_forms(hostile) == hostile + " 11"
     assert Terms.of("configuration").match_shown("x" * 100_000) is None  # a long token is compared once, in one pass
