@@ -88,6 +88,23 @@ def test_the_overview_answer_says_one_thing_from_each_moment_in_time_order():
     assert [round(c.start_s) for c in done.citations] == [0, 10, 22]
 
 
+def test_a_logo_or_a_clock_on_screen_all_along_tells_no_part_of_the_video():
+    """The news-style video: its first part (0-4 s) holds nothing said, a channel logo and a clock there all 30 s,
+    and a photo; "summarize the call" had begun with "LIVE 18:05". The photo's tags tell that part; a title there
+    all along, long enough to say something, still may."""
+    logo, clock = OcrLine(0.0, 30.0, "NEWS 24", x=0.07, y=0.05), OcrLine(0.0, 30.0, "LIVE 18:05", x=0.9, y=0.05)
+    first = clip("news", 0.0, 4.0, ocr_lines=(OcrLine(0.0, 4.0, "NEWS 24", x=0.07, y=0.05), OcrLine(0.0, 4.0, "LIVE 18:05", x=0.9, y=0.05)), tags=("espresso",))
+    later = clip("news", 24.0, 28.0, words=(Word(24.2, 24.8, "Hello"), Word(24.8, 25.3, "Chicago.")), ocr_lines=(logo, clock))
+    moments = [Moment("news", 0.0, 4.0, 1.0, (first,)), Moment("news", 24.0, 28.0, 1.0, (later,))]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "summarize the call", moments)
+    assert done.text.startswith("At [news @ 00:00–00:04] the frames show: espresso."), done.text
+    assert "LIVE 18:05" not in done.text and "NEWS 24" not in done.text, done.text
+    titled = clip("slides", 0.0, 4.0, ocr_lines=(OcrLine(0.0, 30.0, "Sense and Sensibility, chapter one", x=0.5, y=0.06),), tags=("tabby",))
+    end = clip("slides", 26.0, 30.0, ocr_lines=(OcrLine(0.0, 30.0, "Sense and Sensibility, chapter one", x=0.5, y=0.06),))
+    _, book = run(ExtractiveAnswerer(KeywordEncoder()), "what is this video about?", [Moment("slides", 0.0, 4.0, 1.0, (titled,)), Moment("slides", 26.0, 30.0, 1.0, (end,))])
+    assert "Sense and Sensibility, chapter one" in book.text, book.text
+
+
 def test_a_stream_is_named_by_the_words_of_its_id():
     assert name_words("city-bikes_2") == {"city", "bikes"}
     assert name_words("cam-1") == {"cam"} and name_words("the-1-2") == set()
