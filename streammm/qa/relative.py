@@ -5,7 +5,8 @@ screen when he says ask not?".
 The something (the event) is searched for first; its best moment says when it happened, and the question is
 then answered from the RELATIVE_S seconds after it (or before it), or from the event's own seconds, in that
 stream, as a question that names a time is (qa/when.py). After words said is after they end; after something
-shown, from when it came (a line typed stays on screen while what follows it comes). A time ("after 2
+shown, from when it came (a line typed stays on screen while what follows it comes); after a part of the video
+("the solar slide", "the opening scene"), after it ends. A time ("after 2
 minutes", "before 0:30") is not an event: when.named_time reads it.
 
 "While", "during" and "when" ask what else was there at the time only in a question ("what ...", "who ...",
@@ -21,7 +22,7 @@ from functools import cached_property
 
 from streammm.qa.moments import Moment
 from streammm.qa.terms import Terms, tokens
-from streammm.qa.when import MEDIA_WORDS, named_time
+from streammm.qa.when import MEDIA_WORDS, PART, named_time
 
 EVENT_SHARE = 0.5  # a sentence or line with more than this share of the event's words tells the event itself
 RELATIVE_S = 10.0  # the seconds after (or before) an event that a question about them is answered from
@@ -31,6 +32,7 @@ _RELATIVE = re.compile(rf"[\s,]+{_SOON}{_REL}\s+", re.I)
 _LEADING = re.compile(rf"^\s*{_SOON}{_REL}\s+(?P<event>[^,]*\w[^,]*),(?=.*\w)", re.I | re.S)  # "After X, what ...?"
 _QUESTION = re.compile(r"^\s*(?:what|who|whom|whose|which|how\s+many|how\s+much)\b", re.I)  # asks what else was there
 _DURING = frozenset(("while", "whilst", "during", "when"))
+_A_PART = re.compile(rf"\b{PART}\s*$", re.I)  # the event names a part: "the solar slide", "the first scene"
 _SAID = frozenset("say says said saying mention mentions mentioned speak speaks spoke talk talks asks asked".split())
 _SHOWN = frozenset("show shows shown showing appear appears appeared displayed display reads typed written pops".split())
 _NOT_AN_EVENT = re.compile(
@@ -65,6 +67,12 @@ class Relative:
         return None
 
     @cached_property
+    def part(self) -> bool:
+        """Whether the event is a part of the video that ends when the next begins ("the solar slide", "the
+        opening scene"): after it is after it ends, not after it came."""
+        return bool(_A_PART.search(self.event))
+
+    @cached_property
     def event_terms(self) -> Terms:
         return Terms.of(self.event)
 
@@ -95,7 +103,7 @@ def window(relative: Relative, event: Moment) -> tuple[float, float]:
         return event.start_s, event.end_s
     if relative.when == "before":
         return max(0.0, event.start_s - RELATIVE_S), event.start_s
-    start = event.end_s if event.evidence == "speech" else event.start_s
+    start = event.end_s if event.evidence == "speech" or relative.part else event.start_s
     return start, start + RELATIVE_S
 
 

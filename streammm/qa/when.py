@@ -59,12 +59,12 @@ _END = re.compile(rf"\b(?:at|in|near|towards?|by|during)\s+the\s+(?:very\s+)?(?:
 # A part of a media file that comes in order: asked about, the first (last) slide is at its beginning (end):
 # "what is the title of the first slide?", "what does the last page say?". In a description ("the first slide")
 # it may be words to find.
-_PART = r"(?:slides?|cards?|pages?|chapters?|scenes?|shots?|sections?)\b"
+PART = r"(?:slides?|cards?|pages?|chapters?|scenes?|shots?|sections?)\b"  # the parts a video comes in, in order
 _ASKING = r"^\s*(?:what|which|who|where|how|is|are|does|do|did|was|were|can|could|tell|show|read|describe)\b"
-_FIRST_PART = re.compile(rf"{_ASKING}.*?\bthe\s+(?:very\s+)?(?:first|opening)\s+{_PART}", re.I)
-_LAST_PART = re.compile(rf"{_ASKING}.*?\bthe\s+(?:very\s+)?(?:last|final|closing)\s+{_PART}", re.I)
+_FIRST_PART = re.compile(rf"{_ASKING}.*?\bthe\s+(?:very\s+)?(?:first|opening)\s+{PART}", re.I)
+_LAST_PART = re.compile(rf"{_ASKING}.*?\bthe\s+(?:very\s+)?(?:last|final|closing)\s+{PART}", re.I)
 _ASKED_ONLY = "what|which|who|where|how|is|are|does|do|did|was|were|can|could|tell|show|shown|shows|read|describe|the|there|this|that|said|say|says|written|on|in"
-_PART_NAMED = re.compile(rf"\b(?:(?:on|in|of|from|at)\s+)?the\s+(?:very\s+)?(?:first|opening|last|final|closing)\s+{_PART}", re.I)
+_PART_NAMED = re.compile(rf"\b(?:(?:on|in|of|from|at)\s+)?the\s+(?:very\s+)?(?:first|opening|last|final|closing)\s+{PART}", re.I)
 _AFTER = re.compile(rf"\b(?:after|past|since)\s+(?:the\s+)?(?P<t>{_TIME}){_MARK}", re.I)
 _BEFORE = re.compile(rf"\b(?:before|until|till|by)\s+(?:the\s+)?(?P<t>{_TIME}){_MARK}", re.I)
 _POINT = re.compile(rf"(?:\b(?:at|around|near|about|approximately|roughly)\s+(?:the\s+)?|@\s*)(?P<t>{_TIME}){_MARK}|(?P<u>{_TIME})\s+in(?:to\s+(?:the\s+)?(?:video|stream|clip|recording))?\b"

@@ -68,6 +68,17 @@ def test_after_words_said_is_after_they_end_and_after_something_shown_is_from_wh
     assert window(before, said) == (10.0 - RELATIVE_S, 10.0) and window(before, Moment("s", 4.0, 5.0, 1.0, ())) == (0.0, 4.0)
 
 
+def test_after_a_part_of_the_video_is_after_it_ends():
+    """A lecture deck: "what comes after the solar slide?" had been answered with the solar slide (8-16 s) itself:
+    after something shown was from when it came. A slide ends when the next begins."""
+    slide = Moment("deck", 8.0, 16.0, 1.0, (), evidence="ocr")
+    after = relative_event("what comes after the solar slide?")
+    assert after is not None and after.part and window(after, slide) == (16.0, 16.0 + RELATIVE_S)
+    typed = relative_event("what is listed after ls /usr is typed?")
+    assert typed is not None and not typed.part and window(typed, slide) == (8.0, 8.0 + RELATIVE_S)
+    assert not Relative("after", "the slide counter reads 3", "").part  # a slide's words, not a slide
+
+
 def test_the_event_itself_is_told_apart_from_what_came_after_it():
     around = Relative("after", "the settings window is closed", "what happens")
     assert tells_the_event(around, "Close Window") and not tells_the_event(around, "Wed 18:39")
