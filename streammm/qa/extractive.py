@@ -51,6 +51,8 @@ CUES = {
     "screen": frozenset("write writes written screen shown shows display displays displayed text label title reads button menu dialog subtitle subtitles caption captions".split()),
     "frames": frozenset("see seen look looks appear appears picture image scene person people wearing color colour".split()),
 }
+_ASKS_TYPED = re.compile(r"\b(?:type[sd]?|typing|enter(?:s|ed)?)\b", re.I)  # words that ask what was typed ...
+_NOT_TYPED = re.compile(r"\b(?:not|nothing|never|no|yet)\b", re.I)  # ... unless they describe none ("nothing typed yet")
 QUANTITY_BONUS = 0.2  # a question that asks how much, how many or what year is answered with a number
 # "how much", "how many people", "what percentage", "what year": not "how many times" (a count: qa/counting.py)
 _QUANTITY = re.compile(
@@ -127,6 +129,10 @@ class ExtractiveAnswerer:
         if Terms.of(question).asks_for_words:  # "when does the word amiable appear?": words said or shown, not the frames' tags
             found = [c for c in found if c.kind != "frames"] or found
         around = relative_event(question)
+        asked = around.asked if around is not None else question  # "what is listed after ls /usr is typed?": not typing
+        if _ASKS_TYPED.search(asked) and not _NOT_TYPED.search(asked):
+            # "What command is typed in the terminal?": the text typed, where any was, not the window's title ": bash"
+            found = [c for c in found if c.kind == "typed"] or found
         place = place_asked(question, around)
         if place is not None and not place.soft:
             # "What does the text at the bottom say?": the lines shown there answer it, where the moments have any.

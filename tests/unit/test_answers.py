@@ -324,6 +324,22 @@ def test_a_line_shares_the_questions_words_by_stem():
     assert scores[0] - scores[1] == pytest.approx(WORD_BONUS / 2)  # "applies" of "applies" and "settings" ("button" is a cue)
 
 
+def test_a_question_that_asks_what_was_typed_is_answered_with_text_typed_only():
+    """The dev terminal: "what command is typed in the terminal?" had been answered with the window's title ": bash"
+    (its words are near "command" and "terminal"), and the command came fourth, cut off. Where text was typed, it
+    answers; a description of nothing typed is answered as before."""
+    lines = (
+        OcrLine(0.0, 8.3, ": bash — terminal command window", x=0.5, y=0.02),
+        OcrLine(0.0, 3.9, "user@host:~$", x=0.40, y=0.20),
+        OcrLine(4.0, 8.3, "user@host:~$ ls /usr", x=0.44, y=0.20),
+    )
+    moments = [Moment("t", 0.0, 8.0, 1.0, (clip("t", 0.0, 8.3, ocr_lines=lines),), relevance=0.5)]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "what command is typed in the terminal?", moments)
+    assert done.text.startswith("At [t @ 00:04–00:09] “ls /usr” is typed") and "bash" not in done.text, done.text
+    _, none = run(ExtractiveAnswerer(KeywordEncoder()), "the terminal command window shows a prompt, nothing typed yet", moments)
+    assert "bash" in none.text, none.text
+
+
 def test_extractive_answer_streams_sentences_whose_citations_are_evidence():
     deltas, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=2), "what command is typed?", MOMENTS)
     assert "".join(deltas) == done.text and done.answerer == "extractive"
@@ -625,7 +641,9 @@ def test_citation_places_are_taken_after_unsupported_citations_are_removed():
 def test_answerers_citations_are_placed_on_their_tags():
     from streammm.server.protocol import done_event
 
-    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=3), "what command is typed?", MOMENTS)
+    lines = (OcrLine(4.0, 6.0, "ls /usr", x=0.4, y=0.2), OcrLine(4.0, 6.0, "/usr ls", x=0.4, y=0.6))
+    listing = [Moment("terminal", 4.0, 6.0, 1.0, (clip("terminal", 4.0, 8.0, ocr_lines=lines),))]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder(), max_sentences=3), "ls /usr", listing)  # two lines alike: both said
     client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, content=sse("Typed  [E2]  and said [E1, E2]."))))
     _, generated = run(LlmAnswerer(LlmConfig(base_url="http://llm.invalid/v1"), ExtractiveAnswerer(KeywordEncoder()), client=client), "?", MOMENTS)
     for answer in (done, generated):
