@@ -142,13 +142,14 @@ def _said_there(terms: Terms, clips: Sequence[Clip], fit: Fit, *, in_range: bool
     the narrator says") its evidence is what was said, not what was seen or shown ("does the narrator mention
     a dog?" of a narration over a squirrel's picture), with every name the question writes, all of it ("does
     anyone mention Boston?" is not answered by "I'm originally from Chicago also.", which means something
-    like it)."""
-    if not any(c.words for c in clips):
+    like it). A mention alone may be written ("is recycling mentioned?" of a slide that says it), not seen."""
+    if not any(c.words for c in clips) and (fit.kind != "ocr" or terms.asks_what_was_spoken):
         return False
     if in_range:
         return True
     said = {terms.match(t) for t in tokens(fit.text)}
-    return fit.kind == "speech" and all(name <= said for name in terms.names)
+    in_words = fit.kind == "speech" or (fit.kind == "ocr" and not terms.asks_what_was_spoken)  # "is recycling mentioned?": a slide says it
+    return in_words and all(name <= said for name in terms.names)
 
 
 def _grow(seed: ScoredClip, found: Sequence[ScoredClip], rel: Mapping[str, float], taken: set[str], max_moment_s: float) -> list[ScoredClip]:

@@ -55,6 +55,7 @@ SOFT = 0.3  # weight of a query's stopword or cue word: counts inside a run of m
 # Words that ask what was said, which pictures cannot show. Not "says" ("the sign says STOP"), nor "talks" or
 # "speaks" (they can be seen).
 SAID_CUES = frozenset("narrator narrators narrates narration narrated mention mentions mentioned explain explains explained".split())
+MENTION_CUES = frozenset("mention mentions mentioned".split())  # said, or written on a slide
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,12 @@ class Terms:
     @property
     def asks_what_was_said(self) -> bool:
         return any(token in SAID_CUES for token in self.weights)
+
+    @property
+    def asks_what_was_spoken(self) -> bool:
+        """Whether what was said can only have been spoken ("does the narrator mention a dog?"); a mention alone
+        may be on a slide too ("is recycling mentioned?")."""
+        return any(token in SAID_CUES and token not in MENTION_CUES for token in self.weights)
 
     @cached_property
     def asks_for_words(self) -> bool:

@@ -489,6 +489,21 @@ def test_a_question_about_what_was_said_is_answered_by_speech_not_by_what_was_se
     assert squirrel.evidence == "visual" and squirrel.relevance > 0.5
 
 
+def test_a_mention_may_be_written_on_a_slide_but_a_narration_is_spoken():
+    """A lecture deck with a narration about something else: "is recycling mentioned?" had been refused ("no moment
+    matched well") though a slide says "Recycling remains a challenge": a mention alone may be written. What a
+    narrator mentions is still spoken, and a picture mentions nothing."""
+    slide = clip(24.0, cosine=0.4, lines=(OcrLine(24.0, 32.0, "Recycling remains a challenge", x=0.3, y=0.5),))
+    silent = replace(slide, words=())
+    for c in (slide, replace(slide, words=said("And so it goes on.", 24.5))):
+        mention = fit_moments("is recycling mentioned?", found(c), QUERY)[0]
+        assert mention.evidence == "ocr" and mention.relevance > 0.05, mention
+        assert fit_moments("does the narrator mention recycling?", found(c), QUERY)[0].relevance == 0.0
+    assert fit_moments("is recycling mentioned?", found(silent), QUERY)[0].relevance > 0.05
+    picture = clip(0.0, cosine=0.6)  # no words said or shown: only its picture matches
+    assert fit_moments("is a dog mentioned?", found(picture), QUERY)[0].relevance == 0.0
+
+
 def test_a_name_asked_about_counts_whole_and_must_be_said():
     """"Does anyone mention Boston?" of a call where "I'm originally from Chicago also." is said: the sentence's
     speech vector is the closest to it (a city), and it had been the answer. A name asked about must be said;
