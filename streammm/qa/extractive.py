@@ -26,7 +26,7 @@ from streammm.qa.listing import LISTED, asks_list, listed_kind, listed_text
 from streammm.qa.moments import Moment, covering
 from streammm.qa.naming import without_names
 from streammm.qa.ocr_fit import distinct_lines
-from streammm.qa.overview import asks_overview
+from streammm.qa.overview import asks_overview, overview_of
 from streammm.qa.placement import Place
 from streammm.qa.relative import Relative, relative_event, tells_the_event
 from streammm.qa.slides import reads_screen, shown_with
@@ -37,8 +37,6 @@ from streammm.qa.vectors import remembering
 from streammm.qa.when import EDGE_S, first_or_last_thing, named_time, occurrence, without_part
 
 MAX_COUNTED = 10  # times a count answer cites
-STANDING_WORDS = 3  # an overview's line this short ...
-STANDING_SHARE = 0.8  # ... on screen over this share of what the moments cover is a logo or a clock
 SAME_TIME_S = 0.1  # a candidate that starts this close before its moment starts with it
 SCORE_MARGIN = 0.2  # a candidate scoring this much less than the best is not said (docs/eval.md, answers)
 MIN_PIECE_WORDS = 3  # content words a piece of a sentence needs to be said without the question's words
@@ -249,41 +247,6 @@ def count_answer(question: str, counted: Sequence[Occurrence], evidence: Evidenc
     if n > MAX_COUNTED:
         parts.append(f" And {n - MAX_COUNTED} more.")
     return "".join(parts), tuple(citations)
-
-
-def overview_of(found: Sequence[Candidate], moments: int) -> list[Candidate]:
-    """For "what is this video about?": from each of the `moments` (spread over the video), what tells most
-    (the candidate with the most content words, a whole spoken sentence before a piece of one; where nothing was
-    said or shown there but a short line on screen all along, a channel's logo or a clock, the frames' tags),
-    each text once, in time order."""
-    picked: list[Candidate] = []
-    said: set[str] = set()
-    spans: dict[str, tuple[float, float]] = {}  # each stream's seconds the moments cover
-    shown: dict[tuple[str, str], tuple[float, float]] = {}  # each line's seconds on screen, over every moment's clips
-    for c in found:
-        spans[c.clip.stream_id] = _widened(spans.get(c.clip.stream_id), c.start_s, c.end_s)
-        if c.at is not None:
-            shown[(c.clip.stream_id, c.text)] = _widened(shown.get((c.clip.stream_id, c.text)), c.at.start_s, c.at.end_s)
-
-    def standing(c: Candidate) -> bool:  # a logo or a clock, on screen all along: it tells no part of the video
-        if c.at is None or len(c.text.split()) > STANDING_WORDS:
-            return False
-        (lo, hi), (start, end) = spans[c.clip.stream_id], shown[(c.clip.stream_id, c.text)]
-        return end - start >= STANDING_SHARE * (hi - lo)
-
-    for rank in range(moments):
-        mine = [c for c in found if c.moment_rank == rank and c.text.lower() not in said]
-        told = [c for c in mine if c.kind != "frames" and not standing(c)]  # what was said or shown there
-        told = told or [c for c in mine if c.kind == "frames"] or mine  # else what the pictures show
-        if told:
-            best = max(told, key=lambda c: (not c.partial, len(content_words(c.text)), c.kind == "speech"))
-            said.add(best.text.lower())
-            picked.append(best)
-    return sorted(picked, key=lambda c: (c.clip.stream_id, c.start_s))
-
-
-def _widened(span: tuple[float, float] | None, start_s: float, end_s: float) -> tuple[float, float]:
-    return (start_s, end_s) if span is None else (min(span[0], start_s), max(span[1], end_s))
 
 
 def score_candidates(
