@@ -79,6 +79,13 @@ def understood(query: SearchRequest) -> SearchRequest:
     return query
 
 
+def depth(query: SearchRequest) -> int:
+    """How many moments to search for `query`: its k; for the first or last time something happens ("what is the
+    last timecode shown?"), at least COUNT_K, since every moment that shows it is a candidate for the earliest
+    (latest), and the best few by relevance may all be early ones (in_order_asked cuts them to k after)."""
+    return max(query.k, COUNT_K) if occurrence(query.text) else query.k
+
+
 def in_order_asked(question: str, moments: list[Moment]) -> list[Moment]:
     """`moments` (best first) as `question` asks for them: where it asks for the first (or last) time
     something happens (when.occurrence), its occurrences come first, earliest (latest) first, then the rest
@@ -125,7 +132,7 @@ class QueryService:
             return self._overview(query, vector)
         if query.around is not None:
             return self._around_event(query, vector)
-        found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=query.k * OVERFETCH, where=query.where)
+        found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=depth(query) * OVERFETCH, where=query.where)
         return self.fitted(query, found, vector)
 
     def moments_many(self, queries: Sequence[SearchRequest]) -> list[list[Moment] | Exception]:
@@ -167,7 +174,7 @@ class QueryService:
             if prepared[i].last_s is not None or prepared[i].overview or prepared[i].around is not None:  # several searches
                 yield i, self._alone(prepared[i], encoded[i])
                 continue
-            groups.setdefault((prepared[i].strategy, prepared[i].k), []).append(i)
+            groups.setdefault((prepared[i].strategy, depth(prepared[i])), []).append(i)
         for (strategy, k), group in groups.items():
             searches = [FusionSearch(prepared[i].text, encoded[i], prepared[i].where) for i in group]
             try:

@@ -60,3 +60,16 @@ def test_hybrid_moments_are_ordered_by_relevance():
 def test_other_strategies_keep_their_ranking(strategy):
     moments = service().moments(SearchRequest(QUERY, k=5, strategy=strategy))
     assert [m.stream_id for m in moments] == ["a", "b"]
+
+
+def test_the_last_time_is_searched_for_among_more_moments_than_asked_for():
+    """A long talk says "dawn" ten times, 8 s apart; the fused ranking puts the latest last (its clip is the least
+    close in meaning). Asked for 5 moments, the search had seen only the best 15 clips, and "when is dawn said
+    for the last time?" was answered with the 5th time. The first or last time is searched among at least
+    COUNT_K moments, and the answer still gets 5."""
+    times = [clip("talk", 8.0 * i, "they left at dawn", 0.9 - 0.05 * i) for i in range(10)]
+    ranking = [ScoredClip(c, 1.0 - 0.01 * i) for i, c in enumerate(times)]
+    filler = [ScoredClip(clip("other", 100.0 + 4 * i, "nothing here at all", 0.5), 0.5) for i in range(20)]
+    store = RankedStore(ranking[:5] + filler + ranking[5:])  # the later times come after other clips
+    moments = QueryService(store, UnitEncoder()).moments(SearchRequest("when is dawn said for the last time?", k=5))
+    assert len(moments) == 5 and moments[0].stream_id == "talk" and moments[0].start_s >= 72.0, moments[0]
