@@ -159,6 +159,10 @@ class ExtractiveAnswerer:
                 found = [c for c in found if _mostly_inside(c, moments[c.moment_rank])] or found
             else:
                 found = [c for c in found if c.start_s >= moments[c.moment_rank].start_s - SAME_TIME_S] or found
+                # What came just after (before) it is nearest the event: "what is said after ten of clubs?" is the next
+                # card read, not the best-scoring one of the ten seconds after.
+                first, edge = moments[0], "start" if around.when == "after" else "end"
+                near = nearness_to(edge, {first.stream_id: first.start_s if edge == "start" else first.end_s})
             question = around.asked if content_words(around.asked) else question
         named = named_time(question)
         if named is not None and named.last_s is not None:

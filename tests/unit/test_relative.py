@@ -102,3 +102,24 @@ def test_hostile_questions_are_read_in_one_pass():
     long = relative_event("what " * 50_000 + "after " + "the window closes " * 20_000)
     assert relative_event("what is said when the window closes " * 20_000).when == "during"  # read in one pass
     assert long is not None and long.when == "after" and long.event.startswith("the window closes")
+
+
+def test_what_came_just_after_an_event_is_said_first():
+    """The held-out card game: "what is said after ten of clubs?" is asked of the 10 s after it (13-23 s), where five
+    cards are read; the answer had said three of them by score, and the next card read ("four queen of clubs") was
+    not one. What is nearest the event comes first; before it, what is nearest its start."""
+    import asyncio
+
+    from streammm.qa.extractive import ExtractiveAnswerer
+    from streammm.records import Word
+    from tests.unit.test_answers import KeywordEncoder, clip
+
+    cards = [("four queen of clubs.", 14.3), ("seven of clubs.", 17.5), ("five five.", 19.9), ("eight of spades.", 21.0), ("four of clubs.", 22.0)]
+    words = tuple(Word(t + 0.25 * i, t + 0.25 * (i + 1), w) for text, t in cards for i, w in enumerate(text.split()))
+    after = Moment("cards", 13.0, 23.0, 1.0, (clip("cards", 13.0, 23.0, words=words),), relevance=0.5)
+
+    async def answer(question: str) -> str:
+        return [e async for e in ExtractiveAnswerer(KeywordEncoder()).answer(question, [after])][-1].text
+
+    assert "four queen of clubs." in asyncio.run(answer("what is said after ten of clubs?")).split(" At [")[0]
+    assert "four of clubs." in asyncio.run(answer("what is said before seven of hearts?"))  # the same 10 s, before 23 s
