@@ -2,9 +2,11 @@
 
 Each retrieved moment is cut into candidates (spoken sentences with their word times, on-screen lines
 with the span they were visible, the frames' tags), each candidate is scored against the question
-(cosine in the text space, shared content words, cue words such as "say" or "typed", the moment's rank)
-and the best few are said in plain sentences, each citing the clip it came from, narrowed to when it
-was said or shown.
+(cosine in the text space, shared content words, cue words such as "say" or "typed", the moment's rank and
+relevance, a number where the question asks how much) and the best few are said in plain sentences, each
+citing the clip it came from, narrowed to when it was said or shown. What the question asks for may change
+what is said: every line of a slide (qa/slides.py), the name the lower third shows for who said it
+(qa/speakers.py), a list (qa/listing.py), one thing from each part of a video (qa/overview.py).
 """
 
 from __future__ import annotations
