@@ -85,3 +85,16 @@ def test_the_answer_to_what_a_slide_says_is_every_line_of_it():
     assert "Solar" not in done.text and "NEWS 24" not in done.text, done.text
     _, best = run(ExtractiveAnswerer(KeywordEncoder()), "which slide mentions wind power?", moments)
     assert len(best.citations) <= 3  # not a reading: the best few
+
+
+def test_hostile_questions_are_read_in_one_pass():
+    """The bad input: questions of 100,000 characters made of the words the readers look for (the server refuses a
+    question over 1,000 characters; these run the readers alone). Each is read, and says what it asks."""
+    from streammm.qa.listing import listed_kind
+    from streammm.qa.speakers import asks_who
+
+    assert reads_screen("what does the slide say? " + "slide " * 20_000)
+    assert not reads_screen("what does the " + "slide " * 20_000 + "say")  # "say" too far from what is asked
+    assert not reads_screen("what is on the " + "a " * 50_000)
+    assert asks_who("who " * 25_000) and asks_who("x, who " * 15_000)
+    assert listed_kind("is read " * 10_000) == "speech"
