@@ -35,7 +35,7 @@ class Candidate:
     line: str = ""  # typed: the whole on-screen line the text was typed into
     partial: bool = False  # speech: a sentence the moment's clips cut off ("He was", its rest in a clip not retrieved)
     words: tuple[Word, ...] = ()  # speech: the sentence's words
-    at: OcrLine | None = None  # screen, typed: the line, where it was on screen
+    at: OcrLine | None = None  # screen, typed: the line, where it was on screen and when it came and went
 
 
 def candidates(moments: Sequence[Moment]) -> list[Candidate]:
@@ -43,9 +43,9 @@ def candidates(moments: Sequence[Moment]) -> list[Candidate]:
     found: list[Candidate] = []
     # Text typed is read from every moment's lines of its stream: one moment's clips may end while "ls /" is on
     # the line, another's begin after it, and the text typed is "ls /usr" in both.
-    typing = {stream: _Typing(lines) for stream, lines in _stream_lines(moments).items()}
+    streams = _stream_lines(moments)
     for rank, moment in enumerate(moments):
-        mine = _sentences(moment, rank) + _screen_lines(moment, rank, typing[moment.stream_id])
+        mine = _sentences(moment, rank) + _screen_lines(moment, rank, streams[moment.stream_id])
         # What the moment's clips hold beside its fitted span ("slide 2 of 5" beside the butterfly's "slide 3
         # of 5") is not what it found, where anything said or shown is inside it.
         inside = [c for c in mine if c.start_s < moment.end_s and c.end_s > moment.start_s]
@@ -100,7 +100,7 @@ def _sentences(moment: Moment, rank: int) -> list[Candidate]:
     return found
 
 
-def _stream_lines(moments: Sequence[Moment]) -> dict[str, list[OcrLine]]:
+def _stream_lines(moments: Sequence[Moment]) -> dict[str, _StreamLines]:
     """Each stream's on-screen lines over every moment's clips; a line that overlapping clips both saw (the same
     text over overlapping seconds: each clip knows its span as far as it saw) once, over the seconds either saw."""
     seen: dict[tuple[str, str], list[OcrLine]] = {}  # (stream, text): each time that text was on screen
@@ -112,23 +112,30 @@ def _stream_lines(moments: Sequence[Moment]) -> dict[str, list[OcrLine]]:
                 times.append(line)
             else:
                 times[same] = replace(times[same], start_s=min(times[same].start_s, line.start_s), end_s=max(times[same].end_s, line.end_s))
-    lines: dict[str, list[OcrLine]] = {m.stream_id: [] for m in moments}
-    for (stream, _), times in seen.items():
-        lines[stream].extend(times)
-    return lines
+    streams: dict[str, dict[str, list[OcrLine]]] = {m.stream_id: {} for m in moments}
+    for (stream, text), times in seen.items():
+        streams[stream][text] = times
+    return {stream: _StreamLines(by_text) for stream, by_text in streams.items()}
 
 
-class _Typing:
-    """A stream's lines by where text typed into a line may be: a line's earlier and later states start with
-    the same two characters and are on its row (a screen full of text has hundreds of lines; a line is
-    compared with those few)."""
+class _StreamLines:
+    """A stream's lines over every moment's clips, each over all the seconds any clip saw it (whole), and by
+    where text typed into a line may be (near): a line's earlier and later states start with the same two
+    characters and are on its row (a screen full of text has hundreds of lines; a line is compared with those
+    few)."""
 
-    def __init__(self, lines: Sequence[OcrLine]) -> None:
+    def __init__(self, by_text: dict[str, list[OcrLine]]) -> None:
+        self._by_text = by_text
         self._rows: dict[tuple[str, int | None], list[OcrLine]] = {}
         self._any_row: dict[str, list[OcrLine]] = {}
-        for line in lines:
+        for line in (ln for times in by_text.values() for ln in times):
             self._rows.setdefault((line.text[:2], _row(line)), []).append(line)
             self._any_row.setdefault(line.text[:2], []).append(line)
+
+    def whole(self, line: OcrLine) -> OcrLine:
+        """`line` as a clip saw it, over all the seconds any clip saw it (when it came and went: a logo there all
+        along, a slide's lines shown together)."""
+        return next((o for o in self._by_text.get(line.text, ()) if o.start_s <= line.end_s and line.start_s <= o.end_s), line)
 
     def near(self, line: OcrLine) -> list[OcrLine]:
         """The lines that may be `line` earlier or later: of its first two characters, on its row or the rows
@@ -149,10 +156,11 @@ def _lines_of(clip: Clip) -> list[OcrLine]:
     return list(clip.ocr_lines) or [OcrLine(clip.start_s, clip.end_s, t) for t in clip.ocr_text.splitlines()]
 
 
-def _screen_lines(moment: Moment, rank: int, typing: _Typing) -> list[Candidate]:
+def _screen_lines(moment: Moment, rank: int, stream: _StreamLines) -> list[Candidate]:
     """On-screen lines, each cited in the best clip that shows it (a label, "Resolution:", with the value
-    beside it: _values_of); a line that grew in place from an earlier line (text being typed, read from
-    `typing`: every moment's lines of the stream) also gives a `typed` candidate for what was added."""
+    beside it: _values_of) and placed (`at`) as the whole stream saw it; a line that grew in place from an
+    earlier line (text being typed, read from every moment's lines of the stream) also gives a `typed` candidate
+    for what was added."""
     shown: list[tuple[OcrLine, Clip]] = []
     seen: set[str] = set()
     for clip in moment.clips:  # best first
@@ -165,16 +173,16 @@ def _screen_lines(moment: Moment, rank: int, typing: _Typing) -> list[Candidate]
     for line, clip in shown:
         values = _values_of(line, lines)
         if not values:
-            found.append(Candidate("screen", line.text.strip(), clip, max(line.start_s, clip.start_s), min(line.end_s, clip.end_s), rank, at=line))
+            found.append(Candidate("screen", line.text.strip(), clip, max(line.start_s, clip.start_s), min(line.end_s, clip.end_s), rank, at=stream.whole(line)))
         for value in values:  # "Resolution:" is said with what it labels: "Resolution: 1024 x 768 (4:3)"
             start_s, end_s = max(line.start_s, value.start_s, clip.start_s), min(line.end_s, value.end_s, clip.end_s)
-            found.append(Candidate("screen", f"{line.text.strip()} {value.text.strip()}", clip, start_s, max(start_s, end_s), rank, at=line))
+            found.append(Candidate("screen", f"{line.text.strip()} {value.text.strip()}", clip, start_s, max(start_s, end_s), rank, at=stream.whole(line)))
     for line, clip in shown:
-        typed = typed_into(line, typing.near(line), shown_with=lines)
+        typed = typed_into(line, stream.near(line), shown_with=lines)
         if typed is not None:
             text, started = typed
             clip = covering(moment.clips, started, line.end_s)  # cited from where the typing began: the player seeks there
-            found.append(Candidate("typed", text, clip, max(started, clip.start_s), min(line.end_s, clip.end_s), rank, line=line.text, at=line))
+            found.append(Candidate("typed", text, clip, max(started, clip.start_s), min(line.end_s, clip.end_s), rank, line=line.text, at=stream.whole(line)))
     return found
 
 

@@ -37,6 +37,7 @@ from streammm.qa.speech_fit import described, fit_speech
 from streammm.qa.terms import Terms, stem, tokens
 from streammm.qa.vectors import remembering
 from streammm.qa.when import EDGE_S, first_or_last_thing, named_time, occurrence, without_part
+from streammm.records import OcrLine
 
 MAX_COUNTED = 10  # times a count answer cites
 SAME_TIME_S = 0.1  # a candidate that starts this close before its moment starts with it
@@ -104,7 +105,10 @@ class ExtractiveAnswerer:
         parts: list[str] = []
         citations: list[Citation] = []
         terms = Terms.of(question)
-        who = asks_who(question)
+        lines: dict[str, list[OcrLine]] = {}  # "who says ...?": each stream's lines, for the name the lower third shows
+        if asks_who(question):
+            for stream in {m.stream_id for m in moments}:
+                lines[stream] = distinct_lines(c for m in moments if m.stream_id == stream for c in m.clips)
         for candidate in picked:
             start_s, end_s = said_when(candidate, terms)
             clip = candidate.clip
@@ -112,8 +116,8 @@ class ExtractiveAnswerer:
                 clip = covering(moments[candidate.moment_rank].clips, start_s, end_s)
             citation = evidence.cite(clip, start_s, end_s)
             sentence = say(candidate, citation, place=place)
-            if who and candidate.kind in ("speech", "screen"):  # "who says ...?": the name the lower third shows as it is said
-                sentence += _named_then(candidate, moments, start_s, end_s)
+            if lines and candidate.kind in ("speech", "screen"):
+                sentence += _named_then(candidate, lines[candidate.clip.stream_id], start_s, end_s)
             text = sentence if not parts else " " + sentence
             parts.append(text)
             citations.append(citation)
@@ -400,11 +404,9 @@ def first_or_last(
     return max(pool, key=lambda c: (c.end_s, c.start_s, nearness(c)))
 
 
-def _named_then(candidate: Candidate, moments: Sequence[Moment], start_s: float, end_s: float) -> str:
+def _named_then(candidate: Candidate, lines: Sequence[OcrLine], start_s: float, end_s: float) -> str:
     """" The lower third then reads: “DIANE New Jersey”." where a name caption is shown over most of what a
-    candidate says (speakers.named_while; not the candidate's own line); else nothing."""
-    stream = candidate.clip.stream_id
-    lines = distinct_lines(c for m in moments for c in m.clips if c.stream_id == stream)
+    candidate says (speakers.named_while, among its stream's `lines`; not the candidate's own line); else nothing."""
     name = named_while(start_s, end_s, lines, said=candidate.text)
     if name is None or (candidate.at is not None and candidate.at.text == name.text):
         return ""

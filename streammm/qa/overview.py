@@ -50,17 +50,15 @@ def overview_of(found: Sequence[Candidate], moments: int) -> list[Candidate]:
     picked: list[Candidate] = []
     said: set[str] = set()
     spans: dict[str, tuple[float, float]] = {}  # each stream's seconds the moments cover
-    shown: dict[tuple[str, str], tuple[float, float]] = {}  # each line's seconds on screen, over every moment's clips
     for c in found:
-        spans[c.clip.stream_id] = _widened(spans.get(c.clip.stream_id), c.start_s, c.end_s)
-        if c.at is not None:
-            shown[(c.clip.stream_id, c.text)] = _widened(shown.get((c.clip.stream_id, c.text)), c.at.start_s, c.at.end_s)
+        lo, hi = spans.get(c.clip.stream_id, (c.start_s, c.end_s))
+        spans[c.clip.stream_id] = (min(lo, c.start_s), max(hi, c.end_s))
 
     def standing(c: Candidate) -> bool:  # a logo or a clock, on screen all along: it tells no part of the video
         if c.at is None or len(c.text.split()) > STANDING_WORDS:
             return False
-        (lo, hi), (start, end) = spans[c.clip.stream_id], shown[(c.clip.stream_id, c.text)]
-        return end - start >= STANDING_SHARE * (hi - lo)
+        lo, hi = spans[c.clip.stream_id]
+        return c.at.end_s - c.at.start_s >= STANDING_SHARE * (hi - lo)
 
     for rank in range(moments):
         mine = [c for c in found if c.moment_rank == rank and c.text.lower() not in said]
@@ -72,6 +70,3 @@ def overview_of(found: Sequence[Candidate], moments: int) -> list[Candidate]:
             picked.append(best)
     return sorted(picked, key=lambda c: (c.clip.stream_id, c.start_s))
 
-
-def _widened(span: tuple[float, float] | None, start_s: float, end_s: float) -> tuple[float, float]:
-    return (start_s, end_s) if span is None else (min(span[0], start_s), max(span[1], end_s))
