@@ -143,13 +143,13 @@ def _said_there(terms: Terms, clips: Sequence[Clip], fit: Fit, *, in_range: bool
     a dog?" of a narration over a squirrel's picture), with every name the question writes, all of it ("does
     anyone mention Boston?" is not answered by "I'm originally from Chicago also.", which means something
     like it). A mention alone may be written ("is recycling mentioned?" of a slide that says it), not seen."""
-    if not any(c.words for c in clips) and (fit.kind != "ocr" or terms.asks_what_was_spoken):
+    written = fit.kind == "ocr" and not terms.asks_what_was_spoken  # "is recycling mentioned?": a slide says it
+    if not written and not any(c.words for c in clips):
         return False
     if in_range:
         return True
     said = {terms.match(t) for t in tokens(fit.text)}
-    in_words = fit.kind == "speech" or (fit.kind == "ocr" and not terms.asks_what_was_spoken)  # "is recycling mentioned?": a slide says it
-    return in_words and all(name <= said for name in terms.names)
+    return (fit.kind == "speech" or written) and all(name <= said for name in terms.names)
 
 
 def _grow(seed: ScoredClip, found: Sequence[ScoredClip], rel: Mapping[str, float], taken: set[str], max_moment_s: float) -> list[ScoredClip]:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from streammm.qa.terms import Terms
+
 AROUND_S = 2.0  # a point in time names the seconds this far either side of it (a clip's half-width)
 EDGE_S = 10.0  # "the beginning" and "the end" of a stream: its first and last this many seconds
 LONGEST_S = 10 * 365 * 86_400.0  # a longer time is no media time (and "1 followed by 400 zeros seconds" is infinite)
@@ -63,7 +65,6 @@ PART = r"(?:slides?|cards?|pages?|chapters?|scenes?|shots?|sections?)\b"  # the 
 _ASKING = r"^\s*(?:what|which|who|where|how|is|are|does|do|did|was|were|can|could|tell|show|read|describe)\b"
 _FIRST_PART = re.compile(rf"{_ASKING}.*?\bthe\s+(?:very\s+)?(?:first|opening)\s+{PART}", re.I)
 _LAST_PART = re.compile(rf"{_ASKING}.*?\bthe\s+(?:very\s+)?(?:last|final|closing)\s+{PART}", re.I)
-_ASKED_ONLY = "what|which|who|where|how|is|are|does|do|did|was|were|can|could|tell|show|shown|shows|read|describe|the|there|this|that|said|say|says|written|on|in"
 _PART_NAMED = re.compile(rf"\b(?:(?:on|in|of|from|at)\s+)?the\s+(?:very\s+)?(?:first|opening|last|final|closing)\s+{PART}", re.I)
 _AFTER = re.compile(rf"\b(?:after|past|since)\s+(?:the\s+)?(?P<t>{_TIME}){_MARK}", re.I)
 _BEFORE = re.compile(rf"\b(?:before|until|till|by)\s+(?:the\s+)?(?P<t>{_TIME}){_MARK}", re.I)
@@ -166,12 +167,13 @@ def _named(question: str) -> NamedTime | None:
 def without_part(question: str) -> str:
     """`question` less the words that name the first or last part of the video it asks about ("what animal is on
     the first slide?" → "what animal is?"): they say where to look, and the slide counter "slide 1 of 5" shares
-    them without being what is asked; `question` itself where it names none, or where nothing else says what is
-    asked ("what is on the first slide?": the counter is as good an answer as any, and finds the slides)."""
+    them without being what is asked; `question` itself where it names none, or where no content word of the rest
+    says what is asked ("what is on the first slide?", "what does the last page show?": the counter is as good an
+    answer as any, and finds the slides)."""
     if not (_FIRST_PART.search(question) or _LAST_PART.search(question)):
         return question
     rest = re.sub(r"\s+", " ", _PART_NAMED.sub(" ", question)).strip()
-    return rest if re.search(rf"\b(?!(?:{_ASKED_ONLY})\b)[^\W\d_]{{3,}}", rest, re.I) else question
+    return rest if Terms.of(rest).content_words else question
 
 
 def _stretch_s(found: re.Match[str]) -> float:
