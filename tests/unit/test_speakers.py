@@ -52,6 +52,8 @@ def test_the_name_shown_over_most_of_what_was_said_is_who_said_it():
     assert named_while(13.0, 16.5, [c for c in CAPTIONS if c.text != "SHEILA Texas"]) is None
     assert named_while(21.0, 23.0, CAPTIONS) is None  # "YAMAHA" and "Neither did I." are no names
     assert named_while(1.0, 2.0, CAPTIONS) is None  # the logo is at the top
+    unplaced = [OcrLine(10.8, 14.2, "DIANE New Jersey")]  # a store made before lines kept their place (x, y: -1)
+    assert named_while(11.4, 12.5, unplaced) is None  # where it was is unknown: no lower third to read
 
 
 def test_many_lines_are_read_once_each():
