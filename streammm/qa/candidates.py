@@ -15,12 +15,10 @@ from dataclasses import dataclass, replace
 from streammm.qa.speech_fit import distinct_words, sentence_ends_after
 from streammm.qa.moments import Moment, covering
 from streammm.qa.terms import STOPWORDS, ends_sentence
+from streammm.qa.typed import SAME_ROW, typed_into
 from streammm.records import Clip, OcrLine, Word
 
 MAX_SENTENCE_WORDS = 30
-SAME_ROW = 0.03  # fraction of the frame's height
-TYPING_STATE_S = 1.0  # a line shown this long before more was typed into it was there before typing began
-PROMPT_ENDS = "$>#:%»›"  # how a prompt ends: text typed after it is what was typed
 MAX_LABEL_GAP = 0.5  # how far right of a label (fraction of the frame's width) what it labels may be
 
 
@@ -201,43 +199,3 @@ def _values_of(label: OcrLine, lines: Sequence[OcrLine]) -> list[OcrLine]:
         return []
     nearest = min(o.x for o in beside)
     return sorted((o for o in beside if o.x - nearest <= SAME_ROW), key=lambda o: o.start_s)
-
-
-def typed_into(line: OcrLine, lines: Sequence[OcrLine], shown_with: Sequence[OcrLine] | None = None) -> tuple[str, float] | None:
-    """(what was typed, when typing began) when `line` is the last state of text growing in place:
-    earlier lines of `lines` on the same row are prefixes of it and none extends it further; nor was every
-    word added on its row already (among `shown_with`, default `lines`: a menu bar read in pieces)."""
-    def extends(longer: OcrLine, shorter: OcrLine) -> bool:
-        return (
-            longer.text != shorter.text
-            and longer.text.startswith(shorter.text)
-            and len(shorter.text.strip()) >= 2
-            and shorter.start_s < longer.start_s
-            and (min(longer.y, shorter.y) < 0 or abs(longer.y - shorter.y) <= SAME_ROW)
-        )
-
-    if any(extends(other, line) for other in lines):
-        return None
-    prefixes = sorted((other for other in lines if extends(line, other)), key=lambda other: len(other.text))
-    if not prefixes:
-        return None
-    added = line.text[len(prefixes[0].text):].strip()
-    if not added or _already_shown(added, line, lines if shown_with is None else shown_with, prefixes[0].start_s):
-        return None
-    # What was there before typing began is a prompt ("user@host:~$", ">>>", "Search:") or stood on screen; a
-    # state of the typing did neither (it is typed too: "dis" for 0.3 s, then "displays", in an empty field).
-    standing = next((p for p in prefixes if p.end_s - p.start_s >= TYPING_STATE_S or p.text.rstrip()[-1:] in PROMPT_ENDS), None)
-    typed = line.text[len(standing.text):].strip() if standing is not None else line.text.strip()
-    states = [p for p in prefixes if standing is None or len(p.text) > len(standing.text)]
-    return typed, min([p.start_s for p in states] + [line.start_s])
-
-
-def _already_shown(added: str, line: OcrLine, lines: Sequence[OcrLine], since_s: float) -> bool:
-    """Whether every word `added` to `line` was on its row while it grew (from `since_s`): a menu bar
-    that OCR read in pieces and then whole, not text being typed."""
-    same_row = [
-        o for o in lines
-        if o is not line and o.end_s > since_s and o.start_s < line.start_s and (min(o.y, line.y) < 0 or abs(o.y - line.y) <= SAME_ROW)
-    ]
-    earlier = {word for o in same_row if not line.text.startswith(o.text) for word in o.text.split()}
-    return all(word in earlier for word in added.split())

@@ -34,7 +34,7 @@ from streammm.qa.relative import Relative, relative_event, tells_the_event
 from streammm.qa.slides import reads_screen, shown_with
 from streammm.qa.speakers import asks_who, named_while
 from streammm.qa.speech_fit import described, fit_speech
-from streammm.qa.terms import Terms, stem, tokens
+from streammm.qa.terms import Terms, asks_typing, stem, tokens
 from streammm.qa.vectors import remembering
 from streammm.qa.when import EDGE_S, first_or_last_thing, named_time, occurrence, without_part
 from streammm.records import OcrLine
@@ -52,8 +52,6 @@ CUES = {
     "screen": frozenset("write writes written screen shown shows display displays displayed text label title reads button menu dialog subtitle subtitles caption captions".split()),
     "frames": frozenset("see seen look looks appear appears picture image scene person people wearing color colour".split()),
 }
-_ASKS_TYPED = re.compile(r"\b(?:type[sd]?|typing|enter(?:s|ed)?)\b", re.I)  # words that ask what was typed ...
-_NOT_TYPED = re.compile(r"\b(?:not|nothing|never|no|yet)\b", re.I)  # ... unless they describe none ("nothing typed yet")
 QUANTITY_BONUS = 0.2  # a question that asks how much, how many or what year is answered with a number
 # "how much", "how many people", "what percentage", "what year": not "how many times" (a count: qa/counting.py)
 _QUANTITY = re.compile(
@@ -134,7 +132,7 @@ class ExtractiveAnswerer:
             found = [c for c in found if c.kind != "frames"] or found
         around = relative_event(question)
         asked = around.asked if around is not None else question  # "what is listed after ls /usr is typed?": not typing
-        if _ASKS_TYPED.search(asked) and not _NOT_TYPED.search(asked):
+        if asks_typing(asked):
             # "What command is typed in the terminal?": the text typed, where any was, not the window's title ": bash"
             found = [c for c in found if c.kind == "typed"] or found
         place = place_asked(question, around)

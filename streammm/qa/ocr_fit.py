@@ -3,7 +3,8 @@
 OCR spans carry when each line came and went; a moment is bounded by the lines that best match the query,
 read together when they are on screen together (a listing read one entry per line answers as one). A line
 there all along (a title, a menu bar) does not say when; nor does one naming a number the query does not
-("slide 4 of 5" for "slide 5 of 5") where one naming only the query's is there. Pure functions; no I/O.
+("slide 4 of 5" for "slide 5 of 5") where one naming only the query's is there. Asked when a line was typed,
+the moment is its typing (qa/typed.py). Pure functions; no I/O.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from streammm.qa.moments import Fit
 from streammm.qa.terms import Terms, shown_tokens
+from streammm.qa.typed import typing_span
 from streammm.records import Clip, OcrLine
 
 LINE_RATIO = 0.75  # lines within this share of the best line's match are evidence too
@@ -100,6 +102,12 @@ def fit_ocr(
         return None
     start = max(lo, min(a for a, _, _ in shown))
     end = min(hi, max(b for _, b, _ in shown))
+    if terms.asks_what_was_typed:
+        # "When does he type ls /usr?": while it was typed, from the first keys to what came of it, not all the
+        # seconds the line stayed on screen after.
+        typing = [span for _, _, showing in shown for line in showing if (span := typing_span(line, lines)) is not None]
+        if typing:
+            start, end = max(lo, min(a for a, _ in typing)), min(hi, max(b for _, b in typing))
     if end <= start:
         return None
     chosen = {id(line): line for _, _, showing in shown for line in showing}.values()

@@ -5,8 +5,9 @@ screen when he says ask not?".
 The something (the event) is searched for first; its best moment says when it happened, and the question is
 then answered from the RELATIVE_S seconds after it (or before it), or from the event's own seconds, in that
 stream, as a question that names a time is (qa/when.py). After words said is after they end; after something
-shown, from when it came (a line typed stays on screen while what follows it comes); after a part of the video
-("the solar slide", "the opening scene"), after it ends. A time ("after 2
+shown, from when it came (a line stays on screen while what follows it comes); after something typed, after the
+typing (its moment ends when the screen next changes: what came of it); after a part of the video ("the solar
+slide", "the opening scene"), after it ends. A time ("after 2
 minutes", "before 0:30") is not an event: when.named_time reads it.
 
 "While", "during" and "when" ask what else was there at the time only in a question ("what ...", "who ...",
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from streammm.qa.moments import Moment
-from streammm.qa.terms import Terms, tokens
+from streammm.qa.terms import Terms, asks_typing, tokens
 from streammm.qa.when import MEDIA_WORDS, PART, named_time
 
 EVENT_SHARE = 0.5  # a sentence or line with more than this share of the event's words tells the event itself
@@ -73,6 +74,12 @@ class Relative:
         return bool(_A_PART.search(self.event))
 
     @cached_property
+    def typed(self) -> bool:
+        """Whether the event is something typed ("ls /usr is typed"): its moment is the typing, and after it is
+        after the typing is over (qa/typed.py)."""
+        return asks_typing(self.event)
+
+    @cached_property
     def event_terms(self) -> Terms:
         return Terms.of(self.event)
 
@@ -103,7 +110,7 @@ def window(relative: Relative, event: Moment) -> tuple[float, float]:
         return event.start_s, event.end_s
     if relative.when == "before":
         return max(0.0, event.start_s - RELATIVE_S), event.start_s
-    start = event.end_s if event.evidence == "speech" or relative.part else event.start_s
+    start = event.end_s if event.evidence == "speech" or relative.part or relative.typed else event.start_s
     return start, start + RELATIVE_S
 
 

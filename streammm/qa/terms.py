@@ -56,6 +56,9 @@ SOFT = 0.3  # weight of a query's stopword or cue word: counts inside a run of m
 # "speaks" (they can be seen).
 SAID_CUES = frozenset("narrator narrators narrates narration narrated mention mentions mentioned explain explains explained".split())
 MENTION_CUES = frozenset("mention mentions mentioned".split())  # said, or written on a slide
+# Words that ask what was typed, or when ("when does he type ls /usr?"); not "a type of", "types of".
+_ASKS_TYPED = re.compile(r"\b(?:type[sd]?|typing|enter(?:s|ed)?)\b(?!\s+of\b)", re.I)
+_NOT_TYPED = re.compile(r"\b(?:not|nothing|never|no|yet)\b", re.I)  # ... unless they describe none ("nothing typed yet")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class Terms:
     _misread: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)  # match_shown()'s
     shown: dict[tuple[str, ...], float] = field(default_factory=dict, compare=False, repr=False)  # ocr_fit.screen_match's
     names: tuple[frozenset[str], ...] = ()  # the names it writes ("New York", "Boston"): a name's words count only together
+    asks_what_was_typed: bool = False  # it asks what was typed, or when (asks_typing)
 
     @classmethod
     def of(cls, text: str) -> Terms:
@@ -79,7 +83,10 @@ class Terms:
         for token in tokens(asked.rest if asked else text):
             weights[token] = SOFT if token in STOPWORDS or token in CUE_WORDS else 1.0
         quoted = any(any(c.isalnum() for c in m.group(1)) for m in QUOTE.finditer(text))
-        return cls(weights, quoted=quoted, place=asked.place if asked else None, names=_names(asked.rest if asked else text, weights))
+        return cls(
+            weights, quoted=quoted, place=asked.place if asked else None, names=_names(asked.rest if asked else text, weights),
+            asks_what_was_typed=asks_typing(text),
+        )
 
     @cached_property
     def numbers(self) -> frozenset[int]:
@@ -195,6 +202,12 @@ _DIGITS_WORDS = {digits: word for word, digits in _CARDINALS.items()}  # "3" is 
 _SIZE = re.compile(r"(\d+)[x×](\d+)")  # a size written as one word: "1920x1080"
 _SIZE_WORD = re.compile(rf"(?<![\w.]){_SIZE.pattern}(?![\w.])")  # one standing alone in a text
 _ALONE_NUMBER = re.compile(r"(?<![\w:./-])([1-9]\d?)(?![\w:./-])")
+
+
+def asks_typing(text: str) -> bool:
+    """Whether `text` asks what was typed, or when ("what command is typed?", "when does the user type
+    displays?"), not of a type of thing, nor of nothing typed ("before anything is typed")."""
+    return bool(_ASKS_TYPED.search(text)) and not _NOT_TYPED.search(text)
 
 
 def with_number_forms(text: str) -> str:

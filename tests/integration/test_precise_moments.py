@@ -71,6 +71,16 @@ def test_a_slide_counter_is_found_for_the_seconds_it_is_on_screen(service):
     assert abs(moment.start_s - 10.0) <= 1.0 and abs(moment.end_s - 15.0) <= 1.0, (moment.start_s, moment.end_s)
 
 
+@pytest.mark.parametrize("question", ["someone types the command 'ls /usr' in a terminal", "when does the user type ls /usr?"])
+def test_a_command_typed_is_found_for_its_typing_not_all_the_seconds_it_stays(service, question):
+    """The screencast's terminal: "ls /" is read at 3.93 s, the whole command from 4.73 s, its output from 5.23
+    s (labelled 3.7-5.3 s). The moment had been the line's seconds on screen, 4.73-8.33 s, and asked of its
+    own video the clips before it (0-4 s); the player now lands on the typing."""
+    moment = top(service, question, "movie-hello")
+    assert moment.evidence == "ocr" and "ls /usr" in moment.evidence_text
+    assert abs(moment.start_s - 3.7) <= 0.5 and abs(moment.end_s - 5.3) <= 0.5, (moment.start_s, moment.end_s)
+
+
 def test_which_slide_shows_a_picture_is_the_counter_shown_with_it(service):
     """Every counter says "slide"; the butterfly is on slide 3 (10-15 s). The moment had been 8-20 s, three
     counters, and the answer "slide 2 of 5"."""

@@ -15,7 +15,8 @@ import pytest
 
 from streammm.config import LlmConfig
 from streammm.qa.answer import Citation, Delta, Done, Evidence, clock, keep_cited_evidence
-from streammm.qa.candidates import Candidate, candidates, typed_into
+from streammm.qa.candidates import Candidate, candidates
+from streammm.qa.typed import typed_into
 from streammm.qa.extractive import QUANTITY_BONUS, RANK_BONUS, WORD_BONUS, ExtractiveAnswerer, relevance_shares, score_candidates
 from streammm.qa.llm import CitationRewriter, LlmAnswerer, label_evidence
 from streammm.qa.moments import Moment

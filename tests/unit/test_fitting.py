@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from streammm.qa.fitting import fit_moments, relevance
 from streammm.qa.speech_fit import fit_sentences, fit_speech
-from streammm.qa.terms import Terms, one_edit_apart, same_word, shown_tokens, tokens, with_number_forms
+from streammm.qa.terms import Terms, asks_typing, one_edit_apart, same_word, shown_tokens, tokens, with_number_forms
+from streammm.qa.typed import TYPED_SEEN_S, typing_span
 from streammm.records import Clip, OcrLine, ScoredClip, Word
 
 QUERY = np.array([1.0, 0.0, 0.0], dtype=np.float32)
@@ -601,3 +602,35 @@ def test_a_line_typed_beside_a_standing_one_bounds_the_moment_by_the_seconds_bot
     typed = OcrLine(1.0, 3.0, "displays", x=0.5, y=0.1)
     (moment,) = fit_moments("the user types 'displays' into the Activities search", found(clip(0.0, lines=(standing, typed))), QUERY)
     assert (moment.start_s, moment.end_s) == (1.0, 3.0) and moment.evidence == "ocr"
+
+
+# --- typing ----------------------------------------------------------------------------------------------
+
+# The dev screencast's terminal as OCR read it: the prompt stands 4 s, "ls /" is read once while it is typed,
+# the whole command from 4.73 s, and its output from 5.23 s.
+PROMPT = OcrLine(0.0, 3.93, "eriberto@canopus:~$", x=0.40, y=0.20)
+TYPING = OcrLine(3.93, 4.27, "eriberto@canopus:~$ ls /", x=0.43, y=0.20)
+COMMAND = OcrLine(4.73, 8.33, "eriberto@canopus:~$ ls /usr", x=0.44, y=0.20)
+OUTPUT = tuple(OcrLine(5.23, 8.33, text, x=0.35, y=0.23 + i * 0.03) for i, text in enumerate(("bin games", "include lib64", "local share")))
+
+
+def test_a_line_typed_is_typed_from_its_first_keys_until_what_came_of_it():
+    lines = [PROMPT, TYPING, COMMAND, *OUTPUT]
+    assert typing_span(COMMAND, lines) == (3.93, 5.23)
+    # where nothing else changes, the line is seen complete for TYPED_SEEN_S
+    assert typing_span(COMMAND, [PROMPT, TYPING, COMMAND]) == (3.93, 4.73 + TYPED_SEEN_S)
+    assert typing_span(PROMPT, lines) is None and typing_span(OUTPUT[0], lines) is None, "not typed"
+
+
+def test_asked_when_a_command_is_typed_the_moment_is_its_typing_not_the_seconds_it_stays():
+    clips = [clip(t, lines=[ln for ln in (PROMPT, TYPING, COMMAND, *OUTPUT) if ln.start_s < t + 4 and ln.end_s > t], length=4.33 if t == 4 else 4.0) for t in (2.0, 4.0, 0.0)]
+    (typed, *_) = fit_moments("someone types the command 'ls /usr' in a terminal", found(*clips), QUERY)
+    assert (typed.start_s, typed.end_s) == (3.93, 5.23) and typed.evidence == "ocr"
+    (shown, *_) = fit_moments("when is ls /usr shown on the screen?", found(*clips), QUERY)
+    assert (shown.start_s, shown.end_s) == (4.73, 8.33), "shown: all the seconds it is on screen"
+
+
+def test_a_type_of_thing_is_not_typing():
+    assert asks_typing("when does the user type displays?") and asks_typing("what command is entered?")
+    assert not asks_typing("what type of car is parked?") and not asks_typing("which types of bread are shown?")
+    assert not asks_typing("what does the field show when nothing is typed yet?")

@@ -74,8 +74,16 @@ def test_after_a_part_of_the_video_is_after_it_ends():
     slide = Moment("deck", 8.0, 16.0, 1.0, (), evidence="ocr")
     after = relative_event("what comes after the solar slide?")
     assert after is not None and after.part and window(after, slide) == (16.0, 16.0 + RELATIVE_S)
+    shown = relative_event("what is said after the dialog appears?")
+    assert shown is not None and not shown.part and window(shown, slide) == (8.0, 8.0 + RELATIVE_S), "from when it came"
+
+
+def test_after_something_typed_is_after_the_typing():
+    """Asked when it was typed, a line's moment is its typing, until the screen next changed (the command's output);
+    what came after is from then. The moment had been the seconds the line stayed, and after it from when it came."""
+    typing = Moment("terminal", 3.93, 5.23, 1.0, (), evidence="ocr")
     typed = relative_event("what is listed after ls /usr is typed?")
-    assert typed is not None and not typed.part and window(typed, slide) == (8.0, 8.0 + RELATIVE_S)
+    assert typed is not None and typed.typed and window(typed, typing) == (5.23, 5.23 + RELATIVE_S)
     assert not Relative("after", "the slide counter reads 3", "").part  # a slide's words, not a slide
 
 
