@@ -261,7 +261,7 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from streammm.bus.broker import running_broker
     from streammm.ingest.sources import is_live
     from streammm.ingest.timeline import resume_point
-    from streammm.media.segments import mask_url
+    from streammm.media.urls import mask_url
     from streammm.store.factory import open_for_listing
 
     local = Path(settings.store.data_dir).expanduser()

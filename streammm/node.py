@@ -17,7 +17,7 @@ from streammm.ingest.sources import is_live
 from streammm.ingest.supervisor import SourceSpec, Sources
 from streammm.ingest.spool import Spool
 from streammm.ingest.timeline import resume_point
-from streammm.media.segments import mask_url
+from streammm.media.urls import mask_url
 from streammm.models.registry import create_question_encoder
 from streammm.pipeline.dead_letters import archive_dead_letters, archive_folder
 from streammm.pipeline.runner import UP_KINDS, Pipeline, install_stop_signals, open_pipeline, shutdown, until_stopped

@@ -14,7 +14,7 @@ from streammm.bus.topics import Topics
 from streammm.config import Settings
 from streammm.ingest.sources import file_segments, is_live, live_segments
 from streammm.ingest.spool import Spool
-from streammm.media.segments import mask_url
+from streammm.media.urls import mask_url
 from streammm.stats import PipelineStats
 
 log = logging.getLogger(__name__)

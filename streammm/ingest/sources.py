@@ -13,7 +13,8 @@ from pathlib import Path
 from streammm.errors import ConfigError, MediaError
 from streammm.media.captions import overlapping, read_captions
 from streammm.media.probe import check_file
-from streammm.media.segments import LiveRead, iter_segments, mask_url, split_credentials
+from streammm.media.segments import LiveRead, iter_segments
+from streammm.media.urls import mask_url, split_credentials
 from streammm.records import Segment, stream_id_problem
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from streammm.errors import ConfigError, MediaError
 from streammm.ingest.publisher import publish
 from streammm.ingest.sources import is_live
 from streammm.ingest.spool import Spool
-from streammm.media.segments import mask_url, with_credentials
+from streammm.media.urls import mask_url, with_credentials
 from streammm.stats import PipelineStats, SourceControl
 
 log = logging.getLogger(__name__)

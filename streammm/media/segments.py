@@ -9,43 +9,23 @@ video's keyframes are too far apart for ~`segment_s` cuts (long GOP), the input 
 
 from __future__ import annotations
 
-import io
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 
 from streammm.errors import MediaError
-from streammm.media.reading import UnbrokenClock, audio_stream, decoded, demuxed, jumpy, video_stream
+from streammm.media.muxing import CONTAINER, TimedPacket, choose_container, clock_start, describe, failure_reason, mux
+from streammm.media.reading import UnbrokenClock, audio_stream, demuxed, jumpy, video_stream
+from streammm.media.urls import mask_url
 from streammm.records import IngestRun, Segment
 
 log = logging.getLogger(__name__)
-CONTAINER = "matroska"
-CONTAINERS = ("matroska", "nut")  # tried in order; NUT carries nearly every codec FFmpeg has
-
-
-@dataclass(frozen=True)
-class TimedPacket:
-    """A demuxed packet with what cutting needs to know about it."""
-
-    kind: str  # "video" or "audio"
-    time_s: float
-    keyframe: bool
-    packet: Any = None
-    pts: int | None = None  # as demuxed (muxing writes shifted copies, so a retry starts from these)
-    dts: int | None = None
-    stream: Any = None  # the input stream it came from
-    origin_s: float | None = None  # what time_s is counted from (None: the container's start time)
-    duration_s: float = 0.0
-
-
 @dataclass
 class LiveRead:
     """How one connection to a live source went, filled in while its segments are read.
@@ -61,41 +41,6 @@ class LiveRead:
     error: str | None = None  # why reading stopped; None: the source ended it (EOF) or `stop` was set
     untimed_packets: int = 0  # dropped: no timestamp, or before the first keyframe
     skipped_segments: int = 0  # could not be muxed (logged)
-
-
-_USERINFO = re.compile(r"(?i)^([a-z][a-z0-9+.-]*://)([^/@?#]*)@")
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password hidden (`rtsp://admin:***@cam/...`), for logs and API answers."""
-    def hide(match: re.Match[str]) -> str:
-        user, sep, _ = match.group(2).partition(":")
-        return f"{match.group(1)}{user}{':***' if sep else ''}@"
-
-    return _USERINFO.sub(hide, str(url))
-
-
-def with_credentials(url: str, username: object, password: object) -> str:
-    """`url` with `username:password@` in it (percent-encoded): FFmpeg answers basic and digest auth from it."""
-    from urllib.parse import quote, urlsplit, urlunsplit
-
-    if not isinstance(username, str) or not username:
-        return url
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    userinfo = quote(username, safe="") + (":" + quote(password, safe="") if isinstance(password, str) and password else "")
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
-
-
-def split_credentials(url: str) -> tuple[str, str | None, str | None]:
-    """`url` without its `username:password@`, and the two (unquoted; None where absent): with_credentials undone."""
-    from urllib.parse import unquote, urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.username is None:
-        return url, None, None
-    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    return bare, unquote(parts.username), unquote(parts.password) if parts.password is not None else None
 
 
 def plan_cuts(packets: Iterable[TimedPacket], segment_s: float, has_video: bool) -> Iterator[tuple[float, list[TimedPacket]]]:
@@ -221,12 +166,7 @@ def open_input(path: str | Path, *, timeout_s: float | None = None, options: dic
 def _stalled(exc: BaseException, timeout_s: float | None = None) -> str:
     if isinstance(exc, av.error.ExitError):  # PyAV's timeout interrupts FFmpeg's I/O
         return f"nothing arrived for {timeout_s:g} s" if timeout_s else "nothing arrived within ingest.read_timeout_s"
-    return _reason(exc)
-
-
-def describe(streams: list[Any]) -> str:
-    """`video h264 + audio aac`: what a stream list holds, for messages."""
-    return " + ".join(f"{s.type} {s.codec_context.name}" for s in streams)
+    return failure_reason(exc)
 
 
 def longest_keyframe_gap_s(path: str | Path) -> float:
@@ -257,35 +197,6 @@ def longest_keyframe_gap_s(path: str | Path) -> float:
     return max([b - a for a, b in zip(times, times[1:])] + [end_s - times[-1]])
 
 
-def choose_container(group: tuple[float, list[TimedPacket]], streams: list[Any]) -> tuple[str | None, bytes, str]:
-    """The first segment container that carries these streams *and* gives back decodable frames, with the
-    first segment in it; or None and why none does."""
-    start_s, items = group
-    reasons = []
-    for fmt in CONTAINERS:
-        try:
-            data = mux(items, streams, start_s, fmt=fmt)
-            check_decodable(data, {s.type for s in streams if any(i.kind == s.type for i in items)})
-            return fmt, data, ""
-        except (av.error.FFmpegError, MediaError, ValueError, KeyError, IndexError, TypeError) as exc:
-            reasons.append(f"{fmt}: {_reason(exc)}")
-    return None, b"", f"{describe(streams)} cannot be remuxed into segments ({'; '.join(reasons)})"
-
-
-def check_decodable(data: bytes, kinds: set[str]) -> None:
-    """MediaError unless `data` gives at least one decoded frame of each kind."""
-    seen: set[str] = set()
-    with av.open(io.BytesIO(data)) as container:
-        streams = [s for s in container.streams if s.type in kinds]
-        if {s.type for s in streams} != kinds:
-            raise MediaError(f"the segment lost its {' and '.join(sorted(kinds - {s.type for s in streams}))} stream")
-        for frame in decoded(container, *streams, name="a segment"):
-            seen.add("video" if isinstance(frame, av.VideoFrame) else "audio")
-            if seen >= kinds:
-                return
-    raise MediaError(f"no {' or '.join(sorted(kinds - seen))} frame decodes from the segment")
-
-
 def _remuxed(stream_id, first, first_data, groups, streams, fmt, duration_s, run, *, live=None, name="") -> Iterator[Segment]:  # type: ignore[no-untyped-def]
     previous, data = first, first_data
     seq = 0
@@ -309,7 +220,7 @@ def _mux_or_skip(group: tuple[float, list[TimedPacket]], streams: list[Any], fmt
     except (av.error.FFmpegError, MediaError, ValueError, KeyError, IndexError, TypeError) as exc:
         if live is not None:
             live.skipped_segments += 1
-        log.warning("%s: the segment at %.1f s could not be muxed (%s); skipped", name, group[0], _reason(exc))
+        log.warning("%s: the segment at %.1f s could not be muxed (%s); skipped", name, group[0], failure_reason(exc))
         return None
 
 
@@ -425,7 +336,7 @@ def _timed_packets(
     except av.error.FFmpegError as exc:
         if live:
             raise MediaError(f"{path}: reading stopped ({_stalled(exc)})") from None
-        log.warning("%s: demuxing stopped early: %s", path, _reason(exc))
+        log.warning("%s: demuxing stopped early: %s", path, failure_reason(exc))
 
 
 def continuous_times(items: Iterable[TimedPacket], name: str = "") -> Iterator[TimedPacket]:
@@ -468,90 +379,3 @@ def _segment(
         video_codec=codecs.get("video", ""),
         audio_codec=codecs.get("audio", ""),
     )
-
-
-def clock_start(fmt: str, start_s: float, items: list[TimedPacket]) -> float:
-    """Where a segment's clock starts: at its cut in Matroska; at its earliest packet in formats that cannot
-    hold negative times."""
-    return start_s if fmt == CONTAINER else min([start_s, *(i.time_s for i in items)])
-
-
-def output_stream(output: Any, template: Any) -> Any:
-    """A stream of `output` that carries `template`'s packets as they are. PyAV looks up an encoder by the
-    decoder's name, and some decoders have none of theirs (AV1 is read by libdav1d): those copy the decoder's
-    parameters instead, which is all muxing needs."""
-    try:
-        return output.add_stream_from_template(template)
-    except av.codec.codec.UnknownCodecError:
-        return output.add_stream_from_template(template, opaque=True)
-
-
-def mux(items: list[TimedPacket], streams: list[Any], start_s: float, *, fmt: str = CONTAINER) -> bytes:
-    """Write packets into an in-memory `fmt` file whose clock starts at `start_s`.
-
-    Packets before `start_s` keep their negative times (Matroska carries them): a muxer that shifted them
-    to zero would move every frame of the segment off the timeline. A format that cannot (NUT) starts its
-    clock at its earliest packet instead, and the segment's start moves there with it. A packet the muxer
-    refuses (damaged bytes: an MPEG-TS AAC frame whose header was hit) is left out, logged: it had failed
-    the segment and, in a file, the whole stream. MediaError when it refuses them all.
-    """
-    start_s = clock_start(fmt, start_s, items)
-    buffer = io.BytesIO()
-    options = {"avoid_negative_ts": "disabled"} if fmt == CONTAINER else {}
-    with av.open(buffer, "w", format=fmt, options=options) as output:
-        out_streams = {s.index: output_stream(output, s) for s in streams}
-        shifts: dict[int, int] = {}
-        dts = decoding_times(items)
-        refused, why = 0, ""
-        for item in items:
-            packet = item.packet
-            in_stream = item.stream if item.stream is not None else packet.stream
-            shift = shifts.get(in_stream.index)
-            if shift is None:
-                origin_s = item.origin_s if item.origin_s is not None else (in_stream.container.start_time or 0) / av.time_base
-                shift = shifts[in_stream.index] = _ticks(start_s + origin_s, in_stream.time_base)
-            packet.time_base = in_stream.time_base  # an earlier try rebased the packet onto its output stream
-            packet.pts = None if item.pts is None else item.pts - shift
-            packet.dts = None if dts[id(item)] is None else dts[id(item)] - shift
-            packet.stream = out_streams[in_stream.index]
-            try:
-                output.mux(packet)
-            except av.error.FFmpegError as exc:
-                refused += 1
-                why = _reason(exc)
-    if refused:
-        if refused == len(items):
-            raise MediaError(f"{fmt} refused every packet of the segment ({why})")
-        log.warning("the segment at %.2f s left out %d damaged packets its muxer refused (%s)", start_s, refused, why)
-    return buffer.getvalue()
-
-
-def decoding_times(items: list[TimedPacket]) -> dict[int, int | None]:
-    """Each item's DTS (by id): its own where its stream's are all there and in order; otherwise (live
-    sources: RTP carries no DTS, and B-frames put presentation times out of order) the smallest PTS from it
-    on, which never decreases and never passes the packet's own PTS: what a muxer needs."""
-    by_stream: dict[int, list[TimedPacket]] = {}
-    for item in items:
-        by_stream.setdefault(id(item.stream if item.stream is not None else item.packet.stream), []).append(item)
-    result: dict[int, int | None] = {}
-    for packets in by_stream.values():
-        given = [p.dts for p in packets]
-        ordered = all(d is not None for d in given) and all(a <= b for a, b in zip(given, given[1:]))  # type: ignore[operator]
-        if ordered and all(p.pts is None or p.dts <= p.pts for p in packets):  # type: ignore[operator]
-            result.update((id(p), p.dts) for p in packets)
-            continue
-        smallest: int | None = None
-        for p in reversed(packets):
-            if p.pts is not None:
-                smallest = p.pts if smallest is None else min(smallest, p.pts)
-            result[id(p)] = smallest if p.pts is not None else None
-    return result
-
-
-def _ticks(seconds: float, time_base: Fraction) -> int:
-    return int(round(Fraction(seconds).limit_denominator(1_000_000) / time_base))
-
-
-def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return (str(text).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")[:200]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from streammm.errors import MediaError
 
-# The first bytes of every file of each container a publisher writes (media.segments.CONTAINERS).
+# The first bytes of every file of each container a publisher writes (media.muxing.CONTAINERS).
 SIGNATURES = {"matroska": b"\x1a\x45\xdf\xa3", "nut": b"nut/multimedia container\x00"}
 
 

@@ -121,7 +121,8 @@ class _SegmentWriter:
 
 def reencoded_segments(path: str | Path, stream_id: str, segment_s: float, *, timeout_s: float | None = None) -> Iterator[Segment]:
     """Decode `path` and write it again as segments of exactly `segment_s` (the last may be shorter)."""
-    from streammm.media.segments import mask_url, open_input
+    from streammm.media.segments import open_input
+    from streammm.media.urls import mask_url
 
     name = mask_url(str(path))
     container = open_input(path, timeout_s=timeout_s)

@@ -167,7 +167,7 @@ async def add_stream(request: Request) -> Response:
     if not re.fullmatch(r"[\w.-]{1,128}", stream_id) or stream_id_problem(stream_id):
         raise RequestError("bad_request", "stream_id: letters, digits, '_', '.', '-' (at most 128), not only dots")
     from streammm.errors import ConfigError
-    from streammm.media.segments import mask_url, with_credentials
+    from streammm.media.urls import mask_url, with_credentials
 
     source = with_credentials(data["source"], data.get("username"), data.get("password"))
     try:

@@ -399,7 +399,7 @@ def test_mjpeg_and_h265_cameras_give_decodable_segments_from_0(variant, codecs, 
     import av
 
     from streammm.ingest.sources import live_segments
-    from streammm.media.segments import check_decodable
+    from streammm.media.muxing import check_decodable
 
     from streammm.errors import MediaError
 

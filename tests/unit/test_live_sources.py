@@ -16,7 +16,8 @@ from streammm.config import load_settings
 from streammm.errors import ConfigError, MediaError
 from streammm.ingest.sources import live_segments, rtsp_options, stream_id_for
 from streammm.ingest.supervisor import Sources, read_sources_file
-from streammm.media.segments import TimedPacket, decoding_times, mask_url, with_credentials
+from streammm.media.muxing import TimedPacket, decoding_times
+from streammm.media.urls import mask_url, with_credentials
 from streammm.server.app import create_app
 from streammm.stats import PipelineStats, SourceControl
 
@@ -317,7 +318,7 @@ def test_a_protocol_this_ffmpeg_lacks_fails_at_once_with_the_reason_instead_of_r
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080/live.m3u8", "rtsp://[::1]:8554/cam", "http://cam/a.m3u8?x=1"])
 def test_credentials_put_into_a_url_come_out_again_as_they_were(url: str):
-    from streammm.media.segments import split_credentials
+    from streammm.media.urls import split_credentials
 
     assert split_credentials(url) == (url, None, None)
     assert split_credentials(with_credentials(url, "view er", "p@ss:w/rd")) == (url, "view er", "p@ss:w/rd")

@@ -1,4 +1,5 @@
-from streammm.media.segments import TimedPacket, plan_cuts
+from streammm.media.segments import plan_cuts
+from streammm.media.muxing import TimedPacket
 
 
 def _video(t: float, key: bool = False) -> TimedPacket:
