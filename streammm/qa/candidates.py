@@ -19,6 +19,7 @@ from streammm.qa.typed import SAME_ROW, typed_into
 from streammm.records import Clip, OcrLine, Word
 
 MAX_SENTENCE_WORDS = 30
+CITED_MIN_S = 0.25  # a clip that shows less of a line than this (and than another clip does) is not where it is cited
 MAX_LABEL_GAP = 0.5  # how far right of a label (fraction of the frame's width) what it labels may be
 
 
@@ -155,17 +156,16 @@ def _lines_of(clip: Clip) -> list[OcrLine]:
 
 
 def _screen_lines(moment: Moment, rank: int, stream: _StreamLines) -> list[Candidate]:
-    """On-screen lines, each cited in the best clip that shows it (a label, "Resolution:", with the value
-    beside it: _values_of) and placed (`at`) as the whole stream saw it; a line that grew in place from an
-    earlier line (text being typed, read from every moment's lines of the stream) also gives a `typed` candidate
-    for what was added."""
-    shown: list[tuple[OcrLine, Clip]] = []
-    seen: set[str] = set()
+    """On-screen lines, each cited in the best clip that shows it for a while (_citing; a label, "Resolution:",
+    with the value beside it: _values_of) and placed (`at`) as the whole stream saw it; a line that grew in
+    place from an earlier line (text being typed, read from every moment's lines of the stream) also gives a
+    `typed` candidate for what was added."""
+    showing: dict[str, list[tuple[OcrLine, Clip]]] = {}
     for clip in moment.clips:  # best first
         for line in _lines_of(clip):
-            if line.text.strip() and line.text not in seen:
-                seen.add(line.text)
-                shown.append((line, clip))
+            if line.text.strip():
+                showing.setdefault(line.text, []).append((line, clip))
+    shown = [_citing(seen) for seen in showing.values()]
     lines = [line for line, _ in shown]
     found = []
     for line, clip in shown:
@@ -182,6 +182,17 @@ def _screen_lines(moment: Moment, rank: int, stream: _StreamLines) -> list[Candi
             clip = covering(moment.clips, started, line.end_s)  # cited from where the typing began: the player seeks there
             found.append(Candidate("typed", text, clip, max(started, clip.start_s), min(line.end_s, clip.end_s), rank, line=line.text, at=stream.whole(line)))
     return found
+
+
+def _citing(seen: Sequence[tuple[OcrLine, Clip]]) -> tuple[OcrLine, Clip]:
+    """Of the clips that show a line (best first), the best that shows CITED_MIN_S of it (or as much as any
+    does): a line that came as the best clip ended (its last millisecond) is cited where it is seen."""
+    def seconds(pair: tuple[OcrLine, Clip]) -> float:
+        line, clip = pair
+        return min(line.end_s, clip.end_s) - max(line.start_s, clip.start_s)
+
+    enough = min(CITED_MIN_S, max(seconds(pair) for pair in seen))
+    return next(pair for pair in seen if seconds(pair) >= enough)
 
 
 def _values_of(label: OcrLine, lines: Sequence[OcrLine]) -> list[OcrLine]:

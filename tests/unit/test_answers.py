@@ -227,6 +227,23 @@ def test_candidates_are_sentences_with_word_times_and_screen_lines():
     assert [(c.text, c.start_s, c.end_s) for c in typed] == [("ls /usr", 4.0, 8.0)]
 
 
+def test_a_line_is_cited_in_the_best_clip_that_shows_it_not_one_that_ends_as_it_comes():
+    """The dev screencast's settings window comes at 3.999 s: the best clip (0-4 s) shows the last millisecond
+    of it; it had been cited 3.999-4.0 s. A clip that shows a quarter second of a line is where it may be cited."""
+    window = OcrLine(3.999, 35.67, "Apply", x=0.76, y=0.75)
+    best, next_one = clip("settings", 0.0, 4.0, ocr_lines=(window,)), clip("settings", 2.0, 6.0, ocr_lines=(window,))
+    (line,) = [c for c in candidates([Moment("settings", 0.0, 6.0, 1.0, (best, next_one))]) if c.kind == "screen"]
+    assert line.clip is next_one and (line.start_s, line.end_s) == (3.999, 6.0)
+    brief = OcrLine(3.8, 4.1, "OK", x=0.5, y=0.5)  # shown 0.2 s in the best clip, 0.3 s in the next: cited in the next
+    held = clip("settings", 0.0, 4.0, ocr_lines=(brief,)), clip("settings", 2.0, 6.0, ocr_lines=(brief,))
+    (line,) = [c for c in candidates([Moment("settings", 0.0, 6.0, 1.0, held)]) if c.kind == "screen"]
+    assert line.clip is held[1]
+    glimpse = OcrLine(3.85, 3.95, "OK", x=0.5, y=0.5)  # no clip shows a quarter second of it: the best one
+    seen = clip("settings", 0.0, 4.0, ocr_lines=(glimpse,)), clip("settings", 2.0, 6.0, ocr_lines=(glimpse,))
+    (line,) = [c for c in candidates([Moment("settings", 0.0, 6.0, 1.0, seen)]) if c.kind == "screen"]
+    assert line.clip is seen[0]
+
+
 def test_text_typed_is_said_once_however_much_of_its_typing_each_moment_saw():
     """The dev terminal: one moment's clips end while "ls /" is on the prompt's line, another's saw "ls /usr"
     typed after "ls /" without the prompt alone (so "usr" was added). The answer to "what was typed?" had been
