@@ -9,8 +9,8 @@ each moment is cut to what answered the query instead:
   (some of its words are not said, and it neither quotes words nor asks for "the word ..."), the whole
   phrase it was said in, between pauses: what the speaker said there (qa/speech_fit.py);
 - **on-screen text**: the seconds the best-matching line is on screen (OCR spans carry them), within
-  the retrieved clips that show it; a line on screen before and after every clip of the moment (a title,
-  a menu bar) says nothing about *when*, so it does not bound the moment, nor does a line naming a number
+  the retrieved clips that show it; a line on screen before and after every retrieved clip around the moment
+  (a title, a menu bar) says nothing about *when*, so it does not bound the moment, nor does a line naming a number
   the query does not ("slide 4 of 5" for "slide 5 of 5") where one naming only the query's is there
   (qa/ocr_fit.py);
 - **speech, in other words** (no matching words or lines, but the clips' speech vector is clearly closer
@@ -38,7 +38,7 @@ from streammm.qa.visual_fit import distinct_frames, fit_frames, fit_grid
 from streammm.records import Clip, ScoredClip
 
 KEEP_RATIO = 0.85  # a neighbouring clip joins a moment while its relevance is at least this share of the best
-MIN_MATCH = 0.3  # lexical evidence bounds a moment once it covers this share of the query's words
+MIN_MATCH = 0.3  # lexical evidence bounds a moment once it covers this share of the query's words (or a phrase it quotes)
 SPOKEN_LEAD = 0.1  # cosine by which speech must be closer to the query than pictures and text to bound a moment
 
 # Calibration of relevance (a logistic model of "this clip answers the query"), learned on the dev
@@ -198,14 +198,15 @@ def _fit(
     speech = described(terms, words, speech) if speech is not None else None
     reach = (max(lo, min(c.start_s for c in chained)), min(hi, max(c.end_s for c in chained)))
     lines = shown_there(terms.place, distinct_lines(clips))  # where the query names a place on screen, the lines there
-    ocr = fit_ocr(terms, lines, reach, span)
+    ocr = fit_ocr(terms, lines, reach)
     if ocr is not None and ocr.match < 1.0 and query_vector is not None:
         # The screen has only some of the query's words ("slide" of "which slide shows a butterfly?"): where the
         # pictures single out a run, the matching lines shown with it are the ones asked for ("slide 3 of 5").
         run = fit_frames(query_vector, distinct_frames(chained), reach, around=span)
         if run is not None:
-            ocr = fit_ocr(terms, [ln for ln in lines if ln.start_s < run[1] and ln.end_s > run[0]], reach, span) or ocr
-    best = max((f for f in (speech, ocr) if f is not None and f.match >= MIN_MATCH), key=lambda f: f.match, default=None)
+            ocr = fit_ocr(terms, [ln for ln in lines if ln.start_s < run[1] and ln.end_s > run[0]], reach) or ocr
+    # Lexical evidence bounds the moment where it has enough of the query's words, or all of a phrase it quotes.
+    best = max((f for f in (speech, ocr) if f is not None and (f.match >= MIN_MATCH or terms.has_a_quote(f.text))), key=lambda f: f.match, default=None)
     if best is None:
         grid = None
         # A question about what was said ("does the narrator mention marriage?") asks of the speech alone: what

@@ -73,21 +73,20 @@ def screens(terms: Terms, lines: Sequence[OcrLine]) -> list[tuple[float, list[Oc
     return found
 
 
-def fit_ocr(
-    terms: Terms, lines: Sequence[OcrLine], within: tuple[float, float], around: tuple[float, float] | None = None
-) -> Fit | None:
+def fit_ocr(terms: Terms, lines: Sequence[OcrLine], within: tuple[float, float]) -> Fit | None:
     """The seconds the best-matching lines (read together, see `screens`) are on screen, cut to `within`
-    (the retrieved clips that show them). None when nothing matches, or when every matching line was on
-    screen before `around` (the moment's own clips; default `within`) and stays for most of it: a title or
-    menu there all along does not say when."""
+    (the retrieved clips around the moment, touching one another). None when nothing matches, or when every
+    matching line was on screen before `within` and stays for most of it: a title or menu there all along
+    does not say when. A line that came within them does, however few of the moment's own clips saw it
+    come ("a single 'Mirror Displays' box instead of two monitors": the box came at 28.1 s, the best clips
+    are at 32-37 s)."""
     scored = screens(terms, lines)
     best = max((s for s, _ in scored), default=0.0)
     if best <= 0:
         return None
     lo, hi = within
-    a_lo, a_hi = around or within
-    def there_all_along(line: OcrLine) -> bool:  # already showing when the moment begins, and for most of it
-        return line.start_s < a_lo and min(line.end_s, a_hi) - a_lo >= 0.75 * (a_hi - a_lo)
+    def there_all_along(line: OcrLine) -> bool:  # already showing when the retrieved clips begin, and for most of them
+        return line.start_s < lo and min(line.end_s, hi) - lo >= 0.75 * (hi - lo)
 
     shown: list[tuple[float, float, list[OcrLine]]] = []  # when each good screen shows all its lines
     for score, showing in scored:

@@ -67,6 +67,7 @@ class Terms:
 
     weights: Mapping[str, float]
     quoted: bool = False  # the query quotes words ("the narrator says 'ill disposed'")
+    quotes: tuple[frozenset[str], ...] = ()  # the stems of each quoted phrase's content words
     place: Place | None = None  # the place on screen it asks about ("the caption at the bottom"): qa/placement.py
     _matches: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)  # match()'s answers
     _misread: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)  # match_shown()'s
@@ -83,8 +84,9 @@ class Terms:
         for token in tokens(asked.rest if asked else text):
             weights[token] = SOFT if token in STOPWORDS or token in CUE_WORDS else 1.0
         quoted = any(any(c.isalnum() for c in m.group(1)) for m in QUOTE.finditer(text))
+        quotes = tuple(q for q in (frozenset(stem(t) for t in tokens(m.group(1)) if t not in STOPWORDS) for m in QUOTE.finditer(text)) if q)
         return cls(
-            weights, quoted=quoted, place=asked.place if asked else None, names=_names(asked.rest if asked else text, weights),
+            weights, quoted=quoted, quotes=quotes, place=asked.place if asked else None, names=_names(asked.rest if asked else text, weights),
             asks_what_was_typed=asks_typing(text),
         )
 
@@ -128,6 +130,14 @@ class Terms:
         """Whether the query asks for particular words said or shown: it quotes them, or names them as words
         ("the word 'selfish'", "when is the name Dashwood said?")."""
         return self.quoted or any(token in WORD_CUES for token in self.weights)
+
+    def has_a_quote(self, text: str) -> bool:
+        """Whether `text` has every content word of a phrase the query quotes (by stem): what the asker knows
+        was said or shown ("a single 'Mirror Displays' box instead of two monitors")."""
+        if not self.quotes:
+            return False
+        stems = {stem(t) for t in tokens(text)}
+        return any(quote <= stems for quote in self.quotes)
 
     @cached_property
     def content(self) -> float:

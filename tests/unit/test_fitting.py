@@ -634,3 +634,41 @@ def test_a_type_of_thing_is_not_typing():
     assert asks_typing("when does the user type displays?") and asks_typing("what command is entered?")
     assert not asks_typing("what type of car is parked?") and not asks_typing("which types of bread are shown?")
     assert not asks_typing("what does the field show when nothing is typed yet?")
+
+
+# --- lines that came, phrases quoted ----------------------------------------------------------------------
+
+# The dev screencast's settings panel: the check box's label stands from 4 s; ticked, the two monitors drawn
+# above it become one box, "Mirror Displays", from 28.13 s. The clips that match best are the last ones.
+LABEL = OcrLine(4.0, 35.67, "Mirror displays", x=0.66, y=0.56)
+BOX = OcrLine(28.13, 35.67, "Mirror Displays", x=0.25, y=0.57)
+
+
+def settings_clips(cosines: dict[float, float]) -> list[ScoredClip]:
+    clips = [
+        clip(t, lines=[ln for ln in (LABEL, BOX) if ln.start_s < t + 4 and ln.end_s > t], cosine=cosines.get(t, 0.4), length=3.13 if t == 34 else 4.0)
+        for t in (24.0, 26.0, 28.0, 30.0, 32.0, 34.0)
+    ]
+    return found(*sorted(clips, key=lambda c: -float(c.vectors["joint"][0])))
+
+
+def test_a_line_that_came_within_the_retrieved_clips_bounds_the_moment_though_its_best_clips_came_later():
+    """The moment's own clips (32-37 s) were all after the box came: it had been "there all along" for them,
+    and the moment a 2 s stretch of the clip grid. It came within the clips retrieved around them."""
+    (moment, *_) = fit_moments("the Mirror Displays box", settings_clips({34.0: 0.7, 32.0: 0.7}), QUERY)
+    assert moment.evidence == "ocr" and (moment.start_s, moment.end_s) == (28.13, 35.67)
+    label_only = found(*(clip(t, lines=(LABEL,), cosine=0.5) for t in (24.0, 26.0, 28.0)))
+    (moment, *_) = fit_moments("the Mirror Displays box", label_only, QUERY)
+    assert moment.evidence == "visual", "a line there before every retrieved clip says nothing about when"
+
+
+def test_a_phrase_the_query_quotes_bounds_the_moment_however_many_other_words_it_has():
+    """Two of seven content words are on screen (match 0.29, under MIN_MATCH), but they are the phrase the asker
+    quotes: what they know was shown."""
+    quoted = "a single 'Mirror Displays' box instead of two monitors"
+    (moment, *_) = fit_moments(quoted, settings_clips({34.0: 0.7, 32.0: 0.7}), QUERY)
+    assert moment.evidence == "ocr" and (moment.start_s, moment.end_s) == (28.13, 35.67)
+    (moment, *_) = fit_moments(quoted.replace("'", ""), settings_clips({34.0: 0.7, 32.0: 0.7}), QUERY)
+    assert moment.evidence == "visual", "unquoted, two words of seven are not enough"
+    assert Terms.of(quoted).has_a_quote("Mirror Displays") and not Terms.of(quoted).has_a_quote("Mirror Screens")
+    assert not Terms.of("the 'a' key").quotes, "a quote of stopwords names no words to find"
