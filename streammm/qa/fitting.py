@@ -218,10 +218,11 @@ def _fit(
             if said is not None and _shows(said, *span):
                 return said, [item for item in chain if _shows(item.clip, said.start_s, said.end_s)]
         # A shot may go on beyond the group too: its frames in the chain count. The run must still be the
-        # group's: it shows in the group's best clip. The clips that show it support it.
+        # group's: it shows in the group's best clip; and no longer than a moment may be (a screencast without a
+        # cut looks alike throughout: that says nothing about when). The clips that show it support it.
         tags = ", ".join(clips[0].tags[:3])
         run = fit_frames(query_vector, distinct_frames(chained), reach, around=span)
-        if run is not None and _shows(clips[0], *run):
+        if run is not None and _shows(clips[0], *run) and run[1] - run[0] <= MAX_MOMENT_S:
             return Fit("visual", *run, tags), [item for item in chain if _shows(item.clip, *run)]
         fit = Fit("visual", *(grid or _grid_span(clips, span, rel)), tags)
         return fit, [item for item in group if _shows(item.clip, fit.start_s, fit.end_s)]

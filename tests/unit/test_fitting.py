@@ -402,6 +402,18 @@ def test_a_visual_run_is_the_frames_that_match_cut_at_a_shot_change():
     assert (uncut.start_s, uncut.end_s) == (1.5, 7.5)  # the weaker frame at 7 s is still near the best
 
 
+def test_a_run_of_frames_longer_than_a_moment_says_nothing_about_when():
+    """A screencast without a cut looks alike throughout: the dev screencast's frames gave runs of 4-30.5 s for
+    "dragging a monitor" (the larger set's e29, a 20.7 s moment). A run longer than a moment may be is no
+    evidence of when; the clip grid's stretch where relevance stays near its best is the moment."""
+    alike = {float(t): 0.6 if t == 10 else 0.5 for t in range(24)}
+    alike[0.0] = 0.1  # the desktop before the window came
+    clips = [framed(t, alike, cosine=0.6 if t == 10 else 0.5) for t in (10.0, 8.0, 12.0, 6.0, 14.0, 4.0, 16.0, 2.0, 18.0, 0.0, 20.0)]
+    (moment, *_) = fit_moments("a settings window", found(*clips), QUERY)
+    assert moment.evidence == "visual" and moment.end_s - moment.start_s <= 12.0, (moment.start_s, moment.end_s)
+    assert moment.start_s <= 10.0 < moment.end_s, "the best frame's time is in it"
+
+
 def test_a_cut_found_between_two_sampled_frames_bounds_the_run_where_the_shot_changed():
     """The decoder says which decoded frame a shot starts at (Frame.cut_s): the run ends at 6.6 s, where
     the next shot started, not at the sampled frame (7 s) that first showed it; and a run that starts with
