@@ -198,13 +198,13 @@ def _fit(
     speech = described(terms, words, speech) if speech is not None else None
     reach = (max(lo, min(c.start_s for c in chained)), min(hi, max(c.end_s for c in chained)))
     lines = shown_there(terms.place, distinct_lines(clips))  # where the query names a place on screen, the lines there
-    ocr = fit_ocr(terms, lines, reach)
+    ocr = fit_ocr(terms, lines, reach, span)
     if ocr is not None and ocr.match < 1.0 and query_vector is not None:
         # The screen has only some of the query's words ("slide" of "which slide shows a butterfly?"): where the
         # pictures single out a run, the matching lines shown with it are the ones asked for ("slide 3 of 5").
         run = fit_frames(query_vector, distinct_frames(chained), reach, around=span)
         if run is not None:
-            ocr = fit_ocr(terms, [ln for ln in lines if ln.start_s < run[1] and ln.end_s > run[0]], reach) or ocr
+            ocr = fit_ocr(terms, [ln for ln in lines if ln.start_s < run[1] and ln.end_s > run[0]], reach, span) or ocr
     # Lexical evidence bounds the moment where it has enough of the query's words, or all of a phrase it quotes.
     best = max((f for f in (speech, ocr) if f is not None and (f.match >= MIN_MATCH or terms.has_a_quote(f.text))), key=lambda f: f.match, default=None)
     if best is None:
@@ -218,11 +218,10 @@ def _fit(
             if said is not None and _shows(said, *span):
                 return said, [item for item in chain if _shows(item.clip, said.start_s, said.end_s)]
         # A shot may go on beyond the group too: its frames in the chain count. The run must still be the
-        # group's: it shows in the group's best clip; and no longer than a moment may be (a screencast without a
-        # cut looks alike throughout: that says nothing about when). The clips that show it support it.
+        # group's: it shows in the group's best clip. The clips that show it support it.
         tags = ", ".join(clips[0].tags[:3])
         run = fit_frames(query_vector, distinct_frames(chained), reach, around=span)
-        if run is not None and _shows(clips[0], *run) and run[1] - run[0] <= MAX_MOMENT_S:
+        if run is not None and _shows(clips[0], *run):
             return Fit("visual", *run, tags), [item for item in chain if _shows(item.clip, *run)]
         fit = Fit("visual", *(grid or _grid_span(clips, span, rel)), tags)
         return fit, [item for item in group if _shows(item.clip, fit.start_s, fit.end_s)]

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from streammm.qa.moments import Fit
+from streammm.qa.moments import MAX_MOMENT_S, Fit
 from streammm.qa.terms import Terms, shown_tokens
 from streammm.qa.typed import typing_span
 from streammm.records import Clip, OcrLine
 
 LINE_RATIO = 0.75  # lines within this share of the best line's match are evidence too
+ALONG = 0.75  # a line on screen for this share of a stretch was there all along
 
 
 def distinct_lines(clips: Iterable[Clip]) -> list[OcrLine]:
@@ -73,20 +74,26 @@ def screens(terms: Terms, lines: Sequence[OcrLine]) -> list[tuple[float, list[Oc
     return found
 
 
-def fit_ocr(terms: Terms, lines: Sequence[OcrLine], within: tuple[float, float]) -> Fit | None:
+def fit_ocr(
+    terms: Terms, lines: Sequence[OcrLine], within: tuple[float, float], around: tuple[float, float] | None = None
+) -> Fit | None:
     """The seconds the best-matching lines (read together, see `screens`) are on screen, cut to `within`
     (the retrieved clips around the moment, touching one another). None when nothing matches, or when every
-    matching line was on screen before `within` and stays for most of it: a title or menu there all along
-    does not say when. A line that came within them does, however few of the moment's own clips saw it
-    come ("a single 'Mirror Displays' box instead of two monitors": the box came at 28.1 s, the best clips
-    are at 32-37 s)."""
+    matching line says nothing about when: it was there before them and stays for most of `around` (the
+    moment's own clips; default `within`), or they span more than a moment and it is on screen for most of
+    them (a title, a menu, a settings panel's label). A line that came among them says when, however few of
+    the moment's own clips saw it come ("a single 'Mirror Displays' box instead of two monitors": the box came
+    at 28.1 s, the best clips are at 32-37 s; the panel's label "Mirror displays" is there from 4 s to the end)."""
     scored = screens(terms, lines)
     best = max((s for s, _ in scored), default=0.0)
     if best <= 0:
         return None
     lo, hi = within
-    def there_all_along(line: OcrLine) -> bool:  # already showing when the retrieved clips begin, and for most of them
-        return line.start_s < lo and min(line.end_s, hi) - lo >= 0.75 * (hi - lo)
+    a_lo, a_hi = around or within
+
+    def there_all_along(line: OcrLine) -> bool:
+        before = line.start_s < lo and _share(line, a_lo, a_hi) >= ALONG
+        return before or (hi - lo > MAX_MOMENT_S and _share(line, lo, hi) >= ALONG)
 
     shown: list[tuple[float, float, list[OcrLine]]] = []  # when each good screen shows all its lines
     for score, showing in scored:
@@ -112,3 +119,8 @@ def fit_ocr(terms: Terms, lines: Sequence[OcrLine], within: tuple[float, float])
     chosen = {id(line): line for _, _, showing in shown for line in showing}.values()
     text = " | ".join(dict.fromkeys(line.text.strip() for line in sorted(chosen, key=lambda line: (line.start_s, line.y, line.x))))
     return Fit("ocr", start, end, text, best)
+
+
+def _share(line: OcrLine, lo: float, hi: float) -> float:
+    """The share of [lo, hi] that `line` is on screen for."""
+    return max(0.0, min(line.end_s, hi) - max(line.start_s, lo)) / (hi - lo) if hi > lo else 0.0
