@@ -19,7 +19,6 @@ from streammm.qa.typed import SAME_ROW, typed_into
 from streammm.records import Clip, OcrLine, Word
 
 MAX_SENTENCE_WORDS = 30
-CITED_MIN_S = 0.25  # a clip that shows less of a line than this (and than another clip does) is not where it is cited
 MAX_LABEL_GAP = 0.5  # how far right of a label (fraction of the frame's width) what it labels may be
 
 
@@ -156,7 +155,7 @@ def _lines_of(clip: Clip) -> list[OcrLine]:
 
 
 def _screen_lines(moment: Moment, rank: int, stream: _StreamLines) -> list[Candidate]:
-    """On-screen lines, each cited in the best clip that shows it for a while (_citing; a label, "Resolution:",
+    """On-screen lines, each cited in the clip that shows most of it from its start (_citing; a label, "Resolution:",
     with the value beside it: _values_of) and placed (`at`) as the whole stream saw it; a line that grew in
     place from an earlier line (text being typed, read from every moment's lines of the stream) also gives a
     `typed` candidate for what was added."""
@@ -185,14 +184,11 @@ def _screen_lines(moment: Moment, rank: int, stream: _StreamLines) -> list[Candi
 
 
 def _citing(seen: Sequence[tuple[OcrLine, Clip]]) -> tuple[OcrLine, Clip]:
-    """Of the clips that show a line (best first), the best that shows CITED_MIN_S of it (or as much as any
-    does): a line that came as the best clip ended (its last millisecond) is cited where it is seen."""
-    def seconds(pair: tuple[OcrLine, Clip]) -> float:
-        line, clip = pair
-        return min(line.end_s, clip.end_s) - max(line.start_s, clip.start_s)
-
-    enough = min(CITED_MIN_S, max(seconds(pair) for pair in seen))
-    return next(pair for pair in seen if seconds(pair) >= enough)
+    """The clip a line is cited in, as a sentence is (moments.covering): of the clips that saw it, the one that
+    shows most of it from its start, with the line as that clip saw it. A line that came as the best clip ended
+    (its last millisecond) is cited where it is seen."""
+    clip = covering([c for _, c in seen], min(ln.start_s for ln, _ in seen), max(ln.end_s for ln, _ in seen))
+    return next(pair for pair in seen if pair[1] is clip)
 
 
 def _values_of(label: OcrLine, lines: Sequence[OcrLine]) -> list[OcrLine]:

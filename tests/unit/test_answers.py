@@ -229,7 +229,7 @@ def test_candidates_are_sentences_with_word_times_and_screen_lines():
 
 def test_a_line_is_cited_in_the_best_clip_that_shows_it_not_one_that_ends_as_it_comes():
     """The dev screencast's settings window comes at 3.999 s: the best clip (0-4 s) shows the last millisecond
-    of it; it had been cited 3.999-4.0 s. A clip that shows a quarter second of a line is where it may be cited."""
+    of it; it had been cited 3.999-4.0 s. A line is cited as a sentence is: in the clip that shows most of it from its start."""
     window = OcrLine(3.999, 35.67, "Apply", x=0.76, y=0.75)
     best, next_one = clip("settings", 0.0, 4.0, ocr_lines=(window,)), clip("settings", 2.0, 6.0, ocr_lines=(window,))
     (line,) = [c for c in candidates([Moment("settings", 0.0, 6.0, 1.0, (best, next_one))]) if c.kind == "screen"]
@@ -238,7 +238,7 @@ def test_a_line_is_cited_in_the_best_clip_that_shows_it_not_one_that_ends_as_it_
     held = clip("settings", 0.0, 4.0, ocr_lines=(brief,)), clip("settings", 2.0, 6.0, ocr_lines=(brief,))
     (line,) = [c for c in candidates([Moment("settings", 0.0, 6.0, 1.0, held)]) if c.kind == "screen"]
     assert line.clip is held[1]
-    glimpse = OcrLine(3.85, 3.95, "OK", x=0.5, y=0.5)  # no clip shows a quarter second of it: the best one
+    glimpse = OcrLine(3.85, 3.95, "OK", x=0.5, y=0.5)  # both show all of it: the first (the best) one
     seen = clip("settings", 0.0, 4.0, ocr_lines=(glimpse,)), clip("settings", 2.0, 6.0, ocr_lines=(glimpse,))
     (line,) = [c for c in candidates([Moment("settings", 0.0, 6.0, 1.0, seen)]) if c.kind == "screen"]
     assert line.clip is seen[0]
