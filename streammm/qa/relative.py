@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from streammm.qa.moments import Moment
-from streammm.qa.terms import Terms, asks_typing, tokens
+from streammm.qa.terms import Terms, tokens
 from streammm.qa.when import MEDIA_WORDS, PART, named_time
 
 EVENT_SHARE = 0.5  # a sentence or line with more than this share of the event's words tells the event itself
@@ -77,7 +77,7 @@ class Relative:
     def typed(self) -> bool:
         """Whether the event is something typed ("ls /usr is typed"): its moment is the typing, and after it is
         after the typing is over (qa/typed.py)."""
-        return asks_typing(self.event)
+        return self.event_terms.asks_what_was_typed
 
     @cached_property
     def event_terms(self) -> Terms:

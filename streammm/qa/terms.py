@@ -83,8 +83,9 @@ class Terms:
         weights: dict[str, float] = {}
         for token in tokens(asked.rest if asked else text):
             weights[token] = SOFT if token in STOPWORDS or token in CUE_WORDS else 1.0
-        quoted = any(any(c.isalnum() for c in m.group(1)) for m in QUOTE.finditer(text))
-        quotes = tuple(q for q in (frozenset(stem(t) for t in tokens(m.group(1)) if t not in STOPWORDS) for m in QUOTE.finditer(text)) if q)
+        phrases = [m.group(1) for m in QUOTE.finditer(text)]
+        quoted = any(any(c.isalnum() for c in phrase) for phrase in phrases)
+        quotes = tuple(q for q in (frozenset(stem(t) for t in tokens(phrase) if t not in STOPWORDS) for phrase in phrases) if q)
         return cls(
             weights, quoted=quoted, quotes=quotes, place=asked.place if asked else None, names=_names(asked.rest if asked else text, weights),
             asks_what_was_typed=asks_typing(text),

@@ -81,6 +81,17 @@ def test_a_command_typed_is_found_for_its_typing_not_all_the_seconds_it_stays(se
     assert abs(moment.start_s - 3.7) <= 0.5 and abs(moment.end_s - 5.3) <= 0.5, (moment.start_s, moment.end_s)
 
 
+def test_a_quoted_phrase_shown_bounds_the_moment_from_when_it_came(service):
+    """The screencast's settings panel: ticked, the two monitors become one box, "Mirror Displays", from 28.13 s
+    (the larger set's e31 is labelled 28.13-35.67 s); the check box's label "Mirror displays" stands from 4 s. The
+    quoted phrase is two of seven words, and the best clips (32-37 s) came after the box: the moment had been a
+    2 s stretch of the clip grid at 34-36 s. Asked of the whole video, the label is no answer to when."""
+    moment = top(service, "a single 'Mirror Displays' box instead of two monitors", "display-dual-monitors")
+    assert moment.evidence == "ocr" and abs(moment.start_s - 28.13) <= 0.5 and abs(moment.end_s - 35.67) <= 0.5, (moment.start_s, moment.end_s)
+    whole = top(service, "Mirror displays", "display-dual-monitors")
+    assert whole.start_s > 27.0, (whole.start_s, whole.end_s)
+
+
 def test_which_slide_shows_a_picture_is_the_counter_shown_with_it(service):
     """Every counter says "slide"; the butterfly is on slide 3 (10-15 s). The moment had been 8-20 s, three
     counters, and the answer "slide 2 of 5"."""

@@ -622,12 +622,31 @@ def test_a_line_typed_is_typed_from_its_first_keys_until_what_came_of_it():
     assert typing_span(PROMPT, lines) is None and typing_span(OUTPUT[0], lines) is None, "not typed"
 
 
+def test_typing_on_a_screen_full_of_text_is_still_its_own_seconds():
+    """The load case: 300 lines of a log stand on screen around the prompt. And the bad day: a clock ticks 0.17 s
+    after the command is complete; the typing then ends there, never before the line was complete."""
+    log = [OcrLine(0.0, 8.33, f"kernel: usb {i}-1: new device number {i}", x=0.4, y=0.001 * i) for i in range(300)]
+    assert typing_span(COMMAND, [*log, PROMPT, TYPING, COMMAND, *OUTPUT]) == (3.93, 5.23)
+    clock = [OcrLine(0.0, 4.9, "18:38", x=0.9, y=0.01), OcrLine(4.9, 8.33, "18:39", x=0.9, y=0.01)]
+    start, end = typing_span(COMMAND, [*log, *clock, PROMPT, TYPING, COMMAND, *OUTPUT])
+    assert (start, end) == (3.93, 4.9) and end > COMMAND.start_s
+
+
 def test_asked_when_a_command_is_typed_the_moment_is_its_typing_not_the_seconds_it_stays():
     clips = [clip(t, lines=[ln for ln in (PROMPT, TYPING, COMMAND, *OUTPUT) if ln.start_s < t + 4 and ln.end_s > t], length=4.33 if t == 4 else 4.0) for t in (2.0, 4.0, 0.0)]
     (typed, *_) = fit_moments("someone types the command 'ls /usr' in a terminal", found(*clips), QUERY)
     assert (typed.start_s, typed.end_s) == (3.93, 5.23) and typed.evidence == "ocr"
     (shown, *_) = fit_moments("when is ls /usr shown on the screen?", found(*clips), QUERY)
     assert (shown.start_s, shown.end_s) == (4.73, 8.33), "shown: all the seconds it is on screen"
+
+
+def test_hostile_questions_about_typing_and_quotes_are_read_in_one_pass():
+    """The bad input: 100,000 characters of the words and marks these readers look for (the server refuses a
+    question over 1,000 characters; the readers run alone here)."""
+    assert not asks_typing("type of " * 25_000) and asks_typing("typed " * 20_000)
+    assert not Terms.of("'" * 100_000).quotes and not Terms.of("'a" * 50_000).quotes
+    long_quote = Terms.of("'" + "mirror " * 15_000 + "'")
+    assert long_quote.quotes == (frozenset({"mirror"}),) and long_quote.has_a_quote("Mirror")
 
 
 def test_a_type_of_thing_is_not_typing():
