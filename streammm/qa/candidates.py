@@ -184,11 +184,14 @@ def _screen_lines(moment: Moment, rank: int, stream: _StreamLines) -> list[Candi
 
 
 def _citing(seen: Sequence[tuple[OcrLine, Clip]]) -> tuple[OcrLine, Clip]:
-    """The clip a line is cited in, as a sentence is (moments.covering): of the clips that saw it, the one that
-    shows most of it from its start, with the line as that clip saw it. A line that came as the best clip ended
-    (its last millisecond) is cited where it is seen."""
-    clip = covering([c for _, c in seen], min(ln.start_s for ln, _ in seen), max(ln.end_s for ln, _ in seen))
-    return next(pair for pair in seen if pair[1] is clip)
+    """The clip a line is cited in, as a sentence is (moments.covering): of the clips that saw it when the best
+    clip did (the same text may come again later: another appearance, another line), the one that shows most of
+    it from its start, with the line as that clip saw it. A line that came as the best clip ended (its last
+    millisecond) is cited where it is seen."""
+    first = seen[0][0]
+    same = [(ln, c) for ln, c in seen if ln.start_s <= first.end_s and first.start_s <= ln.end_s]
+    clip = covering([c for _, c in same], min(ln.start_s for ln, _ in same), max(ln.end_s for ln, _ in same))
+    return next(pair for pair in same if pair[1] is clip)
 
 
 def _values_of(label: OcrLine, lines: Sequence[OcrLine]) -> list[OcrLine]:

@@ -244,6 +244,16 @@ def test_a_line_is_cited_in_the_best_clip_that_shows_it_not_one_that_ends_as_it_
     assert line.clip is seen[0]
 
 
+def test_a_line_shown_again_later_is_cited_where_the_best_clip_saw_it():
+    """The news-style video's lower third names each speaker in turn: "SHEILA Texas" at 10.0-10.8 s and again
+    at 14.48-18.0 s. Asked what is there at 0:15, the best clip (14-18 s) saw the second; the citation had
+    gone to the first, whose clip showed more of both together."""
+    earlier, later = OcrLine(10.0, 10.8, "SHEILA Texas", x=0.12, y=0.75), OcrLine(14.48, 18.0, "SHEILA Texas", x=0.12, y=0.75)
+    best, before = clip("news", 14.0, 18.0, ocr_lines=(later,)), clip("news", 8.0, 12.0, ocr_lines=(earlier,))
+    (line,) = [c for c in candidates([Moment("news", 13.0, 17.0, 1.0, (best, before))]) if c.kind == "screen"]
+    assert line.clip is best and (line.start_s, line.end_s) == (14.48, 18.0)
+
+
 def test_text_typed_is_said_once_however_much_of_its_typing_each_moment_saw():
     """The dev terminal: one moment's clips end while "ls /" is on the prompt's line, another's saw "ls /usr"
     typed after "ls /" without the prompt alone (so "usr" was added). The answer to "what was typed?" had been
