@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -157,6 +158,13 @@ def indexed(video: Path, data_dir: Path) -> Iterator[Any]:
         yield QueryService(store, encoder, min_relevance=settings.qa.min_relevance)
     finally:
         store.close()
+
+
+def tutorial_ttml(page: Path) -> str:
+    """The GNOME "Displays" tutorial's captions as a TTML file: the `<tt:tt>` of its gnome-help page's `<media>`
+    (which the page keeps inside a comment), with the `its:` prefix the page declares on its root."""
+    tt = re.search(r"<tt:tt\b.*?</tt:tt>", page.read_text(encoding="utf-8"), re.S).group(0)
+    return tt.replace("<tt:tt ", '<tt:tt xmlns:its="http://www.w3.org/2005/11/its" ', 1)
 
 
 def extractive_answer(service: Any, question: str) -> str:

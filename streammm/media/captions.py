@@ -1,5 +1,5 @@
-"""A file's text subtitle track (SRT, ASS/SSA, WebVTT, MP4 timed text), or a subtitle file beside it, read
-as timed lines of text.
+"""A file's text subtitle track (SRT, ASS/SSA, WebVTT, MP4 timed text), or a subtitle file beside it (those,
+or TTML: media/ttml.py), read as timed lines of text.
 
 Subtitles are exact timed evidence of what was said (or written): each cue becomes an OcrLine, a line of
 text shown from its start to its end at the bottom centre of the picture, where players show it. The
@@ -21,12 +21,14 @@ from typing import Any, NamedTuple
 import av
 
 from streammm.media.reading import demuxed
+from streammm.media.ttml import MAX_TTML_BYTES, TtmlError, ttml_cues
 from streammm.records import OcrLine
 
 log = logging.getLogger(__name__)
 
 TEXT_CODECS = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text", "microdvd", "subviewer", "jacosub", "realtext", "sami", "mpl2", "pjs", "vplayer", "stl"})
-SIDECAR_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
+TTML_SUFFIXES = (".ttml", ".dfxp")  # TTML subtitle files, which FFmpeg cannot read (media/ttml.py reads them)
+SIDECAR_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa", *TTML_SUFFIXES)
 CAPTION_X, CAPTION_Y = 0.5, 0.9  # where players show subtitles: bottom centre (OcrLine.x / .y)
 UNTIMED_CUE_S = 4.0  # how long a cue without a duration shows, at most (until the next cue otherwise)
 MAX_CUE_S = 60.0  # a longer cue is a damaged duration: it shows until the next cue, at most UNTIMED_CUE_S
@@ -82,8 +84,8 @@ def read_captions(path: str | Path) -> tuple[OcrLine, ...]:
 
 
 def sidecar_files(path: str | Path) -> list[Path]:
-    """Subtitle files beside a media file that players would load with it: `NAME.srt` (.vtt, .ass, .ssa),
-    then `NAME.LANGUAGE.srt` and the like, in name order. None for a URL."""
+    """Subtitle files beside a media file that players would load with it: `NAME.srt` (.vtt, .ass, .ssa, .ttml,
+    .dfxp), then `NAME.LANGUAGE.srt` and the like, in name order. None for a URL."""
     media = Path(str(path))
     if not media.is_file():
         return []
@@ -105,6 +107,8 @@ def _read_track(path: str | Path, name: str, *, from_start: bool) -> tuple[OcrLi
     """The cues of `path`'s text subtitle track; None where it has none. A subtitle file counts from 0, a
     media file `from_start` (its container's start time). Text that is not UTF-8 (an old SRT file, most often
     Windows-1252) is refused by the decoder: the track is read again as Windows-1252."""
+    if Path(str(path)).suffix.lower() in TTML_SUFFIXES:
+        return _read_ttml(Path(str(path)), name)
     track = _decode_track(path, name, from_start=from_start)
     if track is None:
         return None
@@ -117,6 +121,23 @@ def _read_track(path: str | Path, name: str, *, from_start: bool) -> tuple[OcrLi
     cues = with_ends(track.timed)
     log.info("%s: %d subtitle cues read from %s", name, len(cues), track.what)
     return cues
+
+
+def _read_ttml(path: Path, name: str) -> tuple[OcrLine, ...] | None:
+    """The cues of a TTML subtitle file (counting from 0); None where it cannot be read as one (logged)."""
+    try:
+        if path.stat().st_size > MAX_TTML_BYTES:
+            raise TtmlError(f"{path.stat().st_size:,} bytes: larger than the {MAX_TTML_BYTES:,} a subtitle file may be")
+        cues = ttml_cues(path.read_bytes())
+    except (OSError, TtmlError) as exc:
+        log.warning("%s: its subtitles could not be read (%s)", name, exc)
+        return None
+    if cues.skipped:
+        log.warning("%s: skipped %d cues whose times could not be read", name, cues.skipped)
+    timed = [(start_s, None if end_s is None else end_s - start_s, clean_text(text)) for start_s, end_s, text in cues.timed]
+    lines = with_ends([cue for cue in timed if cue[2]])
+    log.info("%s: %d subtitle cues read from the TTML file", name, len(lines))
+    return lines
 
 
 def _decode_track(path: str | Path, name: str, *, from_start: bool, charset: str | None = None) -> _Track | None:
