@@ -439,7 +439,8 @@ def say(candidate: Candidate, citation: Citation, *, place: Place | None = None)
         where = "the screen"
         if place is not None and at is not None and min(at.x, at.y) >= 0 and place.holds(at.x, at.y):  # known to be there
             where = f"{place.name} of the screen"
-        return f"At {citation.tag} {where} shows: “{text}”."
+        stop = "" if text.endswith((".", "!", "?", "…")) else "."  # “... box.” is the sentence's end
+        return f"At {citation.tag} {where} shows: “{text}”{stop}"
     if candidate.kind == "typed":
         return f"At {citation.tag} “{text}” is typed on screen (the line reads “{candidate.line.strip()}”)."
     return f"At {citation.tag} the frames show: {text}."

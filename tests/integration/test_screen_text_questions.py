@@ -85,7 +85,7 @@ def answer(service: QueryService, question: str) -> str:
 )
 def test_a_question_about_a_place_on_screen_is_answered_with_the_line_there(service, question, said):
     text = answer(service, question)
-    first = text.split("”.")[0] + "”"
+    first = text.split(" At [")[0].removesuffix(".")  # the first sentence, without its own full stop
     assert first.startswith("At [news @ ") and first.endswith(said), text
 
 
