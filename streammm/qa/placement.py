@@ -12,7 +12,8 @@ Only a place said as a place counts: "at the top", "on the left", "the top right
 screen", "the top bar", "the lower third", "the subtitles", "a corner of the frame". "The top player", "turn
 left", "the right answer", "in the corner of the room", "at the top of the hour" and "in the middle of the
 video" (a time) name none; nor does "the bottom line" where nothing asks what the screen shows ("what is the
-speaker's bottom line?").
+speaker's bottom line?"), nor "the top bar" (a title, menu, status or task bar) handled as a thing ("dragging the
+top bar over to the other monitor").
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def asked_place(question: str) -> Asked | None:
     spans: list[tuple[int, int]] = []
     for found in _PLACE.finditer(question):
         groups = {k: v.lower() for k, v in found.groupdict().items() if v}
-        if _bottom_line_idiom(question, found):
+        if _bottom_line_idiom(question, found) or _a_bar_handled(question, found):
             continue
         for key in ("v", "row", "bar"):
             if key in groups:
@@ -168,6 +169,20 @@ def _bottom_line_idiom(question: str, found: re.Match[str]) -> bool:
     bottom line say?", "the bottom line of text on the slide")."""
     said = found.group(0)
     if not _BOTTOM_LINE.fullmatch(said.strip()):
+        return False
+    return not _SHOWN_CUES.search(question)
+
+
+_BAR = re.compile(r"(?:top|bottom|upper|lower|uppermost|topmost|bottommost|lowest|title|menu|status|task)[\s-]*bar$", re.I)
+
+
+def _a_bar_handled(question: str, found: re.Match[str]) -> bool:
+    """Whether "the top bar" (a title, menu, status or task bar) is a thing handled, not a place whose text is
+    asked for ("dragging the top bar over to the other monitor", "when does she click the menu bar?"): not said
+    as a place ("in the top bar") and nothing in the question asks what is on screen ("what does the top bar
+    say?", "the time shown on the top bar")."""
+    said = found.group(0).strip()
+    if not _BAR.search(said) or re.match(_AT, said, re.I):
         return False
     return not _SHOWN_CUES.search(question)
 

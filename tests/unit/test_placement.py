@@ -25,6 +25,7 @@ from tests.unit.test_answers import KeywordEncoder
         ("what is written in the top left corner?", "the top left corner", "what is written ?"),
         ("the upper-right corner logo", "the top right corner", "the logo"),
         ("what does the clock in the top bar say?", "the top", "what does the clock say?"),
+        ("the time shown on the top bar", "the top", "the time shown"),
         ("what do the subtitles say when he enters?", "the bottom", "what do the say when he enters?"),
         ("the name in the lower third", "the lower third", "the name"),
         ("what is on the right-hand side of the screen?", "the right", "what is ?"),
@@ -56,6 +57,9 @@ def test_a_place_on_screen_is_read_from_the_question_and_its_words_left_out(ques
         "what is the speaker's bottom line?",  # the idiom: nothing asks what the screen shows
         "the bottom line is that we need more money",
         "what is the bottom line of the speech?",
+        "dragging the top bar over to make the other monitor the main one",  # a bar handled, not a place
+        "when does she click the menu bar?",
+        "the title bar is dragged to the right",
     ],
 )
 def test_words_that_do_not_say_a_place_on_screen_name_none(question):
