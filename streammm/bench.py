@@ -18,7 +18,7 @@ from streammm.paths import shared_media
 
 PERCEPTION_MEDIA = ("derived/narrated_slideshow.mp4", "video/display-dual-monitors.webm")
 PIPELINE_MEDIA = "derived/narrated_slideshow.mp4"  # speech, on-screen text and pictures: every modality works
-TEXT_HEAVY = "text-heavy"  # --media keyword: slides and scrolling credits made for the run (media/synthetic.py)
+TEXT_HEAVY = "text-heavy"  # --media keyword: slides and scrolling credits made for the run (media/text_heavy.py)
 STAGES = ("decode", "vision", "ocr", "speech")
 COST_CORES = (2, 8, 16, 64)  # machines the cost model projects to (2: this dev machine)
 UTILISATION = 0.8  # share of a machine's CPU the projection lets perception use
@@ -31,7 +31,7 @@ def bench_media(media: list[str] | None, text_heavy_s: float = 120.0) -> Iterato
     if not media or TEXT_HEAVY not in media:
         yield media
         return
-    from streammm.media.synthetic import write_text_heavy
+    from streammm.media.text_heavy import write_text_heavy
 
     with tempfile.TemporaryDirectory(prefix="streammm-bench-") as scratch:
         print(f"making a {text_heavy_s:g} s text-heavy video (slides and scrolling credits) ...", file=sys.stderr, flush=True)

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from streammm.media.synthetic import slide_text, write_text_heavy
+from streammm.media.text_heavy import slide_text, write_text_heavy
 from streammm.stages.ocr import line_key
 from tests.conftest import extractive_answer, indexed
 

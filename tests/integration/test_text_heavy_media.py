@@ -1,4 +1,4 @@
-"""The text-heavy video of `streammm bench ... --media text-heavy` (media/synthetic.py write_text_heavy):
+"""The text-heavy video of `streammm bench ... --media text-heavy` (media/text_heavy.py write_text_heavy):
 slides that change and credits that scroll, made here short (12 s: 6 s of slides, 6 s of credits). It must
 last what was asked, have a keyframe every 2 s (so segments stay short), and the real OCR engine must read
 each slide's title while that slide is up and the credit names as they scroll into view."""
@@ -14,7 +14,7 @@ import pytest
 
 from streammm.media.probe import probe
 from streammm.media.segments import longest_keyframe_gap_s
-from streammm.media.synthetic import TextHeavy, credit_line, credits_in_view, slide_text, text_heavy_screen, write_text_heavy
+from streammm.media.text_heavy import TextHeavy, credit_line, credits_in_view, slide_text, text_heavy_screen, write_text_heavy
 from streammm.stages.ocr import line_key
 
 pytestmark = pytest.mark.integration

@@ -29,7 +29,8 @@ from streammm.ingest.sources import file_segments
 from streammm.media.captions import CAPTION_X, CAPTION_Y, read_captions
 from streammm.media.frames import FrameSampler
 from streammm.media.segments import iter_segments
-from streammm.media.synthetic import with_subtitles, write_text_heavy
+from streammm.media.synthetic import with_subtitles
+from streammm.media.text_heavy import write_text_heavy
 from streammm.models.registry import Models
 from streammm.models.runtime import InferencePool
 from streammm.paths import shared_media
