@@ -28,9 +28,16 @@ _CARDINALS = {word: str(n) for n, word in enumerate(_NUMBERS.split()) if word !=
     word: str(10 * n) for n, word in enumerate(_TENS.split(), start=2)
 }
 # Ordinals from "third": "the third slide" is the one whose counter reads 3 ("3/5", "slide 3 of 5"). Not "first"
-# (an order asked: qa/when.py) nor "second" (a unit of time).
+# (an order asked: qa/when.py) nor "second" (a unit of time), except "second" before a thing that is counted
+# ("the second slide", "the second step": COUNTED); "3rd" and "2nd" are their digits.
 _ORDINALS = "third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth"
 NUMBER_WORDS = _CARDINALS | {word: str(n) for n, word in enumerate(_ORDINALS.split(), start=3)}
+COUNTED = frozenset(
+    "slide page card chapter step section item point bullet line row column question picture photo image shot scene "
+    "tab option entry paragraph verse round level lap screen monitor display window dialog speaker".split()
+)
+_SECOND_THING = re.compile(rf"\bsecond\s+(?:{'|'.join(sorted(COUNTED))})\b", re.I)
+_ORDINAL_DIGITS = re.compile(r"([1-9]\d?)(?:st|nd|rd|th)")
 REVERSED_COST = 0.25  # share of a spoken run's match lost when all its query word pairs come reversed
 STOPWORDS = frozenset(
     "a an the is are was were be been do does did what when where who whom which why how that this these those of in on "
@@ -221,13 +228,28 @@ def asks_typing(text: str) -> bool:
     return bool(_ASKS_TYPED.search(text)) and not _NOT_TYPED.search(text)
 
 
+def counter_index(text: str) -> int | None:
+    """The place a counter line shows ("slide 4 of 5", "4/5", "Page 3": 4, 4, 3): its first number, where
+    the line is only numbers and the names of counted things (COUNTED); None for any other line ("Costs fell
+    90% since 2010", a timecode "00:00:05:00")."""
+    words = tokens(text)
+    numbers = [int(w) for w in words if w.isdecimal()]
+    if not numbers or numbers[0] == 0 or any(not (w.isdecimal() or w in COUNTED or w == "of") for w in words):
+        return None
+    return numbers[0]
+
+
 def with_number_forms(text: str) -> str:
     """`text` followed by the other form of each number it names ("eleven" → "11", "4" → "four"), for a
     full-text search: speech recognition and on-screen text write numbers either way, and BM25 matches
     words as written ("the timecode shows eleven seconds" finds "00:00:11:00"; a digit also with the zero a
     clock or a timecode writes it with: "7 seconds" finds "00:00:07:00")."""
     lower = text.lower()
-    extra = dict.fromkeys(NUMBER_WORDS[w] for w in re.findall(r"[^\W_]+", lower) if w in NUMBER_WORDS)
+    words = re.findall(r"[^\W_]+", lower)
+    extra = dict.fromkeys(NUMBER_WORDS[w] for w in words if w in NUMBER_WORDS)
+    # "the second slide", "the 3rd step": the counter shows "2/5", "Step 3"
+    extra.update(dict.fromkeys(["2"] if _SECOND_THING.search(lower) else []))
+    extra.update(dict.fromkeys(m[1] for w in words if (m := _ORDINAL_DIGITS.fullmatch(w))))
     # A number standing alone, not a part of a time, a timecode, a version or a path ("00:00:03:12", "2.5").
     alone = _ALONE_NUMBER.findall(lower)
     extra.update(dict.fromkeys(_DIGITS_WORDS[n] for n in alone if n in _DIGITS_WORDS))
@@ -273,9 +295,15 @@ def shown_tokens(text: str) -> tuple[str, ...]:
 
 def _words(text: str) -> list[tuple[str, bool]]:
     out = []
-    for raw, ellipsis in TOKEN.findall(text.lower()):
+    found = TOKEN.findall(text.lower())
+    for i, (raw, ellipsis) in enumerate(found):
         if len(raw) == 1 and not raw.isdigit():
             continue
+        if raw == "second" and i + 1 < len(found) and found[i + 1][0] in COUNTED:
+            raw = "2"  # "the second slide"; not "a second", "the second half"
+        ordinal = _ORDINAL_DIGITS.fullmatch(raw)
+        if ordinal:
+            raw = ordinal[1]  # "the 3rd slide"
         if raw[:1] == "0" and len(raw) > 1 and raw.isdecimal():
             raw = raw.lstrip("0") or "0"  # "07" of a clock or a timecode is 7
         size = _SIZE.fullmatch(raw)

@@ -20,6 +20,7 @@ from streammm.qa.typed import typed_into
 from streammm.qa.extractive import QUANTITY_BONUS, RANK_BONUS, WORD_BONUS, ExtractiveAnswerer, relevance_shares, score_candidates
 from streammm.qa.llm import CitationRewriter, LlmAnswerer, label_evidence
 from streammm.qa.moments import Moment
+from streammm.qa.terms import counter_index
 from streammm.records import Clip, OcrLine, Word
 
 
@@ -341,6 +342,31 @@ def test_what_a_far_weaker_moment_holds_answers_after_the_best_moments_evidence(
     assert done.text.startswith("At [deck @ 00:16–00:24] the top of the screen shows: “Wind Power”."), done.text
     assert "Summary" not in done.text, done.text  # far weaker: not said
     assert relevance_shares([replace(m, relevance=0.0) for m in moments]) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "index"),
+    [("slide 4 of 5", 4), ("4/5", 4), ("5／5", 5), ("Page 3", 3), ("Step 2 of 7", 2),
+     ("• Costs fell 90% since 2010", None), ("00:00:05:00", None), ("Renewable Energy 101", None), ("", None)],
+)
+def test_a_counter_line_shows_its_place(text, index):
+    assert counter_index(text) == index
+
+
+def test_a_slide_asked_for_by_its_number_is_answered_from_that_slide_only():
+    """"What animal is on the second slide?" of the narrated slideshow found slide 2 first, then slides 4 and 3
+    (nothing matches "animal" on screen): each was answered, counters naming other slides included. A moment
+    whose counter shows another slide is another slide's; with none showing the one asked for, all are kept."""
+    def slide(n: int, start: float, relevance: float, tags: tuple[str, ...]) -> Moment:
+        lines = (OcrLine(start, start + 5, "Sense and Sensibility, chapter one", x=0.5, y=0.05), OcrLine(start, start + 5, f"slide {n} of 5", x=0.5, y=0.95))
+        return Moment("slides", start, start + 5, 1.0, (clip("slides", start, start + 5, ocr_lines=lines, tags=tags),), relevance=relevance, evidence="ocr")
+
+    moments = [slide(2, 5.0, 0.4, ("espresso", "cup")), slide(4, 15.0, 0.39, ("fox squirrel",)), slide(3, 10.0, 0.38, ("monarch",))]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "what animal is on the second slide?", moments)
+    assert {(c.start_s, c.end_s) for c in done.citations} <= {(5.0, 10.0)} and done.citations, done.text
+    assert "slide 4" not in done.text and "slide 3" not in done.text and "squirrel" not in done.text, done.text
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "what animal is on the ninth slide?", moments)
+    assert done.citations, done.text  # no moment shows slide 9: none is left out
 
 
 def test_a_line_shares_the_questions_words_by_stem():

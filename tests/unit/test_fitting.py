@@ -327,6 +327,10 @@ def test_numbers_are_searched_in_both_forms():
     assert with_number_forms("the third slide") == "the third slide 3 03" and with_number_forms("slide 3") == "slide 3 three 03"
     assert tokens("the fifth slide") == ("the", "5", "slide") and Terms.of("the tenth page").numbers == {10}
     assert tokens("the first and second slides") == ("the", "first", "and", "second", "slides")  # an order, a unit
+    # "second" before a thing that is counted is its number too, and "3rd" is 3; "a second" and "the second half" are not
+    assert tokens("the second slide") == ("the", "2", "slide") and Terms.of("what is on the 3rd page?").numbers == {3}
+    assert tokens("wait a second, the second half") == ("wait", "second", "the", "second", "half")
+    assert with_number_forms("the second step") == "the second step 2 02" and with_number_forms("the 3rd slide") == "the 3rd slide 3 03"
     hostile = "4:" * 100_000 + " eleven" * 50_000  # 450,000 characters: one pass, each form added once
     assert with_number_forms(hostile) == hostile + " 11"
     assert Terms.of("configuration").match_shown("x" * 100_000) is None  # a long token is compared once, in one pass
