@@ -339,7 +339,7 @@ def test_a_camera_frozen_for_8_s_loses_no_media_over_tcp(node, media, tmp_path):
     around it holding frames [12, 13, 14] and [14, 16, 17]). The DEBUG lines of a run on 2026-12-03 showed
     why: the segments after the stall started microseconds after the grid (15.00001 s, logged as 15.000),
     and the sampler took that segment's first instant to be 16 s while the segment before ended short of
-    15 s. Fixed in media/frames.py (ON_INSTANT_S; tests/unit/test_frame_planning.py reproduces it). Five
+    15 s. Fixed in media/frame_grid.py (ON_INSTANT_S; tests/unit/test_frame_planning.py reproduces it). Five
     full runs since (four here, one CI landing) saw every second: a second without a frame fails it again,
     with the frames and the node's video lines."""
     # The file's own H.264 and AAC: a server that re-encodes would drop late frames itself (GStreamer QoS)

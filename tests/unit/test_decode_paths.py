@@ -15,7 +15,8 @@ import pytest
 from streammm.bus.codec import decode_segment, encode_segment, pack, unpack
 from streammm.config import MediaConfig
 from streammm.errors import MediaError
-from streammm.media.frames import FrameSampler, _Picker, plan_frames, sample_frames
+from streammm.media.frame_grid import plan_frames
+from streammm.media.frames import FrameSampler, _Picker, sample_frames
 from streammm.media.reading import decoded
 from streammm.media.segments import iter_segments
 from streammm.media.synthetic import Case, missing_encoders, write_case
@@ -153,7 +154,7 @@ def test_decord_failure_is_remembered_per_stream(monkeypatch: pytest.MonkeyPatch
         raise MediaError("cannot decode video: broken metadata")
         yield  # a generator, as the real one
 
-    monkeypatch.setattr(frames, "_decord_frames", failing_decord)
+    monkeypatch.setattr(frames, "decord_frames", failing_decord)
     sampler = FrameSampler(MediaConfig(decoder="decord", shot_detect_fps=0))
     for _ in range(3):
         assert [f.t_s for f in sampler.frames(str(path), key="cam")] == [0.0, 1.0]

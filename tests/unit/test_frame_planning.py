@@ -4,7 +4,9 @@ import av
 import numpy as np
 
 from streammm.config import MediaConfig
-from streammm.media.frames import _check_grid, _decode, plan_frames, pyav_planned_frames
+from streammm.media.decord_frames import _decode
+from streammm.media.frame_grid import plan_frames
+from streammm.media.frames import _check_grid, pyav_planned_frames
 
 
 def test_grid_frames_sit_on_the_stream_timeline_and_probes_fill_between():
