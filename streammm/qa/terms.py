@@ -32,9 +32,8 @@ _CARDINALS = {word: str(n) for n, word in enumerate(_NUMBERS.split()) if word !=
 # ("the second slide", "the second step": COUNTED); "3rd" and "2nd" are their digits.
 _ORDINALS = "third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth"
 NUMBER_WORDS = _CARDINALS | {word: str(n) for n, word in enumerate(_ORDINALS.split(), start=3)}
-COUNTED = frozenset(
-    "slide page card chapter step section item point bullet line row column question picture photo image shot scene "
-    "tab option entry paragraph verse round level lap screen monitor display window dialog speaker".split()
+COUNTED = frozenset(  # things shown with their number ("slide 3 of 5", "Step 2", "Chapter 4"); not a card (its value)
+    "slide page chapter step section part question round level lap episode lesson exercise verse stage phase".split()
 )
 _SECOND_THING = re.compile(rf"\bsecond\s+(?:{'|'.join(sorted(COUNTED))})\b", re.I)
 _ORDINAL_DIGITS = re.compile(r"([1-9]\d?)(?:st|nd|rd|th)")
