@@ -29,8 +29,7 @@ _CARDINALS = {word: str(n) for n, word in enumerate(_NUMBERS.split()) if word !=
 }
 # Ordinals from "third": "the third slide" is the one whose counter reads 3 ("3/5", "slide 3 of 5"). Not "first"
 # (an order asked: qa/when.py) nor "second" (a unit of time), except "second" before a thing that is counted
-# ("the second slide", "the second step": COUNTED); "3rd" and "2nd" are their digits; "one" after such a thing
-# is 1 ("Chapter One").
+# ("the second slide", "the second step": COUNTED); "3rd" and "2nd" are their digits.
 _ORDINALS = "third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth"
 NUMBER_WORDS = _CARDINALS | {word: str(n) for n, word in enumerate(_ORDINALS.split(), start=3)}
 COUNTED = frozenset(  # things shown with their number ("slide 3 of 5", "Step 2", "Chapter 4"); not a card (its value)
@@ -301,8 +300,6 @@ def _words(text: str) -> list[tuple[str, bool]]:
             continue
         if raw == "second" and i + 1 < len(found) and found[i + 1][0] in COUNTED:
             raw = "2"  # "the second slide"; not "a second", "the second half"
-        elif raw == "one" and i > 0 and found[i - 1][0] in COUNTED:
-            raw = "1"  # "Chapter One" is chapter 1; not "no one", "the one who"
         ordinal = _ORDINAL_DIGITS.fullmatch(raw)
         if ordinal:
             raw = ordinal[1]  # "the 3rd slide"

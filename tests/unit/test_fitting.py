@@ -330,7 +330,6 @@ def test_numbers_are_searched_in_both_forms():
     # "second" before a thing that is counted is its number too, and "3rd" is 3; "a second" and "the second half" are not
     assert tokens("the second slide") == ("the", "2", "slide") and Terms.of("what is on the 3rd page?").numbers == {3}
     assert tokens("wait a second, the second half") == ("wait", "second", "the", "second", "half")
-    assert tokens("Chapter One, no one") == ("chapter", "1", "no", "one") and Terms.of("when does chapter 1 start?").match("1") == "1"
     assert with_number_forms("the second step") == "the second step 2 02" and with_number_forms("the 3rd slide") == "the 3rd slide 3 03"
     hostile = "4:" * 100_000 + " eleven" * 50_000  # 450,000 characters: one pass, each form added once
     assert with_number_forms(hostile) == hostile + " 11"
