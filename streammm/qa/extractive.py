@@ -22,6 +22,7 @@ import numpy as np
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
 from streammm.qa.candidates import Candidate, candidates, content_words
+from streammm.qa.counters import asks_how_many_counted, counted_total, counter_total, on_the_counted
 from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_words, occurrences
 from streammm.qa.fitting import MIN_MATCH
 from streammm.qa.listing import LISTED, asks_list, listed_kind, listed_text
@@ -34,7 +35,7 @@ from streammm.qa.relative import Relative, relative_event, tells_the_event
 from streammm.qa.slides import reads_screen, shown_with
 from streammm.qa.speakers import asks_who, named_while
 from streammm.qa.speech_fit import described, fit_speech
-from streammm.qa.terms import Terms, asks_typing, counter_index, stem, tokens
+from streammm.qa.terms import Terms, asks_typing, stem, tokens
 from streammm.qa.vectors import remembering
 from streammm.qa.when import EDGE_S, first_or_last_thing, named_time, occurrence, without_part
 from streammm.records import OcrLine
@@ -95,6 +96,14 @@ class ExtractiveAnswerer:
             yield Delta(text)
             yield Done(text, citations, self.name)
             return
+        counter = counted_total(candidates(moments)) if asks_how_many_counted(question) else None
+        if counter is not None:
+            # "How many slides are there?": as many as the counter says ("slide 5 of 5"), cited where it says it.
+            citation = evidence.cite(counter.clip, counter.start_s, counter.end_s)
+            text = f"{counter_total(counter.text)}, as the counter shows. {say(counter, citation)}"
+            yield Delta(text)
+            yield Done(text, (citation,), self.name)
+            return
         picked, place = await self._run(self.pick, question, moments)
         if not picked:
             yield Delta(NOTHING_FOUND)
@@ -127,7 +136,7 @@ class ExtractiveAnswerer:
         scoring within SCORE_MARGIN of the best; for an overview, one per moment in time order (overview_of).
         And the place on screen the answer is asked for (place_asked), which the answer's sentences say."""
         found = _telling(candidates(moments), content_words(question))
-        found = _on_the_counted(found, Terms.of(question).numbers)
+        found = on_the_counted(found, Terms.of(question).numbers)
         reading = reads_screen(question)
         if Terms.of(question).asks_for_words:  # "when does the word amiable appear?": words said or shown, not the frames' tags
             found = [c for c in found if c.kind != "frames"] or found
@@ -371,18 +380,6 @@ def _telling(found: list[Candidate], asked: set[str]) -> list[Candidate]:
         return bool(said & asked or len(said) >= MIN_PIECE_WORDS) and not told_elsewhere(piece)
 
     return [c for c in found if not c.partial or tells(c)]
-
-
-def _on_the_counted(found: list[Candidate], wanted: frozenset[int]) -> list[Candidate]:
-    """Where the question names a slide, a page or a step by its number ("what animal is on the second slide?"),
-    the candidates of moments whose counter shows another one ("slide 4 of 5") are another slide's: left out,
-    where a moment's counter shows the one asked for (or none does)."""
-    if not wanted:
-        return found
-    shows = [(c.moment_rank, counter_index(c.text)) for c in found if c.kind == "screen"]
-    other = {rank for rank, index in shows if index is not None and index not in wanted}
-    other -= {rank for rank, index in shows if index in wanted}
-    return [c for c in found if c.moment_rank not in other] or found
 
 
 def place_asked(question: str, around: Relative | None) -> Place | None:

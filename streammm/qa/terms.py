@@ -227,17 +227,6 @@ def asks_typing(text: str) -> bool:
     return bool(_ASKS_TYPED.search(text)) and not _NOT_TYPED.search(text)
 
 
-def counter_index(text: str) -> int | None:
-    """The place a counter line shows ("slide 4 of 5", "4/5", "Page 3": 4, 4, 3): its first number, where
-    the line is only numbers and the names of counted things (COUNTED); None for any other line ("Costs fell
-    90% since 2010", a timecode "00:00:05:00")."""
-    words = tokens(text)
-    numbers = [int(w) for w in words if w.isdecimal()]
-    if not numbers or numbers[0] == 0 or any(not (w.isdecimal() or w in COUNTED or w == "of") for w in words):
-        return None
-    return numbers[0]
-
-
 def with_number_forms(text: str) -> str:
     """`text` followed by the other form of each number it names ("eleven" → "11", "4" → "four"), for a
     full-text search: speech recognition and on-screen text write numbers either way, and BM25 matches

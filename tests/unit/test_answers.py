@@ -20,7 +20,7 @@ from streammm.qa.typed import typed_into
 from streammm.qa.extractive import QUANTITY_BONUS, RANK_BONUS, WORD_BONUS, ExtractiveAnswerer, relevance_shares, score_candidates
 from streammm.qa.llm import CitationRewriter, LlmAnswerer, label_evidence
 from streammm.qa.moments import Moment
-from streammm.qa.terms import counter_index
+from streammm.qa.counters import counter_index, counter_total
 from streammm.records import Clip, OcrLine, Word
 
 
@@ -351,6 +351,31 @@ def test_what_a_far_weaker_moment_holds_answers_after_the_best_moments_evidence(
 )
 def test_a_counter_line_shows_its_place(text, index):
     assert counter_index(text) == index
+    assert counter_total(text) == ({"slide 4 of 5": 5, "4/5": 5, "5／5": 5, "Step 2 of 7": 7}.get(text))
+
+
+def test_how_many_slides_there_are_is_what_the_counter_says():
+    """"How many slides are there?" of the slideshow had been answered with three counters ("slide 5 of 5",
+    "slide 2 of 5", "slide 1 of 5") and no number. The counter says how many, cited where it does; without a
+    counter that says "of N" (a deck numbered "Page 3"), the answer is what it was."""
+    def slide(n: int, start: float, counter: str) -> Moment:
+        lines = (OcrLine(start, start + 5, "Sense and Sensibility, chapter one", x=0.5, y=0.05), OcrLine(start, start + 5, counter, x=0.5, y=0.95))
+        return Moment("slides", start, start + 5, 1.0, (clip("slides", start, start + 5, ocr_lines=lines),), relevance=0.5, evidence="ocr")
+
+    moments = [slide(2, 5.0, "slide 2 of 5"), slide(5, 20.0, "slide 5 of 5"), slide(1, 0.0, "slide 1 of 5")]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "how many slides are there?", moments)
+    assert done.text == "5, as the counter shows. At [slides @ 00:20–00:25] the screen shows: “slide 5 of 5”.", done.text
+    assert [(c.start_s, c.end_s) for c in done.citations] == [(20.0, 25.0)]
+    pages = [slide(3, 10.0, "Page 3"), slide(1, 0.0, "Page 1")]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "how many pages are there?", pages)
+    assert not done.text[:1].isdigit(), done.text
+    dated = [slide(1, 0.0, "12/25"), slide(2, 5.0, "Page 2")]  # a date shown once is no counter
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "how many pages are there?", dated)
+    assert "25" not in done.text.split("At [")[0], done.text
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "how many slides are there?", moments[:1] + moments[2:])  # 2/5, 1/5
+    assert done.text.startswith("5, as the counter shows. At [slides @ 00:05–00:10]"), done.text
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "how many times is slide said?", moments)
+    assert "as the counter shows" not in done.text  # a count of times: qa/counting.py
 
 
 def test_a_slide_asked_for_by_its_number_is_answered_from_that_slide_only():
