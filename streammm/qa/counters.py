@@ -1,9 +1,12 @@
 """Counters on screen: a slide, page or step counter ("slide 4 of 5", "4/5", "Page 3") says which one is shown
-and, where it says "of 5", how many there are.
+and, where it says "of 5", how many there are; a timecode, a clock or a countdown is a line whose states differ
+only by their numbers.
 
 A question that names one by its number ("what animal is on the second slide?") is answered from the moments
-whose counter shows that one (on_the_counted); one that asks how many there are ("how many slides are there?")
-by the highest total a counter shows (counted_total). Pure functions; no I/O.
+whose counter shows that one (on_the_counted), and with the state of a line that names its numbers
+(the_state_asked: "the timecode reads 00:00:07:00" is not also answered with "00:00:02:00"); one that asks how
+many there are ("how many slides are there?") by the highest total a counter shows (counted_total). Pure
+functions; no I/O.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Sequence
 from streammm.qa.candidates import Candidate
 from streammm.qa.terms import COUNTED, tokens
 
+_DIGITS = re.compile(r"\d+")
 _HOW_MANY = re.compile(rf"\bhow\s+many\s+(?P<thing>{'|'.join(sorted(COUNTED))})s\b", re.I)
 
 
@@ -51,6 +55,30 @@ def on_the_counted(found: list[Candidate], wanted: frozenset[int]) -> list[Candi
     other = {rank for rank, index in shows if index is not None and index not in wanted}
     other -= {rank for rank, index in shows if index in wanted}
     return [c for c in found if c.moment_rank not in other] or found
+
+
+def the_state_asked(found: list[Candidate], asked: tuple[int, ...]) -> list[Candidate]:
+    """Of lines shown that are alike but for their numbers (a timecode's, a countdown's, a counter's states: the
+    same text with the digits taken out), the ones whose numbers are those the question names (`asked`: its
+    numbers other than 0, in order), where one of them is: "on-screen timecode reads 00:00:07:00" had also been
+    answered with "00:00:00:00" and "00:00:02:00", "slide 1 of 5" with "slide 5 of 5". Other candidates stay."""
+    if not asked:
+        return found
+    states: dict[str, list[Candidate]] = {}
+    for c in found:
+        if c.kind == "screen" and _DIGITS.search(c.text):
+            states.setdefault(_DIGITS.sub("#", c.text.lower()).strip(), []).append(c)
+    others: set[int] = set()
+    for alike in states.values():
+        named = [c for c in alike if _numbers(c.text) == asked]
+        if named and len(alike) > len(named):
+            others |= {id(c) for c in alike if c not in named}
+    return [c for c in found if id(c) not in others]
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    """A line's numbers other than 0 (a timecode's empty fields), in order."""
+    return tuple(n for n in map(int, _DIGITS.findall(text)) if n != 0)
 
 
 def asks_how_many_counted(question: str) -> bool:

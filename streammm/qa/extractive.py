@@ -22,7 +22,7 @@ import numpy as np
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
 from streammm.qa.candidates import Candidate, candidates, content_words
-from streammm.qa.counters import asks_how_many_counted, counted_total, counter_total, on_the_counted
+from streammm.qa.counters import asks_how_many_counted, counted_total, counter_total, on_the_counted, the_state_asked
 from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_words, occurrences
 from streammm.qa.fitting import MIN_MATCH
 from streammm.qa.listing import LISTED, asks_list, listed_kind, listed_text
@@ -137,6 +137,7 @@ class ExtractiveAnswerer:
         And the place on screen the answer is asked for (place_asked), which the answer's sentences say."""
         found = _telling(candidates(moments), content_words(question))
         found = on_the_counted(found, Terms.of(question).numbers)
+        found = the_state_asked(found, tuple(n for t in tokens(question) if t.isdecimal() and (n := int(t)) != 0))
         reading = reads_screen(question)
         if Terms.of(question).asks_for_words:  # "when does the word amiable appear?": words said or shown, not the frames' tags
             found = [c for c in found if c.kind != "frames"] or found

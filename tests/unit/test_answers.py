@@ -20,7 +20,7 @@ from streammm.qa.typed import typed_into
 from streammm.qa.extractive import QUANTITY_BONUS, RANK_BONUS, WORD_BONUS, ExtractiveAnswerer, relevance_shares, score_candidates
 from streammm.qa.llm import CitationRewriter, LlmAnswerer, label_evidence
 from streammm.qa.moments import Moment
-from streammm.qa.counters import counter_index, counter_total
+from streammm.qa.counters import counter_index, counter_total, the_state_asked
 from streammm.records import Clip, OcrLine, Word
 
 
@@ -352,6 +352,26 @@ def test_what_a_far_weaker_moment_holds_answers_after_the_best_moments_evidence(
 def test_a_counter_line_shows_its_place(text, index):
     assert counter_index(text) == index
     assert counter_total(text) == ({"slide 4 of 5": 5, "4/5": 5, "5／5": 5, "Step 2 of 7": 7}.get(text))
+
+
+def test_of_a_lines_states_the_one_with_the_numbers_asked_answers():
+    """The timecode video: "on-screen timecode reads 00:00:07:00" (dev x07) had been answered with 00:00:07:00,
+    then 00:00:00:00 and 00:00:02:00 (alike but for their numbers, and as close to the question's vector); the
+    countdown "... in 30 seconds" asked of, with "... in 29 seconds" too. A line with other words and digits
+    stays, and where no state names the numbers asked, all do."""
+    def shown(text: str, start: float, rank: int = 0) -> Candidate:
+        return Candidate("screen", text, clip("t", start, start + 1), start, start + 1, rank, at=OcrLine(start, start + 1, text, x=0.5, y=0.8))
+
+    timecodes = [shown("00:00:07:00", 7.0), shown("00:00:00:00", 0.0, 1), shown("00:00:02:00", 2.0, 2), shown("1024 x 768 25 fps", 0.0, 1)]
+    assert [c.text for c in the_state_asked(timecodes, (7,))] == ["00:00:07:00", "1024 x 768 25 fps"]
+    assert the_state_asked(timecodes, (9,)) == timecodes  # no state shows 9: nothing is left out
+    countdown = [shown("reset in 30 seconds", 31.0), shown("reset in 29 seconds", 32.0)]
+    assert [c.text for c in the_state_asked(countdown, (30,))] == ["reset in 30 seconds"]
+    assert [c.text for c in the_state_asked([shown("slide 1 of 5", 0.0), shown("slide 5 of 5", 20.0)], (1, 5))] == ["slide 1 of 5"]
+    lines = tuple(OcrLine(t, t + 1.0, f"00:00:0{t:.0f}:00") for t in (6.0, 7.0, 8.0))
+    moments = [Moment("t", 6.0, 9.0, 1.0, (clip("t", 6.0, 9.0, ocr_lines=lines),), relevance=0.9, evidence="ocr")]
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), "on-screen timecode reads 00:00:07:00", moments)
+    assert [(c.start_s, c.end_s) for c in done.citations] == [(7.0, 8.0)], done.text
 
 
 def test_how_many_slides_there_are_is_what_the_counter_says():
