@@ -57,11 +57,12 @@ def on_the_counted(found: list[Candidate], wanted: frozenset[int]) -> list[Candi
     return [c for c in found if c.moment_rank not in other] or found
 
 
-def the_state_asked(found: list[Candidate], asked: tuple[int, ...]) -> list[Candidate]:
+def the_state_asked(found: list[Candidate], question: str) -> list[Candidate]:
     """Of lines shown that are alike but for their numbers (a timecode's, a countdown's, a counter's states: the
-    same text with the digits taken out), the ones whose numbers are those the question names (`asked`: its
-    numbers other than 0, in order), where one of them is: "on-screen timecode reads 00:00:07:00" had also been
-    answered with "00:00:00:00" and "00:00:02:00", "slide 1 of 5" with "slide 5 of 5". Other candidates stay."""
+    same text with the digits taken out), the ones whose numbers are those the question names (other than 0, in
+    order; "eleven" is 11), where one of them is: "on-screen timecode reads 00:00:07:00" had also been answered
+    with "00:00:00:00" and "00:00:02:00", "slide 1 of 5" with "slide 5 of 5". Other candidates stay."""
+    asked = tuple(n for t in tokens(question) if t.isdecimal() and (n := int(t)) != 0)
     if not asked:
         return found
     states: dict[str, list[Candidate]] = {}

@@ -14,13 +14,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from streammm.qa.answer import Citation, Evidence
 from streammm.qa.speech_fit import distinct_words, phrase_ends_after
 from streammm.qa.moments import Moment, covering
 from streammm.qa.ocr_fit import distinct_lines
-from streammm.qa.terms import WORD_CUES, Terms, shown_tokens, tokens
+from streammm.qa.terms import WORD_CUES, Terms, ends_sentence, shown_tokens, tokens
 from streammm.records import Clip, OcrLine, Word
 
 COUNT_K = 20  # moments a counting question asks the search for
+MAX_COUNTED = 10  # times a count answer cites
 SHOWN_GAP_S = 1.0  # on-screen reads of the counted words this close together are one time (a sample interval)
 _NOT_COUNTED = re.compile(rf"\b(?:{'|'.join(sorted(WORD_CUES))})\b|\b(?:comes?|came)\s+up\b", re.I)
 _COUNT = re.compile(
@@ -132,3 +134,23 @@ def _shown(terms: Terms, clips: Sequence[Clip]) -> list[Occurrence]:
         start, end = stretch[0].start_s, max(ln.end_s for ln in stretch)
         found.append(Occurrence("ocr", start, end, stretch[0].text, covering(sorted(clips, key=lambda c: c.start_s), start, end)))
     return found
+
+
+def count_answer(question: str, counted: Sequence[Occurrence], evidence: Evidence, *, saturated: bool) -> tuple[str, tuple[Citation, ...]]:
+    """For "how many times is X said?": how many times, then each time (up to MAX_COUNTED), cited where the
+    words were said or the line was shown. `saturated`: the search returned all the moments it was asked
+    for, so there may be more than the moments hold ("at least")."""
+    words = counted_words(question)
+    verb = "said" if counted[0].kind == "speech" else "shown"
+    n = len(counted)
+    times = "once" if n == 1 else "twice" if n == 2 else f"{n} times"
+    parts = [f"“{words}” is {verb} {'at least ' if saturated else ''}{times} in what was found:"]
+    citations = []
+    for one in counted[:MAX_COUNTED]:
+        citation = evidence.cite(one.clip, one.start_s, one.end_s)
+        text = one.text.strip().rstrip(",;:")
+        parts.append(f" At {citation.tag} “{text}”{'' if ends_sentence(text) else '.'}")
+        citations.append(citation)
+    if n > MAX_COUNTED:
+        parts.append(f" And {n - MAX_COUNTED} more.")
+    return "".join(parts), tuple(citations)

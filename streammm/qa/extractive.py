@@ -23,7 +23,7 @@ from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
 from streammm.qa.candidates import Candidate, candidates, content_words
 from streammm.qa.counters import asks_how_many_counted, counted_total, counter_total, on_the_counted, the_state_asked
-from streammm.qa.counting import COUNT_K, Occurrence, asks_count, counted_words, occurrences
+from streammm.qa.counting import COUNT_K, asks_count, count_answer, occurrences
 from streammm.qa.fitting import MIN_MATCH
 from streammm.qa.listing import LISTED, asks_list, listed_kind, listed_text
 from streammm.qa.moments import Moment, covering
@@ -35,12 +35,11 @@ from streammm.qa.relative import Relative, relative_event, tells_the_event
 from streammm.qa.slides import reads_screen, shown_with
 from streammm.qa.speakers import asks_who, named_while
 from streammm.qa.speech_fit import described, fit_speech
-from streammm.qa.terms import Terms, asks_typing, stem, tokens
+from streammm.qa.terms import Terms, asks_typing, ends_sentence, stem, tokens
 from streammm.qa.vectors import remembering
 from streammm.qa.when import EDGE_S, first_or_last_thing, named_time, occurrence, without_part
 from streammm.records import OcrLine
 
-MAX_COUNTED = 10  # times a count answer cites
 SAME_TIME_S = 0.1  # a candidate that starts this close before its moment starts with it
 SCORE_MARGIN = 0.2  # a candidate scoring this much less than the best is not said (docs/eval.md, answers)
 MIN_PIECE_WORDS = 3  # content words a piece of a sentence needs to be said without the question's words
@@ -96,7 +95,7 @@ class ExtractiveAnswerer:
             yield Delta(text)
             yield Done(text, citations, self.name)
             return
-        counter = counted_total(candidates(moments)) if asks_how_many_counted(question) else None
+        counter = await self._run(_counter_of, moments) if asks_how_many_counted(question) else None
         if counter is not None:
             # "How many slides are there?": as many as the counter says ("slide 5 of 5"), cited where it says it.
             citation = evidence.cite(counter.clip, counter.start_s, counter.end_s)
@@ -135,11 +134,11 @@ class ExtractiveAnswerer:
         """The best candidates for `question`, best first, at most one per (kind, text, stream), and only those
         scoring within SCORE_MARGIN of the best; for an overview, one per moment in time order (overview_of).
         And the place on screen the answer is asked for (place_asked), which the answer's sentences say."""
+        terms = Terms.of(question)
         found = _telling(candidates(moments), content_words(question))
-        found = on_the_counted(found, Terms.of(question).numbers)
-        found = the_state_asked(found, tuple(n for t in tokens(question) if t.isdecimal() and (n := int(t)) != 0))
+        found = the_state_asked(on_the_counted(found, terms.numbers), question)
         reading = reads_screen(question)
-        if Terms.of(question).asks_for_words:  # "when does the word amiable appear?": words said or shown, not the frames' tags
+        if terms.asks_for_words:  # "when does the word amiable appear?": words said or shown, not the frames' tags
             found = [c for c in found if c.kind != "frames"] or found
         around = relative_event(question)
         asked = around.asked if around is not None else question  # "what is listed after ls /usr is typed?": not typing
@@ -248,24 +247,9 @@ class ExtractiveAnswerer:
         return picked, place
 
 
-def count_answer(question: str, counted: Sequence[Occurrence], evidence: Evidence, *, saturated: bool) -> tuple[str, tuple[Citation, ...]]:
-    """For "how many times is X said?": how many times, then each time (up to MAX_COUNTED), cited where the
-    words were said or the line was shown. `saturated`: the search returned all the moments it was asked
-    for, so there may be more than the moments hold ("at least")."""
-    words = counted_words(question)
-    verb = "said" if counted[0].kind == "speech" else "shown"
-    n = len(counted)
-    times = "once" if n == 1 else "twice" if n == 2 else f"{n} times"
-    parts = [f"“{words}” is {verb} {'at least ' if saturated else ''}{times} in what was found:"]
-    citations = []
-    for one in counted[:MAX_COUNTED]:
-        citation = evidence.cite(one.clip, one.start_s, one.end_s)
-        text = one.text.strip().rstrip(",;:")
-        parts.append(f" At {citation.tag} “{text}”{'' if text[-1:] in '.?!' else '.'}")
-        citations.append(citation)
-    if n > MAX_COUNTED:
-        parts.append(f" And {n - MAX_COUNTED} more.")
-    return "".join(parts), tuple(citations)
+def _counter_of(moments: Sequence[Moment]) -> Candidate | None:
+    """The counter line of the moments that says how many there are (counters.counted_total)."""
+    return counted_total(candidates(moments))
 
 
 def score_candidates(
@@ -450,8 +434,7 @@ def say(candidate: Candidate, citation: Citation, *, place: Place | None = None)
         where = "the screen"
         if place is not None and at is not None and min(at.x, at.y) >= 0 and place.holds(at.x, at.y):  # known to be there
             where = f"{place.name} of the screen"
-        stop = "" if text.endswith((".", "!", "?", "…")) else "."  # “... box.” is the sentence's end
-        return f"At {citation.tag} {where} shows: “{text}”{stop}"
+        return f"At {citation.tag} {where} shows: “{text}”{'' if ends_sentence(text) else '.'}"
     if candidate.kind == "typed":
         return f"At {citation.tag} “{text}” is typed on screen (the line reads “{candidate.line.strip()}”)."
     return f"At {citation.tag} the frames show: {text}."

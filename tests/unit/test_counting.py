@@ -9,7 +9,8 @@ import pytest
 
 from streammm.qa.answer import Done, Evidence
 from streammm.qa.counting import asks_count, counted_text, counted_words, occurrences
-from streammm.qa.extractive import MAX_COUNTED, ExtractiveAnswerer, count_answer
+from streammm.qa.counting import MAX_COUNTED, count_answer
+from streammm.qa.extractive import ExtractiveAnswerer
 from streammm.qa.fitting import fit_moments
 from streammm.qa.moments import Moment
 from streammm.records import Clip, OcrLine, ScoredClip, Word
