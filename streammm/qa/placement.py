@@ -115,7 +115,7 @@ def asked_place(question: str) -> Asked | None:
     spans: list[tuple[int, int]] = []
     for found in _PLACE.finditer(question):
         groups = {k: v.lower() for k, v in found.groupdict().items() if v}
-        if _bottom_line_idiom(question, found) or _a_bar_handled(question, found):
+        if _a_thing_not_a_place(question, found):
             continue
         for key in ("v", "row", "bar"):
             if key in groups:
@@ -159,32 +159,18 @@ def asked_place(question: str) -> Asked | None:
     return Asked(place, _without(question, spans))
 
 
-_BOTTOM_LINE = re.compile(r"bottom\s+line$", re.I)
 _SHOWN_CUES = re.compile(r"\b(?:says?|read|reads|shows?|shown|written|writes|text|screen|frame|slides?|captions?|subtitles?)\b", re.I)
+# "the bottom line" (an idiom), "the top bar", "the menu bar" (a thing handled): places only as said below
+_THING_OR_PLACE = re.compile(r"(?:bottom\s+line|(?:top|bottom|upper|lower|uppermost|topmost|bottommost|lowest|title|menu|status|task)[\s-]*bar)", re.I)
 
 
-def _bottom_line_idiom(question: str, found: re.Match[str]) -> bool:
-    """Whether "the bottom line" is the idiom ("what is the speaker's bottom line?", "the bottom line is that..."):
-    not said as a place ("on the bottom line"), and nothing in the question asks what is on screen ("what does the
-    bottom line say?", "the bottom line of text on the slide")."""
-    said = found.group(0)
-    if not _BOTTOM_LINE.fullmatch(said.strip()):
-        return False
-    return not _SHOWN_CUES.search(question)
-
-
-_BAR = re.compile(r"(?:top|bottom|upper|lower|uppermost|topmost|bottommost|lowest|title|menu|status|task)[\s-]*bar$", re.I)
-
-
-def _a_bar_handled(question: str, found: re.Match[str]) -> bool:
-    """Whether "the top bar" (a title, menu, status or task bar) is a thing handled, not a place whose text is
-    asked for ("dragging the top bar over to the other monitor", "when does she click the menu bar?"): not said
-    as a place ("in the top bar") and nothing in the question asks what is on screen ("what does the top bar
-    say?", "the time shown on the top bar")."""
-    said = found.group(0).strip()
-    if not _BAR.search(said) or re.match(_AT, said, re.I):
-        return False
-    return not _SHOWN_CUES.search(question)
+def _a_thing_not_a_place(question: str, found: re.Match[str]) -> bool:
+    """Whether "the bottom line" is the idiom ("what is the speaker's bottom line?", "the bottom line is that...")
+    or "the top bar" (a title, menu, status or task bar) a thing handled ("dragging the top bar over to the other
+    monitor", "when does she click the menu bar?"): not said as a place ("on the bottom line", "in the top bar"),
+    and nothing in the question asks what is on screen ("what does the bottom line say?", "the time shown on the
+    top bar")."""
+    return bool(_THING_OR_PLACE.fullmatch(found.group(0).strip())) and not _SHOWN_CUES.search(question)
 
 
 def _without(question: str, spans: list[tuple[int, int]]) -> str:

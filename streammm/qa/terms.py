@@ -35,7 +35,6 @@ NUMBER_WORDS = _CARDINALS | {word: str(n) for n, word in enumerate(_ORDINALS.spl
 COUNTED = frozenset(  # things shown with their number ("slide 3 of 5", "Step 2", "Chapter 4"); not a card (its value)
     "slide page chapter step section part question round level lap episode lesson exercise verse stage phase".split()
 )
-_SECOND_THING = re.compile(rf"\bsecond\s+(?:{'|'.join(sorted(COUNTED))})\b", re.I)
 _ORDINAL_DIGITS = re.compile(r"([1-9]\d?)(?:st|nd|rd|th)")
 REVERSED_COST = 0.25  # share of a spoken run's match lost when all its query word pairs come reversed
 STOPWORDS = frozenset(
@@ -236,8 +235,7 @@ def with_number_forms(text: str) -> str:
     words = re.findall(r"[^\W_]+", lower)
     extra = dict.fromkeys(NUMBER_WORDS[w] for w in words if w in NUMBER_WORDS)
     # "the second slide", "the 3rd step": the counter shows "2/5", "Step 3"
-    extra.update(dict.fromkeys(["2"] if _SECOND_THING.search(lower) else []))
-    extra.update(dict.fromkeys(m[1] for w in words if (m := _ORDINAL_DIGITS.fullmatch(w))))
+    extra.update(dict.fromkeys(n for w, following in zip(words, [*words[1:], ""]) if (n := _ordinal(w, following))))
     # A number standing alone, not a part of a time, a timecode, a version or a path ("00:00:03:12", "2.5").
     alone = _ALONE_NUMBER.findall(lower)
     extra.update(dict.fromkeys(_DIGITS_WORDS[n] for n in alone if n in _DIGITS_WORDS))
@@ -281,17 +279,22 @@ def shown_tokens(text: str) -> tuple[str, ...]:
     return tuple(word + CUT if cut and len(word) >= 3 else word for word, cut in _words(text))
 
 
+def _ordinal(word: str, following: str) -> str | None:
+    """The digits of an ordinal the number words do not cover: "3rd" is "3"; "second" before a thing shown with
+    its number ("the second slide": COUNTED) is "2", not "a second" or "the second half"."""
+    if word == "second":
+        return "2" if following in COUNTED else None
+    digits = _ORDINAL_DIGITS.fullmatch(word)
+    return digits[1] if digits else None
+
+
 def _words(text: str) -> list[tuple[str, bool]]:
     out = []
     found = TOKEN.findall(text.lower())
     for i, (raw, ellipsis) in enumerate(found):
         if len(raw) == 1 and not raw.isdigit():
             continue
-        if raw == "second" and i + 1 < len(found) and found[i + 1][0] in COUNTED:
-            raw = "2"  # "the second slide"; not "a second", "the second half"
-        ordinal = _ORDINAL_DIGITS.fullmatch(raw)
-        if ordinal:
-            raw = ordinal[1]  # "the 3rd slide"
+        raw = _ordinal(raw, found[i + 1][0] if i + 1 < len(found) else "") or raw
         if raw[:1] == "0" and len(raw) > 1 and raw.isdecimal():
             raw = raw.lstrip("0") or "0"  # "07" of a clock or a timecode is 7
         size = _SIZE.fullmatch(raw)
