@@ -126,8 +126,9 @@ def _read_track(path: str | Path, name: str, *, from_start: bool) -> tuple[OcrLi
 def _read_ttml(path: Path, name: str) -> tuple[OcrLine, ...] | None:
     """The cues of a TTML subtitle file (counting from 0); None where it cannot be read as one (logged)."""
     try:
-        if path.stat().st_size > MAX_TTML_BYTES:
-            raise TtmlError(f"{path.stat().st_size:,} bytes: larger than the {MAX_TTML_BYTES:,} a subtitle file may be")
+        size = path.stat().st_size
+        if size > MAX_TTML_BYTES:  # refused before it is read into memory
+            raise TtmlError(f"{size:,} bytes: larger than the {MAX_TTML_BYTES:,} a subtitle file may be")
         cues = ttml_cues(path.read_bytes())
     except (OSError, TtmlError) as exc:
         log.warning("%s: its subtitles could not be read (%s)", name, exc)

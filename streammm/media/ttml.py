@@ -10,7 +10,8 @@ times (words revealed one by one) gives a cue per timed span. Times are clock ti
 `ttp:frameRate` and `ttp:tickRate`.
 
 A file that is not well-formed XML, declares entities (the way XML bombs grow), is not TTML or is larger
-than MAX_TTML_BYTES raises TtmlError; a cue whose times cannot be read is skipped and counted. Pure
+than MAX_TTML_BYTES raises TtmlError; a cue whose times (or whose `<div>`'s or timed `<span>`'s) cannot be
+read is skipped and counted. Pure
 functions of the file's bytes; no I/O.
 """
 
@@ -120,9 +121,9 @@ def _intervals(
         origin = previous_end if sequential and previous_end is not None else parent_begin
         try:
             begin, end = _interval(child, origin, parent_end, rates)
-        except ValueError:
-            if name == "p":
-                yield child, 0.0, None, True
+        except ValueError:  # its cues (a div's every <p>) cannot be timed: counted as skipped, not lost unsaid
+            for lost in [child] if name != "div" else [e for e in child.iter() if _local(e.tag) == "p"]:
+                yield lost, 0.0, None, True
             continue
         previous_end = end
         if name == "div":

@@ -167,10 +167,11 @@ def test_cues_with_unreadable_times_are_skipped_and_counted_and_the_rest_kept():
     document = f"""<tt {TT}><body><div>
       <p begin="1s" end="2s">kept</p><p begin="soon" end="2s">bad begin</p><p begin="3s" dur="x">bad dur</p>
       <p begin="4s" end="3s">ends before it begins</p><p begin="5s" end="6s"> </p><p begin="7s" end="8s">kept too</p>
-    </div></body></tt>"""
+    </div><div begin="later"><p>lost with its div</p><p begin="1s">and this</p></div>
+    <div><p begin="9s" end="12s">a <span begin="x">bad span</span> <span begin="1s">good span</span></p></div></body></tt>"""
     result = ttml_cues(document.encode())
-    assert [text for _, _, text in result.timed] == ["kept", "kept too"]
-    assert result.skipped == 2
+    assert [text for _, _, text in result.timed] == ["kept", "kept too", "good span"]
+    assert result.skipped == 5  # two cues, a div's two, a span
 
 
 def test_a_feature_films_twenty_thousand_cues_are_all_read_in_order():
@@ -206,4 +207,8 @@ def test_a_broken_ttml_file_beside_the_video_is_logged_and_the_video_still_read(
     video.with_suffix(".ttml").write_text("<tt><body><p begin='1s'>never closed</body>")
     assert read_captions(video) == ()
     assert "its subtitles could not be read (not well-formed XML" in caplog.text
+    with video.with_suffix(".ttml").open("wb") as huge:  # 64 MB, sparse: refused by its size, never read
+        huge.truncate(2 * MAX_TTML_BYTES)
+    assert read_captions(video) == ()
+    assert "67,108,864 bytes: larger than the 33,554,432 a subtitle file may be" in caplog.text
     assert sum(1 for _ in file_segments(str(video), "plain", 2.0)) >= 3
