@@ -62,7 +62,7 @@ def the_state_asked(found: list[Candidate], question: str) -> list[Candidate]:
     same text with the digits taken out), the ones whose numbers are those the question names (other than 0, in
     order; "eleven" is 11), where one of them is: "on-screen timecode reads 00:00:07:00" had also been answered
     with "00:00:00:00" and "00:00:02:00", "slide 1 of 5" with "slide 5 of 5". Other candidates stay."""
-    asked = tuple(n for t in tokens(question) if t.isdecimal() and (n := int(t)) != 0)
+    asked = _numbers(question)
     if not asked:
         return found
     states: dict[str, list[Candidate]] = {}
@@ -78,8 +78,9 @@ def the_state_asked(found: list[Candidate], question: str) -> list[Candidate]:
 
 
 def _numbers(text: str) -> tuple[int, ...]:
-    """A line's numbers other than 0 (a timecode's empty fields), in order."""
-    return tuple(n for n in map(int, _DIGITS.findall(text)) if n != 0)
+    """The numbers a question or a line names other than 0 (a timecode's empty fields), in order, as tokens
+    reads them ("eleven" is 11, "07" is 7)."""
+    return tuple(n for t in tokens(text) if t.isdecimal() and (n := int(t)) != 0)
 
 
 def asks_how_many_counted(question: str) -> bool:
