@@ -374,6 +374,19 @@ def test_of_a_lines_states_the_one_with_the_numbers_asked_answers():
     assert [(c.start_s, c.end_s) for c in done.citations] == [(7.0, 8.0)], done.text
 
 
+def test_a_lines_state_is_picked_out_of_a_screen_full_of_numbered_lines():
+    """Load: a listing of 1,200 lines alike but for their numbers ("drwxr-xr-x 2 root root 4096 dir17") beside the
+    timecode's states. The listing names none of the numbers asked, so all of it stays; of the timecode, the state
+    asked alone."""
+    import random
+
+    rng = random.Random(7)
+    listing = [Candidate("screen", f"drwxr-xr-x 2 root root {rng.randint(1, 9999)} dir{i}", clip("t", 0.0, 4.0), 0.0, 4.0, 0) for i in range(1_200)]
+    timecodes = [Candidate("screen", f"00:00:{t:02d}:00", clip("t", t, t + 1.0), t, t + 1.0, 0) for t in range(16)]
+    kept = the_state_asked(listing + timecodes, "the timecode reads 00:00:11:00")
+    assert kept == listing + [timecodes[11]]
+
+
 def test_how_many_slides_there_are_is_what_the_counter_says():
     """"How many slides are there?" of the slideshow had been answered with three counters ("slide 5 of 5",
     "slide 2 of 5", "slide 1 of 5") and no number. The counter says how many, cited where it does; without a
