@@ -19,6 +19,7 @@ from streammm.qa.naming import called, name_words, named_in, without_names
 from streammm.qa.overview import asks_overview, parts
 from streammm.qa.relative import Relative, relative_event, window
 from streammm.qa.retrieval import retrieve, retrieve_many
+from streammm.qa.values import asked_values, showing
 from streammm.qa.when import named_time, occurrence
 from streammm.records import ClipFilter, ScoredClip, StreamInfo
 from streammm.store.base import ClipStore
@@ -272,6 +273,9 @@ class QueryService:
             moments = sorted(moments, key=lambda m: -m.relevance)
         if query.named_time and query.start_s is not None and query.end_s is not None and query.end_s - query.start_s <= MAX_MOMENT_S:
             moments = over_range(moments, query.start_s, query.end_s)  # the time named is the moment asked for
+        if not query.named_time:
+            # "the title says chapter two": not "chapter one", however close in meaning (qa/values.py)
+            moments = showing(asked_values(query.text), moments)
         moments = [m for m in moments if query.named_time or m.relevance >= self.min_relevance]
         return in_order_asked(query.text, moments)[: query.k]
 

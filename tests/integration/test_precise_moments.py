@@ -446,6 +446,24 @@ def test_a_query_that_matches_nothing_well_gets_no_moments(service):
     assert weak and all(m.relevance < service.min_relevance for m in weak)
 
 
+@pytest.mark.parametrize(
+    ("question", "stream", "shown"),
+    [
+        # the larger set's unanswerable n04, n07, n08: close in meaning, and each had been given moments (relevance
+        # 0.12, 0.59, 0.14) by the timecode, the title "chapter one" and the directory listing
+        ("the timecode reads 00:00:20:00", "moviepy_timecode_example", "the timecode reads 00:00:07:00"),
+        ("the title says chapter two", "narrated_slideshow", "the title says chapter one"),
+        ("the terminal prints 'command not found'", "movie-hello", "the terminal prints 'ls /usr'"),
+    ],
+)
+def test_a_value_named_exactly_that_no_moment_shows_gets_no_moments(service, question, stream, shown):
+    """A question that names a value exactly (a timecode, a numbered chapter, a quoted text) is not answered by a
+    moment that shows another; the value that is there is found (qa/values.py)."""
+    assert service.moments(SearchRequest(question, streams=(stream,), k=5)) == []
+    value = shown.split(" reads ")[-1].split(" says ")[-1].split(" prints ")[-1].strip("'")
+    assert value.lower() in top(service, shown, stream).ocr_text.lower()
+
+
 def test_whether_something_is_mentioned_is_answered_from_what_was_said(service):
     """"Does the narrator mention a dog?" had been given the squirrel's and the cat's slides (relevance 0.35:
     their pictures match), and its answer read out unrelated sentences. Marriage is mentioned ("Had he married
