@@ -31,6 +31,7 @@ from streammm.qa.naming import without_names
 from streammm.qa.ocr_fit import distinct_lines
 from streammm.qa.overview import asks_overview, overview_of
 from streammm.qa.placement import Place
+from streammm.qa.popups import asks_popup, in_popup, popup_read
 from streammm.qa.relative import Relative, relative_event, tells_the_event
 from streammm.qa.slides import reads_screen, shown_with
 from streammm.qa.speakers import asks_who, named_while
@@ -138,6 +139,8 @@ class ExtractiveAnswerer:
         found = _telling(candidates(moments), content_words(question))
         found = the_state_asked(on_the_counted(found, terms.numbers), question)
         reading = reads_screen(question)
+        if asks_popup(question):  # "what does the dialog say?": the pop-up's lines, not those of the screen under it
+            found = [c for c in found if c.at is not None and in_popup(c.clip.stream_id, c.at, moments)] or found
         if terms.asks_for_words:  # "when does the word amiable appear?": words said or shown, not the frames' tags
             found = [c for c in found if c.kind != "frames"] or found
         around = relative_event(question)
@@ -217,6 +220,8 @@ class ExtractiveAnswerer:
         scores = score_candidates(question, vectors[0], vectors[1:], found, place=place, near_edge=near, moment_share=share)
         order = sorted(range(len(found)), key=lambda i: -scores[i])
         lead_line = next((i for i in order if found[i].kind == "screen"), None) if reading else None
+        if lead_line is not None and asks_popup(question):  # "what does the dialog say?": every line of it
+            return popup_read(found[lead_line], found, moments), place
         if lead_line is not None:  # "what does the slide about batteries say?": every line of the slide its title finds
             return shown_with(found[lead_line], found), place
         most = max(self.max_sentences, LISTED) if listing else self.max_sentences

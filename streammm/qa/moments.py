@@ -27,8 +27,8 @@ class Moment:
 
     `score` orders moments within one query (the retrieval's fused score); `relevance` is a calibrated
     0-1 estimate that the moment answers the query, comparable across queries (streammm.qa.fitting; 1.0
-    where nothing was calibrated). `evidence` says what the span was fitted to: speech, ocr, visual, or ""
-    for a plain merge of clip windows; `evidence_text` is the matching words or lines.
+    where nothing was calibrated). `evidence` says what the span was fitted to: speech, ocr, visual, popup
+    (lines that came and went together over a screen: qa/popups.py), or "" for a plain merge of clip windows; `evidence_text` is the matching words or lines.
     """
 
     stream_id: str

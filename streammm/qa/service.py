@@ -17,6 +17,7 @@ from streammm.qa.listing import LIST_K, asks_list, listed_text
 from streammm.qa.moments import MAX_MOMENT_S, Moment, over_range
 from streammm.qa.naming import called, name_words, named_in, without_names
 from streammm.qa.overview import asks_overview, parts
+from streammm.qa.popups import asks_popup, with_popups
 from streammm.qa.relative import Relative, relative_event, window
 from streammm.qa.retrieval import retrieve, retrieve_many
 from streammm.qa.values import asked_values, showing
@@ -84,7 +85,7 @@ def depth(query: SearchRequest) -> int:
     """How many moments to search for `query`: its k; for the first or last time something happens ("what is the
     last timecode shown?"), at least COUNT_K, since every moment that shows it is a candidate for the earliest
     (latest), and the best few by relevance may all be early ones (in_order_asked cuts them to k after)."""
-    return max(query.k, COUNT_K) if occurrence(query.text) else query.k
+    return max(query.k, COUNT_K) if occurrence(query.text) or asks_popup(query.text) else query.k
 
 
 def in_order_asked(question: str, moments: list[Moment]) -> list[Moment]:
@@ -266,6 +267,8 @@ class QueryService:
         asked = counted_text(query.text) if asks_count(query.text) else listed_text(query.text)  # the words to fit to
         asked = without_names(asked, query.streams or ())  # "a red motorcycle in the narrated slideshow": not about narration
         moments = fit_moments(asked, found, vector, bounds=(query.start_s, query.end_s))
+        if asks_popup(query.text) and not query.named_time:
+            moments = with_popups(query.text, vector, found, moments)  # "a confirmation dialog appears": no line says "dialog"
         if query.strategy == "hybrid":
             # Fusion found the candidates; their calibrated relevance (the query's words in the clip as well
             # as its meaning) orders them. Over the dev queries and the larger labelled set, this ranked the

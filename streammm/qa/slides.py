@@ -19,7 +19,7 @@ _THING = r"(?:slides?|pages?|screens?|dialog(?:ue)?s?|windows?|pop-?ups?|panels?
 _READS = re.compile(
     r"\bbullets?\b|\bbullet\s+points?\b"
     # "what does the slide about batteries say?", "what do the menus list?"
-    rf"|\bwhat\s+(?:does|do|did)\s+(?:the|this|that|each)\s+(?:[\w-]+\s+){{0,3}}?{_THING}\b(?:\s+[\w-]+){{0,4}}?\s+(?:say|show|read|list|contain)\b"
+    rf"|\bwhat\s+(?:does|do|did)\s+(?:the|this|that|each)\s+(?:[\w-]+\s+){{0,3}}?{_THING}\b(?:\s+[\w-]+){{0,4}}?\s+(?:say|show|read|list|contain|ask)\b"
     # "what is on the last slide?", "what's written on the dialog?", "what is listed in the menu?"
     rf"|\bwhat(?:'s|\s+is|\s+are)\s+(?:written\s+|shown\s+|listed\s+|displayed\s+)?(?:on|in)\s+(?:the|this|that)\s+(?:[\w-]+\s+){{0,3}}?{_THING}\b",
     re.I,

@@ -464,6 +464,31 @@ def test_a_value_named_exactly_that_no_moment_shows_gets_no_moments(service, que
     assert value.lower() in top(service, shown, stream).ocr_text.lower()
 
 
+def test_a_dialog_is_found_by_its_coming_and_going_and_read_whole(service):
+    """No line on the screencast says "dialog": "a confirmation dialog appears" had got moments under the 0.05
+    cut, and "what does the dialog say?" none. The dialog is the lines that came together at 31.0 s over the
+    Displays window, and went at 32.6 s while it stayed (qa/popups.py); asked of every stream, the slideshow's
+    slide changes and the timecode's seconds are no pop-ups."""
+    import asyncio
+
+    from streammm.qa.extractive import ExtractiveAnswerer
+
+    dialog = top(service, "a confirmation dialog appears", "display-dual-monitors")
+    assert dialog.evidence == "popup" and abs(dialog.start_s - 31.0) <= 0.1 and abs(dialog.end_s - 32.6) <= 0.1, (dialog.start_s, dialog.end_s)
+    question = "what does the dialog say?"
+    moments = service.moments(SearchRequest(question, streams=("display-dual-monitors",)))
+
+    async def answer():
+        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
+
+    done = asyncio.run(answer())
+    assert abs(done.citations[0].start_s - 31.0) <= 0.1, done.text
+    assert all(f"“{said}”" in done.text for said in ("Does the display look OK?", "Keep This Configuration", "Restore Previous Configuration")), done.text
+    assert "Apply" not in done.text and "Mirror" not in done.text, done.text  # the window under it
+    everywhere = service.moments(SearchRequest("a pop-up appears", k=10))
+    assert everywhere and all(m.stream_id == "display-dual-monitors" and m.evidence == "popup" for m in everywhere), [(m.stream_id, m.start_s, m.evidence) for m in everywhere]
+
+
 def test_whether_something_is_mentioned_is_answered_from_what_was_said(service):
     """"Does the narrator mention a dog?" had been given the squirrel's and the cat's slides (relevance 0.35:
     their pictures match), and its answer read out unrelated sentences. Marriage is mentioned ("Had he married

@@ -22,6 +22,7 @@ from tests.unit.test_answers import KeywordEncoder, clip, run
         ("what do the menus list?", True),
         ("what is on the last slide?", True),
         ("what's written on the dialog?", True),
+        ("what does the pop-up ask?", True),
         ("what is shown in the settings window?", True),
         ("what does the narrator say about the slide?", False),  # what was said
         ("when is the wind power slide shown?", False),  # when, not what it says
