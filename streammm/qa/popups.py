@@ -12,7 +12,7 @@ brought more lines than stayed under it. Pure functions of the question and the 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -61,47 +61,53 @@ def asks_popup(question: str) -> bool:
 
 
 def popups(lines: Sequence[OcrLine]) -> list[Popup]:
-    """The groups of `lines` (one stream's, distinct_lines) that came together over a screen that stayed, for at
-    least MIN_S: nothing went where they came (a line read anew where one just went is that line, not a pop-up:
-    a panel that shows another monitor's settings, a typed command, OCR reading a line again), more lines were
-    on screen when they came than came (a pop-up covers a part of a screen), few lines (CHANGED) came elsewhere
-    while it was up, and STAYED of those under it are still there when it went. In time order."""
-    # A line that just went where a new one came (gone), or a line like it a little earlier (recent, _again).
+    """The groups of `lines` (one stream's, distinct_lines) that came together over a screen that stayed
+    (_over_the_screen), in time order. What came with the first line (over nothing) is none, nor is what came
+    inside a pop-up while it was up (a countdown's next second: the pop-up's own)."""
     ordered = sorted(lines, key=lambda line: (line.start_s, line.y, line.x))
-    if not ordered:
-        return []
-    first_s = ordered[0].start_s
     found: list[Popup] = []
+    for came, group, later in _came_together(ordered):
+        if came <= ordered[0].start_s + SAME_S or any(p.start_s < came < p.end_s - SAME_S and all(_within(p, line) for line in group) for p in found):
+            continue
+        popup = _over_the_screen(came, group, ordered, later)
+        if popup is not None:
+            found.append(popup)
+    return found
+
+
+def _came_together(ordered: Sequence[OcrLine]) -> Iterator[tuple[float, list[OcrLine], Sequence[OcrLine]]]:
+    """Each group of `ordered` lines that came within TOGETHER_S of its first: (when, its lines, the lines after)."""
     i = 0
     while i < len(ordered):
-        came = ordered[i].start_s
-        j = i
+        came, j = ordered[i].start_s, i
         while j < len(ordered) and ordered[j].start_s <= came + TOGETHER_S:
             j += 1
-        group, i = ordered[i:j], j
-        if came <= first_s + SAME_S or any(p.start_s < came < p.end_s - SAME_S and all(_within(p, line) for line in group) for p in found):
-            continue  # there from the start, over nothing; or a change inside a pop-up (a countdown's next second)
-        gone = [line for line in ordered if line.start_s < came - SAME_S and abs(line.end_s - came) <= TOGETHER_S]
-        recent = [line for line in ordered if line.start_s < came - SAME_S and came - RECENT_S <= line.end_s <= came + TOGETHER_S]
-        group = [line for line in group if not any(line.same_place(old) for old in gone) and not any(_again(line, old) for old in recent)]
-        if not group:
-            continue
-        popup = Popup(min(line.start_s for line in group), max(line.end_s for line in group), tuple(group))
-        under = [line for line in ordered if line.start_s < came - SAME_S and line.end_s > came + SAME_S]
-        stayed = [line for line in under if line.end_s > popup.end_s + SAME_S]
-        if (
-            popup.end_s - came < MIN_S
-            or any(_within(popup, old) for old in gone)
-            or len(under) <= len(group)
-            or len(stayed) < STAYED * len(under)
-        ):
-            continue
-        during = [line for line in ordered[j:] if line.start_s < popup.end_s - SAME_S]
-        inside = [line for line in during if line.end_s <= popup.end_s + TOGETHER_S and _within(popup, line)]
-        if len(during) - len(inside) > CHANGED * len(under):
-            continue  # the screen changed under it: a window opening with its label first, not a pop-up over it
-        found.append(Popup(popup.start_s, popup.end_s, tuple(group + inside)))
-    return found
+        yield came, list(ordered[i:j]), ordered[j:]
+        i = j
+
+
+def _over_the_screen(came: float, group: list[OcrLine], ordered: Sequence[OcrLine], later: Sequence[OcrLine]) -> Popup | None:
+    """`group` (what came at `came`) as a pop-up, where it is one: up for MIN_S at least; nothing went where it
+    came (a line read anew where one just went, or where one like it was a little before, is that line: a panel
+    showing another monitor's settings, a typed command, OCR reading a label again); more lines were on screen
+    when it came than came (a pop-up covers a part of a screen); few others (CHANGED) came elsewhere while it
+    was up; and STAYED of those under it are still there when it went. Its lines are the group's and those that
+    came where they are while it was up."""
+    gone = [line for line in ordered if line.start_s < came - SAME_S and abs(line.end_s - came) <= TOGETHER_S]
+    recent = [line for line in ordered if line.start_s < came - SAME_S and came - RECENT_S <= line.end_s <= came + TOGETHER_S]
+    new = [line for line in group if not any(line.same_place(old) for old in gone) and not any(_again(line, old) for old in recent)]
+    if not new:
+        return None
+    popup = Popup(min(line.start_s for line in new), max(line.end_s for line in new), tuple(new))
+    under = [line for line in ordered if line.start_s < came - SAME_S and line.end_s > came + SAME_S]
+    stayed = [line for line in under if line.end_s > popup.end_s + SAME_S]
+    if popup.end_s - came < MIN_S or any(_within(popup, old) for old in gone) or len(under) <= len(new) or len(stayed) < STAYED * len(under):
+        return None
+    during = [line for line in later if line.start_s < popup.end_s - SAME_S]
+    inside = [line for line in during if line.end_s <= popup.end_s + TOGETHER_S and _within(popup, line)]
+    if len(during) - len(inside) > CHANGED * len(under):
+        return None  # the screen changed under it: a window opening with its label first, not a pop-up over it
+    return Popup(popup.start_s, popup.end_s, tuple(new + inside))
 
 
 def _again(line: OcrLine, old: OcrLine) -> bool:
