@@ -40,7 +40,9 @@ class OcrLine:
     """A line of on-screen text, visible from `start_s` until `end_s`.
 
     `x`, `y` place the line's centre as fractions of the frame's width and height (-1: unknown): the
-    same words in two places on screen are two lines.
+    same words in two places on screen are two lines. `pressed`: the (start_s, end_s) of each time its row
+    darkened or lit up for a moment while its text stayed, a click on a button or a check box
+    (stages/line_presses.py).
     """
 
     start_s: float
@@ -49,6 +51,11 @@ class OcrLine:
     score: float = 1.0
     x: float = -1.0
     y: float = -1.0
+    pressed: tuple[tuple[float, float], ...] = ()
+
+    def pressed_with(self, other: OcrLine) -> tuple[tuple[float, float], ...]:
+        """The presses of this line and of `other` (the same line, reported twice), each once, in time order."""
+        return tuple(sorted(set(self.pressed) | set(other.pressed)))
 
     def same_place(self, other: OcrLine, *, dx: float = 0.08, dy: float = 0.05) -> bool:
         if min(self.x, self.y, other.x, other.y) < 0:

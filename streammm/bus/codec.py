@@ -121,12 +121,14 @@ def decode_segment(value: bytes, *, load_media: bool = True) -> tuple[Segment, f
 
 
 def _line_json(line: OcrLine) -> list[Any]:
-    return [line.start_s, line.end_s, line.text, line.score, line.x, line.y]
+    fields: list[Any] = [line.start_s, line.end_s, line.text, line.score, line.x, line.y]
+    return fields + [[list(p) for p in line.pressed]] if line.pressed else fields
 
 
 def _line(item: Any) -> OcrLine:
-    start_s, end_s, text, score, x, y = item
-    return OcrLine(float(start_s), float(end_s), str(text), float(score), float(x), float(y))
+    start_s, end_s, text, score, x, y, *more = item  # a 7th field, where the line was pressed (older writers: none)
+    pressed = tuple((float(a), float(b)) for a, b in more[0]) if more else ()
+    return OcrLine(float(start_s), float(end_s), str(text), float(score), float(x), float(y), pressed=pressed)
 
 
 def _claimed(ref: object) -> bytes:

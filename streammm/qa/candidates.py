@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from streammm.qa.speech_fit import distinct_words, sentence_ends_after
-from streammm.qa.moments import Moment, covering
+from streammm.qa.moments import PRESS_EVIDENCE, Moment, covering
 from streammm.qa.terms import STOPWORDS, ends_sentence
 from streammm.qa.typed import SAME_ROW, typed_into
 from streammm.records import Clip, OcrLine, Word
@@ -24,7 +24,7 @@ MAX_LABEL_GAP = 0.5  # how far right of a label (fraction of the frame's width) 
 
 @dataclass(frozen=True)
 class Candidate:
-    kind: str  # speech | screen | typed | frames
+    kind: str  # speech | screen | typed | pressed | frames
     text: str
     clip: Clip
     start_s: float
@@ -48,6 +48,8 @@ def candidates(moments: Sequence[Moment]) -> list[Candidate]:
         # of 5") is not what it found, where anything said or shown is inside it.
         inside = [c for c in mine if c.start_s < moment.end_s and c.end_s > moment.start_s]
         found += (inside + _typed_beside(mine, inside)) if inside else mine
+        if moment.evidence == PRESS_EVIDENCE:  # "when is Apply clicked?": the press, not the seconds the line is shown
+            found.append(Candidate("pressed", moment.evidence_text, moment.clips[0], moment.start_s, moment.end_s, rank))
         best = moment.clips[0]
         if best.tags:
             found.append(Candidate("frames", ", ".join(best.tags[:5]), best, best.start_s, best.end_s, rank))

@@ -10,6 +10,10 @@ from streammm.records import Clip, ScoredClip
 MAX_MOMENT_S = 12.0
 
 
+LINES_APART = " | "  # between the lines of a moment's evidence_text, where it was fitted to lines on screen
+POPUP_EVIDENCE = "popup"  # Moment.evidence of a pop-up's moment (qa/popups.py): its evidence_text is its lines
+PRESS_EVIDENCE = "pressed"  # ... of a press's moment (qa/clicks.py): its evidence_text is the line pressed
+
 @dataclass(frozen=True)
 class Fit:
     """The evidence a moment was fitted to: its kind (speech | ocr | visual | clips), span and text."""
@@ -28,7 +32,8 @@ class Moment:
     `score` orders moments within one query (the retrieval's fused score); `relevance` is a calibrated
     0-1 estimate that the moment answers the query, comparable across queries (streammm.qa.fitting; 1.0
     where nothing was calibrated). `evidence` says what the span was fitted to: speech, ocr, visual, popup
-    (lines that came and went together over a screen: qa/popups.py), or "" for a plain merge of clip windows; `evidence_text` is the matching words or lines.
+    (lines that came and went together over a screen: qa/popups.py), pressed (a line on screen pressed:
+    qa/clicks.py), or "" for a plain merge of clip windows; `evidence_text` is the matching words or lines.
     """
 
     stream_id: str

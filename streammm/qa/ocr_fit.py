@@ -34,7 +34,9 @@ def distinct_lines(clips: Iterable[Clip]) -> list[OcrLine]:
             for i in places:
                 known = merged[i]
                 if known.same_place(line) and line.start_s <= known.end_s and line.end_s >= known.start_s:
-                    merged[i] = OcrLine(min(known.start_s, line.start_s), max(known.end_s, line.end_s), known.text, known.score, known.x, known.y)
+                    merged[i] = OcrLine(
+                        min(known.start_s, line.start_s), max(known.end_s, line.end_s), known.text, known.score, known.x, known.y, known.pressed_with(line)
+                    )
                     break
             else:
                 places.append(len(merged))

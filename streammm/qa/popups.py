@@ -19,7 +19,7 @@ import numpy as np
 
 from streammm.qa.candidates import Candidate
 from streammm.qa.fitting import relevance
-from streammm.qa.moments import Moment
+from streammm.qa.moments import LINES_APART, POPUP_EVIDENCE, Moment
 from streammm.qa.ocr_fit import distinct_lines
 from streammm.qa.terms import Terms, shown_tokens
 from streammm.records import Clip, OcrLine, ScoredClip
@@ -30,8 +30,6 @@ POPUP = re.compile(
     r"\b(?:dialogs?|dialogue\s+(?:box|window)(?:es|s)?|pop[\s-]?ups?|pop(?:s|ped|ping)?\s+up|alerts?|modals?|tool[\s-]?tips?|message\s+box(?:es)?|notifications?)\b", re.I
 )
 BOXED = re.compile(r"\b(?:dialog|dialogue\s+(?:box|window)|message\s+box|modal)", re.I)  # a box of lines: two at least
-POPUP_EVIDENCE = "popup"  # Moment.evidence of a pop-up's moment; its evidence_text is its lines, LINES_APART
-LINES_APART = " | "
 READ_MOST = 10  # lines a pop-up's answer says at most
 TOGETHER_S = 0.25  # lines that came within this of each other came together (a dialog is drawn at once)
 SAME_S = 0.05  # seconds within which two times are one (frame times read from different clips)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from streammm.models.base import TextEncoder
+from streammm.qa.clicks import asks_click, pressed_moments
 from streammm.qa.counting import COUNT_K, asks_count, counted_text
 from streammm.qa.fitting import fit_moments
 from streammm.qa.listing import LIST_K, asks_list, listed_text
@@ -85,7 +86,7 @@ def depth(query: SearchRequest) -> int:
     """How many moments to search for `query`: its k; for the first or last time something happens ("what is the
     last timecode shown?"), at least COUNT_K, since every moment that shows it is a candidate for the earliest
     (latest), and the best few by relevance may all be early ones (in_order_asked cuts them to k after)."""
-    return max(query.k, COUNT_K) if occurrence(query.text) or asks_popup(query.text) else query.k
+    return max(query.k, COUNT_K) if occurrence(query.text) or asks_popup(query.text) or asks_click(query.text) else query.k
 
 
 def in_order_asked(question: str, moments: list[Moment]) -> list[Moment]:
@@ -269,6 +270,8 @@ class QueryService:
         moments = fit_moments(asked, found, vector, bounds=(query.start_s, query.end_s))
         if asks_popup(query.text) and not query.named_time:
             moments = with_popups(query.text, vector, found, moments)  # "a confirmation dialog appears": no line says "dialog"
+        if asks_click(query.text):
+            moments = pressed_moments(query.text, vector, moments, found)  # "when does the user click Apply?": not while "Apply" is shown
         if query.strategy == "hybrid":
             # Fusion found the candidates; their calibrated relevance (the query's words in the clip as well
             # as its meaning) orders them. Over the dev queries and the larger labelled set, this ranked the

@@ -289,7 +289,7 @@ def merge_spans(
         for i, old in enumerate(spans):
             if line_key(old.text) == key and old.same_place(new) and new.start_s <= old.end_s and new.end_s >= old.start_s:
                 end_s = max(new.end_s, min(old.end_s, final_until))
-                spans[i] = replace(old, start_s=min(old.start_s, new.start_s), end_s=end_s, score=max(old.score, new.score))
+                spans[i] = replace(old, start_s=min(old.start_s, new.start_s), end_s=end_s, score=max(old.score, new.score), pressed=old.pressed_with(new))
                 break
         else:
             spans.append(new)

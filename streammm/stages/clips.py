@@ -99,6 +99,9 @@ def _distinct(lines: tuple[OcrLine, ...]) -> tuple[OcrLine, ...]:
     """One entry per line on screen: the same words shown in two places count twice."""
     out: list[OcrLine] = []
     for line in sorted(lines, key=lambda o: (o.start_s, o.text)):
-        if not any(line_key(o.text) == line_key(line.text) and o.same_place(line) for o in out):
+        same = next((i for i, o in enumerate(out) if line_key(o.text) == line_key(line.text) and o.same_place(line)), None)
+        if same is None:
             out.append(line)
+        elif line.pressed:
+            out[same] = replace(out[same], pressed=out[same].pressed_with(line))  # each time it was pressed in the window
     return tuple(out)

@@ -22,7 +22,9 @@ not its end). A line whose own place looks the same after a word was typed besid
 successor starts. Without strips, or where the pictures cannot tell (the line looked the same on the
 frame before: it was there unread), the edge is put halfway between the two sampled frames (the best
 guess, half a sample interval off at worst), or at the frame itself where a shot starts there (the cut
-is when). A span still holds every frame that showed the line.
+is when). A span still holds every frame that showed the line. Through the same pictures each line's look is
+followed, and the moments its row darkened or lit up while its text stayed (a button or a check box pressed)
+are kept with it (stages/line_presses.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from streammm.media.shots import change_time
 from streammm.models.base import Box, OcrEngine, TextBox, crop_box
 from streammm.records import Frame, OcrLine
 from streammm.stages.line_edges import Pictures, came_at, went_at
+from streammm.stages.line_presses import Look, Press, follow
 from streammm.stages.line_pictures import MIN_CONTRAST, TrackedLine, looks_same, picture
 
 CELL_PX = 32  # thumbnail pixels a side of a gate cell (gate_grid cells a side)
@@ -54,9 +57,11 @@ class OpenSpan:
     x: float
     y: float
     box: Box = (0.0, 0.0, 0.0, 0.0)  # where it was last seen, in frame pixels
+    look: Look | None = None  # how it looked last (stages/line_presses.py); None: not followed through strips
+    pressed: tuple[Press, ...] = ()
 
     def line(self, end_s: float) -> OcrLine:
-        return OcrLine(self.start_s, end_s, self.text, self.score, self.x, self.y)
+        return OcrLine(self.start_s, end_s, self.text, self.score, self.x, self.y, pressed=self.pressed)
 
 
 @dataclass(frozen=True, eq=False)
@@ -307,6 +312,7 @@ def _update_spans(state: OcrState, frame: Frame, max_diff: float) -> tuple[OcrSt
     if frame.shot_change and frame.cut_s is not None:
         edge_s = frame.cut_s  # what came or went with the cut did so when the new shot started
     width, height = state.frame_size
+    pictures = _since_last(state, frame)
     open_spans = list(state.spans)
     continued: list[OpenSpan] = []
     new: list[OpenSpan] = []
@@ -318,10 +324,10 @@ def _update_spans(state: OcrState, frame: Frame, max_diff: float) -> tuple[OcrSt
         )
         if match is not None:
             open_spans.remove(match)
-            continued.append(replace(match, last_seen_s=t_s, box=line.box))
+            look, presses = follow(match.look, match.box, (height, width), pictures)
+            continued.append(replace(match, last_seen_s=t_s, box=line.box, look=look, pressed=match.pressed + tuple(presses)))
         elif not any(line_key(c.text) == line_key(seen.text) and c.line(t_s).same_place(seen) for c in continued + new):
             new.append(OpenSpan(t_s, t_s, seen.text, seen.score, seen.x, seen.y, line.box))
-    pictures = _since_last(state, frame)
     came = [came_at(span.box, (height, width), pictures, max_diff) for span in new]
     went = [
         went_at(span.box, (height, width), pictures, max_diff, most=not any(_overlaps(span.box, n.box) for n in new)) for span in open_spans
@@ -331,9 +337,16 @@ def _update_spans(state: OcrState, frame: Frame, max_diff: float) -> tuple[OcrSt
         return next((t for other, t in zip(others, times, strict=True) if t is not None and _overlaps(box, other.box)), edge_s)
 
     for span, start in zip(new, came, strict=True):
-        continued.append(replace(span, start_s=instead(span.box, open_spans, went) if start is None else start))
-    closed = [span.line(instead(span.box, new, came) if end is None else end) for span, end in zip(open_spans, went, strict=True)]
+        look, _ = follow(None, span.box, (height, width), pictures[-1:])
+        continued.append(replace(span, start_s=instead(span.box, open_spans, went) if start is None else start, look=look))
+    closed = [_closed(span, instead(span.box, new, came) if end is None else end, pictures, (height, width)) for span, end in zip(open_spans, went, strict=True)]
     return replace(state, spans=tuple(continued)), closed
+
+
+def _closed(span: OpenSpan, end_s: float, pictures: Pictures, shape: tuple[int, int]) -> OcrLine:
+    """`span`'s line, gone at `end_s`, with the presses that began in the pictures while it was there."""
+    _, presses = follow(span.look, span.box, shape, pictures, until_s=end_s)
+    return replace(span, pressed=span.pressed + tuple(presses)).line(end_s)
 
 
 def _since_last(state: OcrState, frame: Frame) -> Pictures:

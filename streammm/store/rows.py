@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -24,11 +24,14 @@ def words_from_json(text: str | None) -> tuple[Word, ...]:
 
 
 def ocr_lines_json(lines: Sequence[OcrLine]) -> str:
-    return json.dumps([asdict(line) for line in lines], default=float)
+    """OCR lines by field name; `pressed` only where the line was (most lines never are)."""
+    fields = [{k: v for k, v in asdict(line).items() if k != "pressed" or v} for line in lines]
+    return json.dumps(fields, default=float)
 
 
 def ocr_lines_from_json(text: str | None) -> tuple[OcrLine, ...]:
-    return _records(OcrLine, text)
+    """OCR lines as stored; `pressed` (absent from rows written before it was kept) as (start_s, end_s) pairs."""
+    return tuple(replace(line, pressed=tuple((float(a), float(b)) for a, b in line.pressed)) for line in _records(OcrLine, text))
 
 
 def names_text(names: Iterable[str]) -> str:

@@ -489,6 +489,33 @@ def test_a_dialog_is_found_by_its_coming_and_going_and_read_whole(service):
     assert everywhere and all(m.stream_id == "display-dual-monitors" and m.evidence == "popup" for m in everywhere), [(m.stream_id, m.start_s, m.evidence) for m in everywhere]
 
 
+@pytest.mark.parametrize(
+    ("question", "label", "pressed"),
+    [
+        # "Apply" is on screen from 4 s to the end; its button darkens at 29.93 s, for 7 frames
+        ("when does the user click Apply?", "Apply", (29.93, 30.4)),
+        # the check box's row flashes blue for 4 frames as it is ticked (the two monitors become one at 28.13 s)
+        ("when is the Mirror displays box ticked?", "Mirror displays", (27.87, 28.13)),
+    ],
+)
+def test_a_click_is_found_where_the_line_was_pressed_not_where_it_was_shown(service, question, label, pressed):
+    """A button's label there all along says nothing about when it was clicked: the moment is the press the OCR
+    stage saw in the frames between two samples (stages/line_presses.py, qa/clicks.py), and the answer says so."""
+    import asyncio
+
+    from streammm.qa.extractive import ExtractiveAnswerer
+
+    moments = service.moments(SearchRequest(question, streams=("display-dual-monitors",)))
+    assert moments[0].evidence == "pressed" and moments[0].evidence_text == label
+    assert abs(moments[0].start_s - pressed[0]) <= 0.1 and abs(moments[0].end_s - pressed[1]) <= 0.1, (moments[0].start_s, moments[0].end_s)
+
+    async def answer():
+        return [e async for e in ExtractiveAnswerer(service.encoder).answer(question, moments)][-1]
+
+    done = asyncio.run(answer())
+    assert f"“{label}” is pressed on screen" in done.text and abs(done.citations[0].start_s - pressed[0]) <= 0.1, done.text
+
+
 def test_whether_something_is_mentioned_is_answered_from_what_was_said(service):
     """"Does the narrator mention a dog?" had been given the squirrel's and the cat's slides (relevance 0.35:
     their pictures match), and its answer read out unrelated sentences. Marriage is mentioned ("Had he married

@@ -1,0 +1,63 @@
+"""When something on screen was clicked: "when does the user click Apply?", "the 'Mirror displays' check box is
+ticked". A button's or a check box's label is on screen long before and after it is clicked, so the seconds it
+is shown say nothing about when; the OCR stage keeps each time its row darkened or lit up for a moment while its
+text stayed (OcrLine.pressed, stages/line_presses.py), and those are the moments of such a question. Pure
+functions of the question, the fitted moments and the retrieved clips.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from streammm.qa.fitting import MIN_MATCH, relevance
+from streammm.qa.moments import PRESS_EVIDENCE, Moment, covering
+from streammm.qa.ocr_fit import LINE_RATIO, distinct_lines, line_match
+from streammm.qa.terms import Terms
+from streammm.records import ScoredClip
+
+CLICK = re.compile(
+    r"\b(?:click(?:s|ed|ing)?|press(?:es|ed|ing)?(?!\s+(?:conference|release|briefing|secretary))|push(?:es|ed|ing)?|tap(?:s|ped|ping)?|tick(?:s|ed|ing)?|untick(?:s|ed|ing)?|"
+    r"toggl(?:e|es|ed|ing)|select(?:s|ed|ing)?|check(?:s|ed|ing)?(?=\s+(?:the\s+|a\s+)?[\w'\"“”‘’ -]{0,40}?\b(?:box|button|option)))\b",
+    re.I,
+)
+
+CONTROL = re.compile(r"\b(?:check[\s-]?box(?:es)?|box(?:es)?|buttons?|options?|links?|icons?|tabs?|menu\s+items?|switch(?:es)?)\b", re.I)
+
+
+def asks_click(question: str) -> bool:
+    """Whether `question` asks about a click: clicked, pressed, tapped, ticked, toggled, selected, "checks the
+    ... box"."""
+    return bool(CLICK.search(question))
+
+
+def pressed_moments(question: str, vector: np.ndarray | None, moments: Sequence[Moment], found: Sequence[ScoredClip]) -> list[Moment]:
+    """The moments of a click question: a moment for each time a line it names (the lines of the retrieved clips,
+    `found`, that match its words best, at least MIN_MATCH) was pressed, best first, then `moments` that overlap
+    none of them. A press's relevance is the calibrated one (fitting.relevance) of the clip it is in, with its
+    line's match. `moments` as they were where no line it names was pressed: a label there all along says
+    nothing about when it was clicked, but neither does anything else."""
+    terms = Terms.of(CONTROL.sub(" ", CLICK.sub(" ", question)))  # what was clicked, not that it was
+    streams = {item.clip.stream_id for item in found}
+    scored = [
+        (line_match(terms, line), stream, line)
+        for stream in streams
+        for line in distinct_lines(item.clip for item in found if item.clip.stream_id == stream)
+        if line.pressed
+    ]
+    best = max((score for score, _, _ in scored), default=0.0)
+    if best < MIN_MATCH:
+        return list(moments)
+    pressed: list[Moment] = []
+    for score, stream, line in scored:
+        if score < LINE_RATIO * best:
+            continue
+        clips = [item.clip for item in found if item.clip.stream_id == stream]
+        for start_s, end_s in line.pressed:
+            first = covering(clips, start_s, end_s)
+            rel = relevance(vector, first, score)
+            pressed.append(Moment(stream, start_s, end_s, rel, (first,), relevance=rel, evidence=PRESS_EVIDENCE, evidence_text=line.text.strip()))
+    pressed.sort(key=lambda m: (-m.relevance, m.start_s))
+    return pressed + [m for m in moments if not any(p.stream_id == m.stream_id and p.start_s < m.end_s and m.start_s < p.end_s for p in pressed)]

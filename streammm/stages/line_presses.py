@@ -1,0 +1,70 @@
+"""When a line on screen was pressed: the row of a check box or a button darkens or lights up for a moment while
+its text stays (a click), then looks as it did, or goes (the dialog the button closed). The OCR stage keeps the
+text; this follows each line's look, the mean grey of its box, through the strip pictures of every frame
+between two samples (Frame.strip), so a press of a quarter of a second between samples a second apart is seen.
+A mouse pointer over a line moves that mean a few levels; a press, tens. Pure functions of numpy pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from streammm.models.base import Box
+
+PRESS_LEVELS = 20.0  # grey levels a box's mean must move from one frame to the next for its line to count as pressed
+BACK_LEVELS = 10.0  # ... and be back within, for the press to have ended
+MAX_PRESS_S = 2.0  # a look held longer is a new look (a button greyed out, a row selected), not a press
+
+Press = tuple[float, float]  # (when the line's look changed, when it was back or the line went)
+
+
+@dataclass(frozen=True)
+class Look:
+    """A line's look as last seen: the mean grey of its box; while pressed, since when and the mean then."""
+
+    mean: float
+    pressed_since: float | None = None
+    pressed_mean: float = 0.0
+
+
+def box_mean(box: Box, shape: tuple[int, int], grey: np.ndarray) -> float | None:
+    """The mean grey of `box` (frame pixels of a frame of `shape`, height and width) in a strip picture; None
+    where the box is not in it."""
+    sy, sx = grey.shape[0] / shape[0], grey.shape[1] / shape[1]
+    x0, y0 = max(0, int(box[0] * sx)), max(0, int(box[1] * sy))
+    x1, y1 = min(grey.shape[1], int(np.ceil(box[2] * sx))), min(grey.shape[0], int(np.ceil(box[3] * sy)))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return float(grey[y0:y1, x0:x1].mean())
+
+
+def follow(
+    look: Look | None, box: Box, shape: tuple[int, int], pictures: Sequence[tuple[float, np.ndarray]], *, until_s: float = np.inf
+) -> tuple[Look | None, list[Press]]:
+    """`look` (None: not seen yet) followed through `pictures` ((t_s, grey), in time order) of a line in `box`:
+    its look after them, and the presses that ended in them. A press begins where the mean moves PRESS_LEVELS
+    from one frame to the next (before `until_s`, where the line went: its going is no press, however its place
+    changes after), and ends where it is back within BACK_LEVELS of where it was before, or moves PRESS_LEVELS
+    again (the dialog the button closed went); one that does neither within MAX_PRESS_S is the line's new
+    look. (A button whose press made OCR lose its line, as it closed its dialog, is not seen pressed: from the
+    mean alone, a press as the line goes looks like its going.)"""
+    presses: list[Press] = []
+    for t_s, grey in pictures:
+        mean = box_mean(box, shape, grey)
+        if mean is None:
+            continue
+        if look is None:
+            look = Look(mean)
+        elif look.pressed_since is None:
+            onset = abs(mean - look.mean) > PRESS_LEVELS and t_s < until_s
+            look = Look(look.mean, t_s, mean) if onset else Look(mean)
+        elif abs(mean - look.mean) <= BACK_LEVELS or abs(mean - look.pressed_mean) > PRESS_LEVELS:
+            if t_s - look.pressed_since <= MAX_PRESS_S:
+                presses.append((look.pressed_since, t_s))
+            look = Look(mean)
+        elif t_s - look.pressed_since > MAX_PRESS_S:
+            look = Look(mean)
+    return look, presses

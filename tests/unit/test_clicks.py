@@ -1,0 +1,76 @@
+"""When something on screen was clicked (qa/clicks.py): a question that asks about a click gets the times the line
+it names was pressed (OcrLine.pressed), not the seconds it was shown. On hand-made clips; the service test uses a
+stand-in store that returns a fixed ranking (it is about the moments made of what was retrieved)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streammm.qa.clicks import asks_click, pressed_moments
+from streammm.qa.extractive import ExtractiveAnswerer
+from streammm.qa.moments import PRESS_EVIDENCE, Moment
+from streammm.qa.service import QueryService, SearchRequest
+from streammm.records import Clip, OcrLine, ScoredClip
+from tests.unit.test_answers import KeywordEncoder, run
+from tests.unit.test_popups import RankedStore
+
+APPLY = OcrLine(4.0, 35.67, "Apply", 0.99, 0.76, 0.75, pressed=((29.933, 30.399),))
+MIRROR = OcrLine(4.0, 35.67, "Mirror displays", 0.99, 0.66, 0.56, pressed=((27.866, 28.133),))
+DETECT = OcrLine(4.0, 35.67, "Detect Displays", 0.99, 0.25, 0.75)
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("when does the user click Apply?", True),
+        ("the Keep This Configuration button is pressed", True),
+        ("the 'Mirror displays' check box is ticked", True),
+        ("check the Mirror displays box", True),
+        ("the Acer monitor is selected", True),
+        ("she taps the play button", True),
+        # not a click: checking something that is no control, a press conference, a tick of a clock
+        ("check the weather forecast", False),
+        ("a press conference about the launch", False),
+        ("when is Apply shown?", False),
+    ],
+)  # fmt: skip
+def test_a_question_asks_about_a_click(question, asks):
+    assert asks_click(question) is asks
+
+
+def clip(start: float, lines: tuple[OcrLine, ...], stream: str = "screencast") -> Clip:
+    vector = np.zeros(64, dtype=np.float32)
+    vector[0] = 1.0
+    shown = tuple(line for line in lines if line.start_s < start + 4.0 and line.end_s > start)
+    return Clip(f"{stream}-{start:g}", stream, start, start + 4.0, "p", ocr_lines=shown, ocr_text="\n".join(l.text for l in shown), vectors={"joint": vector})
+
+
+def test_each_time_the_line_a_click_question_names_was_pressed_is_a_moment():
+    """"Apply" was pressed twice (a clip stored after each knows of it); "Detect Displays" never. Asked when Apply
+    is clicked, each press is a moment, in time order, before the moments that do not overlap them; asked of a
+    button never pressed, the moments stay as they were."""
+    twice = OcrLine(4.0, 35.67, "Apply", 0.99, 0.76, 0.75, pressed=((12.0, 12.2),))
+    clips = [clip(28.0, (APPLY, DETECT)), clip(12.0, (twice,))]
+    found = [ScoredClip(c, 1.0) for c in clips]
+    shown = Moment("screencast", 0.0, 2.0, 1.0, (clips[0],), relevance=0.5, evidence="visual")
+    moments = pressed_moments("when is the Apply button clicked?", None, [shown], found)
+    assert [(m.start_s, m.end_s, m.evidence, m.evidence_text) for m in moments] == [
+        (12.0, 12.2, PRESS_EVIDENCE, "Apply"), (29.933, 30.399, PRESS_EVIDENCE, "Apply"), (0.0, 2.0, "visual", ""),
+    ]  # fmt: skip
+    assert moments[1].clips[0].start_s <= 29.933 < moments[1].clips[0].end_s  # its thumbnail shows the press
+    assert 0.0 < moments[0].relevance == moments[1].relevance < 1.0
+    assert pressed_moments("when is Detect Displays clicked?", None, [shown], found) == [shown]
+
+
+def test_a_click_question_is_answered_with_the_press():
+    clips = [clip(2.0 * i, (APPLY, MIRROR, DETECT)) for i in range(18)]
+    service = QueryService(RankedStore([ScoredClip(c, 1.0 - 0.01 * i) for i, c in enumerate(clips)]), KeywordEncoder())
+    question = "when does the user click Apply?"
+    moments = service.moments(SearchRequest(question))
+    assert (moments[0].start_s, moments[0].end_s, moments[0].evidence) == (29.933, 30.399, PRESS_EVIDENCE)
+    _, done = run(ExtractiveAnswerer(KeywordEncoder()), question, moments)
+    assert done.text == "At [screencast @ 00:29–00:31] “Apply” is pressed on screen.", done.text
+    assert (done.citations[0].start_s, done.citations[0].end_s) == (29.933, 30.399)
+    # asked when it is shown, not clicked: no press
+    assert all(m.evidence != PRESS_EVIDENCE for m in service.moments(SearchRequest("when is Apply shown?")))

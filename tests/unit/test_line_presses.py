@@ -1,0 +1,99 @@
+"""When a line on screen was pressed (stages/line_presses.py): its row darkens or lights up for a moment while its
+text stays, between two sampled frames. The pictures are drawn with Pillow (real glyphs); the OCR engine is
+scripted: what it reads is not under test, when the line was pressed is. The press is kept with the line, on the
+bus and in both stores' rows."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw
+
+from streammm.bus.codec import _line, _line_json
+from streammm.config import OcrConfig
+from streammm.models.base import TextBox
+from streammm.records import OcrLine
+from streammm.stages.line_presses import MAX_PRESS_S, follow
+from streammm.stages.ocr import OcrState, finish, read_step
+from streammm.store.rows import ocr_lines_from_json, ocr_lines_json
+from tests.unit.test_ocr_strips import FONT, H, W, TypedLines, box_of, grey, pointed, sampled, strip
+
+LABEL = "Apply"
+
+
+def pressed(text: str = LABEL, background: int = 160) -> np.ndarray:
+    """`text` on a button whose face is darker: the row as it is pressed."""
+    image = Image.fromarray(grey())
+    left, top, right, bottom = box_of(text)
+    ImageDraw.Draw(image).rectangle((left - 6, top - 4, right + 6, bottom + 4), fill=background)
+    ImageDraw.Draw(image).text((40, 60), text, fill=20, font=FONT)
+    return np.asarray(image)
+
+
+def test_a_press_between_two_samples_is_kept_with_its_line_to_the_frame():
+    """A button label read at 3 s and at 4 s, pressed from the 10th frame after 3 s to the 14th (3.40-3.56 s at
+    25 fps): its line keeps the press; a pointer passing over it at 5 s is no press; it goes at 6 s."""
+    engine, options, state = TypedLines(), OcrConfig(gate_grid=1, gate_threshold=0.1), OcrState()  # every frame read whole
+    engine.on_screen = [TextBox(LABEL, 0.9, box_of(LABEL))]
+    state, _ = read_step(state, [sampled(3.0, [grey(LABEL)] * 10 + [pressed()] * 4 + [grey(LABEL)] * 11)], engine, options)
+    state, _ = read_step(state, [sampled(4.0, [grey(LABEL)] * 25)], engine, options)
+    state, _ = read_step(state, [sampled(5.0, [pointed(grey(LABEL), (45 + 4 * i, 62)) for i in range(10)] + [grey(LABEL)] * 15)], engine, options)
+    engine.on_screen = []
+    state, closed = read_step(state, [sampled(6.0, [grey()] * 25)], engine, options)
+    assert [(c.text, c.pressed) for c in closed] == [(LABEL, ((3.4, 3.56),))]
+
+
+def test_a_line_that_goes_or_changes_its_look_for_good_was_not_pressed():
+    """A label that went at 1.2 s (its place shows the background, then something else from 1.4 s: as a
+    press that closed a dialog would, but the label went first), one greyed out (darker for good), and one
+    still open at the end of the stream: no presses."""
+    box = box_of(LABEL)
+    gone = strip([grey(LABEL)] * 5 + [grey()] * 5 + [np.full((H, W), 60, np.uint8)] * 15, start_s=1.0)
+    assert follow(None, box, (H, W), gone, until_s=1.2)[1] == []
+    assert follow(None, box, (H, W), gone)[1] == [(1.2, 1.4)]  # (had it not gone, the same pictures are a press)
+    greyed = strip([grey(LABEL)] * 5 + [pressed()] * 70, start_s=1.0)  # 2.8 s darker: its new look
+    look, presses = follow(None, box, (H, W), greyed)
+    assert presses == [] and look is not None and look.pressed_since is None
+    engine, options, state = TypedLines(), OcrConfig(gate_grid=1, gate_threshold=0.1), OcrState()
+    engine.on_screen = [TextBox(LABEL, 0.9, box)]
+    state, _ = read_step(state, [sampled(1.0, [grey(LABEL)] * 25)], engine, options)
+    assert [line.pressed for line in finish(state, 2.0, hold_s=0.5)] == [()]
+
+
+def test_a_press_that_closes_its_dialog_ends_when_the_dialog_went():
+    """Pressed at 1.2 s, the dialog (and the label) gone at 1.4 s: the place changed twice, a press."""
+    box = box_of(LABEL)
+    closing = strip([grey(LABEL)] * 5 + [pressed()] * 5 + [pressed(background=60)] * 10, start_s=1.0)
+    _, presses = follow(None, box, (H, W), closing)
+    assert presses == [(1.2, 1.4)]
+
+
+def test_many_presses_through_a_long_run_of_frames_are_each_kept():
+    """The load case: an hour at 25 fps of one label's mean grey, pressed for 6 frames every 2 minutes."""
+    box = (0.0, 0.0, 4.0, 4.0)
+    light, dark = np.full((4, 4), 230, np.uint8), np.full((4, 4), 150, np.uint8)
+    frames = [(round(i / 25, 2), dark if i % 3000 in range(1500, 1506) else light) for i in range(90000)]
+    _, presses = follow(None, box, (4, 4), frames)
+    assert presses == [(60.0 + 120.0 * k, 60.24 + 120.0 * k) for k in range(30)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 255), max_size=120), st.floats(-2, 50))
+def test_any_run_of_looks_gives_presses_in_order_within_the_frames(means, until_s):
+    """Bad input: any sequence of looks (and a line that went at any time). Presses come in time order, each
+    began before the line went, lasts at most MAX_PRESS_S, and lies within the frames followed."""
+    frames = [(i / 25, np.full((2, 2), m, np.uint8)) for i, m in enumerate(means)]
+    _, presses = follow(None, (0.0, 0.0, 2.0, 2.0), (2, 2), frames, until_s=until_s)
+    assert presses == sorted(presses)
+    for start_s, end_s in presses:
+        assert 0.0 < end_s - start_s <= MAX_PRESS_S and start_s < until_s and end_s <= frames[-1][0]
+
+
+def test_a_line_and_its_presses_survive_the_bus_and_the_stores_and_older_rows_read_as_never_pressed():
+    line = OcrLine(4.0, 35.67, "Apply", 0.99, 0.76, 0.75, pressed=((29.933, 30.399),))
+    assert _line(_line_json(line)) == line
+    assert ocr_lines_from_json(ocr_lines_json([line])) == (line,)
+    older = '[{"start_s": 4.0, "end_s": 35.67, "text": "Apply", "score": 0.99, "x": 0.76, "y": 0.75}]'
+    assert ocr_lines_from_json(older) == (OcrLine(4.0, 35.67, "Apply", 0.99, 0.76, 0.75),)
+    assert _line([4.0, 35.67, "Apply", 0.99, 0.76, 0.75]).pressed == ()
