@@ -13,7 +13,7 @@ from streammm.qa.moments import PRESS_EVIDENCE, Moment
 from streammm.qa.service import QueryService, SearchRequest
 from streammm.records import Clip, OcrLine, ScoredClip
 from tests.unit.test_answers import KeywordEncoder, run
-from tests.unit.test_popups import RankedStore
+from tests.unit.test_moment_order import RankedStore
 
 APPLY = OcrLine(4.0, 35.67, "Apply", 0.99, 0.76, 0.75, pressed=((29.933, 30.399),))
 MIRROR = OcrLine(4.0, 35.67, "Mirror displays", 0.99, 0.66, 0.56, pressed=((27.866, 28.133),))

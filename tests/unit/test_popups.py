@@ -15,6 +15,7 @@ from streammm.qa.popups import POPUP_EVIDENCE, asks_popup, popups
 from streammm.qa.service import QueryService, SearchRequest
 from streammm.records import Clip, OcrLine, ScoredClip
 from tests.unit.test_answers import KeywordEncoder, run
+from tests.unit.test_moment_order import RankedStore
 
 
 def line(text: str, start: float, end: float, x: float, y: float) -> OcrLine:
@@ -119,19 +120,6 @@ def clip(start: float, lines: list[OcrLine], stream: str = "screencast") -> Clip
     vector = np.zeros(64, dtype=np.float32)
     vector[0] = 1.0
     return Clip(f"{stream}-{start:g}", stream, start, start + 4.0, "p", ocr_lines=shown, ocr_text="\n".join(ln.text for ln in shown), vectors={"joint": vector})
-
-
-class RankedStore:
-    """A ClipStore stand-in: every search returns `ranking`, as fused retrieval would have ordered it."""
-
-    def __init__(self, ranking: list[ScoredClip]) -> None:
-        self.ranking = ranking
-
-    def search_rank_fusion_many(self, searches, *, targets, k, depth):
-        return [self.ranking[:k] for _ in searches]
-
-    def search_vector(self, vector, *, target, k, where=None):
-        return self.ranking[:k]
 
 
 @pytest.fixture(scope="module")

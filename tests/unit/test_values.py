@@ -13,6 +13,7 @@ from streammm.qa.moments import Moment
 from streammm.qa.service import QueryService, SearchRequest
 from streammm.qa.values import Value, asked_values, showing
 from streammm.records import Clip, OcrLine, ScoredClip, Word
+from tests.unit.test_moment_order import RankedStore, UnitEncoder
 
 
 def clip(start: float, *, shown: tuple[str, ...] = (), said: str = "", stream: str = "s", cosine: float = 0.8) -> Clip:
@@ -103,26 +104,6 @@ def test_any_question_and_text_is_read_without_error(question, shown):
     assert all(v.words for v in values)
     moments = [moment(clip(0.0, shown=(shown,))), moment(clip(4.0, said=shown))]
     assert all(m in moments for m in showing(values, moments))
-
-
-class RankedStore:
-    """A ClipStore stand-in: every search returns `ranking`, as fused retrieval would have ordered it."""
-
-    def __init__(self, ranking: list[ScoredClip]) -> None:
-        self.ranking = ranking
-
-    def search_rank_fusion_many(self, searches, *, targets, k, depth):
-        return [self.ranking[:k] for _ in searches]
-
-    def search_vector(self, vector, *, target, k, where=None):
-        return self.ranking[:k]
-
-
-class UnitEncoder:
-    dim = 2
-
-    def encode(self, texts):
-        return np.tile(np.array([1.0, 0.0], dtype=np.float32), (len(texts), 1))
 
 
 def test_the_service_says_no_moment_matched_where_none_shows_the_value():
