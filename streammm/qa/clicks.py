@@ -35,7 +35,7 @@ def asks_click(question: str) -> bool:
 
 def pressed_moments(question: str, vector: np.ndarray | None, moments: Sequence[Moment], found: Sequence[ScoredClip]) -> list[Moment]:
     """The moments of a click question: a moment for each time a line it names (the lines of the retrieved clips,
-    `found`, that match its words best, at least MIN_MATCH) was pressed, best first, then `moments` that overlap
+    `found`, that match its words about as well as the best, at least MIN_MATCH) was pressed, best first, then `moments` that overlap
     none of them. A press's relevance is the calibrated one (fitting.relevance) of the clip it is in, with its
     line's match. `moments` as they were where no line it names was pressed: a label there all along says
     nothing about when it was clicked, but neither does anything else."""
@@ -45,15 +45,14 @@ def pressed_moments(question: str, vector: np.ndarray | None, moments: Sequence[
         (line_match(terms, line), stream, line)
         for stream in streams
         for line in distinct_lines(item.clip for item in found if item.clip.stream_id == stream)
-        if line.pressed
     ]
-    best = max((score for score, _, _ in scored), default=0.0)
+    best = max((score for score, _, _ in scored), default=0.0)  # the line it names best, pressed or not
     if best < MIN_MATCH:
         return list(moments)
     pressed: list[Moment] = []
     for score, stream, line in scored:
-        if score < LINE_RATIO * best:
-            continue
+        if score < LINE_RATIO * best or not line.pressed:
+            continue  # "when is Detect Displays clicked?": not "Mirror displays", pressed, where it never was
         clips = [item.clip for item in found if item.clip.stream_id == stream]
         for start_s, end_s in line.pressed:
             first = covering(clips, start_s, end_s)

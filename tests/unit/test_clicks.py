@@ -49,9 +49,10 @@ def clip(start: float, lines: tuple[OcrLine, ...], stream: str = "screencast") -
 def test_each_time_the_line_a_click_question_names_was_pressed_is_a_moment():
     """"Apply" was pressed twice (a clip stored after each knows of it); "Detect Displays" never. Asked when Apply
     is clicked, each press is a moment, in time order, before the moments that do not overlap them; asked of a
-    button never pressed, the moments stay as they were."""
+    button never pressed, the moments stay as they were, though "Mirror displays", which shares a word, was
+    pressed."""
     twice = OcrLine(4.0, 35.67, "Apply", 0.99, 0.76, 0.75, pressed=((12.0, 12.2),))
-    clips = [clip(28.0, (APPLY, DETECT)), clip(12.0, (twice,))]
+    clips = [clip(28.0, (APPLY, DETECT, MIRROR)), clip(12.0, (twice,))]
     found = [ScoredClip(c, 1.0) for c in clips]
     shown = Moment("screencast", 0.0, 2.0, 1.0, (clips[0],), relevance=0.5, evidence="visual")
     moments = pressed_moments("when is the Apply button clicked?", None, [shown], found)
@@ -60,7 +61,7 @@ def test_each_time_the_line_a_click_question_names_was_pressed_is_a_moment():
     ]  # fmt: skip
     assert moments[1].clips[0].start_s <= 29.933 < moments[1].clips[0].end_s  # its thumbnail shows the press
     assert 0.0 < moments[0].relevance == moments[1].relevance < 1.0
-    assert pressed_moments("when is Detect Displays clicked?", None, [shown], found) == [shown]
+    assert pressed_moments("when is the detect displays button clicked?", None, [shown], found) == [shown]  # not "Mirror displays"
 
 
 def test_a_click_question_is_answered_with_the_press():
