@@ -180,7 +180,8 @@ def _print_timeline(doc: dict[str, Any]) -> None:
         print(f"  {_mmss(w['start_s'])}-{_mmss(w['end_s'])}  {w['text']}" if w["start_s"] is not None else "  (none)")
     print("\non-screen text:")
     for o in doc["ocr"] or [{"start_s": None}]:
-        print(f"  {_mmss(o['start_s'])}-{_mmss(o['end_s'])}  {o['text']}" if o["start_s"] is not None else "  (none)")
+        pressed = "".join(f"  (pressed {_mmss(a)}-{_mmss(b)})" for a, b in o.get("pressed", ()))
+        print(f"  {_mmss(o['start_s'])}-{_mmss(o['end_s'])}  {o['text']}{pressed}" if o["start_s"] is not None else "  (none)")
     print("\nframes:")
     for f in doc["frames"] or [{"t_s": None}]:
         print(f"  {_mmss(f['t_s'])}  {', '.join(f['tags']) or '-'}" if f["t_s"] is not None else "  (none)")

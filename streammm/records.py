@@ -223,7 +223,7 @@ class Timeline:
             "media": self.media,
             "duration_s": round(self.duration_s, 3),
             "words": [_span(w.start_s, w.end_s, w.text) for w in self.words],
-            "ocr": [_span(o.start_s, o.end_s, o.text) for o in self.ocr],
+            "ocr": [_span(o.start_s, o.end_s, o.text) | ({"pressed": [[round(a, 3), round(b, 3)] for a, b in o.pressed]} if o.pressed else {}) for o in self.ocr],
             "frames": [{"t_s": round(f.t_s, 3), "tags": list(f.tags)} for f in self.frames],
         }
 

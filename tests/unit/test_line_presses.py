@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from streammm.bus.codec import _line, _line_json
 from streammm.config import OcrConfig
 from streammm.models.base import TextBox
-from streammm.records import OcrLine
+from streammm.records import OcrLine, Timeline
 from streammm.stages.line_presses import MAX_PRESS_S, follow
 from streammm.stages.ocr import OcrState, finish, read_step
 from streammm.store.rows import ocr_lines_from_json, ocr_lines_json
@@ -97,3 +97,11 @@ def test_a_line_and_its_presses_survive_the_bus_and_the_stores_and_older_rows_re
     older = '[{"start_s": 4.0, "end_s": 35.67, "text": "Apply", "score": 0.99, "x": 0.76, "y": 0.75}]'
     assert ocr_lines_from_json(older) == (OcrLine(4.0, 35.67, "Apply", 0.99, 0.76, 0.75),)
     assert _line([4.0, 35.67, "Apply", 0.99, 0.76, 0.75]).pressed == ()
+
+
+def test_inspect_shows_where_a_line_was_pressed():
+    timeline = Timeline("screencast.webm", 37.0, ocr=(OcrLine(4.0, 35.67, "Apply", pressed=((29.9333, 30.3994),)), OcrLine(4.0, 35.67, "Normal")))
+    assert timeline.to_json()["ocr"] == [
+        {"start_s": 4.0, "end_s": 35.67, "text": "Apply", "pressed": [[29.933, 30.399]]},
+        {"start_s": 4.0, "end_s": 35.67, "text": "Normal"},
+    ]
