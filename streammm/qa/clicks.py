@@ -35,10 +35,11 @@ def asks_click(question: str) -> bool:
 
 def pressed_moments(question: str, vector: np.ndarray | None, moments: Sequence[Moment], found: Sequence[ScoredClip]) -> list[Moment]:
     """The moments of a click question: a moment for each time a line it names (the lines of the retrieved clips,
-    `found`, that match its words about as well as the best, at least MIN_MATCH) was pressed, best first, then `moments` that overlap
-    none of them. A press's relevance is the calibrated one (fitting.relevance) of the clip it is in, with its
-    line's match. `moments` as they were where no line it names was pressed: a label there all along says
-    nothing about when it was clicked, but neither does anything else."""
+    `found`, that match its words about as well as the best, at least MIN_MATCH) was pressed, best first, then
+    `moments` (what else answers it: a caption that tells the step, "check the Mirror displays box", 25-29 s,
+    around the tick at 27.87 s). A press's relevance is the calibrated one (fitting.relevance) of the clip it
+    is in, with its line's match. `moments` as they were where no line it names was pressed: a label there all
+    along says nothing about when it was clicked, but neither does anything else."""
     terms = Terms.of(CONTROL.sub(" ", CLICK.sub(" ", question)))  # what was clicked, not that it was
     streams = {item.clip.stream_id for item in found}
     scored = [
@@ -59,4 +60,4 @@ def pressed_moments(question: str, vector: np.ndarray | None, moments: Sequence[
             rel = relevance(vector, first, score)
             pressed.append(Moment(stream, start_s, end_s, rel, (first,), relevance=rel, evidence=PRESS_EVIDENCE, evidence_text=line.text.strip()))
     pressed.sort(key=lambda m: (-m.relevance, m.start_s))
-    return pressed + [m for m in moments if not any(p.stream_id == m.stream_id and p.start_s < m.end_s and m.start_s < p.end_s for p in pressed)]
+    return pressed + list(moments)

@@ -86,7 +86,16 @@ def depth(query: SearchRequest) -> int:
     """How many moments to search for `query`: its k; for the first or last time something happens ("what is the
     last timecode shown?"), at least COUNT_K, since every moment that shows it is a candidate for the earliest
     (latest), and the best few by relevance may all be early ones (in_order_asked cuts them to k after)."""
-    return max(query.k, COUNT_K) if occurrence(query.text) or asks_popup(query.text) or asks_click(query.text) else query.k
+    return max(query.k, COUNT_K) if occurrence(query.text) else query.k
+
+
+def searched(query: SearchRequest) -> int:
+    """How many clips to retrieve for `query`: depth() moments' worth; for a pop-up or a click, COUNT_K moments'
+    at least, since a pop-up is found among the lines of the clips retrieved, not by its words (qa/popups.py),
+    and only the clips stored after a press know of it (qa/clicks.py). Its moments are fitted to the best
+    depth() moments' worth of them, as for any question."""
+    wide = asks_popup(query.text) or asks_click(query.text)
+    return max(depth(query), COUNT_K if wide else 0) * OVERFETCH
 
 
 def in_order_asked(question: str, moments: list[Moment]) -> list[Moment]:
@@ -135,7 +144,7 @@ class QueryService:
             return self._overview(query, vector)
         if query.around is not None:
             return self._around_event(query, vector)
-        found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=depth(query) * OVERFETCH, where=query.where)
+        found = retrieve(self.store, query.text, vector, strategy=query.strategy, k=searched(query), where=query.where)
         return self.fitted(query, found, vector)
 
     def moments_many(self, queries: Sequence[SearchRequest]) -> list[list[Moment] | Exception]:
@@ -177,11 +186,11 @@ class QueryService:
             if prepared[i].last_s is not None or prepared[i].overview or prepared[i].around is not None:  # several searches
                 yield i, self._alone(prepared[i], encoded[i])
                 continue
-            groups.setdefault((prepared[i].strategy, depth(prepared[i])), []).append(i)
+            groups.setdefault((prepared[i].strategy, searched(prepared[i])), []).append(i)
         for (strategy, k), group in groups.items():
             searches = [FusionSearch(prepared[i].text, encoded[i], prepared[i].where) for i in group]
             try:
-                found = retrieve_many(self.store, searches, strategy=strategy, k=k * OVERFETCH)
+                found = retrieve_many(self.store, searches, strategy=strategy, k=k)
             except Exception:
                 for i in group:
                     yield i, self._alone(prepared[i], encoded[i])
@@ -267,7 +276,7 @@ class QueryService:
         question named the time: what is there answers it)."""
         asked = counted_text(query.text) if asks_count(query.text) else listed_text(query.text)  # the words to fit to
         asked = without_names(asked, query.streams or ())  # "a red motorcycle in the narrated slideshow": not about narration
-        moments = fit_moments(asked, found, vector, bounds=(query.start_s, query.end_s))
+        moments = fit_moments(asked, found[: depth(query) * OVERFETCH], vector, bounds=(query.start_s, query.end_s))
         if asks_popup(query.text) and not query.named_time:
             moments = with_popups(query.text, vector, found, moments)  # "a confirmation dialog appears": no line says "dialog"
         if asks_click(query.text):

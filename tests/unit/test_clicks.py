@@ -48,7 +48,7 @@ def clip(start: float, lines: tuple[OcrLine, ...], stream: str = "screencast") -
 
 def test_each_time_the_line_a_click_question_names_was_pressed_is_a_moment():
     """"Apply" was pressed twice (a clip stored after each knows of it); "Detect Displays" never. Asked when Apply
-    is clicked, each press is a moment, in time order, before the moments that do not overlap them; asked of a
+    is clicked, each press is a moment, in time order, before the other moments; asked of a
     button never pressed, the moments stay as they were, though "Mirror displays", which shares a word, was
     pressed."""
     twice = OcrLine(4.0, 35.67, "Apply", 0.99, 0.76, 0.75, pressed=((12.0, 12.2),))

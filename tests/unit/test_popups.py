@@ -124,7 +124,8 @@ def clip(start: float, lines: list[OcrLine], stream: str = "screencast") -> Clip
 
 @pytest.fixture(scope="module")
 def service() -> QueryService:
-    clips = [clip(2.0 * i, SCREENCAST) for i in range(19)]
+    """The screencast's clips, those nearest the dialog first (as its words rank them), then the rest."""
+    clips = sorted((clip(2.0 * i, SCREENCAST) for i in range(19)), key=lambda c: abs(c.start_s - 30.0))
     return QueryService(RankedStore([ScoredClip(c, 1.0 - 0.01 * i) for i, c in enumerate(clips)]), KeywordEncoder())
 
 
