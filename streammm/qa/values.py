@@ -14,9 +14,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from streammm.qa.counters import counter_index
 from streammm.qa.moments import Moment
 from streammm.qa.terms import COUNTED, MISREAD_MIN, QUOTE, one_edit_apart, same_word, tokens
 
+BY_COUNTER = frozenset({"slide", "page", "step"})  # things a bare counter ("3/5") numbers
 MISSED_EVERY = 3  # a quote's word in three may be missing from a moment (speech recognition and OCR drop a few)
 _TIME = re.compile(r"(?<![\w:.])(\d{1,2}(?:[:;]\d{2}){1,3})(?![\w:;]|\.\d)")  # "18:39", "00:00:20:00", "1:02:03"
 _SHOWN_TIME = re.compile(r"(?<![\w:.])(\d{1,2}(?:[:.;]\s?\d{2}){1,3})(?![\w:]|\.\d)")  # as read: "18.39", "18: 39"
@@ -52,29 +54,41 @@ def showing(values: Sequence[Value], moments: Sequence[Moment]) -> list[Moment]:
     return [m for m, text in zip(moments, texts) if all(_shows(v, text) for v in told)]
 
 
-def _text(moment: Moment) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The moment's words (on screen and said) and the times written in them (their fields)."""
+@dataclass(frozen=True)
+class _Shown:
+    """A moment's words (on screen and said), the times written in them (their fields), and the places its
+    counters show ("3/5", "slide 3 of 5": 3)."""
+
+    words: tuple[str, ...]
+    times: tuple[tuple[str, ...], ...]
+    counters: frozenset[int]
+
+
+def _text(moment: Moment) -> _Shown:
     text = f"{moment.ocr_text}\n{moment.transcript}"
-    return tokens(text), tuple(_fields(t) for t in _SHOWN_TIME.findall(text))
+    counters = frozenset(i for line in moment.ocr_text.splitlines() if (i := counter_index(line)) is not None)
+    return _Shown(tokens(text), tuple(_fields(t) for t in _SHOWN_TIME.findall(text)), counters)
 
 
-def _writes_kind(value: Value, text: tuple[tuple[str, ...], tuple[str, ...]]) -> bool:
-    """Whether a moment's text writes values of `value`'s kind at all: a time, or the thing with a number."""
-    words, times = text
+def _writes_kind(value: Value, shown: _Shown) -> bool:
+    """Whether a moment's text writes values of `value`'s kind at all: a time; the thing with a number, or for a
+    slide, a page or a step, a counter."""
     if value.kind == "time":
-        return bool(times)
-    thing = value.words[0]
-    return any(same_word(thing, w) and _is_number(n) for w, n in zip(words, words[1:]))
+        return bool(shown.times)
+    thing, words = value.words[0], shown.words
+    return any(same_word(thing, w) and _is_number(n) for w, n in zip(words, words[1:])) or (thing in BY_COUNTER and bool(shown.counters))
 
 
-def _shows(value: Value, text: tuple[tuple[str, ...], tuple[str, ...]]) -> bool:
-    words, times = text
+def _shows(value: Value, shown: _Shown) -> bool:
+    words, times = shown.words, shown.times
     if value.kind == "time":
         # A timecode's frames go by faster than frames are read: "00:00:03:12" is shown by "00:00:03:xx".
         asked = value.words[:3]
         return any(shown[: len(asked)] == asked and len(shown) == len(value.words) for shown in times)
     if value.kind == "numbered":
         thing, number = value.words
+        if thing in BY_COUNTER and int(_number(number) or 0) in shown.counters:
+            return True  # "slide 3" shown by its counter, "3/5"
         return any(same_word(thing, w) and _number(n) == _number(number) for w, n in zip(words, words[1:]))
     found = sum(any(_same(asked, w) for w in words) for asked in value.words)
     return found >= len(value.words) - len(value.words) // MISSED_EVERY

@@ -61,6 +61,16 @@ def test_a_numbered_thing_is_not_answered_by_another_number():
     assert kept("what is on slide 3?", clip(0.0, shown=("slide 1 of 5",)), clip(10.0, shown=("Slide 3 / 5",))) == [10.0]
 
 
+def test_a_slide_counter_numbers_its_slide():
+    """A deck whose counters read "3/5" (no word "slide"): slide 3 is where the counter says 3, and a slide 9 of
+    a five-slide deck is nowhere. A counter numbers slides, pages and steps, not chapters."""
+    deck = [clip(8.0 * i, shown=(f"Title {i + 1}", f"{i + 1}/5")) for i in range(5)]
+    assert kept("what is on slide 3?", *deck) == [16.0]
+    assert kept("when is slide 9 shown?", *deck) == []
+    assert kept("the page 2 of the handout", *deck) == [8.0]
+    assert kept("chapter 2 begins", *deck) == [0.0, 8.0, 16.0, 24.0, 32.0]
+
+
 def test_a_number_that_the_video_does_not_write_tells_nothing():
     """A video whose slides show no number cannot tell slide 3 from slide 1: its moments stay."""
     assert kept("what is on slide 3?", clip(0.0, shown=("Wind power",)), clip(5.0, shown=("Batteries",))) == [0.0, 5.0]
