@@ -30,8 +30,10 @@ def ocr_lines_json(lines: Sequence[OcrLine]) -> str:
 
 
 def ocr_lines_from_json(text: str | None) -> tuple[OcrLine, ...]:
-    """OCR lines as stored; `pressed` (absent from rows written before it was kept) as (start_s, end_s) pairs."""
-    return tuple(replace(line, pressed=tuple((float(a), float(b)) for a, b in line.pressed)) for line in _records(OcrLine, text))
+    """OCR lines as stored; `pressed` (absent from rows written before it was kept, and from lines never pressed)
+    as (start_s, end_s) pairs. Read on every search: only a line with presses is built twice."""
+    lines = _records(OcrLine, text)
+    return tuple(line if line.pressed == () else replace(line, pressed=tuple((float(a), float(b)) for a, b in line.pressed)) for line in lines)
 
 
 def names_text(names: Iterable[str]) -> str:
