@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streammm.qa.clicks import asks_click, pressed_moments
 from streammm.qa.extractive import ExtractiveAnswerer
@@ -75,3 +77,21 @@ def test_a_click_question_is_answered_with_the_press():
     assert (done.citations[0].start_s, done.citations[0].end_s) == (29.933, 30.399)
     # asked when it is shown, not clicked: no press
     assert all(m.evidence != PRESS_EVIDENCE for m in service.moments(SearchRequest("when is Apply shown?")))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet="abc clickedpressApply'\" ", max_size=60),
+    st.lists(st.tuples(st.floats(-5, 60), st.floats(-5, 60)), max_size=4),
+)
+def test_any_question_and_any_stored_presses_give_moments_within_the_clips(question, presses):
+    """Bad input: any question, and presses as a corrupt or foreign row may hold them (before the clip, reversed,
+    outside the video). The moments made are the presses asked about, each cited in a clip of its stream, and
+    the other moments follow unchanged."""
+    line = OcrLine(4.0, 35.67, "Apply", 0.99, 0.76, 0.75, pressed=tuple(presses))
+    found = [ScoredClip(clip(4.0 * i, (line,)), 1.0) for i in range(9)]
+    other = Moment("screencast", 0.0, 2.0, 1.0, (found[0].clip,), relevance=0.5, evidence="visual")
+    moments = pressed_moments(question, None, [other], found)
+    assert moments[-1] is other
+    for m in moments[:-1]:
+        assert m.evidence == PRESS_EVIDENCE and (m.start_s, m.end_s) in presses and m.clips[0].stream_id == "screencast"
