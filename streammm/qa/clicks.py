@@ -1,8 +1,10 @@
 """When something on screen was clicked: "when does the user click Apply?", "the 'Mirror displays' check box is
 ticked". A button's or a check box's label is on screen long before and after it is clicked, so the seconds it
 is shown say nothing about when; the OCR stage keeps each time its row darkened or lit up for a moment while its
-text stayed (OcrLine.pressed, stages/line_presses.py), and those are the moments of such a question. Pure
-functions of the question, the fitted moments and the retrieved clips.
+text stayed, as the step that did it (OcrLine.pressed, stages/line_presses.py), and those are the moments of
+such a question. So they are of a question that is only a pressed line's words ("Mirror displays", "the Apply
+button"): what happened to that label is that it was pressed. Pure functions of the question, the fitted moments
+and the retrieved clips.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from streammm.qa.fitting import MIN_MATCH, relevance
 from streammm.qa.moments import PRESS_EVIDENCE, Moment, covering
 from streammm.qa.ocr_fit import LINE_RATIO, distinct_lines, line_match
-from streammm.qa.terms import Terms
+from streammm.qa.terms import Terms, tokens
 from streammm.records import ScoredClip
 
 CLICK = re.compile(
@@ -23,6 +25,9 @@ CLICK = re.compile(
     r"toggl(?:e|es|ed|ing)|select(?:s|ed|ing)?|check(?:s|ed|ing)?(?=\s+(?:the\s+|a\s+)?[\w'\"“”‘’ -]{0,40}?\b(?:box|button|option)))\b",
     re.I,
 )
+
+WHOLE_LINE = 0.99  # a line's match (ocr_fit.line_match) where the question is its words and no others
+ARTICLES = frozenset({"the", "an"})  # words a label named alone may have besides its own ("the Apply button")
 
 CONTROL = re.compile(r"\b(?:check[\s-]?box(?:es)?|box(?:es)?|buttons?|options?|links?|icons?|tabs?|menu\s+items?|switch(?:es)?)\b", re.I)
 
@@ -33,13 +38,28 @@ def asks_click(question: str) -> bool:
     return bool(CLICK.search(question))
 
 
-def pressed_moments(question: str, vector: np.ndarray | None, moments: Sequence[Moment], found: Sequence[ScoredClip]) -> list[Moment]:
+def any_pressed(found: Sequence[ScoredClip]) -> bool:
+    """Whether a line of the retrieved clips was pressed (most videos have none)."""
+    return any(line.pressed for item in found for line in item.clip.ocr_lines)
+
+
+def only_names(question: str, line: str) -> bool:
+    """Whether `question` is `line`'s words and nothing else but an article and a control's kind ("the Apply
+    button"; not "when is Apply shown?")."""
+    asked = set(tokens(CONTROL.sub(" ", question))) - ARTICLES
+    return bool(asked) and asked <= set(tokens(line))
+
+
+def pressed_moments(
+    question: str, vector: np.ndarray | None, moments: Sequence[Moment], found: Sequence[ScoredClip], *, named_alone: bool = False
+) -> list[Moment]:
     """The moments of a click question: a moment for each time a line it names (the lines of the retrieved clips,
     `found`, that match its words about as well as the best, at least MIN_MATCH) was pressed, best first, then
     `moments` (what else answers it: a caption that tells the step, "check the Mirror displays box", 25-29 s,
     around the tick at 27.87 s). A press's relevance is the calibrated one (fitting.relevance) of the clip it
     is in, with its line's match. `moments` as they were where no line it names was pressed: a label there all
-    along says nothing about when it was clicked, but neither does anything else."""
+    along says nothing about when it was clicked, but neither does anything else. `named_alone`: the question does
+    not ask about a click; only a line whose words are the question's, and no others (WHOLE_LINE), is named."""
     terms = Terms.of(CONTROL.sub(" ", CLICK.sub(" ", question)))  # what was clicked, not that it was
     streams = {item.clip.stream_id for item in found}
     scored = [
@@ -48,11 +68,11 @@ def pressed_moments(question: str, vector: np.ndarray | None, moments: Sequence[
         for line in distinct_lines(item.clip for item in found if item.clip.stream_id == stream)
     ]
     best = max((score for score, _, _ in scored), default=0.0)  # the line it names best, pressed or not
-    if best < MIN_MATCH:
+    if best < (WHOLE_LINE if named_alone else MIN_MATCH):
         return list(moments)
     pressed: list[Moment] = []
     for score, stream, line in scored:
-        if score < LINE_RATIO * best or not line.pressed:
+        if score < LINE_RATIO * best or not line.pressed or (named_alone and not only_names(question, line.text)):
             continue  # "when is Detect Displays clicked?": not "Mirror displays", pressed, where it never was
         clips = [item.clip for item in found if item.clip.stream_id == stream]
         for start_s, end_s in line.pressed:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from streammm.models.base import TextEncoder
-from streammm.qa.clicks import asks_click, pressed_moments
+from streammm.qa.clicks import any_pressed, asks_click, pressed_moments
 from streammm.qa.counting import COUNT_K, asks_count, counted_text
 from streammm.qa.fitting import fit_moments
 from streammm.qa.listing import LIST_K, asks_list, listed_text
@@ -279,13 +279,15 @@ class QueryService:
         moments = fit_moments(asked, found[: depth(query) * OVERFETCH], vector, bounds=(query.start_s, query.end_s))
         if asks_popup(query.text) and not query.named_time:
             moments = with_popups(query.text, vector, found, moments)  # "a confirmation dialog appears": no line says "dialog"
-        if asks_click(query.text):
-            moments = pressed_moments(query.text, vector, moments, found)  # "when does the user click Apply?": not while "Apply" is shown
         if query.strategy == "hybrid":
             # Fusion found the candidates; their calibrated relevance (the query's words in the clip as well
             # as its meaning) orders them. Over the dev queries and the larger labelled set, this ranked the
             # right moment first more often than the fused rank did (docs/eval.md).
             moments = sorted(moments, key=lambda m: -m.relevance)
+        if asks_click(query.text):
+            moments = pressed_moments(query.text, vector, moments, found)  # "when does the user click Apply?": not while "Apply" is shown
+        elif any_pressed(found):
+            moments = pressed_moments(query.text, vector, moments, found, named_alone=True)  # "Mirror displays": when it was pressed
         if query.named_time and query.start_s is not None and query.end_s is not None and query.end_s - query.start_s <= MAX_MOMENT_S:
             moments = over_range(moments, query.start_s, query.end_s)  # the time named is the moment asked for
         if not query.named_time:

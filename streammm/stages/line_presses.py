@@ -2,7 +2,14 @@
 its text stays (a click), then looks as it did, or goes (the dialog the button closed). The OCR stage keeps the
 text; this follows each line's look, the mean grey of its box, through the strip pictures of every frame
 between two samples (Frame.strip), so a press of a quarter of a second between samples a second apart is seen.
-A mouse pointer over a line moves that mean a few levels; a press, tens. Pure functions of numpy pixels.
+A mouse pointer over a line moves that mean a few levels; a press, tens.
+
+A press is kept as the step that made it: from where the screen last changed other than by a mouse pointer
+moving (the step before it ended: a dialog opened, a window dropped), at most APPROACH_S before the press, to
+the press's end. That is what a viewer seeks to: the screen the press acted on and the pointer's way to what it
+pressed, then the press; a step a tutorial's caption times the same way ("check the Mirror displays box",
+25-29 s, around a tick at 27.87 s after the pointer set out at 26.2 s and the drag before dropped at 24.6 s).
+Pure functions of numpy pixels.
 """
 
 from __future__ import annotations
@@ -17,6 +24,10 @@ from streammm.models.base import Box
 PRESS_LEVELS = 20.0  # grey levels a box's mean must move from one frame to the next for its line to count as pressed
 BACK_LEVELS = 10.0  # ... and be back within, for the press to have ended
 MAX_PRESS_S = 2.0  # a look held longer is a new look (a button greyed out, a row selected), not a press
+APPROACH_S = 3.0  # a press's step begins at most this long before it: a pointer takes a second or two to get there
+CHANGED_LEVELS = 12  # grey levels a pixel must move from one frame to the next to count as changed
+POINTER_PX = 1200  # frame pixels a mouse pointer moving changes at most: two places of a pointer up to 24 px a side
+POINTER_SHARE = 0.0016  # ... or this share of the frame, where that is more (a larger screen draws a larger pointer)
 
 Press = tuple[float, float]  # (when the line's look changed, when it was back or the line went)
 
@@ -28,6 +39,29 @@ class Look:
     mean: float
     pressed_since: float | None = None
     pressed_mean: float = 0.0
+
+
+def screen_changes(pictures: Sequence[tuple[float, np.ndarray]], shape: tuple[int, int]) -> list[float]:
+    """The times of the `pictures` ((t_s, grey), in time order, of frames of `shape`: height, width) in which more
+    of the screen changed from the picture before than a mouse pointer moving does (POINTER_PX, POINTER_SHARE,
+    in frame pixels); every other pixel is compared."""
+    pointer_px = max(POINTER_PX, POINTER_SHARE * shape[0] * shape[1])
+    changes: list[float] = []
+    for (_, before), (t_s, now) in zip(pictures, pictures[1:]):
+        a, b = before[::2, ::2], now[::2, ::2]
+        if a.shape != b.shape:
+            changes.append(t_s)
+        elif np.count_nonzero(np.abs(a.astype(np.int16) - b) > CHANGED_LEVELS) * shape[0] * shape[1] / a.size > pointer_px:
+            changes.append(t_s)
+    return changes
+
+
+def step_start(onset_s: float, changes: Sequence[float], since_s: float) -> float:
+    """Where the step of a press that began at `onset_s` began: the last of the screen's `changes` (times, in
+    order) before it, at most APPROACH_S before it, and not before `since_s` (where the line and the pictures
+    were first seen)."""
+    before = [t for t in changes if t < onset_s - 1e-6]
+    return max(onset_s - APPROACH_S, before[-1] if before else since_s, since_s)
 
 
 def box_mean(box: Box, shape: tuple[int, int], grey: np.ndarray) -> float | None:

@@ -24,7 +24,8 @@ frame before: it was there unread), the edge is put halfway between the two samp
 guess, half a sample interval off at worst), or at the frame itself where a shot starts there (the cut
 is when). A span still holds every frame that showed the line. Through the same pictures each line's look is
 followed, and the moments its row darkened or lit up while its text stayed (a button or a check box pressed)
-are kept with it (stages/line_presses.py).
+are kept with it, each as the step that made it: from where the screen last changed other than by a mouse
+pointer moving (stages/line_presses.py).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from streammm.media.shots import change_time
 from streammm.models.base import Box, OcrEngine, TextBox, crop_box
 from streammm.records import Frame, OcrLine
 from streammm.stages.line_edges import Pictures, came_at, went_at
-from streammm.stages.line_presses import Look, Press, follow
+from streammm.stages.line_presses import APPROACH_S, MAX_PRESS_S, Look, Press, follow, screen_changes, step_start
 from streammm.stages.line_pictures import MIN_CONTRAST, TrackedLine, looks_same, picture
 
 CELL_PX = 32  # thumbnail pixels a side of a gate cell (gate_grid cells a side)
@@ -77,6 +78,8 @@ class OcrState:
     recognized: int = 0  # line boxes recognised so far (the rest were known, or dropped unread)
     last_frame_s: float | None = None  # the time of the frame read before, None before the first
     strip: tuple[tuple[float, np.ndarray], ...] = ()  # the strip of the frame read before (Frame.strip)
+    changes_s: tuple[float, ...] = ()  # when the screen last changed other than by a pointer (line_presses.screen_changes)
+    watched_since_s: float | None = None  # since when the strips have shown every frame; None: they do not now
 
 
 def read_step(
@@ -313,6 +316,7 @@ def _update_spans(state: OcrState, frame: Frame, max_diff: float) -> tuple[OcrSt
         edge_s = frame.cut_s  # what came or went with the cut did so when the new shot started
     width, height = state.frame_size
     pictures = _since_last(state, frame)
+    state = _watched(state, pictures)
     open_spans = list(state.spans)
     continued: list[OpenSpan] = []
     new: list[OpenSpan] = []
@@ -325,7 +329,7 @@ def _update_spans(state: OcrState, frame: Frame, max_diff: float) -> tuple[OcrSt
         if match is not None:
             open_spans.remove(match)
             look, presses = follow(match.look, match.box, (height, width), pictures)
-            continued.append(replace(match, last_seen_s=t_s, box=line.box, look=look, pressed=match.pressed + tuple(presses)))
+            continued.append(replace(match, last_seen_s=t_s, box=line.box, look=look, pressed=match.pressed + _steps(presses, match, state)))
         elif not any(line_key(c.text) == line_key(seen.text) and c.line(t_s).same_place(seen) for c in continued + new):
             new.append(OpenSpan(t_s, t_s, seen.text, seen.score, seen.x, seen.y, line.box))
     came = [came_at(span.box, (height, width), pictures, max_diff) for span in new]
@@ -339,14 +343,34 @@ def _update_spans(state: OcrState, frame: Frame, max_diff: float) -> tuple[OcrSt
     for span, start in zip(new, came, strict=True):
         look, _ = follow(None, span.box, (height, width), pictures[-1:])
         continued.append(replace(span, start_s=instead(span.box, open_spans, went) if start is None else start, look=look))
-    closed = [_closed(span, instead(span.box, new, came) if end is None else end, pictures, (height, width)) for span, end in zip(open_spans, went, strict=True)]
+    closed = [_closed(span, instead(span.box, new, came) if end is None else end, pictures, state) for span, end in zip(open_spans, went, strict=True)]
     return replace(state, spans=tuple(continued)), closed
 
 
-def _closed(span: OpenSpan, end_s: float, pictures: Pictures, shape: tuple[int, int]) -> OcrLine:
+def _closed(span: OpenSpan, end_s: float, pictures: Pictures, state: OcrState) -> OcrLine:
     """`span`'s line, gone at `end_s`, with the presses that began in the pictures while it was there."""
-    _, presses = follow(span.look, span.box, shape, pictures, until_s=end_s)
-    return replace(span, pressed=span.pressed + tuple(presses)).line(end_s)
+    width, height = state.frame_size
+    _, presses = follow(span.look, span.box, (height, width), pictures, until_s=end_s)
+    return replace(span, pressed=span.pressed + _steps(presses, span, state)).line(end_s)
+
+
+def _watched(state: OcrState, pictures: Pictures) -> OcrState:
+    """`state` with the times the screen changed in `pictures` (other than by a pointer), those of the last
+    seconds a press's step may reach back to kept; none, and nothing watched, where there are no pictures."""
+    if not pictures:
+        return replace(state, changes_s=(), watched_since_s=None)
+    keep_from = pictures[-1][0] - APPROACH_S - MAX_PRESS_S
+    kept = tuple(t for t in state.changes_s if t >= keep_from)
+    since = pictures[0][0] if state.watched_since_s is None else state.watched_since_s
+    width, height = state.frame_size
+    return replace(state, changes_s=kept + tuple(screen_changes(pictures, (height, width))), watched_since_s=since)
+
+
+def _steps(presses: list[Press], span: OpenSpan, state: OcrState) -> tuple[Press, ...]:
+    """`presses` ((onset, end) of each) of `span`'s line as the steps that made them (line_presses.step_start):
+    from where the screen last changed before, since the line and the strips were seen."""
+    since = max(span.start_s, state.watched_since_s if state.watched_since_s is not None else span.start_s)
+    return tuple((round(step_start(onset, state.changes_s, since), 3), end) for onset, end in presses)
 
 
 def _since_last(state: OcrState, frame: Frame) -> Pictures:

@@ -79,6 +79,33 @@ def test_a_click_question_is_answered_with_the_press():
     assert all(m.evidence != PRESS_EVIDENCE for m in service.moments(SearchRequest("when is Apply shown?")))
 
 
+@pytest.mark.parametrize(
+    ("question", "pressed"),
+    [
+        ("Mirror displays", (27.866, 28.133)),
+        ("the Apply button", (29.933, 30.399)),
+        ("'Apply'", (29.933, 30.399)),
+        # more than the label's words: a question about it, not the label alone
+        ("when is Apply shown?", None),
+        ("Mirror displays and Detect Displays", None),
+        ("Detect Displays", None),  # named alone, never pressed
+        ("displays", None),  # a word of two labels, neither's whole name
+    ],
+)  # fmt: skip
+def test_a_pressed_label_named_alone_is_found_where_it_was_pressed(question, pressed):
+    """A check box's or a button's label is on screen for the whole panel: typed alone into search, it is found
+    where it was pressed, first; its other moments follow. Anything more in the question, or a label never
+    pressed, leaves the moments as they were."""
+    clips = [clip(2.0 * i, (APPLY, MIRROR, DETECT)) for i in range(18)]
+    service = QueryService(RankedStore([ScoredClip(c, 1.0 - 0.01 * i) for i, c in enumerate(clips)]), KeywordEncoder())
+    moments = service.moments(SearchRequest(question))
+    presses = [(m.start_s, m.end_s) for m in moments if m.evidence == PRESS_EVIDENCE]
+    if pressed is None:
+        assert presses == [], presses
+    else:
+        assert presses == [pressed] and (moments[0].start_s, moments[0].end_s) == pressed and len(moments) > 1
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.text(alphabet="abc clickedpressApply'\" ", max_size=60),

@@ -14,7 +14,7 @@ from streammm.bus.codec import _line, _line_json
 from streammm.config import OcrConfig
 from streammm.models.base import TextBox
 from streammm.records import OcrLine, Timeline
-from streammm.stages.line_presses import MAX_PRESS_S, follow
+from streammm.stages.line_presses import APPROACH_S, MAX_PRESS_S, follow, screen_changes, step_start
 from streammm.stages.ocr import OcrState, finish, read_step
 from streammm.store.rows import ocr_lines_from_json, ocr_lines_json
 from tests.unit.test_ocr_strips import FONT, H, W, TypedLines, box_of, grey, pointed, sampled, strip
@@ -33,7 +33,8 @@ def pressed(text: str = LABEL, background: int = 160) -> np.ndarray:
 
 def test_a_press_between_two_samples_is_kept_with_its_line_to_the_frame():
     """A button label read at 3 s and at 4 s, pressed from the 10th frame after 3 s to the 14th (3.40-3.56 s at
-    25 fps): its line keeps the press; a pointer passing over it at 5 s is no press; it goes at 6 s."""
+    25 fps): its line keeps the press, as the step that made it, from 3.0 s (nothing changed on screen since the
+    line and the pictures were first seen); a pointer passing over it at 5 s is no press; it goes at 6 s."""
     engine, options, state = TypedLines(), OcrConfig(gate_grid=1, gate_threshold=0.1), OcrState()  # every frame read whole
     engine.on_screen = [TextBox(LABEL, 0.9, box_of(LABEL))]
     state, _ = read_step(state, [sampled(3.0, [grey(LABEL)] * 10 + [pressed()] * 4 + [grey(LABEL)] * 11)], engine, options)
@@ -41,7 +42,32 @@ def test_a_press_between_two_samples_is_kept_with_its_line_to_the_frame():
     state, _ = read_step(state, [sampled(5.0, [pointed(grey(LABEL), (45 + 4 * i, 62)) for i in range(10)] + [grey(LABEL)] * 15)], engine, options)
     engine.on_screen = []
     state, closed = read_step(state, [sampled(6.0, [grey()] * 25)], engine, options)
-    assert [(c.text, c.pressed) for c in closed] == [(LABEL, ((3.4, 3.56),))]
+    assert [(c.text, c.pressed) for c in closed] == [(LABEL, ((3.0, 3.56),))]
+
+
+def dialog(picture: np.ndarray) -> np.ndarray:
+    """`picture` with a dialog box drawn over its lower half: most of the screen changed."""
+    image = Image.fromarray(picture)
+    ImageDraw.Draw(image).rectangle((10, 100, W - 10, H - 10), fill=90, outline=0)
+    return np.asarray(image)
+
+
+def test_a_press_is_kept_from_where_the_screen_last_changed_and_the_pointer_set_out():
+    """The screen changes at 1.4 s (a dialog opened below the label), the pointer travels towards the label from
+    1.6 s, and the label is pressed at 2.2-2.36 s: the step is 1.4-2.36 s, the pointer's way included (it is no
+    change of the screen). Idle for longer before it, the step reaches back APPROACH_S at most."""
+    engine, options, state = TypedLines(), OcrConfig(gate_grid=1, gate_threshold=0.1), OcrState()
+    engine.on_screen = [TextBox(LABEL, 0.9, box_of(LABEL))]
+    shown = [grey(LABEL)] * 10 + [dialog(grey(LABEL))] * 5 + [pointed(dialog(grey(LABEL)), (250 - 10 * i, 150 - 8 * i)) for i in range(10)]
+    state, _ = read_step(state, [sampled(1.0, shown)], engine, options)
+    state, _ = read_step(state, [sampled(2.0, [dialog(grey(LABEL))] * 5 + [dialog(pressed())] * 4 + [dialog(grey(LABEL))] * 16)], engine, options)
+    engine.on_screen = []
+    _, closed = read_step(state, [sampled(3.0, [grey()] * 25)], engine, options)
+    assert [c.pressed for c in closed] == [((1.4, 2.36),)]
+    assert screen_changes(strip(shown), (H, W)) == [1.4]  # the pointer's path is no change of the screen
+    assert step_start(9.0, [1.4], since_s=0.0) == 9.0 - APPROACH_S
+    assert step_start(2.2, [1.4, 2.2, 2.36], since_s=1.0) == 1.4  # the press's own change is not before it
+    assert step_start(2.2, [], since_s=1.9) == 1.9  # nothing seen before the line came
 
 
 def test_a_line_that_goes_or_changes_its_look_for_good_was_not_pressed():
