@@ -27,7 +27,7 @@ from streammm.qa.counters import asks_how_many_counted, counted_total, counter_t
 from streammm.qa.counting import COUNT_K, asks_count, count_answer, occurrences
 from streammm.qa.fitting import MIN_MATCH
 from streammm.qa.listing import LISTED, asks_list, listed_kind, listed_text
-from streammm.qa.moments import Moment, covering
+from streammm.qa.moments import PRESS_EVIDENCE, Moment, covering
 from streammm.qa.naming import without_names
 from streammm.qa.ocr_fit import distinct_lines
 from streammm.qa.overview import asks_overview, overview_of
@@ -140,7 +140,8 @@ class ExtractiveAnswerer:
         found = _telling(candidates(moments), content_words(question))
         found = the_state_asked(on_the_counted(found, terms.numbers), question)
         reading = reads_screen(question)
-        if asks_click(question):  # "when does the user click Apply?": the press, where one was seen
+        if asks_click(question) or (moments and moments[0].evidence == PRESS_EVIDENCE):
+            # "when does the user click Apply?", or "Mirror displays" found where it was pressed: the press
             found = [c for c in found if c.kind == "pressed"] or found
         if asks_popup(question):  # "what does the dialog say?": the pop-up's lines, not those of the screen under it
             found = [c for c in found if c.at is not None and in_popup(c.clip.stream_id, c.at, moments)] or found

@@ -94,7 +94,7 @@ def test_a_click_question_is_answered_with_the_press():
 )  # fmt: skip
 def test_a_pressed_label_named_alone_is_found_where_it_was_pressed(question, pressed):
     """A check box's or a button's label is on screen for the whole panel: typed alone into search, it is found
-    where it was pressed, first; its other moments follow. Anything more in the question, or a label never
+    where it was pressed, first, and answered so; its other moments follow. Anything more in the question, or a label never
     pressed, leaves the moments as they were."""
     clips = [clip(2.0 * i, (APPLY, MIRROR, DETECT)) for i in range(18)]
     service = QueryService(RankedStore([ScoredClip(c, 1.0 - 0.01 * i) for i, c in enumerate(clips)]), KeywordEncoder())
@@ -104,6 +104,8 @@ def test_a_pressed_label_named_alone_is_found_where_it_was_pressed(question, pre
         assert presses == [], presses
     else:
         assert presses == [pressed] and (moments[0].start_s, moments[0].end_s) == pressed and len(moments) > 1
+        _, done = run(ExtractiveAnswerer(KeywordEncoder()), question, moments)
+        assert done.text.endswith("” is pressed on screen.") and (done.citations[0].start_s, done.citations[0].end_s) == pressed, done.text
 
 
 @settings(max_examples=200, deadline=None)
