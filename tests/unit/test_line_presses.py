@@ -131,3 +131,24 @@ def test_inspect_shows_where_a_line_was_pressed():
         {"start_s": 4.0, "end_s": 35.67, "text": "Apply", "pressed": [[29.933, 30.399]]},
         {"start_s": 4.0, "end_s": 35.67, "text": "Normal"},
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0, 100), st.lists(st.floats(0, 100), max_size=20), st.floats(0, 100))
+def test_a_step_never_begins_after_its_press_nor_long_before_it(onset_s, changes, since_s):
+    """Any press, any screen changes (in order), any time the line was first seen: the step begins at the last
+    change before the press, but not more than APPROACH_S before it, nor before the line was seen where that
+    was before the press."""
+    start = step_start(onset_s, sorted(changes), since_s)
+    assert onset_s - APPROACH_S - 1e-9 <= start and start >= since_s
+    assert start <= onset_s or since_s > onset_s
+
+
+def test_pictures_of_another_size_are_a_change_of_the_screen_and_a_pointer_is_not():
+    """Bad input: a strip whose pictures change size (the stream's resolution changed) counts as a change where
+    it did; a pointer drawn over a large frame does not, wherever it goes."""
+    small, large = np.full((90, 160), 200, np.uint8), np.full((720, 1280), 200, np.uint8)
+    assert screen_changes(strip([small, small, large, large]), (720, 1280)) == [1.08]
+    moving = [pointed(large, (100 + 40 * i, 100 + 30 * i)) for i in range(10)]
+    assert screen_changes(strip(moving), (720, 1280)) == []
+    assert screen_changes((), (720, 1280)) == [] and screen_changes(strip(moving[:1]), (720, 1280)) == []
