@@ -40,9 +40,10 @@ class OcrLine:
     """A line of on-screen text, visible from `start_s` until `end_s`.
 
     `x`, `y` place the line's centre as fractions of the frame's width and height (-1: unknown): the
-    same words in two places on screen are two lines. `pressed`: the (start_s, end_s) of each time its row
-    darkened or lit up for a moment while its text stayed, a click on a button or a check box
-    (stages/line_presses.py).
+    same words in two places on screen are two lines. `pressed`: each time its row darkened or lit up for a
+    moment while its text stayed, a click on a button or a check box, as the (start_s, end_s) of the step that
+    made it: from where the screen last changed other than by the mouse pointer (at most 3 s before) to the
+    press's end (stages/line_presses.py).
     """
 
     start_s: float
