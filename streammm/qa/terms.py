@@ -40,7 +40,7 @@ REVERSED_COST = 0.25  # share of a spoken run's match lost when all its query wo
 STOPWORDS = frozenset(
     "a an the is are was were be been do does did what when where who whom which why how that this these those of in on "
     "at to for from by with about into and or but not no it its he she they them his her their i you we me my your our "
-    "there here than then so as if any some can could would should will shall may might must has have had".split()
+    "there here than then so as if any some can could would should will shall may might must has have had until till".split()
 )
 # Words that say what kind of evidence is wanted, not what it contains ("the narrator says ..."), ...
 CUE_WORDS = frozenset(
@@ -86,8 +86,12 @@ class Terms:
         to find)."""
         asked = asked_place(text)
         weights: dict[str, float] = {}
+        previous = ""
         for token in tokens(asked.rest if asked else text):
-            weights[token] = SOFT if token in STOPWORDS or token in CUE_WORDS else 1.0
+            # The word after "how" is what is asked, not what to find: "how long", "how many", "how much", "how big".
+            asks = previous == "how" and token not in weights
+            weights[token] = SOFT if token in STOPWORDS or token in CUE_WORDS or asks else 1.0
+            previous = token
         phrases = [m.group(1) for m in QUOTE.finditer(text)]
         quoted = any(any(c.isalnum() for c in phrase) for phrase in phrases)
         quotes = tuple(q for q in (frozenset(stem(t) for t in tokens(phrase) if t not in STOPWORDS) for phrase in phrases) if q)

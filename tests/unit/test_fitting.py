@@ -136,6 +136,18 @@ def test_how_to_get_there_is_not_what_was_said():
         assert (moment.start_s, moment.end_s) == (hit.start_s, hit.end_s), query
 
 
+def test_the_word_after_how_is_what_is_asked_not_what_to_find():
+    """"How long until the display is reset?" had been fitted to frames (its match counted "long" and "until",
+    which no evidence says, as two of its three words); the countdown that answers it is the line found."""
+    assert Terms.of("how long until the display is reset?").content_words == ("reset",)
+    assert Terms.of("how many slides are there?").content_words == ("slides",)
+    assert Terms.of("how much does the ticket cost?").content_words == ("ticket", "cost")
+    assert Terms.of("a long queue, how long?").content_words == ("long", "queue")  # said before it is asked
+    line = OcrLine(31.0, 32.6, "The display will be reset to its previous configuration in 30 seconds", x=0.5, y=0.4)
+    (moment, *_) = fit_moments("how long until the display is reset?", found(clip(30.0, lines=(line,), cosine=0.3)), QUERY)
+    assert (moment.evidence, moment.start_s, moment.end_s) == ("ocr", 31.0, 32.6)
+
+
 def test_quotes_are_told_from_apostrophes():
     assert Terms.of("the narrator says 'amiable himself' while a motorbike is shown").quoted
     assert Terms.of('he says "hello there"').quoted and Terms.of("the sign reads “OPEN”").quoted
