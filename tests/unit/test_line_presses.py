@@ -152,3 +152,19 @@ def test_pictures_of_another_size_are_a_change_of_the_screen_and_a_pointer_is_no
     moving = [pointed(large, (100 + 40 * i, 100 + 30 * i)) for i in range(10)]
     assert screen_changes(strip(moving), (720, 1280)) == []
     assert screen_changes((), (720, 1280)) == [] and screen_changes(strip(moving[:1]), (720, 1280)) == []
+
+
+def test_a_long_stream_that_changes_every_frame_keeps_only_the_last_seconds_of_changes():
+    """The load case for the steps: two minutes at 25 fps, sampled every second, the whole lower half of the screen
+    changing on every frame (a video playing under the label). The changes kept stay those a step may reach back
+    to; a press after them is a step from the last change, where the flicker stopped."""
+    engine, options, state = TypedLines(), OcrConfig(gate_grid=1, gate_threshold=0.1), OcrState()
+    engine.on_screen = [TextBox(LABEL, 0.9, box_of(LABEL))]
+    flicker = [dialog(grey(LABEL)), grey(LABEL)]
+    for second in range(120):
+        state, _ = read_step(state, [sampled(float(second), [flicker[i % 2] for i in range(25)])], engine, options)
+        assert len(state.changes_s) <= 25 * (APPROACH_S + MAX_PRESS_S + 1) + 1, (second, len(state.changes_s))
+    state, _ = read_step(state, [sampled(120.0, [grey(LABEL)] * 10 + [pressed()] * 4 + [grey(LABEL)] * 11)], engine, options)
+    engine.on_screen = []
+    _, closed = read_step(state, [sampled(121.0, [grey()] * 25)], engine, options)
+    assert [c.pressed for c in closed] == [((120.0, 120.56),)]
