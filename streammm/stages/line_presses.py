@@ -9,7 +9,7 @@ moving (the step before it ended: a dialog opened, a window dropped), at most AP
 the press's end. That is what a viewer seeks to: the screen the press acted on and the pointer's way to what it
 pressed, then the press; a step a tutorial's caption times the same way ("check the Mirror displays box",
 25-29 s, around a tick at 27.87 s after the pointer set out at 26.2 s and the drag before dropped at 24.6 s).
-Pure functions of numpy pixels.
+A look that changed as the whole screen was laid out anew is no press. Pure functions of numpy pixels.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ APPROACH_S = 3.0  # a press's step begins at most this long before it: a pointer
 CHANGED_LEVELS = 12  # grey levels a pixel must move from one frame to the next to count as changed
 POINTER_PX = 1200  # frame pixels a mouse pointer moving changes at most: two places of a pointer up to 24 px a side
 POINTER_SHARE = 0.0016  # ... or this share of the frame, where that is more (a larger screen draws a larger pointer)
+CONTROL_LINES = 8  # a press changes its control (a row, a button, a tile it labels), at most this many of its line's heights tall
 
 Press = tuple[float, float]  # (when the line's look changed, when it was back or the line went)
+Change = tuple[float, float, float]  # (t_s, top, bottom): a picture in which the screen changed, and the rows it changed in (frame pixels)
 
 
 @dataclass(frozen=True)
@@ -41,27 +43,39 @@ class Look:
     pressed_mean: float = 0.0
 
 
-def screen_changes(pictures: Sequence[tuple[float, np.ndarray]], shape: tuple[int, int]) -> list[float]:
-    """The times of the `pictures` ((t_s, grey), in time order, of frames of `shape`: height, width) in which more
-    of the screen changed from the picture before than a mouse pointer moving does (POINTER_PX, POINTER_SHARE,
-    in frame pixels); every other pixel is compared."""
+def screen_changes(pictures: Sequence[tuple[float, np.ndarray]], shape: tuple[int, int]) -> list[Change]:
+    """The `pictures` ((t_s, grey), in time order, of frames of `shape`: height, width) in which more of the screen
+    changed from the picture before than a mouse pointer moving does (POINTER_PX, POINTER_SHARE, in frame pixels),
+    each with the rows it changed in; every other pixel is compared."""
     pointer_px = max(POINTER_PX, POINTER_SHARE * shape[0] * shape[1])
-    changes: list[float] = []
+    changes: list[Change] = []
     for (_, before), (t_s, now) in zip(pictures, pictures[1:]):
         a, b = before[::2, ::2], now[::2, ::2]
         if a.shape != b.shape:
-            changes.append(t_s)
-        elif np.count_nonzero(np.abs(a.astype(np.int16) - b) > CHANGED_LEVELS) * shape[0] * shape[1] / a.size > pointer_px:
-            changes.append(t_s)
+            changes.append((t_s, 0.0, float(shape[0])))
+            continue
+        changed = np.abs(a.astype(np.int16) - b) > CHANGED_LEVELS
+        if np.count_nonzero(changed) * shape[0] * shape[1] / a.size > pointer_px:
+            rows = np.flatnonzero(changed.any(axis=1))
+            scale = shape[0] / a.shape[0]
+            changes.append((t_s, float(rows[0] * scale), float((rows[-1] + 1) * scale)))
     return changes
 
 
-def step_start(onset_s: float, changes: Sequence[float], since_s: float) -> float:
-    """Where the step of a press that began at `onset_s` began: the last of the screen's `changes` (times, in
-    order) before it, at most APPROACH_S before it, and not before `since_s` (where the line and the pictures
-    were first seen)."""
-    before = [t for t in changes if t < onset_s - 1e-6]
+def step_start(onset_s: float, changes: Sequence[Change], since_s: float) -> float:
+    """Where the step of a press that began at `onset_s` began: the last of the screen's `changes` (in order)
+    before it, at most APPROACH_S before it, and not before `since_s` (where the line and the pictures were first
+    seen)."""
+    before = [t for t, _, _ in changes if t < onset_s - 1e-6]
     return max(onset_s - APPROACH_S, before[-1] if before else since_s, since_s)
+
+
+def relaid_out(onset_s: float, box: Box, changes: Sequence[Change]) -> bool:
+    """Whether what looked like a press of the line in `box` (frame pixels) began as the screen was laid out anew:
+    the screen changed, at its onset, over more than CONTROL_LINES of the line's heights (a panel redrawn as a
+    monitor was switched on moves every row's mean), not only over its control."""
+    height = max(1.0, box[3] - box[1])
+    return any(abs(t - onset_s) < 1e-6 and bottom - top > CONTROL_LINES * height for t, top, bottom in changes)
 
 
 def box_mean(box: Box, shape: tuple[int, int], grey: np.ndarray) -> float | None:

@@ -40,7 +40,7 @@ from streammm.media.shots import change_time
 from streammm.models.base import Box, OcrEngine, TextBox, crop_box
 from streammm.records import Frame, OcrLine
 from streammm.stages.line_edges import Pictures, came_at, went_at
-from streammm.stages.line_presses import APPROACH_S, MAX_PRESS_S, Look, Press, follow, screen_changes, step_start
+from streammm.stages.line_presses import APPROACH_S, MAX_PRESS_S, Change, Look, Press, follow, relaid_out, screen_changes, step_start
 from streammm.stages.line_pictures import MIN_CONTRAST, TrackedLine, looks_same, picture
 
 CELL_PX = 32  # thumbnail pixels a side of a gate cell (gate_grid cells a side)
@@ -78,7 +78,7 @@ class OcrState:
     recognized: int = 0  # line boxes recognised so far (the rest were known, or dropped unread)
     last_frame_s: float | None = None  # the time of the frame read before, None before the first
     strip: tuple[tuple[float, np.ndarray], ...] = ()  # the strip of the frame read before (Frame.strip)
-    changes_s: tuple[float, ...] = ()  # when the screen last changed other than by a pointer (line_presses.screen_changes)
+    changes: tuple[Change, ...] = ()  # where the screen last changed other than by a pointer (line_presses.screen_changes)
     watched_since_s: float | None = None  # since when the strips have shown every frame; None: they do not now
 
 
@@ -358,19 +358,22 @@ def _watched(state: OcrState, pictures: Pictures) -> OcrState:
     """`state` with the times the screen changed in `pictures` (other than by a pointer), those of the last
     seconds a press's step may reach back to kept; none, and nothing watched, where there are no pictures."""
     if not pictures:
-        return replace(state, changes_s=(), watched_since_s=None)
+        return replace(state, changes=(), watched_since_s=None)
     keep_from = pictures[-1][0] - APPROACH_S - MAX_PRESS_S
-    kept = tuple(t for t in state.changes_s if t >= keep_from)
+    kept = tuple(change for change in state.changes if change[0] >= keep_from)
     since = pictures[0][0] if state.watched_since_s is None else state.watched_since_s
     width, height = state.frame_size
-    return replace(state, changes_s=kept + tuple(screen_changes(pictures, (height, width))), watched_since_s=since)
+    return replace(state, changes=kept + tuple(screen_changes(pictures, (height, width))), watched_since_s=since)
 
 
 def _steps(presses: list[Press], span: OpenSpan, state: OcrState) -> tuple[Press, ...]:
     """`presses` ((onset, end) of each) of `span`'s line as the steps that made them (line_presses.step_start):
-    from where the screen last changed before, since the line and the strips were seen."""
+    from where the screen last changed before, since the line and the strips were seen; none that began as the
+    screen was laid out anew (line_presses.relaid_out)."""
     since = max(span.start_s, state.watched_since_s if state.watched_since_s is not None else span.start_s)
-    return tuple((round(step_start(onset, state.changes_s, since), 3), end) for onset, end in presses)
+    return tuple(
+        (round(step_start(onset, state.changes, since), 3), end) for onset, end in presses if not relaid_out(onset, span.box, state.changes)
+    )
 
 
 def _since_last(state: OcrState, frame: Frame) -> Pictures:

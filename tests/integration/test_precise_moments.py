@@ -520,6 +520,14 @@ def test_a_click_is_found_where_the_line_was_pressed_not_where_it_was_shown(serv
     assert f"“{label}” is pressed on screen" in done.text and abs(done.citations[0].start_s - pressed[0]) <= 0.1, done.text
 
 
+def test_a_label_whose_row_changed_as_the_panel_was_redrawn_was_not_pressed(service):
+    """The panel is laid out anew as the monitor is switched on (8.40 s), and every row's look changes: "Rotation:"
+    and "Normal" had been kept as pressed, and "Rotation" typed alone got that moment as a press."""
+    for label in ("Rotation", "Normal"):
+        moments = service.moments(SearchRequest(label, streams=("display-dual-monitors",)))
+        assert all(m.evidence != "pressed" for m in moments), [(m.start_s, m.end_s, m.evidence) for m in moments]
+
+
 def test_whether_something_is_mentioned_is_answered_from_what_was_said(service):
     """"Does the narrator mention a dog?" had been given the squirrel's and the cat's slides (relevance 0.35:
     their pictures match), and its answer read out unrelated sentences. Marriage is mentioned ("Had he married

@@ -14,7 +14,7 @@ from streammm.bus.codec import _line, _line_json
 from streammm.config import OcrConfig
 from streammm.models.base import TextBox
 from streammm.records import OcrLine, Timeline
-from streammm.stages.line_presses import APPROACH_S, MAX_PRESS_S, follow, screen_changes, step_start
+from streammm.stages.line_presses import APPROACH_S, CONTROL_LINES, MAX_PRESS_S, follow, relaid_out, screen_changes, step_start
 from streammm.stages.ocr import OcrState, finish, read_step
 from streammm.store.rows import ocr_lines_from_json, ocr_lines_json
 from tests.unit.test_ocr_strips import FONT, H, W, TypedLines, box_of, grey, pointed, sampled, strip
@@ -64,9 +64,9 @@ def test_a_press_is_kept_from_where_the_screen_last_changed_and_the_pointer_set_
     engine.on_screen = []
     _, closed = read_step(state, [sampled(3.0, [grey()] * 25)], engine, options)
     assert [c.pressed for c in closed] == [((1.4, 2.36),)]
-    assert screen_changes(strip(shown), (H, W)) == [1.4]  # the pointer's path is no change of the screen
-    assert step_start(9.0, [1.4], since_s=0.0) == 9.0 - APPROACH_S
-    assert step_start(2.2, [1.4, 2.2, 2.36], since_s=1.0) == 1.4  # the press's own change is not before it
+    assert [t for t, _, _ in screen_changes(strip(shown), (H, W))] == [1.4]  # the pointer's path is no change of the screen
+    assert step_start(9.0, [(1.4, 0.0, H)], since_s=0.0) == 9.0 - APPROACH_S
+    assert step_start(2.2, [(1.4, 0.0, H), (2.2, 50.0, 90.0), (2.36, 50.0, 90.0)], since_s=1.0) == 1.4  # the press's own change is not before it
     assert step_start(2.2, [], since_s=1.9) == 1.9  # nothing seen before the line came
 
 
@@ -139,7 +139,7 @@ def test_a_step_never_begins_after_its_press_nor_long_before_it(onset_s, changes
     """Any press, any screen changes (in order), any time the line was first seen: the step begins at the last
     change before the press, but not more than APPROACH_S before it, nor before the line was seen where that
     was before the press."""
-    start = step_start(onset_s, sorted(changes), since_s)
+    start = step_start(onset_s, [(t, 0.0, 1.0) for t in sorted(changes)], since_s)
     assert onset_s - APPROACH_S - 1e-9 <= start and start >= since_s
     assert start <= onset_s or since_s > onset_s
 
@@ -148,7 +148,7 @@ def test_pictures_of_another_size_are_a_change_of_the_screen_and_a_pointer_is_no
     """Bad input: a strip whose pictures change size (the stream's resolution changed) counts as a change where
     it did; a pointer drawn over a large frame does not, wherever it goes."""
     small, large = np.full((90, 160), 200, np.uint8), np.full((720, 1280), 200, np.uint8)
-    assert screen_changes(strip([small, small, large, large]), (720, 1280)) == [1.08]
+    assert screen_changes(strip([small, small, large, large]), (720, 1280)) == [(1.08, 0.0, 720.0)]
     moving = [pointed(large, (100 + 40 * i, 100 + 30 * i)) for i in range(10)]
     assert screen_changes(strip(moving), (720, 1280)) == []
     assert screen_changes((), (720, 1280)) == [] and screen_changes(strip(moving[:1]), (720, 1280)) == []
@@ -163,8 +163,20 @@ def test_a_long_stream_that_changes_every_frame_keeps_only_the_last_seconds_of_c
     flicker = [dialog(grey(LABEL)), grey(LABEL)]
     for second in range(120):
         state, _ = read_step(state, [sampled(float(second), [flicker[i % 2] for i in range(25)])], engine, options)
-        assert len(state.changes_s) <= 25 * (APPROACH_S + MAX_PRESS_S + 1) + 1, (second, len(state.changes_s))
+        assert len(state.changes) <= 25 * (APPROACH_S + MAX_PRESS_S + 1) + 1, (second, len(state.changes))
     state, _ = read_step(state, [sampled(120.0, [grey(LABEL)] * 10 + [pressed()] * 4 + [grey(LABEL)] * 11)], engine, options)
     engine.on_screen = []
     _, closed = read_step(state, [sampled(121.0, [grey()] * 25)], engine, options)
     assert [c.pressed for c in closed] == [((120.0, 120.56),)]
+
+
+def test_a_look_that_changed_as_the_screen_was_laid_out_anew_is_no_press():
+    """The screencast's panel is redrawn as a monitor is switched on (8.40 s: 390 px of rows changed at once), and
+    every row's mean moves: "Rotation:" and "Normal" had been kept as pressed. A press changes its control only:
+    the check box's row (27 px), a button, a monitor's tile under its label (92 px)."""
+    label = (40.0, 420.0, 110.0, 436.0)  # a line 16 px tall
+    assert relaid_out(8.4, label, [(8.4, 228.0, 618.0)])
+    assert not relaid_out(8.4, label, [(8.4, 418.0, 445.0)])  # its row
+    assert not relaid_out(8.4, label, [(8.4, 400.0, 400.0 + CONTROL_LINES * 16.0)])  # a tile
+    assert not relaid_out(8.4, label, [(8.0, 0.0, 768.0), (9.0, 0.0, 768.0)])  # the screen changed, but not then
+    assert not relaid_out(8.4, label, [])  # the press changed less than a pointer does
