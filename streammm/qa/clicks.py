@@ -18,7 +18,7 @@ from streammm.qa.fitting import MIN_MATCH, relevance
 from streammm.qa.moments import PRESS_EVIDENCE, Moment, covering
 from streammm.qa.ocr_fit import LINE_RATIO, distinct_lines, line_match
 from streammm.qa.terms import Terms, tokens
-from streammm.records import ScoredClip
+from streammm.records import Clip, ScoredClip
 
 CLICK = re.compile(
     r"\b(?:click(?:s|ed|ing)?|press(?:es|ed|ing)?(?!\s+(?:conference|release|briefing|secretary))|push(?:es|ed|ing)?|tap(?:s|ped|ping)?|tick(?:s|ed|ing)?|untick(?:s|ed|ing)?|"
@@ -26,7 +26,6 @@ CLICK = re.compile(
     re.I,
 )
 
-WHOLE_LINE = 0.99  # a line's match (ocr_fit.line_match) where the question is its words and no others
 ARTICLES = frozenset({"the", "an"})  # words a label named alone may have besides its own ("the Apply button")
 
 CONTROL = re.compile(r"\b(?:check[\s-]?box(?:es)?|box(?:es)?|buttons?|options?|links?|icons?|tabs?|menu\s+items?|switch(?:es)?)\b", re.I)
@@ -43,11 +42,12 @@ def any_pressed(found: Sequence[ScoredClip]) -> bool:
     return any(line.pressed for item in found for line in item.clip.ocr_lines)
 
 
-def only_names(question: str, line: str) -> bool:
-    """Whether `question` is `line`'s words and nothing else but an article and a control's kind ("the Apply
-    button"; not "when is Apply shown?")."""
-    asked = set(tokens(CONTROL.sub(" ", question))) - ARTICLES
-    return bool(asked) and asked <= set(tokens(line))
+def is_label(question: str, line: str) -> bool:
+    """Whether `question` is `line`'s words, all of them and no others but an article and a control's kind ("the
+    Apply button" of "Apply", "Button 17" of a button so labelled; not "when is Apply shown?", nor "displays" of
+    "Mirror displays")."""
+    asked, shown = (set(tokens(CONTROL.sub(" ", text))) - ARTICLES for text in (question, line))
+    return bool(asked) and asked == shown
 
 
 def pressed_moments(
@@ -59,24 +59,23 @@ def pressed_moments(
     around the tick at 27.87 s). A press's relevance is the calibrated one (fitting.relevance) of the clip it
     is in, with its line's match. `moments` as they were where no line it names was pressed: a label there all
     along says nothing about when it was clicked, but neither does anything else. `named_alone`: the question does
-    not ask about a click; only a line whose words are the question's, and no others (WHOLE_LINE), is named."""
+    not ask about a click; it names only a line that is its words (is_label)."""
     terms = Terms.of(CONTROL.sub(" ", CLICK.sub(" ", question)))  # what was clicked, not that it was
-    streams = {item.clip.stream_id for item in found}
-    scored = [
-        (line_match(terms, line), stream, line)
-        for stream in streams
-        for line in distinct_lines(item.clip for item in found if item.clip.stream_id == stream)
-    ]
-    best = max((score for score, _, _ in scored), default=0.0)  # the line it names best, pressed or not
-    if best < (WHOLE_LINE if named_alone else MIN_MATCH):
-        return list(moments)
+    clips_of: dict[str, list[Clip]] = {}
+    for item in found:
+        clips_of.setdefault(item.clip.stream_id, []).append(item.clip)
+    lines = [(stream, line) for stream, clips in clips_of.items() for line in distinct_lines(clips)]
+    if named_alone:
+        named = [(line_match(terms, line), stream, line) for stream, line in lines if line.pressed and is_label(question, line.text)]
+    else:
+        scored = [(line_match(terms, line), stream, line) for stream, line in lines]
+        best = max((score for score, _, _ in scored), default=0.0)  # the line it names best, pressed or not
+        # "when is Detect Displays clicked?": not "Mirror displays", pressed, where it never was
+        named = [(score, stream, line) for score, stream, line in scored if line.pressed and score >= max(MIN_MATCH, LINE_RATIO * best)]
     pressed: list[Moment] = []
-    for score, stream, line in scored:
-        if score < LINE_RATIO * best or not line.pressed or (named_alone and not only_names(question, line.text)):
-            continue  # "when is Detect Displays clicked?": not "Mirror displays", pressed, where it never was
-        clips = [item.clip for item in found if item.clip.stream_id == stream]
+    for score, stream, line in named:
         for start_s, end_s in line.pressed:
-            first = covering(clips, start_s, end_s)
+            first = covering(clips_of[stream], start_s, end_s)
             rel = relevance(vector, first, score)
             pressed.append(Moment(stream, start_s, end_s, rel, (first,), relevance=rel, evidence=PRESS_EVIDENCE, evidence_text=line.text.strip()))
     pressed.sort(key=lambda m: (-m.relevance, m.start_s))

@@ -22,7 +22,6 @@ import numpy as np
 from streammm.models.base import TextEncoder
 from streammm.qa.answer import AnswerEvent, Citation, Delta, Done, Evidence
 from streammm.qa.candidates import Candidate, candidates, content_words
-from streammm.qa.clicks import asks_click
 from streammm.qa.counters import asks_how_many_counted, counted_total, counter_total, on_the_counted, the_state_asked
 from streammm.qa.counting import COUNT_K, asks_count, count_answer, occurrences
 from streammm.qa.fitting import MIN_MATCH
@@ -140,8 +139,8 @@ class ExtractiveAnswerer:
         found = _telling(candidates(moments), content_words(question))
         found = the_state_asked(on_the_counted(found, terms.numbers), question)
         reading = reads_screen(question)
-        if asks_click(question) or (moments and moments[0].evidence == PRESS_EVIDENCE):
-            # "when does the user click Apply?", or "Mirror displays" found where it was pressed: the press
+        if moments and moments[0].evidence == PRESS_EVIDENCE:
+            # "when does the user click Apply?", or "Mirror displays", found where it was pressed: the press
             found = [c for c in found if c.kind == "pressed"] or found
         if asks_popup(question):  # "what does the dialog say?": the pop-up's lines, not those of the screen under it
             found = [c for c in found if c.at is not None and in_popup(c.clip.stream_id, c.at, moments)] or found

@@ -112,15 +112,27 @@ def test_a_pressed_label_named_alone_is_found_where_it_was_pressed(question, pre
 @given(
     st.text(alphabet="abc clickedpressApply'\" ", max_size=60),
     st.lists(st.tuples(st.floats(-5, 60), st.floats(-5, 60)), max_size=4),
+    st.booleans(),
 )
-def test_any_question_and_any_stored_presses_give_moments_within_the_clips(question, presses):
-    """Bad input: any question, and presses as a corrupt or foreign row may hold them (before the clip, reversed,
-    outside the video). The moments made are the presses asked about, each cited in a clip of its stream, and
-    the other moments follow unchanged."""
+def test_any_question_and_any_stored_presses_give_moments_within_the_clips(question, presses, named_alone):
+    """Bad input: any question (asking about a click, or naming a label alone), and presses as a corrupt or foreign
+    row may hold them (before the clip, reversed, outside the video). The moments made are the presses asked about,
+    each cited in a clip of its stream, and the other moments follow unchanged."""
     line = OcrLine(4.0, 35.67, "Apply", 0.99, 0.76, 0.75, pressed=tuple(presses))
     found = [ScoredClip(clip(4.0 * i, (line,)), 1.0) for i in range(9)]
     other = Moment("screencast", 0.0, 2.0, 1.0, (found[0].clip,), relevance=0.5, evidence="visual")
-    moments = pressed_moments(question, None, [other], found)
+    moments = pressed_moments(question, None, [other], found, named_alone=named_alone)
     assert moments[-1] is other
     for m in moments[:-1]:
         assert m.evidence == PRESS_EVIDENCE and (m.start_s, m.end_s) in presses and m.clips[0].stream_id == "screencast"
+
+
+def test_a_label_named_alone_among_many_pressed_lines_gets_only_its_own_presses():
+    """The load case: an hour-long screencast's retrieved clips, 300 buttons each pressed twice ("Button 0" ...
+    "Button 299"), 60 clips of 4 s. Typed alone, "Button 17" gets its two presses, first, and nothing of the others
+    ("Button 1" is not "Button 17"); a question that asks about Button 17 without naming it alone gets none."""
+    lines = tuple(OcrLine(0.0, 3600.0, f"Button {i}", 0.99, 0.5, i / 300, pressed=((10.0 * i, 10.0 * i + 0.3), (10.0 * i + 5.0, 10.0 * i + 5.2))) for i in range(300))
+    found = [ScoredClip(Clip(f"s-{t}", "screencast", t, t + 4.0, "p", ocr_lines=lines, ocr_text="", vectors={}), 1.0) for t in range(0, 240, 4)]
+    moments = pressed_moments("Button 17", None, [], found, named_alone=True)
+    assert [(m.start_s, m.end_s, m.evidence_text) for m in moments] == [(170.0, 170.3, "Button 17"), (175.0, 175.2, "Button 17")]
+    assert pressed_moments("when is Button 17 shown?", None, [], found, named_alone=True) == []
