@@ -370,7 +370,7 @@ def _steps(presses: list[Press], span: OpenSpan, state: OcrState) -> tuple[Press
     """`presses` ((onset, end) of each) of `span`'s line as the steps that made them (line_presses.step_start):
     from where the screen last changed before, since the line and the strips were seen; none that began as the
     screen was laid out anew (line_presses.relaid_out)."""
-    since = max(span.start_s, state.watched_since_s if state.watched_since_s is not None else span.start_s)
+    since = span.start_s if state.watched_since_s is None else max(span.start_s, state.watched_since_s)
     return tuple(
         (round(step_start(onset, state.changes, since), 3), end) for onset, end in presses if not relaid_out(onset, span.box, state.changes)
     )

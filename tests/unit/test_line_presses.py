@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from streammm.bus.codec import _line, _line_json
 from streammm.config import OcrConfig
 from streammm.models.base import TextBox
-from streammm.records import OcrLine, Timeline
+from streammm.records import Frame, OcrLine, Timeline
 from streammm.stages.line_presses import APPROACH_S, CONTROL_LINES, MAX_PRESS_S, follow, relaid_out, screen_changes, step_start
 from streammm.stages.ocr import OcrState, finish, read_step
 from streammm.store.rows import ocr_lines_from_json, ocr_lines_json
@@ -180,3 +180,20 @@ def test_a_look_that_changed_as_the_screen_was_laid_out_anew_is_no_press():
     assert not relaid_out(8.4, label, [(8.4, 400.0, 400.0 + CONTROL_LINES * 16.0)])  # a tile
     assert not relaid_out(8.4, label, [(8.0, 0.0, 768.0), (9.0, 0.0, 768.0)])  # the screen changed, but not then
     assert not relaid_out(8.4, label, [])  # the press changed less than a pointer does
+
+
+def test_a_step_does_not_reach_back_over_frames_nobody_saw():
+    """The failure case: a frame decoded without its strip (a segment thinned or re-decoded, a worker restarted)
+    leaves seconds unseen. The screen changed at 1.4 s, then 2 s went unwatched; the label pressed at 4.4 s is a
+    step from 3.0 s, where the pictures began again, not from the change before the gap."""
+    engine, options, state = TypedLines(), OcrConfig(gate_grid=1, gate_threshold=0.1), OcrState()
+    engine.on_screen = [TextBox(LABEL, 0.9, box_of(LABEL))]
+    state, _ = read_step(state, [sampled(1.0, [grey(LABEL)] * 10 + [dialog(grey(LABEL))] * 15)], engine, options)
+    blind = sampled(2.0, [dialog(grey(LABEL))])
+    state, _ = read_step(state, [Frame(t_s=blind.t_s, image=blind.image)], engine, options)  # no strip
+    assert state.changes == () and state.watched_since_s is None
+    state, _ = read_step(state, [sampled(3.0, [dialog(grey(LABEL))] * 25)], engine, options)
+    state, _ = read_step(state, [sampled(4.0, [dialog(grey(LABEL))] * 10 + [dialog(pressed())] * 4 + [dialog(grey(LABEL))] * 11)], engine, options)
+    engine.on_screen = []
+    _, closed = read_step(state, [sampled(5.0, [grey()] * 25)], engine, options)
+    assert [c.pressed for c in closed] == [((3.0, 4.56),)]
